@@ -1,0 +1,231 @@
+//! Deterministic diagnosis: pure functions from a [`Context`] to [`Finding`]s.
+//!
+//! Each family of problems lives in its own file and knows nothing of I/O, so every rule is
+//! tested against fixtures alone. Two passes after the analyzers keep the report about causes:
+//! symptoms (an unavailable Deployment, a failing probe) fold into the specific finding on the
+//! same object when one exists, and findings are ranked by severity and then by how many pods
+//! they touch.
+
+mod autoscaling;
+mod nodes;
+mod pods;
+mod probes;
+mod scheduling;
+mod services;
+mod storage;
+mod workloads;
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{Container, Pod, PodSpec};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde::{Deserialize, Serialize};
+
+use crate::context::{Context, ObjectRef};
+
+/// How bad a finding is. Ordered, so `max()` is the worst.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Worth knowing, not broken.
+    Info,
+    /// Degraded or about to break.
+    Warning,
+    /// Broken now: something is down, crashing or cannot start.
+    Error,
+}
+
+impl std::fmt::Display for Severity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        })
+    }
+}
+
+/// One problem, stated once for the workload that has it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    /// Stable identifier of the rule that found it (`crash-loop`, `image-pull`, ...).
+    pub rule: String,
+    pub severity: Severity,
+    /// The object to act on: the owning workload for pod problems.
+    pub object: ObjectRef,
+    /// One line a human reads first.
+    pub summary: String,
+    /// Verbatim facts from the cluster: reasons, messages, exit codes, log lines.
+    pub evidence: Vec<String>,
+    /// What to change, concretely.
+    pub fix: String,
+    /// The pods showing the problem, when it is about pods.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pods: Vec<String>,
+}
+
+type Analyzer = fn(&Context) -> Vec<Finding>;
+
+/// Every analyzer, by family.
+pub const ANALYZERS: &[(&str, Analyzer)] = &[
+    ("pods", pods::analyze),
+    ("probes", probes::analyze),
+    ("scheduling", scheduling::analyze),
+    ("storage", storage::analyze),
+    ("nodes", nodes::analyze),
+    ("services", services::analyze),
+    ("autoscaling", autoscaling::analyze),
+    ("workloads", workloads::analyze),
+];
+
+/// Rules that describe the effect of some other problem. When a more specific finding exists on
+/// the same object, they become evidence there instead of a finding of their own.
+const SYMPTOMS: &[&str] = &[
+    workloads::UNAVAILABLE,
+    workloads::ROLLOUT_STUCK,
+    probes::READINESS_FAILING,
+];
+
+/// Runs every analyzer and returns the findings, causes first.
+pub fn analyze(ctx: &Context) -> Vec<Finding> {
+    let mut findings: Vec<Finding> = ANALYZERS.iter().flat_map(|(_, run)| run(ctx)).collect();
+    fold_symptoms(&mut findings);
+    rank(&mut findings);
+    findings
+}
+
+fn fold_symptoms(findings: &mut Vec<Finding>) {
+    let (symptoms, mut causes): (Vec<Finding>, Vec<Finding>) = findings
+        .drain(..)
+        .partition(|f| SYMPTOMS.contains(&f.rule.as_str()));
+    for symptom in symptoms {
+        match causes.iter_mut().find(|c| c.object == symptom.object) {
+            Some(cause) if !cause.evidence.contains(&symptom.summary) => {
+                cause.evidence.push(symptom.summary)
+            }
+            Some(_) => {}
+            None => causes.push(symptom),
+        }
+    }
+    *findings = causes;
+}
+
+/// Severity first, then breadth (pods affected), then a stable order by object.
+pub fn rank(findings: &mut [Finding]) {
+    findings.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then(b.pods.len().cmp(&a.pods.len()))
+            .then(a.object.cmp(&b.object))
+            .then(a.rule.cmp(&b.rule))
+    });
+}
+
+/// Collects per-pod problems into one finding per (workload, rule, container), so three replicas
+/// crashing the same way are one finding listing three pods.
+#[derive(Default)]
+pub(crate) struct Grouper {
+    groups: BTreeMap<(ObjectRef, String, String), Finding>,
+}
+
+/// A problem seen on one pod, before grouping.
+pub(crate) struct PodProblem {
+    pub rule: &'static str,
+    pub severity: Severity,
+    pub container: String,
+    pub summary: String,
+    pub evidence: Vec<String>,
+    pub fix: String,
+}
+
+/// Evidence lines kept per finding; more would bury the lines that matter.
+const MAX_EVIDENCE: usize = 12;
+
+impl Grouper {
+    pub fn add(&mut self, ctx: &Context, pod: &Pod, problem: PodProblem) {
+        let owner = ctx.owner_of(pod);
+        let name = pod.metadata.name.clone().unwrap_or_default();
+        let key = (owner.clone(), problem.rule.to_string(), problem.container);
+        let finding = self.groups.entry(key).or_insert_with(|| Finding {
+            rule: problem.rule.to_string(),
+            severity: problem.severity,
+            object: owner,
+            summary: problem.summary,
+            evidence: vec![],
+            fix: problem.fix,
+            pods: vec![],
+        });
+        finding.severity = finding.severity.max(problem.severity);
+        finding.pods.push(name);
+        for line in problem.evidence {
+            if finding.evidence.len() < MAX_EVIDENCE && !finding.evidence.contains(&line) {
+                finding.evidence.push(line);
+            }
+        }
+    }
+
+    pub fn finish(self, ctx: &Context) -> Vec<Finding> {
+        self.groups
+            .into_values()
+            .map(|mut f| {
+                let total = ctx
+                    .pods
+                    .iter()
+                    .filter(|p| ctx.owner_of(p) == f.object)
+                    .count();
+                if f.object.kind != "Pod" && total > 0 {
+                    f.summary = format!("{} ({} of {} pods)", f.summary, f.pods.len(), total);
+                }
+                f
+            })
+            .collect()
+    }
+}
+
+/// The pod templates of every workload, plus pods nobody owns: what static spec checks read.
+pub(crate) fn pod_specs(ctx: &Context) -> Vec<(ObjectRef, &PodSpec)> {
+    fn entry<'a>(kind: &str, meta: &ObjectMeta, spec: Option<&'a PodSpec>) -> Option<(ObjectRef, &'a PodSpec)> {
+        spec.map(|spec| (ObjectRef::of(kind, meta), spec))
+    }
+    let deployments = ctx.deployments.iter().filter_map(|d| {
+        entry("Deployment", &d.metadata, d.spec.as_ref().and_then(|s| s.template.spec.as_ref()))
+    });
+    let stateful_sets = ctx.stateful_sets.iter().filter_map(|d| {
+        entry("StatefulSet", &d.metadata, d.spec.as_ref().and_then(|s| s.template.spec.as_ref()))
+    });
+    let daemon_sets = ctx.daemon_sets.iter().filter_map(|d| {
+        entry("DaemonSet", &d.metadata, d.spec.as_ref().and_then(|s| s.template.spec.as_ref()))
+    });
+    let bare_pods = ctx
+        .pods
+        .iter()
+        .filter(|p| ctx.owner_of(p).kind == "Pod")
+        .filter_map(|p| entry("Pod", &p.metadata, p.spec.as_ref()));
+    deployments.chain(stateful_sets).chain(daemon_sets).chain(bare_pods).collect()
+}
+
+/// A container of a pod's spec by name, init containers included.
+pub(crate) fn container<'a>(pod: &'a Pod, name: &str) -> Option<&'a Container> {
+    let spec = pod.spec.as_ref()?;
+    spec.containers
+        .iter()
+        .chain(spec.init_containers.iter().flatten())
+        .find(|c| c.name == name)
+}
+
+pub(crate) fn pod_name(pod: &Pod) -> &str {
+    pod.metadata.name.as_deref().unwrap_or_default()
+}
+
+pub(crate) fn namespace(pod: &Pod) -> &str {
+    pod.metadata.namespace.as_deref().unwrap_or_default()
+}
+
+/// kubectl's spelling of a `-n` flag for commands in fixes.
+pub(crate) fn ns_flag(object: &ObjectRef) -> String {
+    object
+        .namespace
+        .as_deref()
+        .map(|ns| format!(" -n {ns}"))
+        .unwrap_or_default()
+}

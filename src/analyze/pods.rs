@@ -1,0 +1,640 @@
+//! Container states: the problems the kubelet reports on a pod's own status.
+//!
+//! One container gets at most one finding, the most specific one: an OOM kill is reported as
+//! such, not also as a crash loop; a restart caused by the liveness probe is reported as the
+//! probe's doing, not as the app crashing.
+
+use k8s_openapi::api::core::v1::{ContainerStatus, ContainerStateTerminated, Pod, Probe};
+
+use super::{Finding, Grouper, PodProblem, Severity, container, namespace, pod_name};
+use crate::context::Context;
+use crate::quantity;
+
+pub const CRASH_LOOP: &str = "crash-loop";
+pub const OOM_KILLED: &str = "oom-killed";
+pub const IMAGE_PULL: &str = "image-pull";
+pub const CONFIG_ERROR: &str = "container-config";
+pub const START_FAILED: &str = "container-start";
+pub const INIT_FAILING: &str = "init-container";
+pub const LIVENESS_RESTARTS: &str = "liveness-restarts";
+
+pub fn analyze(ctx: &Context) -> Vec<Finding> {
+    let mut groups = Grouper::default();
+    for pod in &ctx.pods {
+        let Some(status) = pod.status.as_ref() else {
+            continue;
+        };
+        // Finished pods (a Job's Completed pod, an Evicted pod) are other analyzers' business.
+        if matches!(status.phase.as_deref(), Some("Succeeded" | "Failed")) {
+            continue;
+        }
+        for cs in status.init_container_statuses.iter().flatten() {
+            if let Some(p) = init_problem(ctx, pod, cs) {
+                groups.add(ctx, pod, p);
+            }
+        }
+        for cs in status.container_statuses.iter().flatten() {
+            if let Some(p) = container_problem(ctx, pod, cs) {
+                groups.add(ctx, pod, p);
+            }
+        }
+    }
+    groups.finish(ctx)
+}
+
+fn container_problem(ctx: &Context, pod: &Pod, cs: &ContainerStatus) -> Option<PodProblem> {
+    let state = cs.state.as_ref()?;
+    let last = cs.last_state.as_ref().and_then(|s| s.terminated.as_ref());
+    if let Some(waiting) = &state.waiting {
+        let message = waiting.message.clone().unwrap_or_default();
+        return match waiting.reason.as_deref()? {
+            "CrashLoopBackOff" => Some(restart_problem(ctx, pod, cs, last, true)),
+            "ErrImagePull" | "ImagePullBackOff" | "InvalidImageName" | "ErrImageNeverPull" => {
+                Some(image_problem(ctx, pod, cs, waiting.reason.as_deref()?, &message))
+            }
+            "CreateContainerConfigError" => Some(config_problem(ctx, pod, cs, &message)),
+            reason @ ("CreateContainerError" | "RunContainerError" | "StartError") => {
+                Some(start_problem(pod, cs, reason, &message))
+            }
+            _ => None,
+        };
+    }
+    if let Some(done) = &state.terminated
+        && done.exit_code != 0
+    {
+        return Some(restart_problem(ctx, pod, cs, Some(done), false));
+    }
+    // Running, but restarted recently: still worth a word even between crashes.
+    let last = last?;
+    let recent = last
+        .finished_at
+        .as_ref()
+        .is_some_and(|t| ctx.observed_at.duration_since(t.0).as_secs() < 3600);
+    (recent && (last.exit_code != 0 || last.reason.as_deref() == Some("OOMKilled")))
+        .then(|| restart_problem(ctx, pod, cs, Some(last), false))
+}
+
+/// A container that keeps stopping: OOM, liveness kill, or its own crash, in that order of
+/// specificity.
+fn restart_problem(
+    ctx: &Context,
+    pod: &Pod,
+    cs: &ContainerStatus,
+    last: Option<&ContainerStateTerminated>,
+    backing_off: bool,
+) -> PodProblem {
+    let liveness_failures = probe_failures(ctx, pod, &cs.name, "Liveness");
+    let mut evidence = Vec::new();
+    if backing_off {
+        let waiting = cs.state.as_ref().and_then(|s| s.waiting.as_ref());
+        let msg = waiting.and_then(|w| w.message.as_deref()).unwrap_or_default();
+        evidence.push(format!("state: waiting (CrashLoopBackOff) {msg}").trim().to_string());
+    }
+    if let Some(t) = last {
+        evidence.push(termination_line(t));
+    }
+    evidence.push(format!("restarts: {}", cs.restart_count));
+
+    let spec = container(pod, &cs.name);
+    if last.and_then(|t| t.reason.as_deref()) == Some("OOMKilled") {
+        return oom_problem(ctx, pod, cs, evidence);
+    }
+    let liveness = spec.and_then(|c| c.liveness_probe.as_ref());
+    let killed = last.is_some_and(|t| matches!(t.exit_code, 137 | 143 | 0 | 2));
+    if let (Some(probe), false, true) = (liveness, liveness_failures.is_empty(), killed) {
+        return liveness_problem(ctx, pod, cs, probe, liveness_failures, evidence);
+    }
+
+    let lines = log_lines(ctx, pod, &cs.name);
+    let exit = last.map(|t| t.exit_code);
+    let fix = crash_fix(pod, &cs.name, exit, last, &lines);
+    evidence.extend(lines.into_iter().map(|(which, l)| format!("{which} log: {l}")));
+    let summary = match (backing_off, exit) {
+        (true, Some(code)) => format!(
+            "container {} is crash-looping: it exits with code {code}{}",
+            cs.name,
+            exit_meaning(code).map(|m| format!(" ({m})")).unwrap_or_default()
+        ),
+        (true, None) => format!("container {} is crash-looping", cs.name),
+        (false, Some(code)) => format!(
+            "container {} exited with code {code} and was restarted",
+            cs.name
+        ),
+        (false, None) => format!("container {} keeps restarting", cs.name),
+    };
+    PodProblem {
+        rule: CRASH_LOOP,
+        severity: if backing_off || cs.state.as_ref().is_some_and(|s| s.terminated.is_some()) {
+            Severity::Error
+        } else {
+            Severity::Warning
+        },
+        container: cs.name.clone(),
+        summary,
+        evidence,
+        fix,
+    }
+}
+
+fn oom_problem(
+    ctx: &Context,
+    pod: &Pod,
+    cs: &ContainerStatus,
+    mut evidence: Vec<String>,
+) -> PodProblem {
+    let limit = container(pod, &cs.name)
+        .and_then(|c| c.resources.as_ref()?.limits.as_ref()?.get("memory"))
+        .and_then(|q| quantity::bytes(&q.0));
+    let usage = ctx.container_memory(namespace(pod), pod_name(pod), &cs.name);
+    match limit {
+        Some(l) => evidence.push(format!("memory limit: {}", quantity::human_bytes(l))),
+        None => evidence.push("memory limit: none set".to_string()),
+    }
+    if let Some(u) = usage {
+        evidence.push(format!(
+            "memory in use now (metrics.k8s.io): {}",
+            quantity::human_bytes(u)
+        ));
+    }
+    let fix = match limit {
+        Some(l) => {
+            let suggested = suggest_memory(l, usage);
+            format!(
+                "Raise resources.limits.memory of container {} from {} to {} (50% headroom over the larger of the limit it hit and observed usage), or find what makes it grow.",
+                cs.name,
+                quantity::human_bytes(l),
+                quantity::human_bytes(suggested)
+            )
+        }
+        None => format!(
+            "Container {} has no memory limit, so the node itself ran out: set resources.requests.memory and resources.limits.memory to what it really uses.",
+            cs.name
+        ),
+    };
+    PodProblem {
+        rule: OOM_KILLED,
+        severity: Severity::Error,
+        container: cs.name.clone(),
+        summary: format!("container {} is killed for running out of memory (OOMKilled)", cs.name),
+        evidence,
+        fix,
+    }
+}
+
+/// Half again over what it needed, rounded up to 64Mi so the number looks like one a person picks.
+pub fn suggest_memory(limit: u64, usage: Option<u64>) -> u64 {
+    const STEP: u64 = 64 * 1024 * 1024;
+    let base = limit.max(usage.unwrap_or(0));
+    (base + base / 2).div_ceil(STEP) * STEP
+}
+
+fn liveness_problem(
+    ctx: &Context,
+    pod: &Pod,
+    cs: &ContainerStatus,
+    probe: &Probe,
+    failures: Vec<String>,
+    mut evidence: Vec<String>,
+) -> PodProblem {
+    let startup = container(pod, &cs.name).and_then(|c| c.startup_probe.as_ref());
+    let delay = probe.initial_delay_seconds.unwrap_or(0);
+    let period = probe.period_seconds.unwrap_or(10);
+    let threshold = probe.failure_threshold.unwrap_or(3);
+    let budget = delay + period * threshold;
+    evidence.push(format!(
+        "livenessProbe: {}, initialDelaySeconds {delay}, periodSeconds {period}, failureThreshold {threshold}: the container is killed if not healthy within ~{budget}s",
+        super::probes::describe_action(probe)
+    ));
+    evidence.extend(failures.into_iter().take(2));
+    for (which, line) in log_lines(ctx, pod, &cs.name).into_iter().take(3) {
+        evidence.push(format!("{which} log: {line}"));
+    }
+    let (summary, fix) = if startup.is_none() {
+        (
+            format!(
+                "container {} is restarted by its liveness probe before it finishes starting (no startupProbe)",
+                cs.name
+            ),
+            format!(
+                "Add a startupProbe to container {} with the same check as the liveness probe and failureThreshold x periodSeconds longer than its slowest start (e.g. periodSeconds: 10, failureThreshold: 30 allows 5 minutes); liveness then only starts once it is up.",
+                cs.name
+            ),
+        )
+    } else {
+        (
+            format!("container {} is restarted because its liveness probe fails", cs.name),
+            format!(
+                "Check that the liveness endpoint of container {} answers quickly on the probed port; if it is slow under load raise timeoutSeconds or failureThreshold.",
+                cs.name
+            ),
+        )
+    };
+    PodProblem {
+        rule: LIVENESS_RESTARTS,
+        severity: Severity::Error,
+        container: cs.name.clone(),
+        summary,
+        evidence,
+        fix,
+    }
+}
+
+fn image_problem(
+    ctx: &Context,
+    pod: &Pod,
+    cs: &ContainerStatus,
+    reason: &str,
+    message: &str,
+) -> PodProblem {
+    let image = container(pod, &cs.name)
+        .and_then(|c| c.image.clone())
+        .unwrap_or_else(|| cs.image.clone());
+    let mut evidence = vec![format!("state: waiting ({reason}) {message}").trim().to_string()];
+    let pulls: Vec<String> = ctx
+        .events_for("Pod", pod.metadata.namespace.as_deref(), pod_name(pod))
+        .filter(|e| e.reason.as_deref() == Some("Failed"))
+        .filter_map(|e| e.message.clone())
+        .filter(|m| m.contains("pull") || m.contains("image"))
+        .take(2)
+        .collect();
+    let all = format!("{message}\n{}", pulls.join("\n")).to_lowercase();
+    evidence.extend(pulls.into_iter().map(|m| format!("event Failed: {m}")));
+    let fix = if all.contains("not found") || all.contains("manifest unknown") {
+        format!(
+            "The image {image} does not exist in its registry: fix the repository or tag of container {} (for a local image on minikube: `minikube image load {image}`).",
+            cs.name
+        )
+    } else if ["unauthorized", "denied", "authentication required", "forbidden"]
+        .iter()
+        .any(|w| all.contains(w))
+    {
+        format!(
+            "The registry refused the node's pull of {image}: create a docker-registry Secret and list it in the pod's imagePullSecrets (or its ServiceAccount's)."
+        )
+    } else if ["no such host", "i/o timeout", "connection refused", "tls"]
+        .iter()
+        .any(|w| all.contains(w))
+    {
+        format!("The node cannot reach the registry of {image}: check the node's DNS, proxy and egress to that registry.")
+    } else if reason == "InvalidImageName" {
+        format!("The image reference {image:?} is not valid: fix it in container {}.", cs.name)
+    } else {
+        format!(
+            "Check that {image} exists and that this cluster's nodes may pull it (`kubectl describe pod {}{}` shows the kubelet's messages).",
+            pod_name(pod),
+            super::ns_flag(&crate::context::ObjectRef::of("Pod", &pod.metadata))
+        )
+    };
+    PodProblem {
+        rule: IMAGE_PULL,
+        severity: Severity::Error,
+        container: cs.name.clone(),
+        summary: format!("image {image} cannot be pulled ({reason})"),
+        evidence,
+        fix,
+    }
+}
+
+fn config_problem(ctx: &Context, pod: &Pod, cs: &ContainerStatus, message: &str) -> PodProblem {
+    let ns = namespace(pod);
+    let mut evidence = vec![format!("state: waiting (CreateContainerConfigError) {message}")];
+    let (summary, fix) = if let Some((kind, name)) = missing_object(message) {
+        (
+            format!("container {} references {kind} {name:?}, which does not exist", cs.name),
+            format!(
+                "Create the {kind} {name} in namespace {ns} (e.g. `kubectl create {} {name} -n {ns} --from-literal=KEY=VALUE`) or fix the reference in container {}.",
+                if kind == "Secret" { "secret generic" } else { "configmap" },
+                cs.name
+            ),
+        )
+    } else if let Some((key, kind, name)) = missing_key(message) {
+        let existing = match kind.as_str() {
+            "Secret" => ctx.secret(ns, &name),
+            _ => ctx.config_map(ns, &name),
+        };
+        if let Some(obj) = existing {
+            evidence.push(format!("{kind} {name} has keys: {}", obj.keys.join(", ")));
+        }
+        (
+            format!("container {} needs key {key} of {kind} {name}, which lacks it", cs.name),
+            format!(
+                "Add key {key} to {kind} {name} in namespace {ns}, or correct the key name in the container's env (secretKeyRef/configMapKeyRef)."
+            ),
+        )
+    } else {
+        (
+            format!("container {} cannot be created from its configuration", cs.name),
+            format!("Fix what the kubelet reports for container {}: {message}", cs.name),
+        )
+    };
+    PodProblem {
+        rule: CONFIG_ERROR,
+        severity: Severity::Error,
+        container: cs.name.clone(),
+        summary,
+        evidence,
+        fix,
+    }
+}
+
+/// `secret "db" not found` / `configmap "cfg" not found`.
+fn missing_object(message: &str) -> Option<(&'static str, String)> {
+    for (prefix, kind) in [("secret \"", "Secret"), ("configmap \"", "ConfigMap")] {
+        if let Some(rest) = message.strip_prefix(prefix).or_else(|| {
+            message
+                .find(prefix)
+                .map(|i| &message[i + prefix.len()..])
+        }) && let Some((name, tail)) = rest.split_once('"')
+            && tail.trim_start().starts_with("not found")
+        {
+            return Some((kind, name.to_string()));
+        }
+    }
+    None
+}
+
+/// `couldn't find key DATABASE_URL in Secret todo-app/db`.
+fn missing_key(message: &str) -> Option<(String, String, String)> {
+    let rest = &message[message.find("couldn't find key ")? + "couldn't find key ".len()..];
+    let (key, rest) = rest.split_once(" in ")?;
+    let (kind, path) = rest.trim().split_once(' ')?;
+    let name = path.rsplit('/').next()?.trim_end_matches('.');
+    Some((key.to_string(), kind.to_string(), name.to_string()))
+}
+
+fn start_problem(pod: &Pod, cs: &ContainerStatus, reason: &str, message: &str) -> PodProblem {
+    let lower = message.to_lowercase();
+    let fix = if lower.contains("executable file not found") || lower.contains("no such file") {
+        format!(
+            "The command of container {} does not exist in its image: fix `command`/`args` (or the image's entrypoint).",
+            cs.name
+        )
+    } else if lower.contains("permission denied") {
+        format!(
+            "The entrypoint of container {} is not executable by the user it runs as: fix the file mode in the image or the securityContext.",
+            cs.name
+        )
+    } else {
+        format!(
+            "Fix what the runtime reports for container {} (`kubectl describe pod {}` shows it in full).",
+            cs.name,
+            pod_name(pod)
+        )
+    };
+    PodProblem {
+        rule: START_FAILED,
+        severity: Severity::Error,
+        container: cs.name.clone(),
+        summary: format!("container {} cannot start ({reason})", cs.name),
+        evidence: vec![format!("state: waiting ({reason}) {message}")],
+        fix,
+    }
+}
+
+fn init_problem(ctx: &Context, pod: &Pod, cs: &ContainerStatus) -> Option<PodProblem> {
+    let state = cs.state.as_ref()?;
+    if let Some(w) = &state.waiting {
+        let reason = w.reason.as_deref().unwrap_or_default();
+        let message = w.message.clone().unwrap_or_default();
+        match reason {
+            "ErrImagePull" | "ImagePullBackOff" | "InvalidImageName" => {
+                return Some(image_problem(ctx, pod, cs, reason, &message));
+            }
+            "CreateContainerConfigError" => return Some(config_problem(ctx, pod, cs, &message)),
+            "CrashLoopBackOff" => {}
+            _ => return None,
+        }
+    }
+    let failed = state
+        .terminated
+        .as_ref()
+        .filter(|t| t.exit_code != 0)
+        .or_else(|| {
+            state.waiting.as_ref()?;
+            cs.last_state.as_ref()?.terminated.as_ref()
+        })?;
+    let lines = log_lines(ctx, pod, &cs.name);
+    let mut evidence = vec![termination_line(failed), format!("restarts: {}", cs.restart_count)];
+    evidence.extend(lines.iter().map(|(which, l)| format!("{which} log: {l}")));
+    Some(PodProblem {
+        rule: INIT_FAILING,
+        severity: Severity::Error,
+        container: cs.name.clone(),
+        summary: format!(
+            "init container {} fails (exit code {}), so the pod never starts",
+            cs.name, failed.exit_code
+        ),
+        evidence,
+        fix: crash_fix(pod, &cs.name, Some(failed.exit_code), Some(failed), &lines),
+    })
+}
+
+fn termination_line(t: &ContainerStateTerminated) -> String {
+    let mut line = format!(
+        "last termination: {}, exit code {}",
+        t.reason.as_deref().unwrap_or("unknown reason"),
+        t.exit_code
+    );
+    if let Some(m) = exit_meaning(t.exit_code) {
+        line.push_str(&format!(" ({m})"));
+    }
+    if let Some(at) = &t.finished_at {
+        line.push_str(&format!(", at {}", at.0));
+    }
+    if let Some(msg) = t.message.as_deref().filter(|m| !m.trim().is_empty()) {
+        line.push_str(&format!(": {}", first_line(msg)));
+    }
+    line
+}
+
+/// What common exit codes mean, as an operator would say it.
+pub fn exit_meaning(code: i32) -> Option<&'static str> {
+    Some(match code {
+        1 => "application error",
+        2 => "misuse of shell builtin or bad arguments",
+        126 => "command not executable",
+        127 => "command not found",
+        128 => "invalid exit argument",
+        134 => "SIGABRT: aborted",
+        137 => "SIGKILL: killed, by the OOM killer or after a failed liveness probe",
+        139 => "SIGSEGV: segmentation fault",
+        143 => "SIGTERM: asked to stop",
+        _ => return None,
+    })
+}
+
+/// The lines of a container's logs that explain a failure, newest run first: the previous log of
+/// a restarted container is where its crash is written.
+pub fn log_lines(ctx: &Context, pod: &Pod, container: &str) -> Vec<(&'static str, String)> {
+    let Some(logs) = ctx.logs_of(namespace(pod), pod_name(pod), container) else {
+        return vec![];
+    };
+    let (which, text) = match (&logs.previous, &logs.current) {
+        (Some(p), _) if !p.trim().is_empty() => ("previous", p),
+        (_, Some(c)) => ("current", c),
+        (Some(p), None) => ("previous", p),
+        (None, None) => return vec![],
+    };
+    error_lines(text, 5).into_iter().map(|l| (which, l)).collect()
+}
+
+const ERROR_WORDS: &[&str] = &[
+    "error", "exception", "fatal", "panic", "traceback", "failed", "failure", "refused",
+    "denied", "not found", "cannot", "can't", "could not", "unable", "invalid", "killed",
+    "timeout", "timed out", "no such", "missing", "critical",
+];
+
+/// The last `max` lines that look like errors, in log order; the last non-empty lines when none
+/// do, since a crash's final words are its best explanation.
+pub fn error_lines(log: &str, max: usize) -> Vec<String> {
+    let lines: Vec<&str> = log.lines().map(str::trim_end).filter(|l| !l.trim().is_empty()).collect();
+    let mut picked: Vec<&str> = lines
+        .iter()
+        .rev()
+        .filter(|l| {
+            let lower = l.to_lowercase();
+            ERROR_WORDS.iter().any(|w| lower.contains(w))
+        })
+        .take(max)
+        .copied()
+        .collect();
+    if picked.is_empty() {
+        picked = lines.iter().rev().take(3.min(max)).copied().collect();
+    }
+    picked.reverse();
+    picked.into_iter().map(|l| clip(l, 300)).collect()
+}
+
+fn clip(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
+fn first_line(s: &str) -> String {
+    clip(s.lines().next().unwrap_or_default().trim(), 300)
+}
+
+/// Unhealthy events of one container's probe of one kind ("Liveness", "Readiness", "Startup").
+pub fn probe_failures(ctx: &Context, pod: &Pod, container: &str, kind: &str) -> Vec<String> {
+    let field = format!("{{{container}}}");
+    let prefix = format!("{kind} probe failed");
+    ctx.events_for("Pod", pod.metadata.namespace.as_deref(), pod_name(pod))
+        .filter(|e| e.reason.as_deref() == Some("Unhealthy"))
+        .filter(|e| {
+            e.involved_object
+                .field_path
+                .as_deref()
+                .is_none_or(|f| f.contains(&field))
+        })
+        .filter_map(|e| {
+            let m = e.message.as_deref()?;
+            m.starts_with(&prefix).then(|| {
+                let count = crate::context::event_count(e);
+                let times = if count > 1 { format!(" (x{count})") } else { String::new() };
+                format!("event Unhealthy{times}: {}", first_line(m))
+            })
+        })
+        .collect()
+}
+
+fn crash_fix(
+    pod: &Pod,
+    container: &str,
+    exit: Option<i32>,
+    last: Option<&ContainerStateTerminated>,
+    lines: &[(&str, String)],
+) -> String {
+    let text = lines
+        .iter()
+        .map(|(_, l)| l.as_str())
+        .chain(last.and_then(|t| t.message.as_deref()))
+        .collect::<Vec<_>>()
+        .join("\n")
+        .to_lowercase();
+    let logs_cmd = format!(
+        "`kubectl logs {} -c {container} --previous -n {}`",
+        pod_name(pod),
+        namespace(pod)
+    );
+    let has = |words: &[&str]| words.iter().any(|w| text.contains(w));
+    if exit == Some(127) || has(&["executable file not found", "command not found"]) {
+        format!("The command of container {container} does not exist in its image: fix `command`/`args` or the image.")
+    } else if exit == Some(126) {
+        format!("The entrypoint of container {container} is not executable: fix its file mode in the image.")
+    } else if has(&[
+        "connection refused",
+        "could not connect",
+        "could not translate host name",
+        "name or service not known",
+        "no such host",
+        "temporary failure in name resolution",
+        "connection timed out",
+    ]) {
+        format!(
+            "Container {container} cannot reach a service it needs at startup: check that the host and port in its configuration are right and that the Service there has ready endpoints (`kubectl get endpoints -n {}`). Full log: {logs_cmd}.",
+            namespace(pod)
+        )
+    } else if has(&[
+        "keyerror",
+        "environment variable",
+        "is not set",
+        "missing required",
+        "must be set",
+        "validationerror",
+    ]) {
+        format!(
+            "Container {container} is missing a setting it requires: check its env/envFrom and the ConfigMaps and Secrets they reference. Full log: {logs_cmd}."
+        )
+    } else if has(&["read-only file system", "permission denied"]) {
+        format!(
+            "Container {container} writes where it may not: mount an emptyDir at the path it writes, or adjust its securityContext. Full log: {logs_cmd}."
+        )
+    } else {
+        let code = exit.map(|c| format!(" with code {c}")).unwrap_or_default();
+        format!("Container {container} exits{code}: read why in {logs_cmd} and fix the error it ends with.")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_lines_prefer_errors_and_keep_order() {
+        let log = "starting\nconnecting to db\nERROR: connection refused\nretrying\nFATAL: giving up\n";
+        assert_eq!(
+            error_lines(log, 5),
+            vec!["ERROR: connection refused", "FATAL: giving up"]
+        );
+        assert_eq!(error_lines("a\nb\nc\nd\n", 5), vec!["b", "c", "d"]);
+    }
+
+    #[test]
+    fn parses_kubelet_config_messages() {
+        assert_eq!(
+            missing_object("secret \"db-credentials\" not found"),
+            Some(("Secret", "db-credentials".to_string()))
+        );
+        assert_eq!(
+            missing_object("configmap \"app\" not found"),
+            Some(("ConfigMap", "app".to_string()))
+        );
+        assert_eq!(
+            missing_key("couldn't find key DATABASE_URL in Secret todo-app/db"),
+            Some(("DATABASE_URL".into(), "Secret".into(), "db".into()))
+        );
+    }
+
+    #[test]
+    fn memory_suggestion_has_headroom_and_round_numbers() {
+        let mi = 1024 * 1024;
+        assert_eq!(suggest_memory(128 * mi, None), 192 * mi);
+        assert_eq!(suggest_memory(128 * mi, Some(200 * mi)), 320 * mi);
+    }
+}

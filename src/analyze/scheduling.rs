@@ -1,0 +1,182 @@
+//! Pods that never get a node (unschedulable) and pods thrown off one (evicted).
+
+use k8s_openapi::api::core::v1::Pod;
+
+use super::{Finding, Grouper, PodProblem, Severity, namespace, pod_name};
+use crate::context::Context;
+
+pub const UNSCHEDULABLE: &str = "unschedulable";
+pub const EVICTED: &str = "evicted";
+
+pub fn analyze(ctx: &Context) -> Vec<Finding> {
+    let mut groups = Grouper::default();
+    for pod in &ctx.pods {
+        let Some(status) = pod.status.as_ref() else { continue };
+        match status.phase.as_deref() {
+            Some("Pending") => {
+                if let Some(p) = unschedulable(ctx, pod) {
+                    groups.add(ctx, pod, p);
+                }
+            }
+            Some("Failed") if status.reason.as_deref() == Some("Evicted") => {
+                let message = status.message.clone().unwrap_or_default();
+                let node = pod.spec.as_ref().and_then(|s| s.node_name.clone());
+                let mut evidence = vec![format!("status: Failed (Evicted) {message}")];
+                if let Some(n) = node {
+                    evidence.push(format!("node: {n}"));
+                }
+                let resource = ["memory", "ephemeral-storage", "pids"]
+                    .into_iter()
+                    .find(|r| message.contains(&format!("low on resource: {r}")))
+                    .unwrap_or("resources");
+                groups.add(
+                    ctx,
+                    pod,
+                    PodProblem {
+                        rule: EVICTED,
+                        severity: Severity::Warning,
+                        container: String::new(),
+                        summary: format!("pods were evicted because their node ran low on {resource}"),
+                        evidence,
+                        fix: format!(
+                            "Set requests close to real {resource} use so the scheduler places pods where it fits (evicted pods are those using most above their requests), and check the node's pressure conditions; remove the dead pods with `kubectl delete pod -n {} --field-selector=status.phase=Failed`.",
+                            namespace(pod)
+                        ),
+                    },
+                );
+            }
+            _ => {}
+        }
+    }
+    groups.finish(ctx)
+}
+
+fn unschedulable(ctx: &Context, pod: &Pod) -> Option<PodProblem> {
+    let condition = pod
+        .status
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .find(|c| c.type_ == "PodScheduled" && c.status == "False")?;
+    let message = condition
+        .message
+        .clone()
+        .or_else(|| {
+            ctx.events_for("Pod", pod.metadata.namespace.as_deref(), pod_name(pod))
+                .find(|e| e.reason.as_deref() == Some("FailedScheduling"))
+                .and_then(|e| e.message.clone())
+        })
+        .unwrap_or_default();
+    let causes = scheduler_causes(&message);
+    // A pod waiting only for its volume is the PVC's story; the storage analyzer tells it once.
+    if !causes.is_empty() && causes.iter().all(|c| c.contains("unbound") && c.contains("PersistentVolumeClaim")) {
+        return None;
+    }
+    let mut evidence = vec![format!("PodScheduled=False ({}): {message}", condition.reason.as_deref().unwrap_or("Unschedulable"))];
+    if let Some(requests) = requests_line(pod) {
+        evidence.push(requests);
+    }
+    let mut fixes = Vec::new();
+    let lower = message.to_lowercase();
+    if lower.contains("insufficient cpu") || lower.contains("insufficient memory") {
+        fixes.push("lower the pod's resource requests to what it needs, or add node capacity (a bigger node or more nodes)");
+    }
+    if lower.contains("untolerated taint") || lower.contains("taint") {
+        fixes.push("add a toleration for the node taint named above, or remove the taint from a node meant for this pod");
+    }
+    if lower.contains("node affinity") || lower.contains("node selector") || lower.contains("nodeselector") {
+        fixes.push("fix the pod's nodeSelector/nodeAffinity: no node carries the labels it asks for");
+    }
+    if lower.contains("anti-affinity") || lower.contains("affinity rules") {
+        fixes.push("relax podAntiAffinity (preferred instead of required) or add nodes: every node already runs a pod it refuses to share with");
+    }
+    if lower.contains("topology spread") {
+        fixes.push("relax topologySpreadConstraints (whenUnsatisfiable: ScheduleAnyway) or add nodes in the missing zone");
+    }
+    if lower.contains("unschedulable") && lower.contains("node(s) were unschedulable") {
+        fixes.push("uncordon a node (`kubectl uncordon NODE`): the others are cordoned");
+    }
+    if lower.contains("too many pods") {
+        fixes.push("the nodes are at their pod limit: add nodes or remove unused pods");
+    }
+    if fixes.is_empty() {
+        fixes.push("read the scheduler's reason above and change the pod's requests, selectors or tolerations to fit a node");
+    }
+    let cause = if causes.is_empty() { "no node fits".to_string() } else { causes.join(", ") };
+    let mut fix = fixes.join("; ");
+    if let Some(first) = fix.get_mut(0..1) {
+        first.make_ascii_uppercase();
+    }
+    fix.push('.');
+    Some(PodProblem {
+        rule: UNSCHEDULABLE,
+        severity: Severity::Error,
+        container: String::new(),
+        summary: format!("pods cannot be scheduled: {cause}"),
+        evidence,
+        fix,
+    })
+}
+
+/// The per-node reasons in a scheduler message:
+/// "0/3 nodes are available: 1 node(s) had untolerated taint {...}, 2 Insufficient memory. preemption: ..."
+pub fn scheduler_causes(message: &str) -> Vec<String> {
+    let Some((_, rest)) = message.split_once("are available: ") else {
+        return vec![];
+    };
+    let rest = rest.split(". preemption:").next().unwrap_or(rest);
+    let rest = rest.trim_end_matches('.');
+    let mut out = Vec::new();
+    let mut depth = 0;
+    let mut start = 0;
+    for (i, ch) in rest.char_indices() {
+        match ch {
+            '{' | '[' | '(' => depth += 1,
+            '}' | ']' | ')' => depth -= 1,
+            ',' if depth == 0 => {
+                out.push(rest[start..i].trim().to_string());
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(rest[start..].trim().to_string());
+    out.retain(|s| !s.is_empty());
+    out
+}
+
+fn requests_line(pod: &Pod) -> Option<String> {
+    let spec = pod.spec.as_ref()?;
+    let parts: Vec<String> = spec
+        .containers
+        .iter()
+        .filter_map(|c| {
+            let req = c.resources.as_ref()?.requests.as_ref()?;
+            let fields: Vec<String> = ["cpu", "memory"]
+                .iter()
+                .filter_map(|k| req.get(*k).map(|q| format!("{k} {}", q.0)))
+                .collect();
+            (!fields.is_empty()).then(|| format!("{}: {}", c.name, fields.join(", ")))
+        })
+        .collect();
+    (!parts.is_empty()).then(|| format!("requests: {}", parts.join("; ")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_scheduler_message_into_causes() {
+        let m = "0/3 nodes are available: 1 node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }, 2 Insufficient memory. preemption: 0/3 nodes are available: 1 Preemption is not helpful for scheduling, 2 No preemption victims found for incoming pod.";
+        assert_eq!(
+            scheduler_causes(m),
+            vec![
+                "1 node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }",
+                "2 Insufficient memory"
+            ]
+        );
+        assert!(scheduler_causes("something else").is_empty());
+    }
+}

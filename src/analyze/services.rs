@@ -1,0 +1,247 @@
+//! Traffic paths: Services that route to nothing, Ingresses that route to a missing Service or
+//! that no controller will pick up.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::networking::v1::{Ingress, IngressBackend};
+
+use super::{Finding, Severity};
+use crate::context::{Context, ObjectRef};
+
+pub const NO_ENDPOINTS: &str = "service-no-endpoints";
+pub const INGRESS_BACKEND: &str = "ingress-backend";
+pub const INGRESS_CLASS: &str = "ingress-class";
+
+const DEFAULT_INGRESS_CLASS: &str = "ingressclass.kubernetes.io/is-default-class";
+
+pub fn analyze(ctx: &Context) -> Vec<Finding> {
+    let mut out: Vec<Finding> = ctx.services.iter().filter_map(|s| no_endpoints(ctx, s)).collect();
+    for ing in &ctx.ingresses {
+        out.extend(ingress(ctx, ing));
+    }
+    out
+}
+
+fn selector_text(selector: &BTreeMap<String, String>) -> String {
+    selector.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",")
+}
+
+fn no_endpoints(ctx: &Context, svc: &Service) -> Option<Finding> {
+    let spec = svc.spec.as_ref()?;
+    let selector = spec.selector.as_ref().filter(|s| !s.is_empty())?;
+    if spec.type_.as_deref() == Some("ExternalName") {
+        return None;
+    }
+    let object = ObjectRef::of("Service", &svc.metadata);
+    let ns = object.namespace.clone().unwrap_or_default();
+    let live: Vec<_> = ctx
+        .pods_matching(&ns, selector)
+        .filter(|p| !matches!(p.status.as_ref().and_then(|s| s.phase.as_deref()), Some("Succeeded" | "Failed")))
+        .collect();
+    let ready_addresses = if ctx.has("endpoints") {
+        ctx.endpoints
+            .iter()
+            .find(|e| e.metadata.namespace.as_deref() == Some(ns.as_str()) && e.metadata.name == svc.metadata.name)
+            .map(|e| e.subsets.iter().flatten().map(|s| s.addresses.as_ref().map_or(0, Vec::len)).sum::<usize>())
+            .unwrap_or(0)
+    } else {
+        live.iter().filter(|p| pod_ready(p)).count()
+    };
+    if ready_addresses > 0 {
+        return None;
+    }
+    let sel = selector_text(selector);
+    if live.is_empty() {
+        let nearest = nearest_workloads(ctx, &ns, selector);
+        let mut evidence = vec![format!("selector: {sel}"), "matching pods: none".to_string()];
+        evidence.extend(nearest.iter().map(|(owner, labels)| {
+            format!("nearest: {owner} has pods labelled {}", selector_text(labels))
+        }));
+        let fix = match nearest.first() {
+            Some((owner, labels)) => format!(
+                "Change the selector of Service {} to {} to route to {owner}, or relabel the pods you meant it to reach.",
+                object.name,
+                selector_text(labels)
+            ),
+            None => format!("No pod in {ns} carries labels close to {sel}: deploy the workload this Service fronts, or fix its selector."),
+        };
+        return Some(Finding {
+            rule: NO_ENDPOINTS.into(),
+            severity: Severity::Error,
+            summary: format!("service {} has no endpoints: its selector {sel} matches no pods", object.name),
+            object,
+            evidence,
+            fix,
+            pods: vec![],
+        });
+    }
+    let owners: Vec<String> = {
+        let mut o: Vec<String> = live.iter().map(|p| ctx.owner_of(p).to_string()).collect();
+        o.sort();
+        o.dedup();
+        o
+    };
+    Some(Finding {
+        rule: NO_ENDPOINTS.into(),
+        severity: Severity::Error,
+        summary: format!(
+            "service {} has no ready endpoints: none of the {} pods it selects is ready",
+            object.name,
+            live.len()
+        ),
+        evidence: vec![format!("selector: {sel}"), format!("selected pods belong to: {}", owners.join(", "))],
+        fix: format!("Make the pods of {} ready (see the findings about them); the Service routes to them as soon as they are.", owners.join(", ")),
+        object,
+        pods: live.iter().filter_map(|p| p.metadata.name.clone()).collect(),
+    })
+}
+
+fn pod_ready(pod: &k8s_openapi::api::core::v1::Pod) -> bool {
+    pod.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+}
+
+/// Workloads in the namespace whose pod labels come closest to a selector, with their labels
+/// for the selector's keys (or, when they lack those keys, the labels they have).
+fn nearest_workloads(ctx: &Context, ns: &str, selector: &BTreeMap<String, String>) -> Vec<(ObjectRef, BTreeMap<String, String>)> {
+    let mut best: BTreeMap<ObjectRef, (usize, BTreeMap<String, String>)> = BTreeMap::new();
+    for pod in ctx.pods.iter().filter(|p| p.metadata.namespace.as_deref() == Some(ns)) {
+        let Some(labels) = pod.metadata.labels.as_ref() else { continue };
+        let same_keys = selector.keys().filter(|k| labels.contains_key(*k)).count();
+        let same_pairs = selector.iter().filter(|(k, v)| labels.get(*k) == Some(v)).count();
+        let value_close = selector.iter().any(|(k, v)| {
+            labels.get(k).is_some_and(|l| l.contains(v.as_str()) || v.contains(l.as_str()))
+        });
+        let score = same_pairs * 4 + same_keys * 2 + usize::from(value_close);
+        if score == 0 {
+            continue;
+        }
+        let shown: BTreeMap<String, String> = selector
+            .keys()
+            .filter_map(|k| Some((k.clone(), labels.get(k)?.clone())))
+            .collect();
+        let shown = if shown.is_empty() { labels.clone() } else { shown };
+        let owner = ctx.owner_of(pod);
+        let entry = best.entry(owner).or_insert((0, shown.clone()));
+        if score > entry.0 {
+            *entry = (score, shown);
+        }
+    }
+    let mut ranked: Vec<_> = best.into_iter().collect();
+    ranked.sort_by(|a, b| b.1.0.cmp(&a.1.0).then(a.0.cmp(&b.0)));
+    ranked.into_iter().take(3).map(|(o, (_, l))| (o, l)).collect()
+}
+
+fn ingress(ctx: &Context, ing: &Ingress) -> Vec<Finding> {
+    let object = ObjectRef::of("Ingress", &ing.metadata);
+    let ns = object.namespace.clone().unwrap_or_default();
+    let mut out = Vec::new();
+    let Some(spec) = ing.spec.as_ref() else { return out };
+    let mut backends: Vec<(String, &IngressBackend)> = Vec::new();
+    if let Some(b) = &spec.default_backend {
+        backends.push(("defaultBackend".into(), b));
+    }
+    for rule in spec.rules.iter().flatten() {
+        for path in rule.http.iter().flat_map(|h| h.paths.iter()) {
+            let host = rule.host.as_deref().unwrap_or("*");
+            backends.push((format!("{host}{}", path.path.as_deref().unwrap_or("/")), &path.backend));
+        }
+    }
+    let mut problems = Vec::new();
+    for (route, backend) in backends {
+        let Some(svc_ref) = &backend.service else { continue };
+        let svc = ctx.services.iter().find(|s| {
+            s.metadata.namespace.as_deref() == Some(ns.as_str()) && s.metadata.name.as_deref() == Some(svc_ref.name.as_str())
+        });
+        match svc {
+            None => problems.push(format!("{route} -> service {} (does not exist)", svc_ref.name)),
+            Some(svc) => {
+                let ports = svc.spec.as_ref().and_then(|s| s.ports.as_deref()).unwrap_or_default();
+                let port = svc_ref.port.as_ref();
+                let found = port.is_none_or(|p| {
+                    ports.iter().any(|sp| match (&p.number, &p.name) {
+                        (Some(n), _) => sp.port == *n,
+                        (None, Some(name)) => sp.name.as_deref() == Some(name.as_str()),
+                        _ => true,
+                    })
+                });
+                if !found {
+                    let wanted = port.and_then(|p| p.number.map(|n| n.to_string()).or(p.name.clone())).unwrap_or_default();
+                    let have: Vec<String> = ports.iter().map(|p| p.port.to_string()).collect();
+                    problems.push(format!("{route} -> service {} port {wanted} (the Service has ports: {})", svc_ref.name, have.join(", ")));
+                }
+            }
+        }
+    }
+    if !problems.is_empty() {
+        out.push(Finding {
+            rule: INGRESS_BACKEND.into(),
+            severity: Severity::Error,
+            object: object.clone(),
+            summary: format!("ingress {} routes to a backend that does not exist", object.name),
+            fix: format!("Point the ingress rules at an existing Service and port in {ns} (`kubectl get svc -n {ns}`), or create the missing Service."),
+            evidence: problems,
+            pods: vec![],
+        });
+    }
+
+    let annotated = ing
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get("kubernetes.io/ingress.class"))
+        .cloned();
+    let known = ctx.has("ingressclasses");
+    let classes: Vec<&str> = ctx.ingress_classes.iter().filter_map(|c| c.metadata.name.as_deref()).collect();
+    let default_class = ctx.ingress_classes.iter().find(|c| {
+        c.metadata.annotations.as_ref().and_then(|a| a.get(DEFAULT_INGRESS_CLASS)).is_some_and(|v| v == "true")
+    });
+    match (spec.ingress_class_name.as_ref().or(annotated.as_ref()), known) {
+        (None, true) if default_class.is_none() => out.push(Finding {
+            rule: INGRESS_CLASS.into(),
+            severity: Severity::Warning,
+            object: object.clone(),
+            summary: format!("ingress {} has no ingress class and the cluster has no default one: no controller serves it", object.name),
+            evidence: vec![
+                "spec.ingressClassName: (not set)".into(),
+                format!("IngressClasses in the cluster: {}", if classes.is_empty() { "none".into() } else { classes.join(", ") }),
+            ],
+            fix: if classes.is_empty() {
+                "Install an ingress controller (minikube: `minikube addons enable ingress`) and set spec.ingressClassName to its class.".into()
+            } else {
+                format!("Set spec.ingressClassName to one of: {}.", classes.join(", "))
+            },
+            pods: vec![],
+        }),
+        (None, false) => out.push(Finding {
+            rule: INGRESS_CLASS.into(),
+            severity: Severity::Warning,
+            object: object.clone(),
+            summary: format!("ingress {} names no ingress class: it is served only if the cluster has a default IngressClass", object.name),
+            evidence: vec!["spec.ingressClassName: (not set)".into()],
+            fix: "Set spec.ingressClassName to your controller's class (`kubectl get ingressclass`).".into(),
+            pods: vec![],
+        }),
+        (Some(name), true) if !classes.contains(&name.as_str()) => out.push(Finding {
+            rule: INGRESS_CLASS.into(),
+            severity: Severity::Error,
+            object: object.clone(),
+            summary: format!("ingress {} asks for ingress class {name:?}, which does not exist", object.name),
+            evidence: vec![
+                format!("spec.ingressClassName: {name}"),
+                format!("IngressClasses in the cluster: {}", if classes.is_empty() { "none".into() } else { classes.join(", ") }),
+            ],
+            fix: if classes.is_empty() {
+                "Install an ingress controller (minikube: `minikube addons enable ingress`).".into()
+            } else {
+                format!("Set spec.ingressClassName to one of: {}.", classes.join(", "))
+            },
+            pods: vec![],
+        }),
+        _ => {}
+    }
+    out
+}

@@ -1,0 +1,120 @@
+//! PersistentVolumeClaims that stay Pending, and why: no StorageClass, a missing one, or a
+//! provisioner that failed.
+
+use k8s_openapi::api::core::v1::PersistentVolumeClaim;
+
+use super::{Finding, Severity};
+use crate::context::{Context, ObjectRef};
+
+pub const PVC_UNBOUND: &str = "pvc-unbound";
+
+const DEFAULT_CLASS: &str = "storageclass.kubernetes.io/is-default-class";
+
+pub fn analyze(ctx: &Context) -> Vec<Finding> {
+    ctx.pvcs.iter().filter_map(|pvc| unbound(ctx, pvc)).collect()
+}
+
+fn unbound(ctx: &Context, pvc: &PersistentVolumeClaim) -> Option<Finding> {
+    if pvc.status.as_ref()?.phase.as_deref() != Some("Pending") {
+        return None;
+    }
+    let object = ObjectRef::of("PersistentVolumeClaim", &pvc.metadata);
+    let ns = object.namespace.clone().unwrap_or_default();
+    let class = pvc.spec.as_ref().and_then(|s| s.storage_class_name.clone());
+    let known_classes = ctx.has("storageclasses");
+    let classes: Vec<&str> = ctx
+        .storage_classes
+        .iter()
+        .filter_map(|c| c.metadata.name.as_deref())
+        .collect();
+    let default = ctx.storage_classes.iter().find(|c| {
+        c.metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(DEFAULT_CLASS))
+            .is_some_and(|v| v == "true")
+    });
+    let consumers: Vec<String> = ctx
+        .pods
+        .iter()
+        .filter(|p| p.metadata.namespace.as_deref() == Some(ns.as_str()))
+        .filter(|p| {
+            p.spec.iter().flat_map(|s| s.volumes.iter().flatten()).any(|v| {
+                v.persistent_volume_claim
+                    .as_ref()
+                    .is_some_and(|c| Some(&c.claim_name) == pvc.metadata.name.as_ref())
+            })
+        })
+        .filter_map(|p| p.metadata.name.clone())
+        .collect();
+    let effective = class.clone().or_else(|| default.and_then(|d| d.metadata.name.clone()));
+    let sc = effective
+        .as_deref()
+        .and_then(|n| ctx.storage_classes.iter().find(|c| c.metadata.name.as_deref() == Some(n)));
+    // WaitForFirstConsumer binds only once a pod uses the claim: Pending without a consumer is
+    // normal, not a problem.
+    if sc.is_some_and(|c| c.volume_binding_mode.as_deref() == Some("WaitForFirstConsumer"))
+        && consumers.is_empty()
+    {
+        return None;
+    }
+    let events: Vec<String> = ctx
+        .events_for("PersistentVolumeClaim", Some(&ns), &object.name)
+        .filter_map(|e| Some(format!("event {}: {}", e.reason.as_deref()?, e.message.as_deref()?)))
+        .take(3)
+        .collect();
+    let mut evidence = vec![format!(
+        "phase: Pending, storageClassName: {}",
+        match &class {
+            None => "(not set)".to_string(),
+            Some(c) if c.is_empty() => "\"\" (static binding only)".to_string(),
+            Some(c) => c.clone(),
+        }
+    )];
+    if known_classes {
+        evidence.push(format!(
+            "StorageClasses in the cluster: {}{}",
+            if classes.is_empty() { "none".into() } else { classes.join(", ") },
+            default
+                .and_then(|d| d.metadata.name.as_deref())
+                .map(|d| format!(" (default: {d})"))
+                .unwrap_or_else(|| " (no default)".into())
+        ));
+    }
+    evidence.extend(events.iter().cloned());
+    if !consumers.is_empty() {
+        evidence.push(format!("waiting pods: {}", consumers.join(", ")));
+    }
+    let choices = if classes.is_empty() { "none exist".to_string() } else { classes.join(", ") };
+    let (summary, fix) = match (&class, known_classes) {
+        (None, true) if default.is_none() => (
+            format!("PVC {} is unbound: it names no StorageClass and the cluster has no default one", object.name),
+            format!("Set spec.storageClassName to an existing class ({choices}) or mark one as default (`kubectl patch storageclass NAME -p '{{\"metadata\":{{\"annotations\":{{\"{DEFAULT_CLASS}\":\"true\"}}}}}}'`); on minikube: `minikube addons enable default-storageclass storage-provisioner`."),
+        ),
+        (Some(c), true) if !c.is_empty() && !classes.contains(&c.as_str()) => (
+            format!("PVC {} is unbound: StorageClass {c:?} does not exist", object.name),
+            format!("Use an existing StorageClass ({choices}); storageClassName cannot be changed on an existing claim, so recreate the PVC (or the StatefulSet's volumeClaimTemplates)."),
+        ),
+        (Some(c), _) if c.is_empty() => (
+            format!("PVC {} is unbound: it asks for a pre-created PersistentVolume and none matches", object.name),
+            "Create a PersistentVolume matching the claim's size and access modes, or set storageClassName so one is provisioned.".to_string(),
+        ),
+        _ if events.iter().any(|e| e.contains("ProvisioningFailed")) => (
+            format!("PVC {} is unbound: its volume could not be provisioned", object.name),
+            "Fix what the provisioner reports above (quota, zone, parameters of the StorageClass), then the claim binds on the next retry.".to_string(),
+        ),
+        _ => (
+            format!("PVC {} is unbound: no volume has been provisioned for it yet", object.name),
+            "Check that the StorageClass's provisioner is running (`kubectl get pods -A | grep -i provisioner`) and read `kubectl describe pvc` for its progress.".to_string(),
+        ),
+    };
+    Some(Finding {
+        rule: PVC_UNBOUND.into(),
+        severity: Severity::Error,
+        object,
+        summary,
+        evidence,
+        fix,
+        pods: consumers,
+    })
+}

@@ -1,0 +1,160 @@
+//! Controllers that report they are not delivering: Deployments unavailable or stuck in a
+//! rollout, StatefulSets and DaemonSets short of ready pods, Jobs that gave up.
+//!
+//! Most of these are symptoms of a pod-level cause; `analyze::SYMPTOMS` folds them into that
+//! finding when it exists, so they stand alone only when nothing more specific explains them.
+
+use std::collections::BTreeMap;
+
+use super::{Finding, Severity};
+use crate::context::{Context, ObjectRef};
+
+pub const UNAVAILABLE: &str = "workload-unavailable";
+pub const ROLLOUT_STUCK: &str = "rollout-stuck";
+pub const JOB_FAILED: &str = "job-failed";
+
+pub fn analyze(ctx: &Context) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for d in &ctx.deployments {
+        let object = ObjectRef::of("Deployment", &d.metadata);
+        let desired = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+        if desired == 0 {
+            continue;
+        }
+        let status = d.status.as_ref();
+        let available = status.and_then(|s| s.available_replicas).unwrap_or(0);
+        let conditions = status.and_then(|s| s.conditions.as_deref()).unwrap_or_default();
+        if let Some(c) = conditions.iter().find(|c| c.type_ == "Progressing" && c.reason.as_deref() == Some("ProgressDeadlineExceeded")) {
+            out.push(Finding {
+                rule: ROLLOUT_STUCK.into(),
+                severity: Severity::Error,
+                object: object.clone(),
+                summary: format!("rollout of deployment {} is stuck past its progress deadline", object.name),
+                evidence: vec![format!("Progressing=False (ProgressDeadlineExceeded): {}", c.message.as_deref().unwrap_or_default())],
+                fix: format!("Find why the new pods do not become ready (`kubectl describe deployment {}{}`), fix it, or roll back with `kubectl rollout undo deployment/{}{}`.", object.name, super::ns_flag(&object), object.name, super::ns_flag(&object)),
+                pods: vec![],
+            });
+        }
+        if let Some(c) = conditions.iter().find(|c| c.type_ == "Available" && c.status == "False") {
+            out.push(Finding {
+                rule: UNAVAILABLE.into(),
+                severity: if available == 0 { Severity::Error } else { Severity::Warning },
+                object: object.clone(),
+                summary: format!("deployment {} has {available} of {desired} replicas available", object.name),
+                evidence: vec![format!("Available=False ({}): {}", c.reason.as_deref().unwrap_or_default(), c.message.as_deref().unwrap_or_default())],
+                fix: format!("See why its pods are not ready: `kubectl describe pods -l {}{}`.", selector_of(d.spec.as_ref().map(|s| &s.selector)), super::ns_flag(&object)),
+                pods: vec![],
+            });
+        }
+    }
+    for s in &ctx.stateful_sets {
+        let object = ObjectRef::of("StatefulSet", &s.metadata);
+        let desired = s.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+        let ready = s.status.as_ref().and_then(|s| s.ready_replicas).unwrap_or(0);
+        if desired > 0 && ready < desired {
+            out.push(Finding {
+                rule: UNAVAILABLE.into(),
+                severity: if ready == 0 { Severity::Error } else { Severity::Warning },
+                object: object.clone(),
+                summary: format!("statefulset {} has {ready} of {desired} replicas ready", object.name),
+                evidence: vec![format!("readyReplicas: {ready}, replicas: {desired}")],
+                fix: format!("StatefulSets start pods one by one: fix the first pod that is not ready (`kubectl describe pod {}-{ready}{}`).", object.name, super::ns_flag(&object)),
+                pods: vec![],
+            });
+        }
+    }
+    for d in &ctx.daemon_sets {
+        let object = ObjectRef::of("DaemonSet", &d.metadata);
+        let Some(st) = d.status.as_ref() else { continue };
+        let unavailable = st.number_unavailable.unwrap_or(0);
+        if unavailable > 0 {
+            out.push(Finding {
+                rule: UNAVAILABLE.into(),
+                severity: Severity::Warning,
+                object: object.clone(),
+                summary: format!("daemonset {} is unavailable on {unavailable} of {} nodes", object.name, st.desired_number_scheduled),
+                evidence: vec![format!("numberUnavailable: {unavailable}, numberReady: {}", st.number_ready)],
+                fix: format!("Look at the daemonset's pods that are not ready: `kubectl get pods{} -o wide`.", super::ns_flag(&object)),
+                pods: vec![],
+            });
+        }
+    }
+    out.extend(failed_jobs(ctx));
+    out
+}
+
+fn selector_of(sel: Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector>) -> String {
+    sel.and_then(|s| s.match_labels.as_ref())
+        .map(|m| m.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","))
+        .unwrap_or_default()
+}
+
+/// Failed Jobs, grouped under their CronJob when they have one, with the exit codes and log
+/// lines of the pods that failed.
+fn failed_jobs(ctx: &Context) -> Vec<Finding> {
+    let mut by_owner: BTreeMap<ObjectRef, Finding> = BTreeMap::new();
+    for job in &ctx.jobs {
+        let conditions = job.status.as_ref().and_then(|s| s.conditions.as_deref()).unwrap_or_default();
+        let Some(failed) = conditions.iter().find(|c| c.type_ == "Failed" && c.status == "True") else { continue };
+        let name = job.metadata.name.clone().unwrap_or_default();
+        let ns = job.metadata.namespace.clone();
+        let owner = job
+            .metadata
+            .owner_references
+            .iter()
+            .flatten()
+            .find(|o| o.kind == "CronJob")
+            .map(|o| ObjectRef::new("CronJob", ns.as_deref(), &o.name))
+            .unwrap_or_else(|| ObjectRef::of("Job", &job.metadata));
+        let limit = job.spec.as_ref().and_then(|s| s.backoff_limit).unwrap_or(6);
+        let mut evidence = vec![format!(
+            "job {name}: Failed ({}): {} (backoffLimit {limit})",
+            failed.reason.as_deref().unwrap_or_default(),
+            failed.message.as_deref().unwrap_or_default()
+        )];
+        let mut pods = Vec::new();
+        for pod in ctx.pods.iter().filter(|p| {
+            p.metadata.namespace == ns
+                && p.metadata.owner_references.iter().flatten().any(|o| o.kind == "Job" && o.name == name)
+        }) {
+            pods.push(pod.metadata.name.clone().unwrap_or_default());
+            for cs in pod.status.iter().flat_map(|s| s.container_statuses.iter().flatten()) {
+                if let Some(t) = cs.state.as_ref().and_then(|s| s.terminated.as_ref()).filter(|t| t.exit_code != 0) {
+                    let line = format!("container {} exited with code {} ({})", cs.name, t.exit_code, t.reason.as_deref().unwrap_or_default());
+                    if !evidence.contains(&line) {
+                        evidence.push(line);
+                    }
+                }
+                for (which, l) in super::pods::log_lines(ctx, pod, &cs.name).into_iter().take(3) {
+                    let line = format!("{which} log: {l}");
+                    if !evidence.contains(&line) {
+                        evidence.push(line);
+                    }
+                }
+            }
+        }
+        let entry = by_owner.entry(owner.clone()).or_insert_with(|| Finding {
+            rule: JOB_FAILED.into(),
+            severity: Severity::Error,
+            summary: String::new(),
+            object: owner.clone(),
+            evidence: vec![],
+            fix: format!(
+                "Read the failed pods' logs (`kubectl logs job/{name}{}`), fix the cause, then rerun the job{}.",
+                super::ns_flag(&owner),
+                if owner.kind == "CronJob" { " (or wait for the next schedule)" } else { "" }
+            ),
+            pods: vec![],
+        });
+        entry.evidence.extend(evidence);
+        entry.evidence.truncate(12);
+        entry.pods.extend(pods);
+        let jobs = entry.evidence.iter().filter(|l| l.starts_with("job ")).count();
+        entry.summary = if owner.kind == "CronJob" {
+            format!("{jobs} job(s) of cronjob {} failed after reaching their backoff limit", owner.name)
+        } else {
+            format!("job {} failed: {}", owner.name, failed.reason.as_deref().unwrap_or("Failed"))
+        };
+    }
+    by_owner.into_values().collect()
+}

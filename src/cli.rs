@@ -1,0 +1,209 @@
+//! The command line, kubectl-style: the same global flags kubectl users already type, each also
+//! readable from a `KUBECTL_AI_*` environment variable so CI jobs can set them once.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0    success (with --exit-code: no problems found)
+  1    error (cluster unreachable, bad kubeconfig, unreadable snapshot, unknown target)
+  2    invalid command line
+  3    problems found (only with --exit-code: a warning- or error-level finding)
+  130  interrupted (Ctrl-C)";
+
+const EXAMPLES: &str = "\
+Examples:
+  # What is broken in the current namespace?
+  kubectl ai diagnose
+
+  # One workload, across the pods it owns
+  kubectl ai diagnose deployment/todo-backend -n todo-app
+
+  # From a dump taken with `kubectl cluster-info dump --output-directory=./dump`
+  kubectl ai diagnose --snapshot ./dump
+
+  # Try it with no cluster: the built-in snapshot of a broken todo app
+  kubectl ai diagnose --demo
+
+  # In CI: fail the job when problems are found
+  kubectl ai diagnose -A -o json --exit-code";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "kubectl-ai",
+    bin_name = "kubectl ai",
+    version,
+    about = "Find what is broken in a Kubernetes cluster, grounded in the cluster's own facts",
+    long_about = "Find what is broken in a Kubernetes cluster, grounded in the cluster's own facts.\n\n\
+        kubectl-ai reads pods, events, logs, owners, services, storage, nodes and autoscalers from a \
+        live cluster (your kubeconfig) or from a `kubectl cluster-info dump` directory, and reports \
+        each problem once per workload with the evidence that shows it and a suggested fix. \
+        It never changes the cluster.",
+    after_help = format!("{EXAMPLES}\n\n{EXIT_CODES}"),
+    args_conflicts_with_subcommands = true,
+    subcommand_value_name = "COMMAND",
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+
+    /// A question in plain words, e.g. "why is backend crashlooping".
+    #[arg(value_name = "QUESTION")]
+    pub question: Vec<String>,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Find problems and explain them with evidence (no LLM needed)
+    #[command(after_help = format!("{EXAMPLES}\n\n{EXIT_CODES}"))]
+    Diagnose(DiagnoseArgs),
+    /// Print the version
+    Version,
+    /// Print a shell completion script
+    #[command(after_help = "Load it with, for bash: source <(kubectl-ai completion bash)")]
+    Completion {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct DiagnoseArgs {
+    /// What to diagnose: KIND/NAME (deployment/web, pod/web-1, svc/web, pvc/data) or a bare NAME;
+    /// the whole namespace when omitted
+    #[arg(value_name = "TARGET")]
+    pub target: Option<String>,
+
+    /// Exit with code 3 when a warning- or error-level problem is found
+    #[arg(long, env = "KUBECTL_AI_EXIT_CODE")]
+    pub exit_code: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Text,
+    Json,
+    Yaml,
+}
+
+/// Flags every command accepts, before or after the subcommand, as with kubectl.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config, then in-cluster)
+    #[arg(long, global = true, env = "KUBECTL_AI_KUBECONFIG", value_name = "PATH")]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// The kubeconfig context to use
+    #[arg(long, global = true, env = "KUBECTL_AI_CONTEXT", value_name = "NAME")]
+    pub context: Option<String>,
+
+    /// Namespace to read (default: the context's namespace)
+    #[arg(short = 'n', long, global = true, env = "KUBECTL_AI_NAMESPACE", value_name = "NAME")]
+    pub namespace: Option<String>,
+
+    /// Read every namespace
+    #[arg(short = 'A', long, global = true, env = "KUBECTL_AI_ALL_NAMESPACES")]
+    pub all_namespaces: bool,
+
+    /// Output format
+    #[arg(
+        short = 'o',
+        long,
+        global = true,
+        env = "KUBECTL_AI_OUTPUT",
+        value_enum,
+        default_value_t = Output::Text
+    )]
+    pub output: Output,
+
+    /// Read a `kubectl cluster-info dump --output-directory` directory instead of a live cluster
+    #[arg(long, global = true, env = "KUBECTL_AI_SNAPSHOT", value_name = "DIR", conflicts_with = "demo")]
+    pub snapshot: Option<PathBuf>,
+
+    /// Read the built-in snapshot of a broken todo app (no cluster needed)
+    #[arg(long, global = true)]
+    pub demo: bool,
+
+    /// Give up on a request after this long (e.g. 30s, 2m; 0 waits forever)
+    #[arg(
+        long,
+        global = true,
+        env = "KUBECTL_AI_REQUEST_TIMEOUT",
+        value_name = "DURATION",
+        default_value = "30s",
+        value_parser = parse_duration
+    )]
+    pub request_timeout: Duration,
+
+    /// Page size for list requests, as kubectl's --chunk-size
+    #[arg(
+        long,
+        global = true,
+        env = "KUBECTL_AI_CHUNK_SIZE",
+        value_name = "N",
+        default_value_t = 500,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pub chunk_size: u32,
+
+    /// More logs on stderr (-v info, -vv debug, -vvv trace); KUBECTL_AI_VERBOSE=N does the same
+    #[arg(short = 'v', long = "verbose", global = true, action = ArgAction::Count)]
+    pub verbose: u8,
+
+    /// No colours (also NO_COLOR=1)
+    #[arg(long, global = true, env = "KUBECTL_AI_NO_COLOR")]
+    pub no_color: bool,
+}
+
+/// Durations as kubectl writes them: "30s", "2m", "1h", "500ms", or a bare number of seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration (try 30s, 2m, 1h)"))?;
+    let d = match unit {
+        "" | "s" => Duration::from_secs(n),
+        "ms" => Duration::from_millis(n),
+        "m" => Duration::from_secs(n * 60),
+        "h" => Duration::from_secs(n * 3600),
+        _ => return Err(format!("{s:?} is not a duration (try 30s, 2m, 1h)")),
+    };
+    Ok(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("15"), Ok(Duration::from_secs(15)));
+        assert!(parse_duration("soon").is_err());
+    }
+
+    #[test]
+    fn question_and_subcommand_are_told_apart() {
+        let cli = Cli::try_parse_from(["kubectl-ai", "why is backend crashlooping"]).unwrap();
+        assert_eq!(cli.question, ["why is backend crashlooping"]);
+        assert!(cli.command.is_none());
+        let cli = Cli::try_parse_from(["kubectl-ai", "diagnose", "deploy/x", "-n", "a"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::Diagnose(ref d)) if d.target.as_deref() == Some("deploy/x")));
+        assert_eq!(cli.global.namespace.as_deref(), Some("a"));
+    }
+}

@@ -1,0 +1,220 @@
+//! Which container logs are worth reading, how much of them, and kubectl's dump format for them.
+//!
+//! Logs are the most expensive evidence to collect and the easiest to drown in, so both sources
+//! apply the same rules: only containers that are unhealthy, only a couple of pods per broken
+//! workload (replicas of one Deployment fail the same way), and only a bounded tail.
+
+use std::collections::{BTreeMap, HashMap};
+
+use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
+
+use crate::context::Context;
+
+/// How much of one log is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tail {
+    pub lines: usize,
+    pub bytes: usize,
+}
+
+impl Default for Tail {
+    fn default() -> Self {
+        Tail {
+            lines: 200,
+            bytes: 64 * 1024,
+        }
+    }
+}
+
+impl Tail {
+    /// Keeps the end of `text`: the last `lines` lines, then at most `bytes` bytes, cut at a line
+    /// start so no line is ever half-shown. The end is where a crash explains itself.
+    pub fn apply(&self, text: &str) -> String {
+        let body = text.strip_suffix('\n').unwrap_or(text);
+        let mut start = body
+            .rmatch_indices('\n')
+            .nth(self.lines.saturating_sub(1))
+            .map_or(0, |(i, _)| i + 1);
+        if text.len() - start > self.bytes {
+            let mut min = text.len() - self.bytes;
+            while !text.is_char_boundary(min) {
+                min += 1;
+            }
+            start = if text.as_bytes()[min - 1] == b'\n' {
+                min
+            } else {
+                match text[min..].find('\n') {
+                    Some(off) if min + off + 1 < text.len() => min + off + 1,
+                    // One huge final line: keep its end rather than nothing.
+                    _ => min,
+                }
+            };
+        }
+        text[start..].to_string()
+    }
+}
+
+/// One log to read.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct LogTarget {
+    pub namespace: String,
+    pub pod: String,
+    pub container: String,
+    pub previous: bool,
+}
+
+/// How many pods of one workload get their logs read, per container.
+pub const PODS_PER_WORKLOAD: usize = 2;
+
+/// The logs diagnosis needs: current and previous logs of unhealthy containers, for at most
+/// [`PODS_PER_WORKLOAD`] pods of each workload.
+pub fn targets(ctx: &Context) -> Vec<LogTarget> {
+    let mut per_workload: HashMap<(crate::context::ObjectRef, String), usize> = HashMap::new();
+    let mut out = Vec::new();
+    for pod in &ctx.pods {
+        let owner = ctx.owner_of(pod);
+        let namespace = pod.metadata.namespace.clone().unwrap_or_default();
+        let pod_name = pod.metadata.name.clone().unwrap_or_default();
+        for status in statuses(pod) {
+            if !is_unhealthy(pod, status) {
+                continue;
+            }
+            let seen = per_workload
+                .entry((owner.clone(), status.name.clone()))
+                .or_default();
+            if *seen >= PODS_PER_WORKLOAD {
+                continue;
+            }
+            *seen += 1;
+            let target = |previous| LogTarget {
+                namespace: namespace.clone(),
+                pod: pod_name.clone(),
+                container: status.name.clone(),
+                previous,
+            };
+            if has_run(status) {
+                out.push(target(false));
+            }
+            if status.restart_count > 0 && last_terminated(status) {
+                out.push(target(true));
+            }
+        }
+    }
+    out
+}
+
+fn statuses(pod: &Pod) -> impl Iterator<Item = &ContainerStatus> {
+    let status = pod.status.as_ref();
+    let init = status.and_then(|s| s.init_container_statuses.as_deref());
+    let main = status.and_then(|s| s.container_statuses.as_deref());
+    init.unwrap_or_default()
+        .iter()
+        .chain(main.unwrap_or_default())
+}
+
+/// A container whose logs could explain a problem. Containers still being created, and the
+/// clean exits of finished Jobs, are not.
+pub fn is_unhealthy(pod: &Pod, status: &ContainerStatus) -> bool {
+    let state = status.state.as_ref();
+    if let Some(waiting) = state.and_then(|s| s.waiting.as_ref()) {
+        let reason = waiting.reason.as_deref().unwrap_or_default();
+        return !matches!(reason, "ContainerCreating" | "PodInitializing" | "");
+    }
+    if let Some(done) = state.and_then(|s| s.terminated.as_ref()) {
+        return done.exit_code != 0;
+    }
+    let terminating = pod.metadata.deletion_timestamp.is_some();
+    status.restart_count > 0 || (!status.ready && !terminating && status.started == Some(true))
+}
+
+/// The container has run at least once, so the kubelet has a log to serve.
+fn has_run(status: &ContainerStatus) -> bool {
+    let state = status.state.as_ref();
+    state.is_some_and(|s| s.running.is_some() || s.terminated.is_some()) || last_terminated(status)
+}
+
+fn last_terminated(status: &ContainerStatus) -> bool {
+    status
+        .last_state
+        .as_ref()
+        .is_some_and(|s| s.terminated.is_some())
+}
+
+/// Splits a `kubectl cluster-info dump` logs.txt into container name -> text.
+///
+/// kubectl frames each container as
+/// `==== START logs for container C of pod NS/P ====` ... `==== END logs for container C of pod NS/P ====`.
+pub fn parse_dump(text: &str) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut current: Option<(String, String)> = None;
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim_end_matches(['\n', '\r']);
+        if let Some(container) = marker(trimmed, "START") {
+            current = Some((container.to_string(), String::new()));
+        } else if marker(trimmed, "END").is_some() {
+            if let Some((name, body)) = current.take() {
+                out.insert(name, body);
+            }
+        } else if let Some((_, body)) = current.as_mut() {
+            body.push_str(line);
+        }
+    }
+    // A dump cut off mid-container (disk full, Ctrl-C) still yields what it had.
+    if let Some((name, body)) = current {
+        out.insert(name, body);
+    }
+    out
+}
+
+fn marker<'a>(line: &'a str, which: &str) -> Option<&'a str> {
+    let rest = line
+        .strip_prefix("==== ")?
+        .strip_prefix(which)?
+        .strip_prefix(" logs for container ")?;
+    let (container, _) = rest.split_once(" of pod ")?;
+    line.ends_with(" ====").then_some(container)
+}
+
+/// Writes one container's block in kubectl's dump format.
+pub fn dump_block(namespace: &str, pod: &str, container: &str, body: &str) -> String {
+    let mut out = format!("==== START logs for container {container} of pod {namespace}/{pod} ====\n");
+    out.push_str(body);
+    if !body.is_empty() && !body.ends_with('\n') {
+        out.push('\n');
+    }
+    out.push_str(&format!(
+        "==== END logs for container {container} of pod {namespace}/{pod} ====\n"
+    ));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tail_keeps_the_last_lines_whole() {
+        let text: String = (1..=10).map(|i| format!("line {i}\n")).collect();
+        let tail = Tail { lines: 3, bytes: 1000 };
+        assert_eq!(tail.apply(&text), "line 8\nline 9\nline 10\n");
+        let tail = Tail { lines: 100, bytes: 16 };
+        assert_eq!(tail.apply(&text), "line 9\nline 10\n");
+        let tail = Tail { lines: 100, bytes: 1000 };
+        assert_eq!(tail.apply(&text), text);
+        let huge = "x".repeat(100);
+        assert_eq!(Tail { lines: 5, bytes: 10 }.apply(&huge).len(), 10);
+    }
+
+    #[test]
+    fn parses_kubectl_dump_blocks() {
+        let text = format!(
+            "{}{}",
+            dump_block("app", "web-1", "web", "started\nboom\n"),
+            dump_block("app", "web-1", "sidecar", "")
+        );
+        let parsed = parse_dump(&text);
+        assert_eq!(parsed["web"], "started\nboom\n");
+        assert_eq!(parsed["sidecar"], "");
+        assert_eq!(parsed.len(), 2);
+    }
+}

@@ -1,0 +1,309 @@
+//! The snapshot source: a directory written by `kubectl cluster-info dump --output-directory=DIR`,
+//! optionally extended with the files that dump leaves out (docs/snapshot-format.md).
+//!
+//! A missing file is absent data, never an error; a malformed file is an error that names the
+//! file, because a silently half-read snapshot would produce a confidently wrong diagnosis.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use include_dir::{Dir, include_dir};
+use k8s_openapi::jiff::Timestamp;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use super::kinds::{self, Kind};
+use super::logs::{self, Tail};
+use crate::context::{ContainerKey, ContainerLogs, Context, Scope, Unavailable};
+use crate::error::Error;
+use crate::metrics::{NodeMetrics, PodMetrics};
+
+/// The broken todo app that `--demo` diagnoses: a real-shaped dump, embedded so the tool can be
+/// tried with no cluster at all.
+static DEMO: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/examples/snapshots/todo-app-broken");
+
+/// Where a snapshot's files come from.
+#[derive(Debug, Clone)]
+pub enum Root {
+    Dir(PathBuf),
+    /// The snapshot compiled into the binary.
+    Demo,
+}
+
+impl Root {
+    pub fn describe(&self) -> String {
+        match self {
+            Root::Dir(p) => format!("snapshot {}", p.display()),
+            Root::Demo => "built-in demo snapshot (todo-app-broken)".to_string(),
+        }
+    }
+
+    fn read(&self, rel: &str) -> Result<Option<String>, Error> {
+        match self {
+            Root::Dir(dir) => {
+                let path = dir.join(rel);
+                match std::fs::read_to_string(&path) {
+                    Ok(text) => Ok(Some(text)),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                    Err(e) => Err(Error::Snapshot {
+                        path,
+                        detail: e.to_string(),
+                    }),
+                }
+            }
+            Root::Demo => Ok(DEMO
+                .get_file(rel)
+                .and_then(|f| f.contents_utf8())
+                .map(str::to_string)),
+        }
+    }
+
+    /// Names of the subdirectories of `rel` ("" for the top).
+    fn subdirs(&self, rel: &str) -> Result<Vec<String>, Error> {
+        let mut names: Vec<String> = match self {
+            Root::Dir(dir) => {
+                let path = dir.join(rel);
+                let entries = std::fs::read_dir(&path).map_err(|e| Error::Snapshot {
+                    path: path.clone(),
+                    detail: e.to_string(),
+                })?;
+                entries
+                    .filter_map(Result::ok)
+                    .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                    .filter_map(|e| e.file_name().into_string().ok())
+                    .collect()
+            }
+            Root::Demo => {
+                let dir = if rel.is_empty() {
+                    Some(&DEMO)
+                } else {
+                    DEMO.get_dir(rel)
+                };
+                dir.map(|d| {
+                    d.dirs()
+                        .filter_map(|d| d.path().file_name()?.to_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default()
+            }
+        };
+        names.sort();
+        Ok(names)
+    }
+
+    fn path_of(&self, rel: &str) -> PathBuf {
+        match self {
+            Root::Dir(dir) => dir.join(rel),
+            Root::Demo => Path::new("<demo>").join(rel),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(bound(deserialize = "T: DeserializeOwned"))]
+struct List<T> {
+    #[serde(default = "Vec::new")]
+    items: Vec<T>,
+}
+
+/// Reads a snapshot into a context. `namespace` narrows it to one namespace; otherwise every
+/// namespace in the snapshot is read.
+pub fn load(root: &Root, namespace: Option<&str>, tail: Tail) -> Result<Context, Error> {
+    if let Root::Dir(dir) = root
+        && !dir.is_dir()
+    {
+        return Err(Error::Snapshot {
+            path: dir.clone(),
+            detail: "not a directory (expected the output of `kubectl cluster-info dump --output-directory=DIR`)".into(),
+        });
+    }
+    let present = namespaces_in(root)?;
+    let (scope, namespaces) = match namespace {
+        Some(ns) if present.iter().any(|p| p == ns) => (Scope::Namespace(ns.into()), vec![ns.into()]),
+        Some(ns) => {
+            return Err(Error::Snapshot {
+                path: root.path_of(""),
+                detail: format!(
+                    "namespace {ns:?} is not in this snapshot (it has: {})",
+                    if present.is_empty() { "none".into() } else { present.join(", ") }
+                ),
+            });
+        }
+        None => (Scope::AllNamespaces, present),
+    };
+
+    let mut reader = Reader {
+        root,
+        namespaces: &namespaces,
+        unavailable: BTreeMap::new(),
+    };
+    let mut ctx = Context::empty(root.describe(), scope, Timestamp::UNIX_EPOCH);
+    ctx.namespaces = reader.cluster(&kinds::NAMESPACES)?;
+    ctx.nodes = reader.cluster(&kinds::NODES)?;
+    ctx.pvs = reader.cluster(&kinds::PVS)?;
+    ctx.storage_classes = reader.cluster(&kinds::STORAGE_CLASSES)?;
+    ctx.ingress_classes = reader.cluster(&kinds::INGRESS_CLASSES)?;
+    ctx.pods = reader.namespaced(&kinds::PODS)?;
+    ctx.events = reader.namespaced(&kinds::EVENTS)?;
+    ctx.services = reader.namespaced(&kinds::SERVICES)?;
+    ctx.endpoints = reader.namespaced(&kinds::ENDPOINTS)?;
+    ctx.deployments = reader.namespaced(&kinds::DEPLOYMENTS)?;
+    ctx.replica_sets = reader.namespaced(&kinds::REPLICA_SETS)?;
+    ctx.stateful_sets = reader.namespaced(&kinds::STATEFUL_SETS)?;
+    ctx.daemon_sets = reader.namespaced(&kinds::DAEMON_SETS)?;
+    ctx.replication_controllers = reader.namespaced(&kinds::REPLICATION_CONTROLLERS)?;
+    ctx.jobs = reader.namespaced(&kinds::JOBS)?;
+    ctx.cron_jobs = reader.namespaced(&kinds::CRON_JOBS)?;
+    ctx.pvcs = reader.namespaced(&kinds::PVCS)?;
+    ctx.ingresses = reader.namespaced(&kinds::INGRESSES)?;
+    ctx.hpas = reader.namespaced(&kinds::HPAS)?;
+    ctx.network_policies = reader.namespaced(&kinds::NETWORK_POLICIES)?;
+    ctx.pdbs = reader.namespaced(&kinds::PDBS)?;
+    ctx.config_maps = reader.namespaced(&kinds::CONFIG_MAPS)?;
+    ctx.secrets = reader.namespaced(&kinds::SECRETS)?;
+    ctx.pod_metrics = reader.metrics::<PodMetrics>(&kinds::POD_METRICS)?.map(|mut m| {
+        m.retain(|m| {
+            m.metadata
+                .namespace
+                .as_deref()
+                .is_some_and(|ns| namespaces.iter().any(|n| n == ns))
+        });
+        m
+    });
+    ctx.node_metrics = reader.metrics::<NodeMetrics>(&kinds::NODE_METRICS)?;
+    ctx.unavailable = reader.unavailable;
+
+    ctx.logs = read_logs(root, &ctx, tail)?;
+    ctx.observed_at = ctx.latest_timestamp().unwrap_or_else(Timestamp::now);
+    Ok(ctx.finish())
+}
+
+/// Namespace directories: those holding at least one file we know.
+fn namespaces_in(root: &Root) -> Result<Vec<String>, Error> {
+    let mut out = Vec::new();
+    for dir in root.subdirs("")? {
+        let known = kinds::ALL
+            .iter()
+            .filter(|k| k.namespaced)
+            .any(|k| matches!(root.read(&format!("{dir}/{}", k.file)), Ok(Some(_))));
+        if known {
+            out.push(dir);
+        }
+    }
+    Ok(out)
+}
+
+struct Reader<'a> {
+    root: &'a Root,
+    namespaces: &'a [String],
+    unavailable: BTreeMap<String, Unavailable>,
+}
+
+impl Reader<'_> {
+    fn parse<T: DeserializeOwned>(&self, rel: &str, text: &str) -> Result<Vec<T>, Error> {
+        serde_json::from_str::<List<T>>(text)
+            .map(|l| l.items)
+            .map_err(|e| Error::Snapshot {
+                path: self.root.path_of(rel),
+                detail: format!("not a valid Kubernetes List: {e}"),
+            })
+    }
+
+    fn file<T: DeserializeOwned>(&self, rel: &str) -> Result<Option<Vec<T>>, Error> {
+        match self.root.read(rel)? {
+            Some(text) => self.parse(rel, &text).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn cluster<T: DeserializeOwned>(&mut self, kind: &Kind) -> Result<Vec<T>, Error> {
+        let found = self.file(kind.file)?;
+        if found.is_none() {
+            self.unavailable
+                .insert(kind.resource(), Unavailable::NotInSnapshot);
+        }
+        Ok(found.unwrap_or_default())
+    }
+
+    fn namespaced<T: DeserializeOwned>(&mut self, kind: &Kind) -> Result<Vec<T>, Error> {
+        let mut out = Vec::new();
+        let mut any = false;
+        for ns in self.namespaces {
+            let mut found = self.file(&format!("{ns}/{}", kind.file))?;
+            if found.is_none() && kind.plural == kinds::REPLICATION_CONTROLLERS.plural {
+                found = self.file(&format!("{ns}/{}", kinds::REPLICATION_CONTROLLERS_ALT_FILE))?;
+            }
+            if let Some(items) = found {
+                any = true;
+                out.extend(items);
+            }
+        }
+        if !any {
+            self.unavailable
+                .insert(kind.resource(), Unavailable::NotInSnapshot);
+        }
+        Ok(out)
+    }
+
+    /// Metrics may sit at the top (all namespaces) or in each namespace directory.
+    fn metrics<T: DeserializeOwned>(&mut self, kind: &Kind) -> Result<Option<Vec<T>>, Error> {
+        let mut out: Option<Vec<T>> = self.file(kind.file)?;
+        if kind.namespaced {
+            for ns in self.namespaces {
+                if let Some(items) = self.file(&format!("{ns}/{}", kind.file))? {
+                    out.get_or_insert_with(Vec::new).extend(items);
+                }
+            }
+        }
+        if out.is_none() {
+            self.unavailable
+                .insert(kind.resource(), Unavailable::NotInSnapshot);
+        }
+        Ok(out)
+    }
+}
+
+/// Logs live in `NAMESPACE/POD/logs.txt` (kubectl's) and `NAMESPACE/POD/previous-logs.txt` (ours,
+/// same block format). Only the logs live collection would fetch are kept, with the same tail, so
+/// a snapshot and a live cluster in the same state yield the same context.
+fn read_logs(
+    root: &Root,
+    ctx: &Context,
+    tail: Tail,
+) -> Result<BTreeMap<ContainerKey, ContainerLogs>, Error> {
+    let mut out: BTreeMap<ContainerKey, ContainerLogs> = BTreeMap::new();
+    let mut files: BTreeMap<(String, String, bool), BTreeMap<String, String>> = BTreeMap::new();
+    for target in logs::targets(ctx) {
+        let file = (target.namespace.clone(), target.pod.clone(), target.previous);
+        if !files.contains_key(&file) {
+            let name = if target.previous {
+                "previous-logs.txt"
+            } else {
+                "logs.txt"
+            };
+            let rel = format!("{}/{}/{name}", target.namespace, target.pod);
+            let parsed = root
+                .read(&rel)?
+                .map(|t| logs::parse_dump(&t))
+                .unwrap_or_default();
+            files.insert(file.clone(), parsed);
+        }
+        let Some(text) = files[&file].get(&target.container) else {
+            continue;
+        };
+        let entry = out
+            .entry(ContainerKey {
+                namespace: target.namespace,
+                pod: target.pod,
+                container: target.container,
+            })
+            .or_default();
+        let text = Some(tail.apply(text));
+        if target.previous {
+            entry.previous = text;
+        } else {
+            entry.current = text;
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,62 @@
+//! Errors a user can cause or meet, each with the one line that tells them what to do, and the
+//! exit codes the binary documents.
+
+use std::path::PathBuf;
+
+/// Exit codes, documented in `--help` and README. Scripts may rely on them.
+pub mod exit {
+    /// Success; with `--exit-code`, also "no problems found".
+    pub const OK: u8 = 0;
+    /// Any error: unreachable cluster, bad kubeconfig, unreadable snapshot, unknown target.
+    pub const ERROR: u8 = 1;
+    /// The command line itself was wrong (clap's own code).
+    pub const USAGE: u8 = 2;
+    /// `--exit-code` was given and at least one warning- or error-level finding was reported.
+    pub const PROBLEMS_FOUND: u8 = 3;
+    /// Interrupted by Ctrl-C.
+    pub const INTERRUPTED: u8 = 130;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// No kubeconfig anywhere and not running inside a pod.
+    #[error(
+        "no cluster configured: no kubeconfig found (KUBECONFIG unset, ~/.kube/config missing) and not running in a pod; pass --kubeconfig, or diagnose a dump with --snapshot DIR (or try --demo)"
+    )]
+    NoKubeconfig,
+    /// The kubeconfig exists but cannot be used.
+    #[error("invalid kubeconfig: {0}")]
+    Kubeconfig(String),
+    /// `--context` names a context the kubeconfig does not have.
+    #[error("context {0:?} not found in kubeconfig (list them with `kubectl config get-contexts`)")]
+    UnknownContext(String),
+    /// The API server could not be reached at all.
+    #[error("cannot reach the cluster at {server}: {detail}")]
+    Unreachable { server: String, detail: String },
+    /// The API server rejected the credentials.
+    #[error(
+        "the cluster at {server} rejected the credentials (401 Unauthorized); refresh them (e.g. your cloud's get-credentials) and retry"
+    )]
+    Unauthorized { server: String },
+    /// RBAC forbids something diagnosis cannot do without (listing pods).
+    #[error("not allowed to list {resource}: {message} (ask for `get`/`list` on {resource}, or use a namespace you can read with -n)")]
+    Forbidden { resource: String, message: String },
+    /// Any other API error status.
+    #[error("listing {resource} failed ({code}): {message}")]
+    Api {
+        resource: String,
+        code: u16,
+        message: String,
+    },
+    /// A snapshot directory or one of its files is unusable.
+    #[error("snapshot {}: {detail}", path.display())]
+    Snapshot { path: PathBuf, detail: String },
+    /// The TARGET argument does not parse.
+    #[error(
+        "invalid target {0:?}: use KIND/NAME (deployment/web, pod/web-1, svc/web) or a bare NAME"
+    )]
+    InvalidTarget(String),
+    /// The TARGET names nothing in scope.
+    #[error("{target} not found in {scope}")]
+    TargetNotFound { target: String, scope: String },
+}

@@ -1,0 +1,64 @@
+//! The `kubectl-ai` binary: parse, set up logging, run, and turn the outcome into an exit code.
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+use clap::Parser;
+use kubectl_ai::cli::Cli;
+use kubectl_ai::error::exit;
+use tracing_subscriber::EnvFilter;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { exit::USAGE } else { exit::OK });
+        }
+    };
+    init_logging(cli.global.verbose);
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(exit::ERROR);
+        }
+    };
+    let outcome = runtime.block_on(async {
+        let mut stdout = io::stdout().lock();
+        tokio::select! {
+            result = kubectl_ai::run(cli, &mut stdout) => result,
+            _ = tokio::signal::ctrl_c() => Ok(exit::INTERRUPTED),
+        }
+    });
+    // Outstanding requests are abandoned, not awaited: Ctrl-C means now.
+    runtime.shutdown_background();
+    match outcome {
+        Ok(code) => ExitCode::from(code),
+        Err(err) if is_broken_pipe(&err) => ExitCode::from(exit::OK),
+        Err(err) => {
+            let _ = writeln!(io::stderr(), "error: {err:#}");
+            ExitCode::from(exit::ERROR)
+        }
+    }
+}
+
+/// `kubectl ai diagnose | head` must end quietly, as any Unix filter does.
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| e.downcast_ref::<io::Error>().is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe))
+}
+
+/// Logs go to stderr. `-v` is info, `-vv` debug, `-vvv` trace; KUBECTL_AI_VERBOSE=N is the same,
+/// and RUST_LOG, when set, wins for anyone who needs a finer filter.
+fn init_logging(verbose: u8) {
+    let from_env = std::env::var("KUBECTL_AI_VERBOSE").ok().and_then(|v| v.parse::<u8>().ok()).unwrap_or(0);
+    let level = match verbose.max(from_env) {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(format!("warn,kubectl_ai={level}")));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(io::stderr).with_target(false).try_init();
+}

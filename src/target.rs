@@ -1,0 +1,144 @@
+//! The TARGET of `diagnose`: `deployment/web`, `po/web-1`, `svc/web`, or a bare name, resolved
+//! against the context the way kubectl resolves its own arguments.
+
+use std::collections::BTreeSet;
+
+use crate::analyze::Finding;
+use crate::context::{Context, ObjectRef, selector_matches};
+use crate::error::Error;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// Canonical kind, or `None` for a bare name.
+    pub kind: Option<&'static str>,
+    pub name: String,
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.kind {
+            Some(k) => write!(f, "{}/{}", k.to_lowercase(), self.name),
+            None => f.write_str(&self.name),
+        }
+    }
+}
+
+/// kubectl's names and short names for the kinds diagnosis knows.
+fn canonical(kind: &str) -> Option<&'static str> {
+    let kind = kind.split('.').next().unwrap_or(kind).to_lowercase();
+    Some(match kind.as_str() {
+        "po" | "pod" | "pods" => "Pod",
+        "deploy" | "deployment" | "deployments" => "Deployment",
+        "sts" | "statefulset" | "statefulsets" => "StatefulSet",
+        "ds" | "daemonset" | "daemonsets" => "DaemonSet",
+        "rs" | "replicaset" | "replicasets" => "ReplicaSet",
+        "rc" | "replicationcontroller" | "replicationcontrollers" => "ReplicationController",
+        "job" | "jobs" => "Job",
+        "cj" | "cronjob" | "cronjobs" => "CronJob",
+        "svc" | "service" | "services" => "Service",
+        "ing" | "ingress" | "ingresses" => "Ingress",
+        "pvc" | "persistentvolumeclaim" | "persistentvolumeclaims" => "PersistentVolumeClaim",
+        "hpa" | "horizontalpodautoscaler" | "horizontalpodautoscalers" => "HorizontalPodAutoscaler",
+        "no" | "node" | "nodes" => "Node",
+        _ => return None,
+    })
+}
+
+impl Target {
+    pub fn parse(s: &str) -> Result<Target, Error> {
+        let invalid = || Error::InvalidTarget(s.to_string());
+        match s.split_once('/') {
+            Some((kind, name)) if !name.is_empty() && !name.contains('/') => Ok(Target {
+                kind: Some(canonical(kind).ok_or_else(invalid)?),
+                name: name.to_string(),
+            }),
+            Some(_) => Err(invalid()),
+            None if !s.is_empty() => Ok(Target { kind: None, name: s.to_string() }),
+            None => Err(invalid()),
+        }
+    }
+
+    /// Every object in the context this target names.
+    fn objects(&self, ctx: &Context) -> Vec<ObjectRef> {
+        let mut all: Vec<ObjectRef> = Vec::new();
+        let mut add = |kind: &str, metas: Vec<&k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta>| {
+            all.extend(metas.into_iter().map(|m| ObjectRef::of(kind, m)));
+        };
+        add("Pod", ctx.pods.iter().map(|o| &o.metadata).collect());
+        add("Deployment", ctx.deployments.iter().map(|o| &o.metadata).collect());
+        add("StatefulSet", ctx.stateful_sets.iter().map(|o| &o.metadata).collect());
+        add("DaemonSet", ctx.daemon_sets.iter().map(|o| &o.metadata).collect());
+        add("ReplicaSet", ctx.replica_sets.iter().map(|o| &o.metadata).collect());
+        add("ReplicationController", ctx.replication_controllers.iter().map(|o| &o.metadata).collect());
+        add("Job", ctx.jobs.iter().map(|o| &o.metadata).collect());
+        add("CronJob", ctx.cron_jobs.iter().map(|o| &o.metadata).collect());
+        add("Service", ctx.services.iter().map(|o| &o.metadata).collect());
+        add("Ingress", ctx.ingresses.iter().map(|o| &o.metadata).collect());
+        add("PersistentVolumeClaim", ctx.pvcs.iter().map(|o| &o.metadata).collect());
+        add("HorizontalPodAutoscaler", ctx.hpas.iter().map(|o| &o.metadata).collect());
+        add("Node", ctx.nodes.iter().map(|o| &o.metadata).collect());
+        all.retain(|o| o.name == self.name && self.kind.is_none_or(|k| k == o.kind));
+        all
+    }
+
+    /// The findings about this target: its own, those of the workload owning it (for a pod),
+    /// and those of the workloads behind it (for a Service).
+    pub fn select(&self, ctx: &Context, findings: Vec<Finding>) -> Result<Vec<Finding>, Error> {
+        let objects = self.objects(ctx);
+        if objects.is_empty() {
+            return Err(Error::TargetNotFound {
+                target: self.to_string(),
+                scope: format!("{} ({})", ctx.scope, ctx.source),
+            });
+        }
+        let mut related: BTreeSet<ObjectRef> = objects.iter().cloned().collect();
+        for obj in &objects {
+            match obj.kind.as_str() {
+                "Pod" => related.extend(
+                    ctx.pods
+                        .iter()
+                        .filter(|p| ObjectRef::of("Pod", &p.metadata) == *obj)
+                        .map(|p| ctx.owner_of(p)),
+                ),
+                "Service" => {
+                    let selector = ctx
+                        .services
+                        .iter()
+                        .find(|s| ObjectRef::of("Service", &s.metadata) == *obj)
+                        .and_then(|s| s.spec.as_ref()?.selector.clone())
+                        .filter(|s| !s.is_empty());
+                    if let Some(sel) = selector {
+                        related.extend(
+                            ctx.pods
+                                .iter()
+                                .filter(|p| p.metadata.namespace == obj.namespace)
+                                .filter(|p| selector_matches(&sel, p.metadata.labels.as_ref()))
+                                .map(|p| ctx.owner_of(p)),
+                        );
+                    }
+                }
+                _ => {}
+            }
+        }
+        let pod_names: BTreeSet<&str> = objects.iter().filter(|o| o.kind == "Pod").map(|o| o.name.as_str()).collect();
+        Ok(findings
+            .into_iter()
+            .filter(|f| related.contains(&f.object) || f.pods.iter().any(|p| pod_names.contains(p.as_str())))
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_kubectl_style_targets() {
+        assert_eq!(Target::parse("deploy/web").unwrap(), Target { kind: Some("Deployment"), name: "web".into() });
+        assert_eq!(Target::parse("deployment.apps/web").unwrap().kind, Some("Deployment"));
+        assert_eq!(Target::parse("web").unwrap().kind, None);
+        assert!(Target::parse("widget/web").is_err());
+        assert!(Target::parse("pod/").is_err());
+        assert!(Target::parse("a/b/c").is_err());
+    }
+}
