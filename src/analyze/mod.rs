@@ -84,26 +84,50 @@ const SYMPTOMS: &[&str] = &[
     workloads::UNAVAILABLE,
     workloads::ROLLOUT_STUCK,
     probes::READINESS_FAILING,
+    services::NO_READY_ENDPOINTS,
 ];
 
 /// Runs every analyzer and returns the findings, causes first.
 pub fn analyze(ctx: &Context) -> Vec<Finding> {
     let mut findings: Vec<Finding> = ANALYZERS.iter().flat_map(|(_, run)| run(ctx)).collect();
-    fold_symptoms(&mut findings);
+    fold_symptoms(ctx, &mut findings);
     rank(&mut findings);
     findings
 }
 
-fn fold_symptoms(findings: &mut Vec<Finding>) {
+/// Moves each symptom into the cause it follows from: a finding on the same object, on the same
+/// pods, or on the workload that owns its pods (or that its pods' owner is). A symptom with no
+/// cause in sight stays a finding of its own.
+fn fold_symptoms(ctx: &Context, findings: &mut Vec<Finding>) {
+    let owners: BTreeMap<&str, ObjectRef> = ctx
+        .pods
+        .iter()
+        .map(|p| (pod_name(p), ctx.owner_of(p)))
+        .collect();
+    let owned_by = |pods: &[String], object: &ObjectRef| {
+        pods.iter().any(|p| owners.get(p.as_str()) == Some(object))
+    };
     let (symptoms, mut causes): (Vec<Finding>, Vec<Finding>) = findings
         .drain(..)
         .partition(|f| SYMPTOMS.contains(&f.rule.as_str()));
     for symptom in symptoms {
-        match causes.iter_mut().find(|c| c.object == symptom.object) {
-            Some(cause) if !cause.evidence.contains(&symptom.summary) => {
-                cause.evidence.push(symptom.summary)
+        let related = causes.iter_mut().find(|c| {
+            c.object == symptom.object
+                || c.pods.iter().any(|p| symptom.pods.contains(p))
+                || owned_by(&c.pods, &symptom.object)
+                || owned_by(&symptom.pods, &c.object)
+        });
+        match related {
+            Some(cause) => {
+                if !cause.evidence.contains(&symptom.summary) {
+                    cause.evidence.push(symptom.summary);
+                }
+                for pod in symptom.pods {
+                    if owners.get(pod.as_str()) == Some(&cause.object) && !cause.pods.contains(&pod) {
+                        cause.pods.push(pod);
+                    }
+                }
             }
-            Some(_) => {}
             None => causes.push(symptom),
         }
     }

@@ -88,6 +88,8 @@ fn restart_problem(
     if backing_off {
         let waiting = cs.state.as_ref().and_then(|s| s.waiting.as_ref());
         let msg = waiting.and_then(|w| w.message.as_deref()).unwrap_or_default();
+        // The kubelet names the pod in this message; without it, replicas share one line.
+        let msg = msg.split(" pod=").next().unwrap_or(msg);
         evidence.push(format!("state: waiting (CrashLoopBackOff) {msg}").trim().to_string());
     }
     if let Some(t) = last {
@@ -479,7 +481,7 @@ pub fn log_lines(ctx: &Context, pod: &Pod, container: &str) -> Vec<(&'static str
 }
 
 const ERROR_WORDS: &[&str] = &[
-    "error", "exception", "fatal", "panic", "traceback", "failed", "failure", "refused",
+    "error", "exception", "fatal", "panic", "failed", "failure", "refused",
     "denied", "not found", "cannot", "can't", "could not", "unable", "invalid", "killed",
     "timeout", "timed out", "no such", "missing", "critical",
 ];

@@ -10,6 +10,8 @@ use super::{Finding, Severity};
 use crate::context::{Context, ObjectRef};
 
 pub const NO_ENDPOINTS: &str = "service-no-endpoints";
+/// Pods are selected but none is ready: the cause is theirs, so this is a symptom.
+pub const NO_READY_ENDPOINTS: &str = "service-no-ready-endpoints";
 pub const INGRESS_BACKEND: &str = "ingress-backend";
 pub const INGRESS_CLASS: &str = "ingress-class";
 
@@ -83,7 +85,7 @@ fn no_endpoints(ctx: &Context, svc: &Service) -> Option<Finding> {
         o
     };
     Some(Finding {
-        rule: NO_ENDPOINTS.into(),
+        rule: NO_READY_ENDPOINTS.into(),
         severity: Severity::Error,
         summary: format!(
             "service {} has no ready endpoints: none of the {} pods it selects is ready",
