@@ -43,7 +43,6 @@ Examples:
         each problem once per workload with the evidence that shows it and a suggested fix. \
         It never changes the cluster.",
     after_help = format!("{EXAMPLES}\n\n{EXIT_CODES}"),
-    args_conflicts_with_subcommands = true,
     subcommand_value_name = "COMMAND",
 )]
 pub struct Cli {
@@ -202,7 +201,7 @@ mod tests {
         let cli = Cli::try_parse_from(["kubectl-ai", "why is backend crashlooping"]).unwrap();
         assert_eq!(cli.question, ["why is backend crashlooping"]);
         assert!(cli.command.is_none());
-        let cli = Cli::try_parse_from(["kubectl-ai", "diagnose", "deploy/x", "-n", "a"]).unwrap();
+        let cli = Cli::try_parse_from(["kubectl-ai", "-n", "a", "diagnose", "deploy/x"]).unwrap();
         assert!(matches!(cli.command, Some(Command::Diagnose(ref d)) if d.target.as_deref() == Some("deploy/x")));
         assert_eq!(cli.global.namespace.as_deref(), Some("a"));
     }

@@ -53,12 +53,14 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
 /// and RUST_LOG, when set, wins for anyone who needs a finer filter.
 fn init_logging(verbose: u8) {
     let from_env = std::env::var("KUBECTL_AI_VERBOSE").ok().and_then(|v| v.parse::<u8>().ok()).unwrap_or(0);
-    let level = match verbose.max(from_env) {
-        0 => "warn",
-        1 => "info",
-        2 => "debug",
+    // Other crates stay silent below -vv: every failure they would log reaches the user once,
+    // as our own one-line error.
+    let directives = match verbose.max(from_env) {
+        0 => "off,kubectl_ai=warn",
+        1 => "off,kubectl_ai=info",
+        2 => "warn,kubectl_ai=debug,kube=debug",
         _ => "trace",
     };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(format!("warn,kubectl_ai={level}")));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(directives));
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(io::stderr).with_target(false).try_init();
 }

@@ -3,6 +3,8 @@
 
 use std::collections::BTreeSet;
 
+use k8s_openapi::api::core::v1::Pod;
+
 use crate::analyze::Finding;
 use crate::context::{Context, ObjectRef, selector_matches};
 use crate::error::Error;
@@ -91,41 +93,38 @@ impl Target {
                 scope: format!("{} ({})", ctx.scope, ctx.source),
             });
         }
-        let mut related: BTreeSet<ObjectRef> = objects.iter().cloned().collect();
-        for obj in &objects {
-            match obj.kind.as_str() {
-                "Pod" => related.extend(
-                    ctx.pods
-                        .iter()
-                        .filter(|p| ObjectRef::of("Pod", &p.metadata) == *obj)
-                        .map(|p| ctx.owner_of(p)),
-                ),
-                "Service" => {
-                    let selector = ctx
-                        .services
-                        .iter()
-                        .find(|s| ObjectRef::of("Service", &s.metadata) == *obj)
-                        .and_then(|s| s.spec.as_ref()?.selector.clone())
-                        .filter(|s| !s.is_empty());
-                    if let Some(sel) = selector {
-                        related.extend(
-                            ctx.pods
-                                .iter()
-                                .filter(|p| p.metadata.namespace == obj.namespace)
-                                .filter(|p| selector_matches(&sel, p.metadata.labels.as_ref()))
-                                .map(|p| ctx.owner_of(p)),
-                        );
-                    }
-                }
-                _ => {}
-            }
-        }
-        let pod_names: BTreeSet<&str> = objects.iter().filter(|o| o.kind == "Pod").map(|o| o.name.as_str()).collect();
+        // The pods behind the target: itself for a pod, those it selects for a Service, those it
+        // owns for a workload. A finding about any of them is about the target.
+        let pods: Vec<&Pod> = ctx
+            .pods
+            .iter()
+            .filter(|p| {
+                objects.iter().any(|obj| match obj.kind.as_str() {
+                    "Pod" => ObjectRef::of("Pod", &p.metadata) == *obj,
+                    "Service" => service_selects(ctx, obj, p),
+                    _ => ctx.owner_of(p) == *obj,
+                })
+            })
+            .collect();
+        let mut related: BTreeSet<ObjectRef> = objects.into_iter().collect();
+        related.extend(pods.iter().map(|p| ctx.owner_of(p)));
+        let pod_names: BTreeSet<&str> = pods.iter().filter_map(|p| p.metadata.name.as_deref()).collect();
         Ok(findings
             .into_iter()
             .filter(|f| related.contains(&f.object) || f.pods.iter().any(|p| pod_names.contains(p.as_str())))
             .collect())
     }
+}
+
+fn service_selects(ctx: &Context, service: &ObjectRef, pod: &Pod) -> bool {
+    pod.metadata.namespace == service.namespace
+        && ctx
+            .services
+            .iter()
+            .find(|s| ObjectRef::of("Service", &s.metadata) == *service)
+            .and_then(|s| s.spec.as_ref()?.selector.as_ref())
+            .filter(|sel| !sel.is_empty())
+            .is_some_and(|sel| selector_matches(sel, pod.metadata.labels.as_ref()))
 }
 
 #[cfg(test)]

