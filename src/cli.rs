@@ -95,7 +95,12 @@ pub enum Output {
 #[derive(Debug, Args)]
 pub struct Global {
     /// Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config, then in-cluster)
-    #[arg(long, global = true, env = "KUBECTL_AI_KUBECONFIG", value_name = "PATH")]
+    #[arg(
+        long,
+        global = true,
+        env = "KUBECTL_AI_KUBECONFIG",
+        value_name = "PATH"
+    )]
     pub kubeconfig: Option<PathBuf>,
 
     /// The kubeconfig context to use
@@ -103,7 +108,13 @@ pub struct Global {
     pub context: Option<String>,
 
     /// Namespace to read (default: the context's namespace)
-    #[arg(short = 'n', long, global = true, env = "KUBECTL_AI_NAMESPACE", value_name = "NAME")]
+    #[arg(
+        short = 'n',
+        long,
+        global = true,
+        env = "KUBECTL_AI_NAMESPACE",
+        value_name = "NAME"
+    )]
     pub namespace: Option<String>,
 
     /// Read every namespace
@@ -122,7 +133,13 @@ pub struct Global {
     pub output: Output,
 
     /// Read a `kubectl cluster-info dump --output-directory` directory instead of a live cluster
-    #[arg(long, global = true, env = "KUBECTL_AI_SNAPSHOT", value_name = "DIR", conflicts_with = "demo")]
+    #[arg(
+        long,
+        global = true,
+        env = "KUBECTL_AI_SNAPSHOT",
+        value_name = "DIR",
+        conflicts_with = "demo"
+    )]
     pub snapshot: Option<PathBuf>,
 
     /// Read the built-in snapshot of a broken todo app (no cluster needed)
@@ -202,7 +219,9 @@ mod tests {
         assert_eq!(cli.question, ["why is backend crashlooping"]);
         assert!(cli.command.is_none());
         let cli = Cli::try_parse_from(["kubectl-ai", "-n", "a", "diagnose", "deploy/x"]).unwrap();
-        assert!(matches!(cli.command, Some(Command::Diagnose(ref d)) if d.target.as_deref() == Some("deploy/x")));
+        assert!(
+            matches!(cli.command, Some(Command::Diagnose(ref d)) if d.target.as_deref() == Some("deploy/x"))
+        );
         assert_eq!(cli.global.namespace.as_deref(), Some("a"));
     }
 }

@@ -39,7 +39,9 @@ pub enum Error {
     )]
     Unauthorized { server: String },
     /// RBAC forbids something diagnosis cannot do without (listing pods).
-    #[error("not allowed to list {resource}: {message} (ask for `get`/`list` on {resource}, or use a namespace you can read with -n)")]
+    #[error(
+        "not allowed to list {resource}: {message} (ask for `get`/`list` on {resource}, or use a namespace you can read with -n)"
+    )]
     Forbidden { resource: String, message: String },
     /// Any other API error status.
     #[error("listing {resource} failed ({code}): {message}")]

@@ -27,7 +27,9 @@ use error::exit;
 /// Runs one command, writing its result to `out`; returns the exit code.
 pub async fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<u8> {
     match cli.command {
-        Some(Command::Diagnose(args)) => diagnose(&cli.global, args.target.as_deref(), args.exit_code, out).await,
+        Some(Command::Diagnose(args)) => {
+            diagnose(&cli.global, args.target.as_deref(), args.exit_code, out).await
+        }
         Some(Command::Version) => version(cli.global.output, out),
         Some(Command::Completion { shell }) => {
             clap_complete::generate(shell, &mut Cli::command(), "kubectl-ai", out);
@@ -61,7 +63,12 @@ fn source(global: &Global) -> Source {
     }
 }
 
-async fn diagnose(global: &Global, target: Option<&str>, exit_code: bool, out: &mut dyn Write) -> anyhow::Result<u8> {
+async fn diagnose(
+    global: &Global,
+    target: Option<&str>,
+    exit_code: bool,
+    out: &mut dyn Write,
+) -> anyhow::Result<u8> {
     let target = target.map(target::Target::parse).transpose()?;
     let source = source(global);
     let scope = ScopeRequest {
@@ -88,7 +95,11 @@ async fn diagnose(global: &Global, target: Option<&str>, exit_code: bool, out: &
     }
     .context("writing the report")?;
     out.flush().context("writing the report")?;
-    Ok(if exit_code && report.has_problems() { exit::PROBLEMS_FOUND } else { exit::OK })
+    Ok(if exit_code && report.has_problems() {
+        exit::PROBLEMS_FOUND
+    } else {
+        exit::OK
+    })
 }
 
 fn version(output: Output, out: &mut dyn Write) -> anyhow::Result<u8> {

@@ -13,12 +13,19 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { exit::USAGE } else { exit::OK });
+            return ExitCode::from(if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            });
         }
     };
     init_logging(cli.global.verbose);
 
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -46,13 +53,19 @@ fn main() -> ExitCode {
 
 /// `kubectl ai diagnose | head` must end quietly, as any Unix filter does.
 fn is_broken_pipe(err: &anyhow::Error) -> bool {
-    err.chain().any(|e| e.downcast_ref::<io::Error>().is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe))
+    err.chain().any(|e| {
+        e.downcast_ref::<io::Error>()
+            .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+    })
 }
 
 /// Logs go to stderr. `-v` is info, `-vv` debug, `-vvv` trace; KUBECTL_AI_VERBOSE=N is the same,
 /// and RUST_LOG, when set, wins for anyone who needs a finer filter.
 fn init_logging(verbose: u8) {
-    let from_env = std::env::var("KUBECTL_AI_VERBOSE").ok().and_then(|v| v.parse::<u8>().ok()).unwrap_or(0);
+    let from_env = std::env::var("KUBECTL_AI_VERBOSE")
+        .ok()
+        .and_then(|v| v.parse::<u8>().ok())
+        .unwrap_or(0);
     // Other crates stay silent below -vv: every failure they would log reaches the user once,
     // as our own one-line error.
     let directives = match verbose.max(from_env) {
@@ -62,5 +75,9 @@ fn init_logging(verbose: u8) {
         _ => "trace",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(directives));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(io::stderr).with_target(false).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(io::stderr)
+        .with_target(false)
+        .try_init();
 }

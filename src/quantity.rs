@@ -50,7 +50,7 @@ fn split(q: &str) -> Option<(f64, f64)> {
 /// Bytes the way `kubectl top` shows them.
 pub fn human_bytes(b: u64) -> String {
     const MI: u64 = 1024 * 1024;
-    if b >= 1024 * MI && b % (1024 * MI) == 0 {
+    if b >= 1024 * MI && b.is_multiple_of(1024 * MI) {
         format!("{}Gi", b / (1024 * MI))
     } else if b >= MI {
         format!("{}Mi", (b + MI / 2) / MI)

@@ -83,7 +83,11 @@ impl<'a> Report<'a> {
             Some(t) => format!("{t} in {}", self.scope),
             None => self.scope.to_string(),
         };
-        writeln!(out, "{}", p.dim(&format!("Diagnosis of {what} from {}", self.source)))?;
+        writeln!(
+            out,
+            "{}",
+            p.dim(&format!("Diagnosis of {what} from {}", self.source))
+        )?;
         writeln!(out)?;
         if self.findings.is_empty() {
             writeln!(
@@ -94,7 +98,13 @@ impl<'a> Report<'a> {
             )?;
         }
         for f in self.findings {
-            writeln!(out, "{} {}  {}", p.severity(f.severity), p.bold(&f.object.to_string()), p.dim(&format!("[{}]", f.rule)))?;
+            writeln!(
+                out,
+                "{} {}  {}",
+                p.severity(f.severity),
+                p.bold(&f.object.to_string()),
+                p.dim(&format!("[{}]", f.rule))
+            )?;
             writeln!(out, "  {}", f.summary)?;
             if !f.pods.is_empty() {
                 writeln!(out, "  {} {}", p.dim("pods:"), f.pods.join(", "))?;

@@ -55,7 +55,10 @@ impl Target {
                 name: name.to_string(),
             }),
             Some(_) => Err(invalid()),
-            None if !s.is_empty() => Ok(Target { kind: None, name: s.to_string() }),
+            None if !s.is_empty() => Ok(Target {
+                kind: None,
+                name: s.to_string(),
+            }),
             None => Err(invalid()),
         }
     }
@@ -63,21 +66,56 @@ impl Target {
     /// Every object in the context this target names.
     fn objects(&self, ctx: &Context) -> Vec<ObjectRef> {
         let mut all: Vec<ObjectRef> = Vec::new();
-        let mut add = |kind: &str, metas: Vec<&k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta>| {
-            all.extend(metas.into_iter().map(|m| ObjectRef::of(kind, m)));
-        };
+        let mut add =
+            |kind: &str,
+             metas: Vec<&k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta>| {
+                all.extend(metas.into_iter().map(|m| ObjectRef::of(kind, m)));
+            };
         add("Pod", ctx.pods.iter().map(|o| &o.metadata).collect());
-        add("Deployment", ctx.deployments.iter().map(|o| &o.metadata).collect());
-        add("StatefulSet", ctx.stateful_sets.iter().map(|o| &o.metadata).collect());
-        add("DaemonSet", ctx.daemon_sets.iter().map(|o| &o.metadata).collect());
-        add("ReplicaSet", ctx.replica_sets.iter().map(|o| &o.metadata).collect());
-        add("ReplicationController", ctx.replication_controllers.iter().map(|o| &o.metadata).collect());
+        add(
+            "Deployment",
+            ctx.deployments.iter().map(|o| &o.metadata).collect(),
+        );
+        add(
+            "StatefulSet",
+            ctx.stateful_sets.iter().map(|o| &o.metadata).collect(),
+        );
+        add(
+            "DaemonSet",
+            ctx.daemon_sets.iter().map(|o| &o.metadata).collect(),
+        );
+        add(
+            "ReplicaSet",
+            ctx.replica_sets.iter().map(|o| &o.metadata).collect(),
+        );
+        add(
+            "ReplicationController",
+            ctx.replication_controllers
+                .iter()
+                .map(|o| &o.metadata)
+                .collect(),
+        );
         add("Job", ctx.jobs.iter().map(|o| &o.metadata).collect());
-        add("CronJob", ctx.cron_jobs.iter().map(|o| &o.metadata).collect());
-        add("Service", ctx.services.iter().map(|o| &o.metadata).collect());
-        add("Ingress", ctx.ingresses.iter().map(|o| &o.metadata).collect());
-        add("PersistentVolumeClaim", ctx.pvcs.iter().map(|o| &o.metadata).collect());
-        add("HorizontalPodAutoscaler", ctx.hpas.iter().map(|o| &o.metadata).collect());
+        add(
+            "CronJob",
+            ctx.cron_jobs.iter().map(|o| &o.metadata).collect(),
+        );
+        add(
+            "Service",
+            ctx.services.iter().map(|o| &o.metadata).collect(),
+        );
+        add(
+            "Ingress",
+            ctx.ingresses.iter().map(|o| &o.metadata).collect(),
+        );
+        add(
+            "PersistentVolumeClaim",
+            ctx.pvcs.iter().map(|o| &o.metadata).collect(),
+        );
+        add(
+            "HorizontalPodAutoscaler",
+            ctx.hpas.iter().map(|o| &o.metadata).collect(),
+        );
         add("Node", ctx.nodes.iter().map(|o| &o.metadata).collect());
         all.retain(|o| o.name == self.name && self.kind.is_none_or(|k| k == o.kind));
         all
@@ -108,10 +146,15 @@ impl Target {
             .collect();
         let mut related: BTreeSet<ObjectRef> = objects.into_iter().collect();
         related.extend(pods.iter().map(|p| ctx.owner_of(p)));
-        let pod_names: BTreeSet<&str> = pods.iter().filter_map(|p| p.metadata.name.as_deref()).collect();
+        let pod_names: BTreeSet<&str> = pods
+            .iter()
+            .filter_map(|p| p.metadata.name.as_deref())
+            .collect();
         Ok(findings
             .into_iter()
-            .filter(|f| related.contains(&f.object) || f.pods.iter().any(|p| pod_names.contains(p.as_str())))
+            .filter(|f| {
+                related.contains(&f.object) || f.pods.iter().any(|p| pod_names.contains(p.as_str()))
+            })
             .collect())
     }
 }
@@ -133,8 +176,17 @@ mod tests {
 
     #[test]
     fn parses_kubectl_style_targets() {
-        assert_eq!(Target::parse("deploy/web").unwrap(), Target { kind: Some("Deployment"), name: "web".into() });
-        assert_eq!(Target::parse("deployment.apps/web").unwrap().kind, Some("Deployment"));
+        assert_eq!(
+            Target::parse("deploy/web").unwrap(),
+            Target {
+                kind: Some("Deployment"),
+                name: "web".into()
+            }
+        );
+        assert_eq!(
+            Target::parse("deployment.apps/web").unwrap().kind,
+            Some("Deployment")
+        );
         assert_eq!(Target::parse("web").unwrap().kind, None);
         assert!(Target::parse("widget/web").is_err());
         assert!(Target::parse("pod/").is_err());

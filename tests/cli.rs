@@ -12,7 +12,13 @@ fn help_documents_exit_codes_and_examples() {
         let out = sb.kubectl_ai().args(&args).output().unwrap();
         assert!(out.status.success());
         let help = String::from_utf8_lossy(&out.stdout);
-        for needle in ["Exit codes:", "3    problems found", "kubectl ai diagnose --snapshot ./dump", "--all-namespaces", "--kubeconfig"] {
+        for needle in [
+            "Exit codes:",
+            "3    problems found",
+            "kubectl ai diagnose --snapshot ./dump",
+            "--all-namespaces",
+            "--kubeconfig",
+        ] {
             assert!(help.contains(needle), "{args:?} help lacks {needle:?}");
         }
     }
@@ -24,30 +30,63 @@ fn help_documents_exit_codes_and_examples() {
 fn version_and_completions() {
     let sb = Sandbox::new();
     let out = sb.kubectl_ai().arg("version").output().unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), format!("kubectl-ai {}", env!("CARGO_PKG_VERSION")));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("kubectl-ai {}", env!("CARGO_PKG_VERSION"))
+    );
     let v = json_of(sb.kubectl_ai().args(["version", "-o", "json"]));
     assert_eq!(v["version"], env!("CARGO_PKG_VERSION"));
     for shell in ["bash", "zsh", "fish"] {
-        let out = sb.kubectl_ai().args(["completion", shell]).output().unwrap();
+        let out = sb
+            .kubectl_ai()
+            .args(["completion", shell])
+            .output()
+            .unwrap();
         assert!(out.status.success());
         let script = String::from_utf8_lossy(&out.stdout);
-        assert!(script.contains("kubectl-ai") && script.contains("diagnose"), "{shell}");
+        assert!(
+            script.contains("kubectl-ai") && script.contains("diagnose"),
+            "{shell}"
+        );
     }
 }
 
 #[test]
 fn exit_code_gates_on_problems_only_when_asked() {
     let sb = Sandbox::new();
-    let demo = sb.kubectl_ai().args(["diagnose", "--demo"]).output().unwrap();
+    let demo = sb
+        .kubectl_ai()
+        .args(["diagnose", "--demo"])
+        .output()
+        .unwrap();
     assert_eq!(demo.status.code(), Some(0));
-    let gated = sb.kubectl_ai().args(["diagnose", "--demo", "--exit-code"]).output().unwrap();
+    let gated = sb
+        .kubectl_ai()
+        .args(["diagnose", "--demo", "--exit-code"])
+        .output()
+        .unwrap();
     assert_eq!(gated.status.code(), Some(3));
-    let env = sb.kubectl_ai().args(["diagnose", "--demo"]).env("KUBECTL_AI_EXIT_CODE", "true").output().unwrap();
+    let env = sb
+        .kubectl_ai()
+        .args(["diagnose", "--demo"])
+        .env("KUBECTL_AI_EXIT_CODE", "true")
+        .output()
+        .unwrap();
     assert_eq!(env.status.code(), Some(3));
-    let healthy = sb.kubectl_ai().args(["diagnose", "--exit-code", "--snapshot"]).arg(scenario("healthy")).output().unwrap();
+    let healthy = sb
+        .kubectl_ai()
+        .args(["diagnose", "--exit-code", "--snapshot"])
+        .arg(scenario("healthy"))
+        .output()
+        .unwrap();
     assert_eq!(healthy.status.code(), Some(0));
     // Warnings count as problems too: the HPA without metrics is a warning only.
-    let warn = sb.kubectl_ai().args(["diagnose", "--exit-code", "--snapshot"]).arg(scenario("hpa-no-metrics")).output().unwrap();
+    let warn = sb
+        .kubectl_ai()
+        .args(["diagnose", "--exit-code", "--snapshot"])
+        .arg(scenario("hpa-no-metrics"))
+        .output()
+        .unwrap();
     assert_eq!(warn.status.code(), Some(3));
 }
 
@@ -61,33 +100,74 @@ fn json_and_yaml_carry_the_same_documented_schema() {
         for field in ["rule", "severity", "summary", "evidence", "fix"] {
             assert!(!f[field].is_null(), "finding without {field}");
         }
-        assert!(f["object"]["kind"].is_string() && f["object"]["name"].is_string() && f["object"]["namespace"].is_string());
+        assert!(
+            f["object"]["kind"].is_string()
+                && f["object"]["name"].is_string()
+                && f["object"]["namespace"].is_string()
+        );
     }
-    let yaml = sb.kubectl_ai().args(["diagnose", "--demo", "-o", "yaml"]).output().unwrap();
-    let from_yaml: Value = serde_saphyr::from_str(&String::from_utf8_lossy(&yaml.stdout)).expect("valid YAML");
+    let yaml = sb
+        .kubectl_ai()
+        .args(["diagnose", "--demo", "-o", "yaml"])
+        .output()
+        .unwrap();
+    let from_yaml: Value =
+        serde_saphyr::from_str(&String::from_utf8_lossy(&yaml.stdout)).expect("valid YAML");
     assert_eq!(from_yaml, json);
-    let env = json_of(sb.kubectl_ai().args(["diagnose", "--demo"]).env("KUBECTL_AI_OUTPUT", "json"));
+    let env = json_of(
+        sb.kubectl_ai()
+            .args(["diagnose", "--demo"])
+            .env("KUBECTL_AI_OUTPUT", "json"),
+    );
     assert_eq!(env, json);
 }
 
 #[test]
 fn text_output_reads_like_kubectl_and_has_no_colour_off_a_terminal() {
     let sb = Sandbox::new();
-    let out = sb.kubectl_ai().args(["diagnose", "--demo"]).env_remove("NO_COLOR").output().unwrap();
+    let out = sb
+        .kubectl_ai()
+        .args(["diagnose", "--demo"])
+        .env_remove("NO_COLOR")
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(!text.contains('\u{1b}'), "escape codes in piped output");
-    assert!(text.contains("ERROR deployment/todo-backend -n todo-app  [crash-loop]"), "{text}");
+    assert!(
+        text.contains("ERROR deployment/todo-backend -n todo-app  [crash-loop]"),
+        "{text}"
+    );
     assert!(text.contains("fix: "));
     assert!(text.contains("3 error(s), 1 warning(s)"));
-    let healthy = sb.kubectl_ai().args(["diagnose", "--snapshot"]).arg(scenario("healthy")).output().unwrap();
-    assert!(String::from_utf8_lossy(&healthy.stdout).contains("No problems found (6 pods checked)."));
+    let healthy = sb
+        .kubectl_ai()
+        .args(["diagnose", "--snapshot"])
+        .arg(scenario("healthy"))
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&healthy.stdout).contains("No problems found (6 pods checked).")
+    );
 }
 
 #[test]
 fn a_target_narrows_the_report_to_what_it_names() {
     let sb = Sandbox::new();
-    let only = |target: &str| summary(&json_of(sb.kubectl_ai().args(["diagnose", target, "--demo", "-o", "json"])));
-    assert_eq!(only("deployment/todo-backend"), vec![("crash-loop".into(), "Deployment".into(), "todo-backend".into(), 2)]);
+    let only = |target: &str| {
+        summary(&json_of(
+            sb.kubectl_ai()
+                .args(["diagnose", target, "--demo", "-o", "json"]),
+        ))
+    };
+    assert_eq!(
+        only("deployment/todo-backend"),
+        vec![(
+            "crash-loop".into(),
+            "Deployment".into(),
+            "todo-backend".into(),
+            2
+        )]
+    );
     assert_eq!(only("deploy/todo-frontend")[0].0, "image-pull");
     // A Service brings the workloads behind it; a pod brings its owner's finding.
     assert_eq!(only("svc/todo-backend")[0].0, "crash-loop");
@@ -97,12 +177,26 @@ fn a_target_narrows_the_report_to_what_it_names() {
     assert_eq!(only(&format!("pod/{pod}"))[0].0, "crash-loop");
     // A bare name matches any kind with that name: the Deployment and the HPA of todo-backend.
     let bare = only("todo-backend");
-    assert_eq!(bare.iter().map(|f| f.0.as_str()).collect::<Vec<_>>(), ["crash-loop", "hpa-metrics"]);
+    assert_eq!(
+        bare.iter().map(|f| f.0.as_str()).collect::<Vec<_>>(),
+        ["crash-loop", "hpa-metrics"]
+    );
 
-    let missing = sb.kubectl_ai().args(["diagnose", "deployment/nope", "--demo"]).output().unwrap();
+    let missing = sb
+        .kubectl_ai()
+        .args(["diagnose", "deployment/nope", "--demo"])
+        .output()
+        .unwrap();
     assert_eq!(missing.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&missing.stderr).contains("error: deployment/nope not found in all namespaces"));
-    let invalid = sb.kubectl_ai().args(["diagnose", "widget/x", "--demo"]).output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&missing.stderr)
+            .contains("error: deployment/nope not found in all namespaces")
+    );
+    let invalid = sb
+        .kubectl_ai()
+        .args(["diagnose", "widget/x", "--demo"])
+        .output()
+        .unwrap();
     assert_eq!(invalid.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&invalid.stderr).contains("invalid target \"widget/x\""));
 }
@@ -110,21 +204,48 @@ fn a_target_narrows_the_report_to_what_it_names() {
 #[test]
 fn snapshot_problems_are_reported_by_file() {
     let sb = Sandbox::new();
-    let out = sb.kubectl_ai().args(["diagnose", "--snapshot", "/nonexistent/dump"]).output().unwrap();
+    let out = sb
+        .kubectl_ai()
+        .args(["diagnose", "--snapshot", "/nonexistent/dump"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("snapshot /nonexistent/dump: not a directory"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("snapshot /nonexistent/dump: not a directory")
+    );
 
     let dir = sb.path().join("dump");
     std::fs::create_dir_all(dir.join("shop")).unwrap();
-    std::fs::write(dir.join("shop/pods.json"), "{\"items\": [ {\"metadata\": 7} ]}").unwrap();
-    let out = sb.kubectl_ai().args(["diagnose", "--snapshot"]).arg(&dir).output().unwrap();
+    std::fs::write(
+        dir.join("shop/pods.json"),
+        "{\"items\": [ {\"metadata\": 7} ]}",
+    )
+    .unwrap();
+    let out = sb
+        .kubectl_ai()
+        .args(["diagnose", "--snapshot"])
+        .arg(&dir)
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr.contains("shop/pods.json: not a valid Kubernetes List"), "{stderr}");
+    assert!(
+        stderr.contains("shop/pods.json: not a valid Kubernetes List"),
+        "{stderr}"
+    );
     assert_eq!(stderr.lines().count(), 1);
 
-    let out = sb.kubectl_ai().args(["diagnose", "-n", "nope", "--snapshot"]).arg(scenario("healthy")).output().unwrap();
-    assert!(String::from_utf8_lossy(&out.stderr).contains("namespace \"nope\" is not in this snapshot (it has: todo-app)"));
+    let out = sb
+        .kubectl_ai()
+        .args(["diagnose", "-n", "nope", "--snapshot"])
+        .arg(scenario("healthy"))
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("namespace \"nope\" is not in this snapshot (it has: todo-app)")
+    );
 }
 
 #[test]
@@ -135,24 +256,51 @@ fn a_bare_kubectl_dump_without_extension_files_still_diagnoses() {
     let src = scenario("crash-loop");
     std::fs::create_dir_all(dir.join("todo-app")).unwrap();
     std::fs::copy(src.join("nodes.json"), dir.join("nodes.json")).unwrap();
-    for kind in kubectl_ai::cluster::kinds::DUMPED_BY_KUBECTL.iter().filter(|k| k.namespaced) {
-        std::fs::copy(src.join("todo-app").join(kind.file), dir.join("todo-app").join(kind.file)).unwrap();
+    for kind in kubectl_ai::cluster::kinds::DUMPED_BY_KUBECTL
+        .iter()
+        .filter(|k| k.namespaced)
+    {
+        std::fs::copy(
+            src.join("todo-app").join(kind.file),
+            dir.join("todo-app").join(kind.file),
+        )
+        .unwrap();
     }
-    for entry in std::fs::read_dir(src.join("todo-app")).unwrap().flatten().filter(|e| e.path().is_dir()) {
+    for entry in std::fs::read_dir(src.join("todo-app"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().is_dir())
+    {
         let to = dir.join("todo-app").join(entry.file_name());
         std::fs::create_dir_all(&to).unwrap();
         std::fs::copy(entry.path().join("logs.txt"), to.join("logs.txt")).unwrap();
     }
-    let report = json_of(sb.kubectl_ai().args(["diagnose", "-o", "json", "--snapshot"]).arg(&dir));
+    let report = json_of(
+        sb.kubectl_ai()
+            .args(["diagnose", "-o", "json", "--snapshot"])
+            .arg(&dir),
+    );
     assert_eq!(summary(&report)[0].0, "crash-loop");
-    assert!(report["findings"].to_string().contains("current log: sqlalchemy.exc.OperationalError"));
-    assert_eq!(report["notes"].as_array().unwrap().len(), 0, "absent extension files are not news");
+    assert!(
+        report["findings"]
+            .to_string()
+            .contains("current log: sqlalchemy.exc.OperationalError")
+    );
+    assert_eq!(
+        report["notes"].as_array().unwrap().len(),
+        0,
+        "absent extension files are not news"
+    );
 }
 
 #[test]
 fn a_question_gets_the_diagnosis_until_the_llm_arrives() {
     let sb = Sandbox::new();
-    let out = sb.kubectl_ai().args(["why is backend crashlooping", "--demo"]).output().unwrap();
+    let out = sb
+        .kubectl_ai()
+        .args(["why is backend crashlooping", "--demo"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stdout).contains("[crash-loop]"));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not in this version yet"));
@@ -165,11 +313,17 @@ fn a_closed_pipe_ends_quietly() {
     // `true` exits without reading, so the write meets a closed pipe (EPIPE).
     let out = std::process::Command::new("bash")
         .arg("-c")
-        .arg(format!("'{}' diagnose --demo -o yaml | true; exit ${{PIPESTATUS[0]}}", bin.display()))
+        .arg(format!(
+            "'{}' diagnose --demo -o yaml | true; exit ${{PIPESTATUS[0]}}",
+            bin.display()
+        ))
         .env("HOME", sb.path())
         .output()
         .unwrap();
     assert!(out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!stderr.contains("panicked") && !stderr.contains("error"), "{stderr}");
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("error"),
+        "{stderr}"
+    );
 }

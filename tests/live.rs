@@ -20,10 +20,17 @@ fn live(sb: &Sandbox, api: &FakeApi, namespace: &str) -> assert_cmd::Command {
 fn live_and_snapshot_agree_on_every_scenario() {
     let sb = Sandbox::new();
     for name in scenarios() {
-        let snap = json_of(sb.kubectl_ai().args(["diagnose", "-o", "json", "--snapshot"]).arg(scenario(&name)));
+        let snap = json_of(
+            sb.kubectl_ai()
+                .args(["diagnose", "-o", "json", "--snapshot"])
+                .arg(scenario(&name)),
+        );
         let api = FakeApi::start(&scenario(&name));
         let report = json_of(live(&sb, &api, "todo-app").args(["diagnose", "-A", "-o", "json"]));
-        assert_eq!(report["findings"], snap["findings"], "scenario {name}: live and snapshot disagree");
+        assert_eq!(
+            report["findings"], snap["findings"],
+            "scenario {name}: live and snapshot disagree"
+        );
         assert_eq!(report["summary"], snap["summary"], "scenario {name}");
         assert_eq!(api.mutations().len(), 0, "diagnosis must never write");
     }
@@ -34,15 +41,27 @@ fn default_namespace_comes_from_the_kubeconfig_context() {
     let sb = Sandbox::new();
     let api = FakeApi::start(&scenario("crash-loop"));
     let report = json_of(live(&sb, &api, "todo-app").args(["diagnose", "-o", "json"]));
-    assert_eq!(report["scope"], serde_json::json!({"type": "namespace", "namespace": "todo-app"}));
+    assert_eq!(
+        report["scope"],
+        serde_json::json!({"type": "namespace", "namespace": "todo-app"})
+    );
     assert_eq!(report["findings"].as_array().unwrap().len(), 1);
-    assert!(api.journal().iter().any(|r| r.path == "/api/v1/namespaces/todo-app/pods"));
+    assert!(
+        api.journal()
+            .iter()
+            .any(|r| r.path == "/api/v1/namespaces/todo-app/pods")
+    );
 
-    let report = json_of(live(&sb, &api, "todo-app").args(["diagnose", "-o", "json", "--context", "other"]));
+    let report =
+        json_of(live(&sb, &api, "todo-app").args(["diagnose", "-o", "json", "--context", "other"]));
     assert_eq!(report["scope"]["namespace"], "default");
     assert_eq!(report["findings"].as_array().unwrap().len(), 0);
 
-    let report = json_of(live(&sb, &api, "todo-app").args(["diagnose", "-o", "json"]).env("KUBECTL_AI_NAMESPACE", "default"));
+    let report = json_of(
+        live(&sb, &api, "todo-app")
+            .args(["diagnose", "-o", "json"])
+            .env("KUBECTL_AI_NAMESPACE", "default"),
+    );
     assert_eq!(report["scope"]["namespace"], "default");
 }
 
@@ -52,19 +71,37 @@ fn lists_are_paged_and_run_concurrently() {
     let api = FakeApi::start(&scenario("job-failed"));
     let whole = json_of(live(&sb, &api, "todo-app").args(["diagnose", "-o", "json"]));
     api.reset_journal();
-    let paged = json_of(live(&sb, &api, "todo-app").args(["diagnose", "-o", "json", "--chunk-size", "1"]));
+    let paged =
+        json_of(live(&sb, &api, "todo-app").args(["diagnose", "-o", "json", "--chunk-size", "1"]));
     assert_eq!(whole["findings"], paged["findings"]);
-    let pod_pages: Vec<_> = api.journal().into_iter().filter(|r| r.path.ends_with("/pods") && !r.path.contains("metrics")).collect();
+    let pod_pages: Vec<_> = api
+        .journal()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/pods") && !r.path.contains("metrics"))
+        .collect();
     assert_eq!(pod_pages.len(), 3, "3 pods at 1 per page");
-    assert!(pod_pages.iter().all(|r| r.param("limit").as_deref() == Some("1")));
-    assert_eq!(pod_pages.iter().filter(|r| r.param("continue").is_some()).count(), 2);
+    assert!(
+        pod_pages
+            .iter()
+            .all(|r| r.param("limit").as_deref() == Some("1"))
+    );
+    assert_eq!(
+        pod_pages
+            .iter()
+            .filter(|r| r.param("continue").is_some())
+            .count(),
+        2
+    );
 
     // With 200 ms per request, ~25 lists one after another would take 5 s; concurrently, well under 2.
     api.set_latency(Duration::from_millis(200));
     let started = std::time::Instant::now();
     json_of(live(&sb, &api, "todo-app").args(["diagnose", "-o", "json"]));
     let elapsed = started.elapsed();
-    assert!(elapsed < Duration::from_secs(2), "collection was sequential: {elapsed:?}");
+    assert!(
+        elapsed < Duration::from_secs(2),
+        "collection was sequential: {elapsed:?}"
+    );
 }
 
 #[test]
@@ -72,20 +109,39 @@ fn logs_are_read_only_for_unhealthy_containers_with_a_bounded_tail() {
     let sb = Sandbox::new();
     let api = FakeApi::start(&scenario("healthy"));
     json_of(live(&sb, &api, "todo-app").args(["diagnose", "-o", "json"]));
-    assert!(api.journal().iter().all(|r| !r.path.ends_with("/log")), "a healthy namespace needs no logs");
+    assert!(
+        api.journal().iter().all(|r| !r.path.ends_with("/log")),
+        "a healthy namespace needs no logs"
+    );
 
     let api = FakeApi::start(&scenario("crash-loop"));
     json_of(live(&sb, &api, "todo-app").args(["diagnose", "-o", "json"]));
-    let logs: Vec<_> = api.journal().into_iter().filter(|r| r.path.ends_with("/log")).collect();
+    let logs: Vec<_> = api
+        .journal()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/log"))
+        .collect();
     assert_eq!(logs.len(), 4, "current and previous of 2 crashing pods");
-    assert_eq!(logs.iter().filter(|r| r.param("previous").as_deref() == Some("true")).count(), 2);
+    assert_eq!(
+        logs.iter()
+            .filter(|r| r.param("previous").as_deref() == Some("true"))
+            .count(),
+        2
+    );
     for r in &logs {
         assert_eq!(r.param("container").as_deref(), Some("backend"));
         assert_eq!(r.param("tailLines").as_deref(), Some("200"));
         assert!(r.param("limitBytes").is_some());
     }
-    let events = api.journal().into_iter().find(|r| r.path.ends_with("/events")).unwrap();
-    assert_eq!(events.param("fieldSelector").as_deref(), Some("type!=Normal"));
+    let events = api
+        .journal()
+        .into_iter()
+        .find(|r| r.path.ends_with("/events"))
+        .unwrap();
+    assert_eq!(
+        events.param("fieldSelector").as_deref(),
+        Some("type!=Normal")
+    );
 }
 
 #[test]
@@ -93,14 +149,26 @@ fn huge_logs_are_cut_to_their_tail() {
     let sb = Sandbox::new();
     let api = FakeApi::start(&scenario("crash-loop"));
     let report = json_of(live(&sb, &api, "todo-app").args(["diagnose", "-o", "json"]));
-    let pod = report["findings"][0]["pods"][0].as_str().unwrap().to_string();
-    let mut huge: String = (0..200_000).map(|i| format!("INFO request {i} ok\n")).collect();
+    let pod = report["findings"][0]["pods"][0]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut huge: String = (0..200_000)
+        .map(|i| format!("INFO request {i} ok\n"))
+        .collect();
     huge.push_str("FATAL: the real reason is at the very end\n");
     api.insert_log("todo-app", &pod, "backend", Some(huge.clone()), Some(huge));
     let report = json_of(live(&sb, &api, "todo-app").args(["diagnose", "-o", "json"]));
     let text = report["findings"].to_string();
-    assert!(text.contains("FATAL: the real reason is at the very end"), "{text}");
-    assert!(text.len() < 20_000, "evidence stays small: {} bytes", text.len());
+    assert!(
+        text.contains("FATAL: the real reason is at the very end"),
+        "{text}"
+    );
+    assert!(
+        text.len() < 20_000,
+        "evidence stays small: {} bytes",
+        text.len()
+    );
 }
 
 #[test]
@@ -108,17 +176,26 @@ fn a_forbidden_kind_or_missing_api_degrades_to_a_note() {
     let sb = Sandbox::new();
     let api = FakeApi::start(&scenario("config-error"));
     api.forbid("secrets");
-    let out = live(&sb, &api, "todo-app").args(["diagnose", "-o", "json"]).output().unwrap();
+    let out = live(&sb, &api, "todo-app")
+        .args(["diagnose", "-o", "json"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0));
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     let notes = report["notes"].to_string();
     assert!(notes.contains("secrets: forbidden"), "{notes}");
-    assert!(notes.contains("pods.metrics.k8s.io: not available") && notes.contains("metrics-server"), "{notes}");
+    assert!(
+        notes.contains("pods.metrics.k8s.io: not available") && notes.contains("metrics-server"),
+        "{notes}"
+    );
     // Still diagnosed from the kubelet's own message, without the Secret's keys.
     assert_eq!(report["findings"].as_array().unwrap().len(), 2);
     assert!(!report["findings"].to_string().contains("has keys"));
 
-    let text = live(&sb, &api, "todo-app").args(["diagnose"]).output().unwrap();
+    let text = live(&sb, &api, "todo-app")
+        .args(["diagnose"])
+        .output()
+        .unwrap();
     assert!(String::from_utf8_lossy(&text.stdout).contains("note: secrets: forbidden"));
 }
 
@@ -126,8 +203,15 @@ fn fails_with(cmd: &mut assert_cmd::Command, code: i32, message: &str) {
     let out = cmd.output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(code), "stderr: {stderr}");
-    assert!(stderr.contains(message), "expected {message:?} in {stderr:?}");
-    assert_eq!(stderr.trim_end().lines().count(), 1, "one line, no trace: {stderr:?}");
+    assert!(
+        stderr.contains(message),
+        "expected {message:?} in {stderr:?}"
+    );
+    assert_eq!(
+        stderr.trim_end().lines().count(),
+        1,
+        "one line, no trace: {stderr:?}"
+    );
     assert!(!stderr.contains("panicked"));
 }
 
@@ -136,25 +220,64 @@ fn every_cluster_failure_ends_in_one_clear_line() {
     let sb = Sandbox::new();
     let api = FakeApi::start(&scenario("crash-loop"));
     api.forbid("pods");
-    fails_with(live(&sb, &api, "todo-app").arg("diagnose"), 1, "error: not allowed to list pods: pods is forbidden: User");
+    fails_with(
+        live(&sb, &api, "todo-app").arg("diagnose"),
+        1,
+        "error: not allowed to list pods: pods is forbidden: User",
+    );
 
     let api = FakeApi::start(&scenario("crash-loop"));
-    api.inject(Fault { method: Some("GET".into()), path: "/pods".into(), status: 401, times: 100 });
-    fails_with(live(&sb, &api, "todo-app").arg("diagnose"), 1, "rejected the credentials (401 Unauthorized)");
+    api.inject(Fault {
+        method: Some("GET".into()),
+        path: "/pods".into(),
+        status: 401,
+        times: 100,
+    });
+    fails_with(
+        live(&sb, &api, "todo-app").arg("diagnose"),
+        1,
+        "rejected the credentials (401 Unauthorized)",
+    );
 
     let api = FakeApi::start(&scenario("crash-loop"));
-    api.inject(Fault { method: Some("GET".into()), path: "/deployments".into(), status: 500, times: 100 });
-    fails_with(live(&sb, &api, "todo-app").arg("diagnose"), 1, "listing deployments failed (500)");
+    api.inject(Fault {
+        method: Some("GET".into()),
+        path: "/deployments".into(),
+        status: 500,
+        times: 100,
+    });
+    fails_with(
+        live(&sb, &api, "todo-app").arg("diagnose"),
+        1,
+        "listing deployments failed (500)",
+    );
 
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
     let kc = sb.path().join("closed");
     std::fs::write(&kc, format!("apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: http://{closed}\ncontexts:\n- name: c\n  context: {{cluster: c, user: u}}\ncurrent-context: c\nusers:\n- name: u\n  user: {{token: t}}\n")).unwrap();
-    fails_with(sb.kubectl_ai().arg("diagnose").arg("--kubeconfig").arg(&kc), 1, &format!("cannot reach the cluster at http://{closed}/"));
+    fails_with(
+        sb.kubectl_ai().arg("diagnose").arg("--kubeconfig").arg(&kc),
+        1,
+        &format!("cannot reach the cluster at http://{closed}/"),
+    );
 
     fails_with(sb.kubectl_ai().arg("diagnose"), 1, "no cluster configured");
-    fails_with(live(&sb, &api, "todo-app").args(["diagnose", "--context", "prod"]), 1, "context \"prod\" not found in kubeconfig");
+    fails_with(
+        live(&sb, &api, "todo-app").args(["diagnose", "--context", "prod"]),
+        1,
+        "context \"prod\" not found in kubeconfig",
+    );
     std::fs::write(sb.path().join("bad"), "clusters: [[[").unwrap();
-    fails_with(sb.kubectl_ai().args(["diagnose", "--kubeconfig"]).arg(sb.path().join("bad")), 1, "invalid kubeconfig");
+    fails_with(
+        sb.kubectl_ai()
+            .args(["diagnose", "--kubeconfig"])
+            .arg(sb.path().join("bad")),
+        1,
+        "invalid kubeconfig",
+    );
 }
 
 #[test]
@@ -165,7 +288,13 @@ fn kubeconfig_paths_in_kubeconfig_env_are_merged() {
     let second = sb.path().join("second");
     std::fs::write(&second, "apiVersion: v1\nkind: Config\ncontexts:\n- name: second\n  context: {cluster: fake, user: tester, namespace: todo-app}\n").unwrap();
     let joined = std::env::join_paths([&first, &second]).unwrap();
-    let report = json_of(sb.kubectl_ai().env("KUBECONFIG", &joined).args(["diagnose", "-o", "json", "--context", "second"]));
+    let report = json_of(sb.kubectl_ai().env("KUBECONFIG", &joined).args([
+        "diagnose",
+        "-o",
+        "json",
+        "--context",
+        "second",
+    ]));
     assert_eq!(report["scope"]["namespace"], "todo-app");
     assert_eq!(report["findings"].as_array().unwrap().len(), 1);
 }
@@ -174,13 +303,30 @@ fn kubeconfig_paths_in_kubeconfig_env_are_merged() {
 fn verbose_logs_go_to_stderr_and_leave_stdout_clean() {
     let sb = Sandbox::new();
     let api = FakeApi::start(&scenario("crash-loop"));
-    let out = live(&sb, &api, "todo-app").args(["diagnose", "-o", "json", "-v"]).output().unwrap();
+    let out = live(&sb, &api, "todo-app")
+        .args(["diagnose", "-o", "json", "-v"])
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("collected cluster context") && stderr.contains("requests="), "{stderr}");
+    assert!(
+        stderr.contains("collected cluster context") && stderr.contains("requests="),
+        "{stderr}"
+    );
     serde_json::from_slice::<Value>(&out.stdout).expect("stdout is still pure JSON");
-    let quiet = live(&sb, &api, "todo-app").args(["diagnose", "-o", "json"]).output().unwrap();
-    assert!(quiet.stderr.is_empty(), "{}", String::from_utf8_lossy(&quiet.stderr));
-    let env = live(&sb, &api, "todo-app").args(["diagnose", "-o", "json"]).env("KUBECTL_AI_VERBOSE", "1").output().unwrap();
+    let quiet = live(&sb, &api, "todo-app")
+        .args(["diagnose", "-o", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        quiet.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&quiet.stderr)
+    );
+    let env = live(&sb, &api, "todo-app")
+        .args(["diagnose", "-o", "json"])
+        .env("KUBECTL_AI_VERBOSE", "1")
+        .output()
+        .unwrap();
     assert!(String::from_utf8_lossy(&env.stderr).contains("collected cluster context"));
 }
 

@@ -123,7 +123,8 @@ fn fold_symptoms(ctx: &Context, findings: &mut Vec<Finding>) {
                     cause.evidence.push(symptom.summary);
                 }
                 for pod in symptom.pods {
-                    if owners.get(pod.as_str()) == Some(&cause.object) && !cause.pods.contains(&pod) {
+                    if owners.get(pod.as_str()) == Some(&cause.object) && !cause.pods.contains(&pod)
+                    {
                         cause.pods.push(pod);
                     }
                 }
@@ -208,24 +209,44 @@ impl Grouper {
 
 /// The pod templates of every workload, plus pods nobody owns: what static spec checks read.
 pub(crate) fn pod_specs(ctx: &Context) -> Vec<(ObjectRef, &PodSpec)> {
-    fn entry<'a>(kind: &str, meta: &ObjectMeta, spec: Option<&'a PodSpec>) -> Option<(ObjectRef, &'a PodSpec)> {
+    fn entry<'a>(
+        kind: &str,
+        meta: &ObjectMeta,
+        spec: Option<&'a PodSpec>,
+    ) -> Option<(ObjectRef, &'a PodSpec)> {
         spec.map(|spec| (ObjectRef::of(kind, meta), spec))
     }
     let deployments = ctx.deployments.iter().filter_map(|d| {
-        entry("Deployment", &d.metadata, d.spec.as_ref().and_then(|s| s.template.spec.as_ref()))
+        entry(
+            "Deployment",
+            &d.metadata,
+            d.spec.as_ref().and_then(|s| s.template.spec.as_ref()),
+        )
     });
     let stateful_sets = ctx.stateful_sets.iter().filter_map(|d| {
-        entry("StatefulSet", &d.metadata, d.spec.as_ref().and_then(|s| s.template.spec.as_ref()))
+        entry(
+            "StatefulSet",
+            &d.metadata,
+            d.spec.as_ref().and_then(|s| s.template.spec.as_ref()),
+        )
     });
     let daemon_sets = ctx.daemon_sets.iter().filter_map(|d| {
-        entry("DaemonSet", &d.metadata, d.spec.as_ref().and_then(|s| s.template.spec.as_ref()))
+        entry(
+            "DaemonSet",
+            &d.metadata,
+            d.spec.as_ref().and_then(|s| s.template.spec.as_ref()),
+        )
     });
     let bare_pods = ctx
         .pods
         .iter()
         .filter(|p| ctx.owner_of(p).kind == "Pod")
         .filter_map(|p| entry("Pod", &p.metadata, p.spec.as_ref()));
-    deployments.chain(stateful_sets).chain(daemon_sets).chain(bare_pods).collect()
+    deployments
+        .chain(stateful_sets)
+        .chain(daemon_sets)
+        .chain(bare_pods)
+        .collect()
 }
 
 /// A container of a pod's spec by name, init containers included.

@@ -11,7 +11,11 @@ pub fn analyze(ctx: &Context) -> Vec<Finding> {
     for node in &ctx.nodes {
         let name = node.metadata.name.clone().unwrap_or_default();
         let object = ObjectRef::new("Node", None, &name);
-        let conditions = node.status.as_ref().and_then(|s| s.conditions.as_deref()).unwrap_or_default();
+        let conditions = node
+            .status
+            .as_ref()
+            .and_then(|s| s.conditions.as_deref())
+            .unwrap_or_default();
         let pods_here: Vec<String> = ctx
             .pods
             .iter()
@@ -27,7 +31,10 @@ pub fn analyze(ctx: &Context) -> Vec<Finding> {
                 c.message.as_deref().unwrap_or_default()
             )
         };
-        if let Some(ready) = conditions.iter().find(|c| c.type_ == "Ready" && c.status != "True") {
+        if let Some(ready) = conditions
+            .iter()
+            .find(|c| c.type_ == "Ready" && c.status != "True")
+        {
             let mut evidence = vec![line(ready)];
             evidence.extend(
                 node.spec
@@ -50,7 +57,10 @@ pub fn analyze(ctx: &Context) -> Vec<Finding> {
         }
         for c in conditions.iter().filter(|c| {
             c.status == "True"
-                && matches!(c.type_.as_str(), "MemoryPressure" | "DiskPressure" | "PIDPressure" | "NetworkUnavailable")
+                && matches!(
+                    c.type_.as_str(),
+                    "MemoryPressure" | "DiskPressure" | "PIDPressure" | "NetworkUnavailable"
+                )
         }) {
             let what = match c.type_.as_str() {
                 "MemoryPressure" => "memory",

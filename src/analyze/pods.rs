@@ -4,7 +4,7 @@
 //! such, not also as a crash loop; a restart caused by the liveness probe is reported as the
 //! probe's doing, not as the app crashing.
 
-use k8s_openapi::api::core::v1::{ContainerStatus, ContainerStateTerminated, Pod, Probe};
+use k8s_openapi::api::core::v1::{ContainerStateTerminated, ContainerStatus, Pod, Probe};
 
 use super::{Finding, Grouper, PodProblem, Severity, container, namespace, pod_name};
 use crate::context::Context;
@@ -49,9 +49,9 @@ fn container_problem(ctx: &Context, pod: &Pod, cs: &ContainerStatus) -> Option<P
         let message = waiting.message.clone().unwrap_or_default();
         return match waiting.reason.as_deref()? {
             "CrashLoopBackOff" => Some(restart_problem(ctx, pod, cs, last, true)),
-            "ErrImagePull" | "ImagePullBackOff" | "InvalidImageName" | "ErrImageNeverPull" => {
-                Some(image_problem(ctx, pod, cs, waiting.reason.as_deref()?, &message))
-            }
+            "ErrImagePull" | "ImagePullBackOff" | "InvalidImageName" | "ErrImageNeverPull" => Some(
+                image_problem(ctx, pod, cs, waiting.reason.as_deref()?, &message),
+            ),
             "CreateContainerConfigError" => Some(config_problem(ctx, pod, cs, &message)),
             reason @ ("CreateContainerError" | "RunContainerError" | "StartError") => {
                 Some(start_problem(pod, cs, reason, &message))
@@ -87,10 +87,16 @@ fn restart_problem(
     let mut evidence = Vec::new();
     if backing_off {
         let waiting = cs.state.as_ref().and_then(|s| s.waiting.as_ref());
-        let msg = waiting.and_then(|w| w.message.as_deref()).unwrap_or_default();
+        let msg = waiting
+            .and_then(|w| w.message.as_deref())
+            .unwrap_or_default();
         // The kubelet names the pod in this message; without it, replicas share one line.
         let msg = msg.split(" pod=").next().unwrap_or(msg);
-        evidence.push(format!("state: waiting (CrashLoopBackOff) {msg}").trim().to_string());
+        evidence.push(
+            format!("state: waiting (CrashLoopBackOff) {msg}")
+                .trim()
+                .to_string(),
+        );
     }
     if let Some(t) = last {
         evidence.push(termination_line(t));
@@ -110,12 +116,18 @@ fn restart_problem(
     let lines = log_lines(ctx, pod, &cs.name);
     let exit = last.map(|t| t.exit_code);
     let fix = crash_fix(pod, &cs.name, exit, last, &lines);
-    evidence.extend(lines.into_iter().map(|(which, l)| format!("{which} log: {l}")));
+    evidence.extend(
+        lines
+            .into_iter()
+            .map(|(which, l)| format!("{which} log: {l}")),
+    );
     let summary = match (backing_off, exit) {
         (true, Some(code)) => format!(
             "container {} is crash-looping: it exits with code {code}{}",
             cs.name,
-            exit_meaning(code).map(|m| format!(" ({m})")).unwrap_or_default()
+            exit_meaning(code)
+                .map(|m| format!(" ({m})"))
+                .unwrap_or_default()
         ),
         (true, None) => format!("container {} is crash-looping", cs.name),
         (false, Some(code)) => format!(
@@ -177,7 +189,10 @@ fn oom_problem(
         rule: OOM_KILLED,
         severity: Severity::Error,
         container: cs.name.clone(),
-        summary: format!("container {} is killed for running out of memory (OOMKilled)", cs.name),
+        summary: format!(
+            "container {} is killed for running out of memory (OOMKilled)",
+            cs.name
+        ),
         evidence,
         fix,
     }
@@ -224,7 +239,10 @@ fn liveness_problem(
         )
     } else {
         (
-            format!("container {} is restarted because its liveness probe fails", cs.name),
+            format!(
+                "container {} is restarted because its liveness probe fails",
+                cs.name
+            ),
             format!(
                 "Check that the liveness endpoint of container {} answers quickly on the probed port; if it is slow under load raise timeoutSeconds or failureThreshold.",
                 cs.name
@@ -251,7 +269,11 @@ fn image_problem(
     let image = container(pod, &cs.name)
         .and_then(|c| c.image.clone())
         .unwrap_or_else(|| cs.image.clone());
-    let mut evidence = vec![format!("state: waiting ({reason}) {message}").trim().to_string()];
+    let mut evidence = vec![
+        format!("state: waiting ({reason}) {message}")
+            .trim()
+            .to_string(),
+    ];
     let pulls: Vec<String> = ctx
         .events_for("Pod", pod.metadata.namespace.as_deref(), pod_name(pod))
         .filter(|e| e.reason.as_deref() == Some("Failed"))
@@ -266,9 +288,14 @@ fn image_problem(
             "The image {image} does not exist in its registry: fix the repository or tag of container {} (for a local image on minikube: `minikube image load {image}`).",
             cs.name
         )
-    } else if ["unauthorized", "denied", "authentication required", "forbidden"]
-        .iter()
-        .any(|w| all.contains(w))
+    } else if [
+        "unauthorized",
+        "denied",
+        "authentication required",
+        "forbidden",
+    ]
+    .iter()
+    .any(|w| all.contains(w))
     {
         format!(
             "The registry refused the node's pull of {image}: create a docker-registry Secret and list it in the pod's imagePullSecrets (or its ServiceAccount's)."
@@ -277,9 +304,14 @@ fn image_problem(
         .iter()
         .any(|w| all.contains(w))
     {
-        format!("The node cannot reach the registry of {image}: check the node's DNS, proxy and egress to that registry.")
+        format!(
+            "The node cannot reach the registry of {image}: check the node's DNS, proxy and egress to that registry."
+        )
     } else if reason == "InvalidImageName" {
-        format!("The image reference {image:?} is not valid: fix it in container {}.", cs.name)
+        format!(
+            "The image reference {image:?} is not valid: fix it in container {}.",
+            cs.name
+        )
     } else {
         format!(
             "Check that {image} exists and that this cluster's nodes may pull it (`kubectl describe pod {}{}` shows the kubelet's messages).",
@@ -299,13 +331,22 @@ fn image_problem(
 
 fn config_problem(ctx: &Context, pod: &Pod, cs: &ContainerStatus, message: &str) -> PodProblem {
     let ns = namespace(pod);
-    let mut evidence = vec![format!("state: waiting (CreateContainerConfigError) {message}")];
+    let mut evidence = vec![format!(
+        "state: waiting (CreateContainerConfigError) {message}"
+    )];
     let (summary, fix) = if let Some((kind, name)) = missing_object(message) {
         (
-            format!("container {} references {kind} {name:?}, which does not exist", cs.name),
+            format!(
+                "container {} references {kind} {name:?}, which does not exist",
+                cs.name
+            ),
             format!(
                 "Create the {kind} {name} in namespace {ns} (e.g. `kubectl create {} {name} -n {ns} --from-literal=KEY=VALUE`) or fix the reference in container {}.",
-                if kind == "Secret" { "secret generic" } else { "configmap" },
+                if kind == "Secret" {
+                    "secret generic"
+                } else {
+                    "configmap"
+                },
                 cs.name
             ),
         )
@@ -318,15 +359,24 @@ fn config_problem(ctx: &Context, pod: &Pod, cs: &ContainerStatus, message: &str)
             evidence.push(format!("{kind} {name} has keys: {}", obj.keys.join(", ")));
         }
         (
-            format!("container {} needs key {key} of {kind} {name}, which lacks it", cs.name),
+            format!(
+                "container {} needs key {key} of {kind} {name}, which lacks it",
+                cs.name
+            ),
             format!(
                 "Add key {key} to {kind} {name} in namespace {ns}, or correct the key name in the container's env (secretKeyRef/configMapKeyRef)."
             ),
         )
     } else {
         (
-            format!("container {} cannot be created from its configuration", cs.name),
-            format!("Fix what the kubelet reports for container {}: {message}", cs.name),
+            format!(
+                "container {} cannot be created from its configuration",
+                cs.name
+            ),
+            format!(
+                "Fix what the kubelet reports for container {}: {message}",
+                cs.name
+            ),
         )
     };
     PodProblem {
@@ -342,11 +392,10 @@ fn config_problem(ctx: &Context, pod: &Pod, cs: &ContainerStatus, message: &str)
 /// `secret "db" not found` / `configmap "cfg" not found`.
 fn missing_object(message: &str) -> Option<(&'static str, String)> {
     for (prefix, kind) in [("secret \"", "Secret"), ("configmap \"", "ConfigMap")] {
-        if let Some(rest) = message.strip_prefix(prefix).or_else(|| {
-            message
-                .find(prefix)
-                .map(|i| &message[i + prefix.len()..])
-        }) && let Some((name, tail)) = rest.split_once('"')
+        if let Some(rest) = message
+            .strip_prefix(prefix)
+            .or_else(|| message.find(prefix).map(|i| &message[i + prefix.len()..]))
+            && let Some((name, tail)) = rest.split_once('"')
             && tail.trim_start().starts_with("not found")
         {
             return Some((kind, name.to_string()));
@@ -416,7 +465,10 @@ fn init_problem(ctx: &Context, pod: &Pod, cs: &ContainerStatus) -> Option<PodPro
             cs.last_state.as_ref()?.terminated.as_ref()
         })?;
     let lines = log_lines(ctx, pod, &cs.name);
-    let mut evidence = vec![termination_line(failed), format!("restarts: {}", cs.restart_count)];
+    let mut evidence = vec![
+        termination_line(failed),
+        format!("restarts: {}", cs.restart_count),
+    ];
     evidence.extend(lines.iter().map(|(which, l)| format!("{which} log: {l}")));
     Some(PodProblem {
         rule: INIT_FAILING,
@@ -474,19 +526,43 @@ pub fn log_lines(ctx: &Context, pod: &Pod, container: &str) -> Vec<(&'static str
         (Some(p), None) => ("previous", p),
         (None, None) => return vec![],
     };
-    error_lines(text, 5).into_iter().map(|l| (which, l)).collect()
+    error_lines(text, 5)
+        .into_iter()
+        .map(|l| (which, l))
+        .collect()
 }
 
 const ERROR_WORDS: &[&str] = &[
-    "error", "exception", "fatal", "panic", "failed", "failure", "refused",
-    "denied", "not found", "cannot", "can't", "could not", "unable", "invalid", "killed",
-    "timeout", "timed out", "no such", "missing", "critical",
+    "error",
+    "exception",
+    "fatal",
+    "panic",
+    "failed",
+    "failure",
+    "refused",
+    "denied",
+    "not found",
+    "cannot",
+    "can't",
+    "could not",
+    "unable",
+    "invalid",
+    "killed",
+    "timeout",
+    "timed out",
+    "no such",
+    "missing",
+    "critical",
 ];
 
 /// The last `max` lines that look like errors, in log order; the last non-empty lines when none
 /// do, since a crash's final words are its best explanation.
 pub fn error_lines(log: &str, max: usize) -> Vec<String> {
-    let lines: Vec<&str> = log.lines().map(str::trim_end).filter(|l| !l.trim().is_empty()).collect();
+    let lines: Vec<&str> = log
+        .lines()
+        .map(str::trim_end)
+        .filter(|l| !l.trim().is_empty())
+        .collect();
     let mut picked: Vec<&str> = lines
         .iter()
         .rev()
@@ -535,7 +611,11 @@ pub fn probe_failures(ctx: &Context, pod: &Pod, container: &str, kind: &str) -> 
             let m = e.message.as_deref()?;
             m.starts_with(&prefix).then(|| {
                 let count = crate::context::event_count(e);
-                let times = if count > 1 { format!(" (x{count})") } else { String::new() };
+                let times = if count > 1 {
+                    format!(" (x{count})")
+                } else {
+                    String::new()
+                };
                 format!("event Unhealthy{times}: {}", first_line(m))
             })
         })
@@ -563,9 +643,13 @@ fn crash_fix(
     );
     let has = |words: &[&str]| words.iter().any(|w| text.contains(w));
     if exit == Some(127) || has(&["executable file not found", "command not found"]) {
-        format!("The command of container {container} does not exist in its image: fix `command`/`args` or the image.")
+        format!(
+            "The command of container {container} does not exist in its image: fix `command`/`args` or the image."
+        )
     } else if exit == Some(126) {
-        format!("The entrypoint of container {container} is not executable: fix its file mode in the image.")
+        format!(
+            "The entrypoint of container {container} is not executable: fix its file mode in the image."
+        )
     } else if has(&[
         "connection refused",
         "could not connect",
@@ -596,7 +680,9 @@ fn crash_fix(
         )
     } else {
         let code = exit.map(|c| format!(" with code {c}")).unwrap_or_default();
-        format!("Container {container} exits{code}: read why in {logs_cmd} and fix the error it ends with.")
+        format!(
+            "Container {container} exits{code}: read why in {logs_cmd} and fix the error it ends with."
+        )
     }
 }
 
@@ -606,7 +692,8 @@ mod tests {
 
     #[test]
     fn error_lines_prefer_errors_and_keep_order() {
-        let log = "starting\nconnecting to db\nERROR: connection refused\nretrying\nFATAL: giving up\n";
+        let log =
+            "starting\nconnecting to db\nERROR: connection refused\nretrying\nFATAL: giving up\n";
         assert_eq!(
             error_lines(log, 5),
             vec!["ERROR: connection refused", "FATAL: giving up"]

@@ -34,7 +34,10 @@ fn probe_port(probe: &Probe) -> Option<(&'static str, IntOrString)> {
     if let Some(t) = &probe.tcp_socket {
         return Some(("tcpSocket.port", t.port.clone()));
     }
-    probe.grpc.as_ref().map(|g| ("grpc.port", IntOrString::Int(g.port)))
+    probe
+        .grpc
+        .as_ref()
+        .map(|g| ("grpc.port", IntOrString::Int(g.port)))
 }
 
 /// "httpGet :8000/health", for evidence lines.
@@ -44,7 +47,11 @@ pub fn describe_action(probe: &Probe) -> String {
         IntOrString::String(s) => s.clone(),
     };
     if let Some(h) = &probe.http_get {
-        format!("httpGet :{}{}", port(&h.port), h.path.as_deref().unwrap_or("/"))
+        format!(
+            "httpGet :{}{}",
+            port(&h.port),
+            h.path.as_deref().unwrap_or("/")
+        )
     } else if let Some(t) = &probe.tcp_socket {
         format!("tcpSocket :{}", port(&t.port))
     } else if let Some(g) = &probe.grpc {
@@ -66,8 +73,12 @@ fn port_mismatches(ctx: &Context) -> Vec<Finding> {
                     continue;
                 };
                 let declared = match &port {
-                    IntOrString::Int(n) => ports.is_empty() || ports.iter().any(|p| p.container_port == *n),
-                    IntOrString::String(name) => ports.iter().any(|p| p.name.as_deref() == Some(name)),
+                    IntOrString::Int(n) => {
+                        ports.is_empty() || ports.iter().any(|p| p.container_port == *n)
+                    }
+                    IntOrString::String(name) => {
+                        ports.iter().any(|p| p.name.as_deref() == Some(name))
+                    }
                 };
                 if declared {
                     continue;
@@ -88,7 +99,11 @@ fn port_mismatches(ctx: &Context) -> Vec<Finding> {
                     format!(
                         "containerPorts of {}: {}",
                         c.name,
-                        if list.is_empty() { "none".into() } else { list.join(", ") }
+                        if list.is_empty() {
+                            "none".into()
+                        } else {
+                            list.join(", ")
+                        }
                     ),
                 ];
                 evidence.extend(failures_of(ctx, &object, &c.name).into_iter().take(2));
@@ -134,7 +149,9 @@ fn failures_of(ctx: &Context, object: &crate::context::ObjectRef, container: &st
 fn readiness_failures(ctx: &Context) -> Vec<Finding> {
     let mut groups = Grouper::default();
     for pod in &ctx.pods {
-        let Some(status) = pod.status.as_ref() else { continue };
+        let Some(status) = pod.status.as_ref() else {
+            continue;
+        };
         if status.phase.as_deref() != Some("Running") || pod.metadata.deletion_timestamp.is_some() {
             continue;
         }

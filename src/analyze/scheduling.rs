@@ -11,7 +11,9 @@ pub const EVICTED: &str = "evicted";
 pub fn analyze(ctx: &Context) -> Vec<Finding> {
     let mut groups = Grouper::default();
     for pod in &ctx.pods {
-        let Some(status) = pod.status.as_ref() else { continue };
+        let Some(status) = pod.status.as_ref() else {
+            continue;
+        };
         match status.phase.as_deref() {
             Some("Pending") => {
                 if let Some(p) = unschedulable(ctx, pod) {
@@ -70,10 +72,17 @@ fn unschedulable(ctx: &Context, pod: &Pod) -> Option<PodProblem> {
         .unwrap_or_default();
     let causes = scheduler_causes(&message);
     // A pod waiting only for its volume is the PVC's story; the storage analyzer tells it once.
-    if !causes.is_empty() && causes.iter().all(|c| c.contains("unbound") && c.contains("PersistentVolumeClaim")) {
+    if !causes.is_empty()
+        && causes
+            .iter()
+            .all(|c| c.contains("unbound") && c.contains("PersistentVolumeClaim"))
+    {
         return None;
     }
-    let mut evidence = vec![format!("PodScheduled=False ({}): {message}", condition.reason.as_deref().unwrap_or("Unschedulable"))];
+    let mut evidence = vec![format!(
+        "PodScheduled=False ({}): {message}",
+        condition.reason.as_deref().unwrap_or("Unschedulable")
+    )];
     if let Some(requests) = requests_line(pod) {
         evidence.push(requests);
     }
@@ -85,8 +94,13 @@ fn unschedulable(ctx: &Context, pod: &Pod) -> Option<PodProblem> {
     if lower.contains("untolerated taint") || lower.contains("taint") {
         fixes.push("add a toleration for the node taint named above, or remove the taint from a node meant for this pod");
     }
-    if lower.contains("node affinity") || lower.contains("node selector") || lower.contains("nodeselector") {
-        fixes.push("fix the pod's nodeSelector/nodeAffinity: no node carries the labels it asks for");
+    if lower.contains("node affinity")
+        || lower.contains("node selector")
+        || lower.contains("nodeselector")
+    {
+        fixes.push(
+            "fix the pod's nodeSelector/nodeAffinity: no node carries the labels it asks for",
+        );
     }
     if lower.contains("anti-affinity") || lower.contains("affinity rules") {
         fixes.push("relax podAntiAffinity (preferred instead of required) or add nodes: every node already runs a pod it refuses to share with");
@@ -103,7 +117,11 @@ fn unschedulable(ctx: &Context, pod: &Pod) -> Option<PodProblem> {
     if fixes.is_empty() {
         fixes.push("read the scheduler's reason above and change the pod's requests, selectors or tolerations to fit a node");
     }
-    let cause = if causes.is_empty() { "no node fits".to_string() } else { causes.join(", ") };
+    let cause = if causes.is_empty() {
+        "no node fits".to_string()
+    } else {
+        causes.join(", ")
+    };
     let mut fix = fixes.join("; ");
     if let Some(first) = fix.get_mut(0..1) {
         first.make_ascii_uppercase();

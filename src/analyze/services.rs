@@ -18,7 +18,11 @@ pub const INGRESS_CLASS: &str = "ingress-class";
 const DEFAULT_INGRESS_CLASS: &str = "ingressclass.kubernetes.io/is-default-class";
 
 pub fn analyze(ctx: &Context) -> Vec<Finding> {
-    let mut out: Vec<Finding> = ctx.services.iter().filter_map(|s| no_endpoints(ctx, s)).collect();
+    let mut out: Vec<Finding> = ctx
+        .services
+        .iter()
+        .filter_map(|s| no_endpoints(ctx, s))
+        .collect();
     for ing in &ctx.ingresses {
         out.extend(ingress(ctx, ing));
     }
@@ -26,7 +30,11 @@ pub fn analyze(ctx: &Context) -> Vec<Finding> {
 }
 
 fn selector_text(selector: &BTreeMap<String, String>) -> String {
-    selector.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",")
+    selector
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 fn no_endpoints(ctx: &Context, svc: &Service) -> Option<Finding> {
@@ -39,16 +47,26 @@ fn no_endpoints(ctx: &Context, svc: &Service) -> Option<Finding> {
     let ns = object.namespace.clone().unwrap_or_default();
     let live: Vec<_> = ctx
         .pods_matching(&ns, selector)
-        .filter(|p| !matches!(p.status.as_ref().and_then(|s| s.phase.as_deref()), Some("Succeeded" | "Failed")))
+        .filter(|p| {
+            !matches!(
+                p.status.as_ref().and_then(|s| s.phase.as_deref()),
+                Some("Succeeded" | "Failed")
+            )
+        })
         .collect();
-    let ready_addresses = if ctx.has("endpoints") {
-        ctx.endpoints
+    // The endpoints controller's view when we have it; pod readiness when the Endpoints object
+    // is unreadable or not written yet.
+    let endpoints = ctx.endpoints.iter().find(|e| {
+        e.metadata.namespace.as_deref() == Some(ns.as_str()) && e.metadata.name == svc.metadata.name
+    });
+    let ready_addresses = match endpoints {
+        Some(e) => e
+            .subsets
             .iter()
-            .find(|e| e.metadata.namespace.as_deref() == Some(ns.as_str()) && e.metadata.name == svc.metadata.name)
-            .map(|e| e.subsets.iter().flatten().map(|s| s.addresses.as_ref().map_or(0, Vec::len)).sum::<usize>())
-            .unwrap_or(0)
-    } else {
-        live.iter().filter(|p| pod_ready(p)).count()
+            .flatten()
+            .map(|s| s.addresses.as_ref().map_or(0, Vec::len))
+            .sum::<usize>(),
+        None => live.iter().filter(|p| pod_ready(p)).count(),
     };
     if ready_addresses > 0 {
         return None;
@@ -56,9 +74,15 @@ fn no_endpoints(ctx: &Context, svc: &Service) -> Option<Finding> {
     let sel = selector_text(selector);
     if live.is_empty() {
         let nearest = nearest_workloads(ctx, &ns, selector);
-        let mut evidence = vec![format!("selector: {sel}"), "matching pods: none".to_string()];
+        let mut evidence = vec![
+            format!("selector: {sel}"),
+            "matching pods: none".to_string(),
+        ];
         evidence.extend(nearest.iter().map(|(owner, labels)| {
-            format!("nearest: {owner} has pods labelled {}", selector_text(labels))
+            format!(
+                "nearest: {owner} has pods labelled {}",
+                selector_text(labels)
+            )
         }));
         let fix = match nearest.first() {
             Some((owner, labels)) => format!(
@@ -66,12 +90,17 @@ fn no_endpoints(ctx: &Context, svc: &Service) -> Option<Finding> {
                 object.name,
                 selector_text(labels)
             ),
-            None => format!("No pod in {ns} carries labels close to {sel}: deploy the workload this Service fronts, or fix its selector."),
+            None => format!(
+                "No pod in {ns} carries labels close to {sel}: deploy the workload this Service fronts, or fix its selector."
+            ),
         };
         return Some(Finding {
             rule: NO_ENDPOINTS.into(),
             severity: Severity::Error,
-            summary: format!("service {} has no endpoints: its selector {sel} matches no pods", object.name),
+            summary: format!(
+                "service {} has no endpoints: its selector {sel} matches no pods",
+                object.name
+            ),
             object,
             evidence,
             fix,
@@ -92,10 +121,19 @@ fn no_endpoints(ctx: &Context, svc: &Service) -> Option<Finding> {
             object.name,
             live.len()
         ),
-        evidence: vec![format!("selector: {sel}"), format!("selected pods belong to: {}", owners.join(", "))],
-        fix: format!("Make the pods of {} ready (see the findings about them); the Service routes to them as soon as they are.", owners.join(", ")),
+        evidence: vec![
+            format!("selector: {sel}"),
+            format!("selected pods belong to: {}", owners.join(", ")),
+        ],
+        fix: format!(
+            "Make the pods of {} ready (see the findings about them); the Service routes to them as soon as they are.",
+            owners.join(", ")
+        ),
         object,
-        pods: live.iter().filter_map(|p| p.metadata.name.clone()).collect(),
+        pods: live
+            .iter()
+            .filter_map(|p| p.metadata.name.clone())
+            .collect(),
     })
 }
 
@@ -108,14 +146,29 @@ fn pod_ready(pod: &k8s_openapi::api::core::v1::Pod) -> bool {
 
 /// Workloads in the namespace whose pod labels come closest to a selector, with their labels
 /// for the selector's keys (or, when they lack those keys, the labels they have).
-fn nearest_workloads(ctx: &Context, ns: &str, selector: &BTreeMap<String, String>) -> Vec<(ObjectRef, BTreeMap<String, String>)> {
+fn nearest_workloads(
+    ctx: &Context,
+    ns: &str,
+    selector: &BTreeMap<String, String>,
+) -> Vec<(ObjectRef, BTreeMap<String, String>)> {
     let mut best: BTreeMap<ObjectRef, (usize, BTreeMap<String, String>)> = BTreeMap::new();
-    for pod in ctx.pods.iter().filter(|p| p.metadata.namespace.as_deref() == Some(ns)) {
-        let Some(labels) = pod.metadata.labels.as_ref() else { continue };
+    for pod in ctx
+        .pods
+        .iter()
+        .filter(|p| p.metadata.namespace.as_deref() == Some(ns))
+    {
+        let Some(labels) = pod.metadata.labels.as_ref() else {
+            continue;
+        };
         let same_keys = selector.keys().filter(|k| labels.contains_key(*k)).count();
-        let same_pairs = selector.iter().filter(|(k, v)| labels.get(*k) == Some(v)).count();
+        let same_pairs = selector
+            .iter()
+            .filter(|(k, v)| labels.get(*k) == Some(v))
+            .count();
         let value_close = selector.iter().any(|(k, v)| {
-            labels.get(k).is_some_and(|l| l.contains(v.as_str()) || v.contains(l.as_str()))
+            labels
+                .get(k)
+                .is_some_and(|l| l.contains(v.as_str()) || v.contains(l.as_str()))
         });
         let score = same_pairs * 4 + same_keys * 2 + usize::from(value_close);
         if score == 0 {
@@ -125,7 +178,11 @@ fn nearest_workloads(ctx: &Context, ns: &str, selector: &BTreeMap<String, String
             .keys()
             .filter_map(|k| Some((k.clone(), labels.get(k)?.clone())))
             .collect();
-        let shown = if shown.is_empty() { labels.clone() } else { shown };
+        let shown = if shown.is_empty() {
+            labels.clone()
+        } else {
+            shown
+        };
         let owner = ctx.owner_of(pod);
         let entry = best.entry(owner).or_insert((0, shown.clone()));
         if score > entry.0 {
@@ -134,14 +191,20 @@ fn nearest_workloads(ctx: &Context, ns: &str, selector: &BTreeMap<String, String
     }
     let mut ranked: Vec<_> = best.into_iter().collect();
     ranked.sort_by(|a, b| b.1.0.cmp(&a.1.0).then(a.0.cmp(&b.0)));
-    ranked.into_iter().take(3).map(|(o, (_, l))| (o, l)).collect()
+    ranked
+        .into_iter()
+        .take(3)
+        .map(|(o, (_, l))| (o, l))
+        .collect()
 }
 
 fn ingress(ctx: &Context, ing: &Ingress) -> Vec<Finding> {
     let object = ObjectRef::of("Ingress", &ing.metadata);
     let ns = object.namespace.clone().unwrap_or_default();
     let mut out = Vec::new();
-    let Some(spec) = ing.spec.as_ref() else { return out };
+    let Some(spec) = ing.spec.as_ref() else {
+        return out;
+    };
     let mut backends: Vec<(String, &IngressBackend)> = Vec::new();
     if let Some(b) = &spec.default_backend {
         backends.push(("defaultBackend".into(), b));
@@ -149,19 +212,32 @@ fn ingress(ctx: &Context, ing: &Ingress) -> Vec<Finding> {
     for rule in spec.rules.iter().flatten() {
         for path in rule.http.iter().flat_map(|h| h.paths.iter()) {
             let host = rule.host.as_deref().unwrap_or("*");
-            backends.push((format!("{host}{}", path.path.as_deref().unwrap_or("/")), &path.backend));
+            backends.push((
+                format!("{host}{}", path.path.as_deref().unwrap_or("/")),
+                &path.backend,
+            ));
         }
     }
     let mut problems = Vec::new();
     for (route, backend) in backends {
-        let Some(svc_ref) = &backend.service else { continue };
+        let Some(svc_ref) = &backend.service else {
+            continue;
+        };
         let svc = ctx.services.iter().find(|s| {
-            s.metadata.namespace.as_deref() == Some(ns.as_str()) && s.metadata.name.as_deref() == Some(svc_ref.name.as_str())
+            s.metadata.namespace.as_deref() == Some(ns.as_str())
+                && s.metadata.name.as_deref() == Some(svc_ref.name.as_str())
         });
         match svc {
-            None => problems.push(format!("{route} -> service {} (does not exist)", svc_ref.name)),
+            None => problems.push(format!(
+                "{route} -> service {} (does not exist)",
+                svc_ref.name
+            )),
             Some(svc) => {
-                let ports = svc.spec.as_ref().and_then(|s| s.ports.as_deref()).unwrap_or_default();
+                let ports = svc
+                    .spec
+                    .as_ref()
+                    .and_then(|s| s.ports.as_deref())
+                    .unwrap_or_default();
                 let port = svc_ref.port.as_ref();
                 let found = port.is_none_or(|p| {
                     ports.iter().any(|sp| match (&p.number, &p.name) {
@@ -171,9 +247,15 @@ fn ingress(ctx: &Context, ing: &Ingress) -> Vec<Finding> {
                     })
                 });
                 if !found {
-                    let wanted = port.and_then(|p| p.number.map(|n| n.to_string()).or(p.name.clone())).unwrap_or_default();
+                    let wanted = port
+                        .and_then(|p| p.number.map(|n| n.to_string()).or(p.name.clone()))
+                        .unwrap_or_default();
                     let have: Vec<String> = ports.iter().map(|p| p.port.to_string()).collect();
-                    problems.push(format!("{route} -> service {} port {wanted} (the Service has ports: {})", svc_ref.name, have.join(", ")));
+                    problems.push(format!(
+                        "{route} -> service {} port {wanted} (the Service has ports: {})",
+                        svc_ref.name,
+                        have.join(", ")
+                    ));
                 }
             }
         }
@@ -197,9 +279,17 @@ fn ingress(ctx: &Context, ing: &Ingress) -> Vec<Finding> {
         .and_then(|a| a.get("kubernetes.io/ingress.class"))
         .cloned();
     let known = ctx.has("ingressclasses");
-    let classes: Vec<&str> = ctx.ingress_classes.iter().filter_map(|c| c.metadata.name.as_deref()).collect();
+    let classes: Vec<&str> = ctx
+        .ingress_classes
+        .iter()
+        .filter_map(|c| c.metadata.name.as_deref())
+        .collect();
     let default_class = ctx.ingress_classes.iter().find(|c| {
-        c.metadata.annotations.as_ref().and_then(|a| a.get(DEFAULT_INGRESS_CLASS)).is_some_and(|v| v == "true")
+        c.metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(DEFAULT_INGRESS_CLASS))
+            .is_some_and(|v| v == "true")
     });
     match (spec.ingress_class_name.as_ref().or(annotated.as_ref()), known) {
         (None, true) if default_class.is_none() => out.push(Finding {

@@ -11,7 +11,10 @@ pub const PVC_UNBOUND: &str = "pvc-unbound";
 const DEFAULT_CLASS: &str = "storageclass.kubernetes.io/is-default-class";
 
 pub fn analyze(ctx: &Context) -> Vec<Finding> {
-    ctx.pvcs.iter().filter_map(|pvc| unbound(ctx, pvc)).collect()
+    ctx.pvcs
+        .iter()
+        .filter_map(|pvc| unbound(ctx, pvc))
+        .collect()
 }
 
 fn unbound(ctx: &Context, pvc: &PersistentVolumeClaim) -> Option<Finding> {
@@ -39,18 +42,25 @@ fn unbound(ctx: &Context, pvc: &PersistentVolumeClaim) -> Option<Finding> {
         .iter()
         .filter(|p| p.metadata.namespace.as_deref() == Some(ns.as_str()))
         .filter(|p| {
-            p.spec.iter().flat_map(|s| s.volumes.iter().flatten()).any(|v| {
-                v.persistent_volume_claim
-                    .as_ref()
-                    .is_some_and(|c| Some(&c.claim_name) == pvc.metadata.name.as_ref())
-            })
+            p.spec
+                .iter()
+                .flat_map(|s| s.volumes.iter().flatten())
+                .any(|v| {
+                    v.persistent_volume_claim
+                        .as_ref()
+                        .is_some_and(|c| Some(&c.claim_name) == pvc.metadata.name.as_ref())
+                })
         })
         .filter_map(|p| p.metadata.name.clone())
         .collect();
-    let effective = class.clone().or_else(|| default.and_then(|d| d.metadata.name.clone()));
-    let sc = effective
-        .as_deref()
-        .and_then(|n| ctx.storage_classes.iter().find(|c| c.metadata.name.as_deref() == Some(n)));
+    let effective = class
+        .clone()
+        .or_else(|| default.and_then(|d| d.metadata.name.clone()));
+    let sc = effective.as_deref().and_then(|n| {
+        ctx.storage_classes
+            .iter()
+            .find(|c| c.metadata.name.as_deref() == Some(n))
+    });
     // WaitForFirstConsumer binds only once a pod uses the claim: Pending without a consumer is
     // normal, not a problem.
     if sc.is_some_and(|c| c.volume_binding_mode.as_deref() == Some("WaitForFirstConsumer"))
@@ -60,7 +70,13 @@ fn unbound(ctx: &Context, pvc: &PersistentVolumeClaim) -> Option<Finding> {
     }
     let events: Vec<String> = ctx
         .events_for("PersistentVolumeClaim", Some(&ns), &object.name)
-        .filter_map(|e| Some(format!("event {}: {}", e.reason.as_deref()?, e.message.as_deref()?)))
+        .filter_map(|e| {
+            Some(format!(
+                "event {}: {}",
+                e.reason.as_deref()?,
+                e.message.as_deref()?
+            ))
+        })
         .take(3)
         .collect();
     let mut evidence = vec![format!(
@@ -74,7 +90,11 @@ fn unbound(ctx: &Context, pvc: &PersistentVolumeClaim) -> Option<Finding> {
     if known_classes {
         evidence.push(format!(
             "StorageClasses in the cluster: {}{}",
-            if classes.is_empty() { "none".into() } else { classes.join(", ") },
+            if classes.is_empty() {
+                "none".into()
+            } else {
+                classes.join(", ")
+            },
             default
                 .and_then(|d| d.metadata.name.as_deref())
                 .map(|d| format!(" (default: {d})"))
@@ -85,7 +105,11 @@ fn unbound(ctx: &Context, pvc: &PersistentVolumeClaim) -> Option<Finding> {
     if !consumers.is_empty() {
         evidence.push(format!("waiting pods: {}", consumers.join(", ")));
     }
-    let choices = if classes.is_empty() { "none exist".to_string() } else { classes.join(", ") };
+    let choices = if classes.is_empty() {
+        "none exist".to_string()
+    } else {
+        classes.join(", ")
+    };
     let (summary, fix) = match (&class, known_classes) {
         (None, true) if default.is_none() => (
             format!("PVC {} is unbound: it names no StorageClass and the cluster has no default one", object.name),

@@ -23,8 +23,12 @@ pub fn analyze(ctx: &Context) -> Vec<Finding> {
         }
         let status = d.status.as_ref();
         let available = status.and_then(|s| s.available_replicas).unwrap_or(0);
-        let conditions = status.and_then(|s| s.conditions.as_deref()).unwrap_or_default();
-        if let Some(c) = conditions.iter().find(|c| c.type_ == "Progressing" && c.reason.as_deref() == Some("ProgressDeadlineExceeded")) {
+        let conditions = status
+            .and_then(|s| s.conditions.as_deref())
+            .unwrap_or_default();
+        if let Some(c) = conditions.iter().find(|c| {
+            c.type_ == "Progressing" && c.reason.as_deref() == Some("ProgressDeadlineExceeded")
+        }) {
             out.push(Finding {
                 rule: ROLLOUT_STUCK.into(),
                 severity: Severity::Error,
@@ -35,14 +39,32 @@ pub fn analyze(ctx: &Context) -> Vec<Finding> {
                 pods: vec![],
             });
         }
-        if let Some(c) = conditions.iter().find(|c| c.type_ == "Available" && c.status == "False") {
+        if let Some(c) = conditions
+            .iter()
+            .find(|c| c.type_ == "Available" && c.status == "False")
+        {
             out.push(Finding {
                 rule: UNAVAILABLE.into(),
-                severity: if available == 0 { Severity::Error } else { Severity::Warning },
+                severity: if available == 0 {
+                    Severity::Error
+                } else {
+                    Severity::Warning
+                },
                 object: object.clone(),
-                summary: format!("deployment {} has {available} of {desired} replicas available", object.name),
-                evidence: vec![format!("Available=False ({}): {}", c.reason.as_deref().unwrap_or_default(), c.message.as_deref().unwrap_or_default())],
-                fix: format!("See why its pods are not ready: `kubectl describe pods -l {}{}`.", selector_of(d.spec.as_ref().map(|s| &s.selector)), super::ns_flag(&object)),
+                summary: format!(
+                    "deployment {} has {available} of {desired} replicas available",
+                    object.name
+                ),
+                evidence: vec![format!(
+                    "Available=False ({}): {}",
+                    c.reason.as_deref().unwrap_or_default(),
+                    c.message.as_deref().unwrap_or_default()
+                )],
+                fix: format!(
+                    "See why its pods are not ready: `kubectl describe pods -l {}{}`.",
+                    selector_of(d.spec.as_ref().map(|s| &s.selector)),
+                    super::ns_flag(&object)
+                ),
                 pods: vec![],
             });
         }
@@ -50,7 +72,11 @@ pub fn analyze(ctx: &Context) -> Vec<Finding> {
     for s in &ctx.stateful_sets {
         let object = ObjectRef::of("StatefulSet", &s.metadata);
         let desired = s.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
-        let ready = s.status.as_ref().and_then(|s| s.ready_replicas).unwrap_or(0);
+        let ready = s
+            .status
+            .as_ref()
+            .and_then(|s| s.ready_replicas)
+            .unwrap_or(0);
         if desired > 0 && ready < desired {
             out.push(Finding {
                 rule: UNAVAILABLE.into(),
@@ -65,7 +91,9 @@ pub fn analyze(ctx: &Context) -> Vec<Finding> {
     }
     for d in &ctx.daemon_sets {
         let object = ObjectRef::of("DaemonSet", &d.metadata);
-        let Some(st) = d.status.as_ref() else { continue };
+        let Some(st) = d.status.as_ref() else {
+            continue;
+        };
         let unavailable = st.number_unavailable.unwrap_or(0);
         if unavailable > 0 {
             out.push(Finding {
@@ -83,9 +111,16 @@ pub fn analyze(ctx: &Context) -> Vec<Finding> {
     out
 }
 
-fn selector_of(sel: Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector>) -> String {
+fn selector_of(
+    sel: Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector>,
+) -> String {
     sel.and_then(|s| s.match_labels.as_ref())
-        .map(|m| m.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","))
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(",")
+        })
         .unwrap_or_default()
 }
 
@@ -94,8 +129,17 @@ fn selector_of(sel: Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::Labe
 fn failed_jobs(ctx: &Context) -> Vec<Finding> {
     let mut by_owner: BTreeMap<ObjectRef, Finding> = BTreeMap::new();
     for job in &ctx.jobs {
-        let conditions = job.status.as_ref().and_then(|s| s.conditions.as_deref()).unwrap_or_default();
-        let Some(failed) = conditions.iter().find(|c| c.type_ == "Failed" && c.status == "True") else { continue };
+        let conditions = job
+            .status
+            .as_ref()
+            .and_then(|s| s.conditions.as_deref())
+            .unwrap_or_default();
+        let Some(failed) = conditions
+            .iter()
+            .find(|c| c.type_ == "Failed" && c.status == "True")
+        else {
+            continue;
+        };
         let name = job.metadata.name.clone().unwrap_or_default();
         let ns = job.metadata.namespace.clone();
         let owner = job
@@ -115,17 +159,38 @@ fn failed_jobs(ctx: &Context) -> Vec<Finding> {
         let mut pods = Vec::new();
         for pod in ctx.pods.iter().filter(|p| {
             p.metadata.namespace == ns
-                && p.metadata.owner_references.iter().flatten().any(|o| o.kind == "Job" && o.name == name)
+                && p.metadata
+                    .owner_references
+                    .iter()
+                    .flatten()
+                    .any(|o| o.kind == "Job" && o.name == name)
         }) {
             pods.push(pod.metadata.name.clone().unwrap_or_default());
-            for cs in pod.status.iter().flat_map(|s| s.container_statuses.iter().flatten()) {
-                if let Some(t) = cs.state.as_ref().and_then(|s| s.terminated.as_ref()).filter(|t| t.exit_code != 0) {
-                    let line = format!("container {} exited with code {} ({})", cs.name, t.exit_code, t.reason.as_deref().unwrap_or_default());
+            for cs in pod
+                .status
+                .iter()
+                .flat_map(|s| s.container_statuses.iter().flatten())
+            {
+                if let Some(t) = cs
+                    .state
+                    .as_ref()
+                    .and_then(|s| s.terminated.as_ref())
+                    .filter(|t| t.exit_code != 0)
+                {
+                    let line = format!(
+                        "container {} exited with code {} ({})",
+                        cs.name,
+                        t.exit_code,
+                        t.reason.as_deref().unwrap_or_default()
+                    );
                     if !evidence.contains(&line) {
                         evidence.push(line);
                     }
                 }
-                for (which, l) in super::pods::log_lines(ctx, pod, &cs.name).into_iter().take(3) {
+                for (which, l) in super::pods::log_lines(ctx, pod, &cs.name)
+                    .into_iter()
+                    .take(3)
+                {
                     let line = format!("{which} log: {l}");
                     if !evidence.contains(&line) {
                         evidence.push(line);
@@ -149,11 +214,22 @@ fn failed_jobs(ctx: &Context) -> Vec<Finding> {
         entry.evidence.extend(evidence);
         entry.evidence.truncate(12);
         entry.pods.extend(pods);
-        let jobs = entry.evidence.iter().filter(|l| l.starts_with("job ")).count();
+        let jobs = entry
+            .evidence
+            .iter()
+            .filter(|l| l.starts_with("job "))
+            .count();
         entry.summary = if owner.kind == "CronJob" {
-            format!("{jobs} job(s) of cronjob {} failed after reaching their backoff limit", owner.name)
+            format!(
+                "{jobs} job(s) of cronjob {} failed after reaching their backoff limit",
+                owner.name
+            )
         } else {
-            format!("job {} failed: {}", owner.name, failed.reason.as_deref().unwrap_or("Failed"))
+            format!(
+                "job {} failed: {}",
+                owner.name,
+                failed.reason.as_deref().unwrap_or("Failed")
+            )
         };
     }
     by_owner.into_values().collect()

@@ -160,7 +160,14 @@ pub const PDBS: Kind = kind(
     "poddisruptionbudgets.json",
 );
 pub const NODES: Kind = kind("nodes", "Node", "", "v1", false, "nodes.json");
-pub const NAMESPACES: Kind = kind("namespaces", "Namespace", "", "v1", false, "namespaces.json");
+pub const NAMESPACES: Kind = kind(
+    "namespaces",
+    "Namespace",
+    "",
+    "v1",
+    false,
+    "namespaces.json",
+);
 pub const PVS: Kind = kind(
     "persistentvolumes",
     "PersistentVolume",

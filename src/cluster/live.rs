@@ -54,9 +54,9 @@ impl Cluster {
             ..Default::default()
         };
         let kubeconfig = match &opts.kubeconfig {
-            Some(path) => Some(
-                Kubeconfig::read_from(path).map_err(|e| Error::Kubeconfig(one_line(&e)))?,
-            ),
+            Some(path) => {
+                Some(Kubeconfig::read_from(path).map_err(|e| Error::Kubeconfig(one_line(&e)))?)
+            }
             None => match Kubeconfig::from_env().map_err(|e| Error::Kubeconfig(one_line(&e)))? {
                 Some(kc) => Some(kc),
                 None => match home_kubeconfig() {
@@ -334,10 +334,10 @@ impl Collector<'_> {
         match result {
             Ok(text) => (target, Some(text)),
             Err(kube::Error::Api(status)) if status.code == 403 => {
-                self.unavailable
-                    .lock()
-                    .expect("poisoned")
-                    .insert("pods/log".into(), Unavailable::Forbidden(status.message.clone()));
+                self.unavailable.lock().expect("poisoned").insert(
+                    "pods/log".into(),
+                    Unavailable::Forbidden(status.message.clone()),
+                );
                 (target, None)
             }
             Err(e) => {
@@ -403,7 +403,14 @@ fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
 
 /// The error and its causes on one line: parsers' multi-line snippets keep only their headline.
 fn one_line(err: &(dyn std::error::Error + 'static)) -> String {
-    let headline = |e: &dyn std::error::Error| e.to_string().lines().next().unwrap_or_default().trim().to_string();
+    let headline = |e: &dyn std::error::Error| {
+        e.to_string()
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_string()
+    };
     let mut parts = vec![headline(err)];
     let mut cur = err;
     while let Some(next) = cur.source() {

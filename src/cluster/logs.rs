@@ -177,7 +177,8 @@ fn marker<'a>(line: &'a str, which: &str) -> Option<&'a str> {
 
 /// Writes one container's block in kubectl's dump format.
 pub fn dump_block(namespace: &str, pod: &str, container: &str, body: &str) -> String {
-    let mut out = format!("==== START logs for container {container} of pod {namespace}/{pod} ====\n");
+    let mut out =
+        format!("==== START logs for container {container} of pod {namespace}/{pod} ====\n");
     out.push_str(body);
     if !body.is_empty() && !body.ends_with('\n') {
         out.push('\n');
@@ -195,14 +196,31 @@ mod tests {
     #[test]
     fn tail_keeps_the_last_lines_whole() {
         let text: String = (1..=10).map(|i| format!("line {i}\n")).collect();
-        let tail = Tail { lines: 3, bytes: 1000 };
+        let tail = Tail {
+            lines: 3,
+            bytes: 1000,
+        };
         assert_eq!(tail.apply(&text), "line 8\nline 9\nline 10\n");
-        let tail = Tail { lines: 100, bytes: 16 };
+        let tail = Tail {
+            lines: 100,
+            bytes: 16,
+        };
         assert_eq!(tail.apply(&text), "line 9\nline 10\n");
-        let tail = Tail { lines: 100, bytes: 1000 };
+        let tail = Tail {
+            lines: 100,
+            bytes: 1000,
+        };
         assert_eq!(tail.apply(&text), text);
         let huge = "x".repeat(100);
-        assert_eq!(Tail { lines: 5, bytes: 10 }.apply(&huge).len(), 10);
+        assert_eq!(
+            Tail {
+                lines: 5,
+                bytes: 10
+            }
+            .apply(&huge)
+            .len(),
+            10
+        );
     }
 
     #[test]

@@ -39,7 +39,11 @@ impl Default for Limits {
 }
 
 /// Reads one context from either source.
-pub async fn collect(source: &Source, scope: &ScopeRequest, limits: Limits) -> Result<Context, Error> {
+pub async fn collect(
+    source: &Source,
+    scope: &ScopeRequest,
+    limits: Limits,
+) -> Result<Context, Error> {
     match source {
         Source::Snapshot(root) => {
             let namespace = if scope.all_namespaces {

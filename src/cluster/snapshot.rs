@@ -119,13 +119,19 @@ pub fn load(root: &Root, namespace: Option<&str>, tail: Tail) -> Result<Context,
     }
     let present = namespaces_in(root)?;
     let (scope, namespaces) = match namespace {
-        Some(ns) if present.iter().any(|p| p == ns) => (Scope::Namespace(ns.into()), vec![ns.into()]),
+        Some(ns) if present.iter().any(|p| p == ns) => {
+            (Scope::Namespace(ns.into()), vec![ns.into()])
+        }
         Some(ns) => {
             return Err(Error::Snapshot {
                 path: root.path_of(""),
                 detail: format!(
                     "namespace {ns:?} is not in this snapshot (it has: {})",
-                    if present.is_empty() { "none".into() } else { present.join(", ") }
+                    if present.is_empty() {
+                        "none".into()
+                    } else {
+                        present.join(", ")
+                    }
                 ),
             });
         }
@@ -161,15 +167,17 @@ pub fn load(root: &Root, namespace: Option<&str>, tail: Tail) -> Result<Context,
     ctx.pdbs = reader.namespaced(&kinds::PDBS)?;
     ctx.config_maps = reader.namespaced(&kinds::CONFIG_MAPS)?;
     ctx.secrets = reader.namespaced(&kinds::SECRETS)?;
-    ctx.pod_metrics = reader.metrics::<PodMetrics>(&kinds::POD_METRICS)?.map(|mut m| {
-        m.retain(|m| {
-            m.metadata
-                .namespace
-                .as_deref()
-                .is_some_and(|ns| namespaces.iter().any(|n| n == ns))
+    ctx.pod_metrics = reader
+        .metrics::<PodMetrics>(&kinds::POD_METRICS)?
+        .map(|mut m| {
+            m.retain(|m| {
+                m.metadata
+                    .namespace
+                    .as_deref()
+                    .is_some_and(|ns| namespaces.iter().any(|n| n == ns))
+            });
+            m
         });
-        m
-    });
     ctx.node_metrics = reader.metrics::<NodeMetrics>(&kinds::NODE_METRICS)?;
     ctx.unavailable = reader.unavailable;
 
@@ -274,7 +282,11 @@ fn read_logs(
     let mut out: BTreeMap<ContainerKey, ContainerLogs> = BTreeMap::new();
     let mut files: BTreeMap<(String, String, bool), BTreeMap<String, String>> = BTreeMap::new();
     for target in logs::targets(ctx) {
-        let file = (target.namespace.clone(), target.pod.clone(), target.previous);
+        let file = (
+            target.namespace.clone(),
+            target.pod.clone(),
+            target.previous,
+        );
         if !files.contains_key(&file) {
             let name = if target.previous {
                 "previous-logs.txt"

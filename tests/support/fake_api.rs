@@ -23,8 +23,8 @@ use axum::body::Bytes;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use kubectl_ai::cluster::kinds::{self, Kind};
 use k8s_openapi::jiff::Timestamp;
+use kubectl_ai::cluster::kinds::{self, Kind};
 use serde_json::{Value, json};
 
 /// One recorded request.
@@ -56,12 +56,16 @@ pub struct Fault {
     pub times: usize,
 }
 
+/// (namespace, pod, container)
+type ContainerId = (String, String, String);
+/// (current, previous)
+type Logs = (Option<String>, Option<String>);
+
 #[derive(Default)]
 struct Store {
     /// (group, plural) -> objects, each with metadata.namespace for namespaced kinds.
     objects: BTreeMap<(String, String), Vec<Value>>,
-    /// (namespace, pod, container) -> (current, previous)
-    logs: HashMap<(String, String, String), (Option<String>, Option<String>)>,
+    logs: HashMap<ContainerId, Logs>,
 }
 
 struct Inner {
@@ -119,8 +123,12 @@ impl FakeApi {
                 .build()
                 .expect("runtime");
             rt.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-                addr_tx.send(listener.local_addr().expect("addr")).expect("send addr");
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .expect("bind");
+                addr_tx
+                    .send(listener.local_addr().expect("addr"))
+                    .expect("send addr");
                 let app = axum::Router::new().fallback(handle).with_state(state);
                 axum::serve(listener, app)
                     .with_graceful_shutdown(async {
@@ -142,7 +150,9 @@ impl FakeApi {
 
     /// Adds this much delay to every request, as a slow or distant API server would.
     pub fn set_latency(&self, latency: Duration) {
-        self.inner.latency_ms.store(latency.as_millis() as u64, Ordering::Relaxed);
+        self.inner
+            .latency_ms
+            .store(latency.as_millis() as u64, Ordering::Relaxed);
     }
 
     pub fn inject(&self, fault: Fault) {
@@ -151,7 +161,11 @@ impl FakeApi {
 
     /// RBAC: listing this resource ("secrets", "pods.metrics.k8s.io") returns 403.
     pub fn forbid(&self, resource: &str) {
-        self.inner.forbidden.lock().unwrap().insert(resource.to_string());
+        self.inner
+            .forbidden
+            .lock()
+            .unwrap()
+            .insert(resource.to_string());
     }
 
     pub fn journal(&self) -> Vec<Recorded> {
@@ -159,7 +173,10 @@ impl FakeApi {
     }
 
     pub fn mutations(&self) -> Vec<Recorded> {
-        self.journal().into_iter().filter(Recorded::is_mutation).collect()
+        self.journal()
+            .into_iter()
+            .filter(Recorded::is_mutation)
+            .collect()
     }
 
     pub fn request_count(&self) -> usize {
@@ -172,13 +189,22 @@ impl FakeApi {
     }
 
     /// The stored object, as a GET would return it.
-    pub fn object(&self, group: &str, plural: &str, namespace: Option<&str>, name: &str) -> Option<Value> {
+    pub fn object(
+        &self,
+        group: &str,
+        plural: &str,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Option<Value> {
         let store = self.inner.store.lock().unwrap();
         store
             .objects
             .get(&(group.to_string(), plural.to_string()))?
             .iter()
-            .find(|o| meta(o, "name") == Some(name) && (namespace.is_none() || meta(o, "namespace") == namespace))
+            .find(|o| {
+                meta(o, "name") == Some(name)
+                    && (namespace.is_none() || meta(o, "namespace") == namespace)
+            })
             .cloned()
     }
 
@@ -192,13 +218,18 @@ impl FakeApi {
             .extend(items);
     }
 
-    pub fn insert_log(&self, namespace: &str, pod: &str, container: &str, current: Option<String>, previous: Option<String>) {
-        self.inner
-            .store
-            .lock()
-            .unwrap()
-            .logs
-            .insert((namespace.into(), pod.into(), container.into()), (current, previous));
+    pub fn insert_log(
+        &self,
+        namespace: &str,
+        pod: &str,
+        container: &str,
+        current: Option<String>,
+        previous: Option<String>,
+    ) {
+        self.inner.store.lock().unwrap().logs.insert(
+            (namespace.into(), pod.into(), container.into()),
+            (current, previous),
+        );
     }
 
     /// A kubeconfig pointing at this server, with `namespace` as the context's namespace.
@@ -232,8 +263,14 @@ fn meta<'a>(obj: &'a Value, field: &str) -> Option<&'a str> {
 
 fn read_list(path: &Path) -> Option<Vec<Value>> {
     let text = std::fs::read_to_string(path).ok()?;
-    let v: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    Some(v.get("items").and_then(Value::as_array).cloned().unwrap_or_default())
+    let v: Value =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    Some(
+        v.get("items")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default(),
+    )
 }
 
 /// Moves every RFC 3339 timestamp in the scenario by the same amount, so that its newest moment
@@ -249,7 +286,9 @@ fn shift_to_now(store: &mut Store) {
     }
     let parse = |v: &Value| -> Option<Timestamp> {
         let s = v.as_str()?;
-        (s.len() >= 20 && s.as_bytes()[10] == b'T').then(|| s.parse().ok()).flatten()
+        (s.len() >= 20 && s.as_bytes()[10] == b'T')
+            .then(|| s.parse().ok())
+            .flatten()
     };
     let mut newest: Option<Timestamp> = None;
     for items in store.objects.values_mut() {
@@ -263,7 +302,12 @@ fn shift_to_now(store: &mut Store) {
         for item in items.iter_mut() {
             visit(item, &mut |v| {
                 if let Some(t) = parse(v) {
-                    *v = json!(t.checked_add(delta).expect("in range").strftime("%Y-%m-%dT%H:%M:%SZ").to_string());
+                    *v = json!(
+                        t.checked_add(delta)
+                            .expect("in range")
+                            .strftime("%Y-%m-%dT%H:%M:%SZ")
+                            .to_string()
+                    );
                 }
             });
         }
@@ -281,7 +325,11 @@ fn load(dir: &Path) -> (Store, bool) {
         .collect();
     for kind in kinds::ALL {
         let key = (kind.group.to_string(), kind.plural.to_string());
-        let mut found = if kind.namespaced { None } else { read_list(&dir.join(kind.file)) };
+        let mut found = if kind.namespaced {
+            None
+        } else {
+            read_list(&dir.join(kind.file))
+        };
         if kind.namespaced {
             if kind.group == "metrics.k8s.io" {
                 found = read_list(&dir.join(kind.file));
@@ -299,7 +347,11 @@ fn load(dir: &Path) -> (Store, bool) {
         if kind.group == "metrics.k8s.io" && found.is_some() {
             metrics = true;
         }
-        store.objects.entry(key).or_default().extend(found.unwrap_or_default());
+        store
+            .objects
+            .entry(key)
+            .or_default()
+            .extend(found.unwrap_or_default());
     }
     // A namespace directory is a namespace even when namespaces.json is absent.
     let ns_key = (String::new(), "namespaces".to_string());
@@ -310,13 +362,23 @@ fn load(dir: &Path) -> (Store, bool) {
         }
     }
     for ns in &namespaces {
-        let Ok(pods) = std::fs::read_dir(dir.join(ns)) else { continue };
-        for pod in pods.filter_map(Result::ok).filter(|e| e.file_type().is_ok_and(|t| t.is_dir())) {
+        let Ok(pods) = std::fs::read_dir(dir.join(ns)) else {
+            continue;
+        };
+        for pod in pods
+            .filter_map(Result::ok)
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        {
             let pod_name = pod.file_name().into_string().unwrap_or_default();
             for (file, previous) in [("logs.txt", false), ("previous-logs.txt", true)] {
-                let Ok(text) = std::fs::read_to_string(pod.path().join(file)) else { continue };
+                let Ok(text) = std::fs::read_to_string(pod.path().join(file)) else {
+                    continue;
+                };
                 for (container, body) in kubectl_ai::cluster::logs::parse_dump(&text) {
-                    let entry = store.logs.entry((ns.clone(), pod_name.clone(), container)).or_default();
+                    let entry = store
+                        .logs
+                        .entry((ns.clone(), pod_name.clone(), container))
+                        .or_default();
                     if previous {
                         entry.1 = Some(body);
                     } else {
@@ -341,7 +403,8 @@ fn status(code: u16, reason: &str, message: String) -> Response {
     });
     let mut resp = (StatusCode::from_u16(code).unwrap(), axum::Json(body)).into_response();
     if code == 429 {
-        resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
     }
     resp
 }
@@ -372,7 +435,9 @@ fn decode(s: &str) -> Option<String> {
         match bytes[i] {
             b'+' => out.push(b' '),
             b'%' if i + 2 < bytes.len() => {
-                out.push(u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).ok()?, 16).ok()?);
+                out.push(
+                    u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).ok()?, 16).ok()?,
+                );
                 i += 2;
             }
             b => out.push(b),
@@ -393,7 +458,9 @@ async fn handle(State(inner): State<Shared>, req: Request) -> Response {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_string();
-    let body: Bytes = axum::body::to_bytes(req.into_body(), 16 * 1024 * 1024).await.unwrap_or_default();
+    let body: Bytes = axum::body::to_bytes(req.into_body(), 16 * 1024 * 1024)
+        .await
+        .unwrap_or_default();
     inner.journal.lock().unwrap().push(Recorded {
         method: method.to_string(),
         path: path.clone(),
@@ -408,7 +475,9 @@ async fn handle(State(inner): State<Shared>, req: Request) -> Response {
     {
         let mut faults = inner.faults.lock().unwrap();
         if let Some(f) = faults.iter_mut().find(|f| {
-            f.times > 0 && path.contains(&f.path) && f.method.as_deref().is_none_or(|m| m == method.as_str())
+            f.times > 0
+                && path.contains(&f.path)
+                && f.method.as_deref().is_none_or(|m| m == method.as_str())
         }) {
             f.times -= 1;
             let reason = match f.status {
@@ -420,11 +489,23 @@ async fn handle(State(inner): State<Shared>, req: Request) -> Response {
                 404 => "NotFound",
                 _ => "Unknown",
             };
-            return status(f.status, reason, format!("injected fault {} on {path}", f.status));
+            return status(
+                f.status,
+                reason,
+                format!("injected fault {} on {path}", f.status),
+            );
         }
     }
     let params = query_pairs(&query);
-    route(&inner, &method, &path, &params, &headers, &content_type, &body)
+    route(
+        &inner,
+        &method,
+        &path,
+        &params,
+        &headers,
+        &content_type,
+        &body,
+    )
 }
 
 fn route(
@@ -436,7 +517,11 @@ fn route(
     content_type: &str,
     body: &[u8],
 ) -> Response {
-    let segs: Vec<&str> = path.trim_matches('/').split('/').filter(|s| !s.is_empty()).collect();
+    let segs: Vec<&str> = path
+        .trim_matches('/')
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .collect();
     match segs.as_slice() {
         ["version"] => json_response(
             StatusCode::OK,
@@ -451,20 +536,62 @@ fn route(
         ["apis"] => json_response(StatusCode::OK, group_list(inner)),
         ["api", "v1"] => json_response(StatusCode::OK, resource_list(inner, "", "v1")),
         ["apis", group, version] => {
-            if !served_groups(inner).iter().any(|(g, v)| g == group && v == version) {
-                return status(404, "NotFound", "the server could not find the requested resource".into());
+            if !served_groups(inner)
+                .iter()
+                .any(|(g, v)| g == group && v == version)
+            {
+                return status(
+                    404,
+                    "NotFound",
+                    "the server could not find the requested resource".into(),
+                );
             }
             json_response(StatusCode::OK, resource_list(inner, group, version))
         }
-        ["openapi", ..] => status(404, "NotFound", "the server could not find the requested resource".into()),
-        ["api", "v1", rest @ ..] => resource(inner, method, "", "v1", rest, params, headers, content_type, body),
+        ["openapi", ..] => status(
+            404,
+            "NotFound",
+            "the server could not find the requested resource".into(),
+        ),
+        ["api", "v1", rest @ ..] => resource(
+            inner,
+            method,
+            "",
+            "v1",
+            rest,
+            params,
+            headers,
+            content_type,
+            body,
+        ),
         ["apis", group, version, rest @ ..] => {
-            if !served_groups(inner).iter().any(|(g, v)| g == group && v == version) {
-                return status(404, "NotFound", "the server could not find the requested resource".into());
+            if !served_groups(inner)
+                .iter()
+                .any(|(g, v)| g == group && v == version)
+            {
+                return status(
+                    404,
+                    "NotFound",
+                    "the server could not find the requested resource".into(),
+                );
             }
-            resource(inner, method, group, version, rest, params, headers, content_type, body)
+            resource(
+                inner,
+                method,
+                group,
+                version,
+                rest,
+                params,
+                headers,
+                content_type,
+                body,
+            )
         }
-        _ => status(404, "NotFound", "the server could not find the requested resource".into()),
+        _ => status(
+            404,
+            "NotFound",
+            "the server could not find the requested resource".into(),
+        ),
     }
 }
 
@@ -490,7 +617,10 @@ fn group_list(inner: &Inner) -> Value {
     let groups: Vec<Value> = groups
         .into_iter()
         .map(|(g, vs)| {
-            let versions: Vec<Value> = vs.iter().map(|v| json!({"groupVersion": format!("{g}/{v}"), "version": v})).collect();
+            let versions: Vec<Value> = vs
+                .iter()
+                .map(|v| json!({"groupVersion": format!("{g}/{v}"), "version": v}))
+                .collect();
             json!({"name": g, "versions": versions, "preferredVersion": versions[0]})
         })
         .collect();
@@ -550,7 +680,11 @@ fn resource_list(inner: &Inner, group: &str, version: &str) -> Value {
     if group == "authorization.k8s.io" {
         resources.push(json!({"name": "selfsubjectaccessreviews", "singularName": "selfsubjectaccessreview", "namespaced": false, "kind": "SelfSubjectAccessReview", "verbs": ["create"]}));
     }
-    let gv = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
+    let gv = if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    };
     json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources})
 }
 
@@ -572,34 +706,59 @@ fn resource(
         other => (None, other),
     };
     let Some((plural, tail)) = rest.split_first() else {
-        return status(404, "NotFound", "the server could not find the requested resource".into());
+        return status(
+            404,
+            "NotFound",
+            "the server could not find the requested resource".into(),
+        );
     };
-    let Some(kind) = kinds::ALL.iter().find(|k| k.group == group && k.version == version && k.plural == *plural) else {
-        if group == "authorization.k8s.io" && *plural == "selfsubjectaccessreviews" && method == Method::POST {
+    let Some(kind) = kinds::ALL
+        .iter()
+        .find(|k| k.group == group && k.version == version && k.plural == *plural)
+    else {
+        if group == "authorization.k8s.io"
+            && *plural == "selfsubjectaccessreviews"
+            && method == Method::POST
+        {
             return access_review(inner, body);
         }
-        return status(404, "NotFound", "the server could not find the requested resource".into());
+        return status(
+            404,
+            "NotFound",
+            "the server could not find the requested resource".into(),
+        );
     };
     let resource_name = kind.resource();
     match (method.as_str(), tail) {
         ("GET", []) => {
             if inner.forbidden.lock().unwrap().contains(&resource_name) {
-                let ns_part = namespace.map(|n| format!(" in the namespace \"{n}\"")).unwrap_or_else(|| " at the cluster scope".into());
+                let ns_part = namespace
+                    .map(|n| format!(" in the namespace \"{n}\""))
+                    .unwrap_or_else(|| " at the cluster scope".into());
                 return status(
                     403,
                     "Forbidden",
-                    format!("{resource_name} is forbidden: User \"system:serviceaccount:default:tester\" cannot list resource \"{}\" in API group \"{}\"{ns_part}", kind.plural, kind.group),
+                    format!(
+                        "{resource_name} is forbidden: User \"system:serviceaccount:default:tester\" cannot list resource \"{}\" in API group \"{}\"{ns_part}",
+                        kind.plural, kind.group
+                    ),
                 );
             }
             list(inner, kind, namespace, params, headers)
         }
         ("GET", [name]) => get(inner, kind, namespace, name),
-        ("GET", [name, "log"]) if kind.plural == "pods" && kind.group.is_empty() => logs(inner, namespace.unwrap_or(""), name, params),
+        ("GET", [name, "log"]) if kind.plural == "pods" && kind.group.is_empty() => {
+            logs(inner, namespace.unwrap_or(""), name, params)
+        }
         ("PATCH", [name]) => patch(inner, kind, namespace, name, params, content_type, body),
         ("POST", []) => create(inner, kind, namespace, params, body),
         ("PUT", [name]) => replace(inner, kind, namespace, name, params, body),
         ("DELETE", [name]) => delete(inner, kind, namespace, name, params),
-        _ => status(405, "MethodNotAllowed", format!("{method} is not supported on this path")),
+        _ => status(
+            405,
+            "MethodNotAllowed",
+            format!("{method} is not supported on this path"),
+        ),
     }
 }
 
@@ -607,7 +766,13 @@ fn list_kind(kind: &Kind) -> String {
     format!("{}List", kind.kind)
 }
 
-fn list(inner: &Inner, kind: &Kind, namespace: Option<&str>, params: &HashMap<String, String>, _headers: &HeaderMap) -> Response {
+fn list(
+    inner: &Inner,
+    kind: &Kind,
+    namespace: Option<&str>,
+    params: &HashMap<String, String>,
+    _headers: &HeaderMap,
+) -> Response {
     let store = inner.store.lock().unwrap();
     let mut items: Vec<&Value> = store
         .objects
@@ -619,7 +784,11 @@ fn list(inner: &Inner, kind: &Kind, namespace: Option<&str>, params: &HashMap<St
     }
     if let Some(sel) = params.get("labelSelector").filter(|s| !s.is_empty()) {
         let Some(sel) = LabelSelector::parse(sel) else {
-            return status(400, "BadRequest", format!("unable to parse requirement: invalid label selector {sel:?}"));
+            return status(
+                400,
+                "BadRequest",
+                format!("unable to parse requirement: invalid label selector {sel:?}"),
+            );
         };
         items.retain(|o| sel.matches(o.get("metadata").and_then(|m| m.get("labels"))));
     }
@@ -629,24 +798,44 @@ fn list(inner: &Inner, kind: &Kind, namespace: Option<&str>, params: &HashMap<St
         };
         items.retain(|o| sel.matches(o));
     }
-    items.sort_by(|a, b| (meta(a, "namespace"), meta(a, "name")).cmp(&(meta(b, "namespace"), meta(b, "name"))));
+    items.sort_by(|a, b| {
+        (meta(a, "namespace"), meta(a, "name")).cmp(&(meta(b, "namespace"), meta(b, "name")))
+    });
     let start: usize = match params.get("continue").filter(|c| !c.is_empty()) {
         Some(token) => match token.strip_prefix("offset-").and_then(|n| n.parse().ok()) {
             Some(n) => n,
-            None => return status(400, "BadRequest", "continue key is not valid: illegal base64 data".into()),
+            None => {
+                return status(
+                    400,
+                    "BadRequest",
+                    "continue key is not valid: illegal base64 data".into(),
+                );
+            }
         },
         None => 0,
     };
-    let limit: usize = params.get("limit").and_then(|l| l.parse().ok()).filter(|l| *l > 0).unwrap_or(usize::MAX);
+    let limit: usize = params
+        .get("limit")
+        .and_then(|l| l.parse().ok())
+        .filter(|l| *l > 0)
+        .unwrap_or(usize::MAX);
     let end = start.saturating_add(limit).min(items.len());
-    let page: Vec<Value> = items.get(start.min(items.len())..end).unwrap_or_default().iter().map(|v| (*v).clone()).collect();
+    let page: Vec<Value> = items
+        .get(start.min(items.len())..end)
+        .unwrap_or_default()
+        .iter()
+        .map(|v| (*v).clone())
+        .collect();
     let rv = inner.resource_version.load(Ordering::Relaxed).to_string();
     let mut metadata = json!({"resourceVersion": rv});
     if end < items.len() {
         metadata["continue"] = json!(format!("offset-{end}"));
         metadata["remainingItemCount"] = json!(items.len() - end);
     }
-    json_response(StatusCode::OK, json!({"kind": list_kind(kind), "apiVersion": kind.api_version(), "metadata": metadata, "items": page}))
+    json_response(
+        StatusCode::OK,
+        json!({"kind": list_kind(kind), "apiVersion": kind.api_version(), "metadata": metadata, "items": page}),
+    )
 }
 
 fn with_type(kind: &Kind, mut obj: Value) -> Value {
@@ -655,12 +844,19 @@ fn with_type(kind: &Kind, mut obj: Value) -> Value {
     obj
 }
 
-fn find<'a>(store: &'a Store, kind: &Kind, namespace: Option<&str>, name: &str) -> Option<&'a Value> {
+fn find<'a>(
+    store: &'a Store,
+    kind: &Kind,
+    namespace: Option<&str>,
+    name: &str,
+) -> Option<&'a Value> {
     store
         .objects
         .get(&(kind.group.to_string(), kind.plural.to_string()))?
         .iter()
-        .find(|o| meta(o, "name") == Some(name) && (!kind.namespaced || meta(o, "namespace") == namespace))
+        .find(|o| {
+            meta(o, "name") == Some(name) && (!kind.namespaced || meta(o, "namespace") == namespace)
+        })
 }
 
 fn get(inner: &Inner, kind: &Kind, namespace: Option<&str>, name: &str) -> Response {
@@ -678,7 +874,11 @@ trait GroupName {
 impl GroupName for Kind {
     /// "deployments.apps", "pods": how the API server names a resource in NotFound messages.
     fn resource_group_name(&self) -> String {
-        if self.group.is_empty() { self.plural.to_string() } else { format!("{}.{}", self.plural, self.group) }
+        if self.group.is_empty() {
+            self.plural.to_string()
+        } else {
+            format!("{}.{}", self.plural, self.group)
+        }
     }
 }
 
@@ -692,21 +892,51 @@ fn logs(inner: &Inner, namespace: &str, pod: &str, params: &HashMap<String, Stri
         .flat_map(|f| obj["spec"][f].as_array().cloned().unwrap_or_default())
         .filter_map(|c| c["name"].as_str().map(str::to_string))
         .collect();
-    let main: Vec<&str> = obj["spec"]["containers"].as_array().into_iter().flatten().filter_map(|c| c["name"].as_str()).collect();
+    let main: Vec<&str> = obj["spec"]["containers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c["name"].as_str())
+        .collect();
     let container = match params.get("container") {
         Some(c) if containers.contains(c) => c.clone(),
-        Some(c) => return status(400, "BadRequest", format!("container {c} is not valid for pod {pod}")),
+        Some(c) => {
+            return status(
+                400,
+                "BadRequest",
+                format!("container {c} is not valid for pod {pod}"),
+            );
+        }
         None if main.len() == 1 => main[0].to_string(),
         None => {
-            return status(400, "BadRequest", format!("a container name must be specified for pod {pod}, choose one of: [{}]", main.join(" ")));
+            return status(
+                400,
+                "BadRequest",
+                format!(
+                    "a container name must be specified for pod {pod}, choose one of: [{}]",
+                    main.join(" ")
+                ),
+            );
         }
     };
     let previous = params.get("previous").is_some_and(|p| p == "true");
-    let (current, prev) = store.logs.get(&(namespace.to_string(), pod.to_string(), container.clone())).cloned().unwrap_or_default();
+    let (current, prev) = store
+        .logs
+        .get(&(namespace.to_string(), pod.to_string(), container.clone()))
+        .cloned()
+        .unwrap_or_default();
     let text = if previous {
         match prev {
             Some(t) => t,
-            None => return status(400, "BadRequest", format!("previous terminated container \"{container}\" in pod \"{pod}\" not found")),
+            None => {
+                return status(
+                    400,
+                    "BadRequest",
+                    format!(
+                        "previous terminated container \"{container}\" in pod \"{pod}\" not found"
+                    ),
+                );
+            }
         }
     } else {
         match current {
@@ -718,18 +948,35 @@ fn logs(inner: &Inner, namespace: &str, pod: &str, params: &HashMap<String, Stri
                     .find(|s| s["name"] == container.as_str())
                     .and_then(|s| s["state"]["waiting"]["reason"].as_str().map(str::to_string));
                 return match waiting {
-                    Some(reason) => status(400, "BadRequest", format!("container \"{container}\" in pod \"{pod}\" is waiting to start: {}", waiting_text(&reason))),
-                    None => (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain")], String::new()).into_response(),
+                    Some(reason) => status(
+                        400,
+                        "BadRequest",
+                        format!(
+                            "container \"{container}\" in pod \"{pod}\" is waiting to start: {}",
+                            waiting_text(&reason)
+                        ),
+                    ),
+                    None => (
+                        StatusCode::OK,
+                        [(header::CONTENT_TYPE, "text/plain")],
+                        String::new(),
+                    )
+                        .into_response(),
                 };
             }
         }
     };
     let mut text = text;
-    if let Some(n) = params.get("tailLines").and_then(|n| n.parse::<usize>().ok()) {
+    if let Some(n) = params
+        .get("tailLines")
+        .and_then(|n| n.parse::<usize>().ok())
+    {
         let lines: Vec<&str> = text.split_inclusive('\n').collect();
         text = lines[lines.len().saturating_sub(n)..].concat();
     }
-    if let Some(n) = params.get("limitBytes").and_then(|n| n.parse::<usize>().ok())
+    if let Some(n) = params
+        .get("limitBytes")
+        .and_then(|n| n.parse::<usize>().ok())
         && text.len() > n
     {
         let mut cut = n;
@@ -760,8 +1007,10 @@ fn stamp_new(inner: &Inner, kind: &Kind, namespace: Option<&str>, obj: &mut Valu
     if kind.namespaced {
         m.insert("namespace".into(), json!(namespace.unwrap_or("default")));
     }
-    m.entry("uid").or_insert_with(|| json!(format!("00000000-0000-4000-8000-{:012}", rv)));
-    m.entry("creationTimestamp").or_insert_with(|| json!("2026-11-20T10:00:00Z"));
+    m.entry("uid")
+        .or_insert_with(|| json!(format!("00000000-0000-4000-8000-{:012}", rv)));
+    m.entry("creationTimestamp")
+        .or_insert_with(|| json!("2026-11-20T10:00:00Z"));
     m.insert("resourceVersion".into(), json!(rv.to_string()));
     m.entry("generation").or_insert(json!(1));
     let _ = name;
@@ -784,29 +1033,49 @@ fn merge(target: &mut Value, patch: &Value) {
     }
 }
 
-fn parse_body(body: &[u8], yaml: bool) -> Result<Value, Response> {
+fn parse_body(body: &[u8], yaml: bool) -> Result<Value, Box<Response>> {
     let text = String::from_utf8_lossy(body);
     let parsed = if yaml {
         serde_saphyr::from_str::<Value>(&text).map_err(|e| e.to_string())
     } else {
         serde_json::from_str::<Value>(&text).map_err(|e| e.to_string())
     };
-    parsed.map_err(|e| status(400, "BadRequest", format!("error decoding patch: {e}")))
+    parsed.map_err(|e| {
+        Box::new(status(
+            400,
+            "BadRequest",
+            format!("error decoding patch: {e}"),
+        ))
+    })
 }
 
-fn patch(inner: &Inner, kind: &Kind, namespace: Option<&str>, name: &str, params: &HashMap<String, String>, content_type: &str, body: &[u8]) -> Response {
+fn patch(
+    inner: &Inner,
+    kind: &Kind,
+    namespace: Option<&str>,
+    name: &str,
+    params: &HashMap<String, String>,
+    content_type: &str,
+    body: &[u8],
+) -> Response {
     let apply = content_type.starts_with("application/apply-patch");
     let patch = match parse_body(body, apply) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     if apply && params.get("fieldManager").is_none_or(|m| m.is_empty()) {
-        return status(400, "BadRequest", "PATCH, fieldManager: Required value: is required for apply patch".into());
+        return status(
+            400,
+            "BadRequest",
+            "PATCH, fieldManager: Required value: is required for apply patch".into(),
+        );
     }
     let mut store = inner.store.lock().unwrap();
     let key = (kind.group.to_string(), kind.plural.to_string());
     let items = store.objects.entry(key).or_default();
-    let pos = items.iter().position(|o| meta(o, "name") == Some(name) && (!kind.namespaced || meta(o, "namespace") == namespace));
+    let pos = items.iter().position(|o| {
+        meta(o, "name") == Some(name) && (!kind.namespaced || meta(o, "namespace") == namespace)
+    });
     let (mut obj, created) = match pos {
         Some(i) => (items[i].clone(), false),
         None if apply => {
@@ -832,41 +1101,81 @@ fn patch(inner: &Inner, kind: &Kind, namespace: Option<&str>, name: &str, params
             None => items.push(obj.clone()),
         }
     }
-    json_response(if created { StatusCode::CREATED } else { StatusCode::OK }, with_type(kind, obj))
+    json_response(
+        if created {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        },
+        with_type(kind, obj),
+    )
 }
 
-fn create(inner: &Inner, kind: &Kind, namespace: Option<&str>, params: &HashMap<String, String>, body: &[u8]) -> Response {
+fn create(
+    inner: &Inner,
+    kind: &Kind,
+    namespace: Option<&str>,
+    params: &HashMap<String, String>,
+    body: &[u8],
+) -> Response {
     let mut obj = match parse_body(body, false) {
         Ok(o) => o,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let name = meta(&obj, "name").unwrap_or_default().to_string();
     let mut store = inner.store.lock().unwrap();
     if find(&store, kind, namespace, &name).is_some() {
-        return status(409, "AlreadyExists", format!("{} \"{name}\" already exists", kind.resource_group_name()));
+        return status(
+            409,
+            "AlreadyExists",
+            format!("{} \"{name}\" already exists", kind.resource_group_name()),
+        );
     }
     stamp_new(inner, kind, namespace, &mut obj);
     if !dry_run(params) {
-        store.objects.entry((kind.group.to_string(), kind.plural.to_string())).or_default().push(obj.clone());
+        store
+            .objects
+            .entry((kind.group.to_string(), kind.plural.to_string()))
+            .or_default()
+            .push(obj.clone());
     }
     json_response(StatusCode::CREATED, with_type(kind, obj))
 }
 
-fn replace(inner: &Inner, kind: &Kind, namespace: Option<&str>, name: &str, params: &HashMap<String, String>, body: &[u8]) -> Response {
+fn replace(
+    inner: &Inner,
+    kind: &Kind,
+    namespace: Option<&str>,
+    name: &str,
+    params: &HashMap<String, String>,
+    body: &[u8],
+) -> Response {
     let mut obj = match parse_body(body, false) {
         Ok(o) => o,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let mut store = inner.store.lock().unwrap();
-    let items = store.objects.entry((kind.group.to_string(), kind.plural.to_string())).or_default();
-    let Some(i) = items.iter().position(|o| meta(o, "name") == Some(name) && (!kind.namespaced || meta(o, "namespace") == namespace)) else {
+    let items = store
+        .objects
+        .entry((kind.group.to_string(), kind.plural.to_string()))
+        .or_default();
+    let Some(i) = items.iter().position(|o| {
+        meta(o, "name") == Some(name) && (!kind.namespaced || meta(o, "namespace") == namespace)
+    }) else {
         return not_found(&kind.resource_group_name(), name);
     };
     let current_rv = meta(&items[i], "resourceVersion").map(str::to_string);
     if let Some(rv) = meta(&obj, "resourceVersion")
         && Some(rv) != current_rv.as_deref()
     {
-        return status(409, "Conflict", format!("Operation cannot be fulfilled on {} \"{name}\": the object has been modified; please apply your changes to the latest version and try again", kind.resource_group_name()));
+        return status(
+            409,
+            "Conflict",
+            format!(
+                "Operation cannot be fulfilled on {} \"{name}\": the object has been modified; please apply your changes to the latest version and try again",
+                kind.resource_group_name()
+            ),
+        );
     }
     let rv = inner.resource_version.fetch_add(1, Ordering::Relaxed) + 1;
     obj["metadata"]["resourceVersion"] = json!(rv.to_string());
@@ -880,13 +1189,28 @@ fn replace(inner: &Inner, kind: &Kind, namespace: Option<&str>, name: &str, para
     json_response(StatusCode::OK, with_type(kind, obj))
 }
 
-fn delete(inner: &Inner, kind: &Kind, namespace: Option<&str>, name: &str, params: &HashMap<String, String>) -> Response {
+fn delete(
+    inner: &Inner,
+    kind: &Kind,
+    namespace: Option<&str>,
+    name: &str,
+    params: &HashMap<String, String>,
+) -> Response {
     let mut store = inner.store.lock().unwrap();
-    let items = store.objects.entry((kind.group.to_string(), kind.plural.to_string())).or_default();
-    let Some(i) = items.iter().position(|o| meta(o, "name") == Some(name) && (!kind.namespaced || meta(o, "namespace") == namespace)) else {
+    let items = store
+        .objects
+        .entry((kind.group.to_string(), kind.plural.to_string()))
+        .or_default();
+    let Some(i) = items.iter().position(|o| {
+        meta(o, "name") == Some(name) && (!kind.namespaced || meta(o, "namespace") == namespace)
+    }) else {
         return not_found(&kind.resource_group_name(), name);
     };
-    let obj = if dry_run(params) { items[i].clone() } else { items.remove(i) };
+    let obj = if dry_run(params) {
+        items[i].clone()
+    } else {
+        items.remove(i)
+    };
     json_response(StatusCode::OK, with_type(kind, obj))
 }
 
@@ -895,7 +1219,10 @@ fn access_review(inner: &Inner, body: &[u8]) -> Response {
     let Ok(mut review) = serde_json::from_slice::<Value>(body) else {
         return status(400, "BadRequest", "invalid SelfSubjectAccessReview".into());
     };
-    let resource = review["spec"]["resourceAttributes"]["resource"].as_str().unwrap_or_default().to_string();
+    let resource = review["spec"]["resourceAttributes"]["resource"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let denied = inner.forbidden.lock().unwrap().contains(&resource);
     review["status"] = json!({"allowed": !denied, "reason": if denied { "forbidden by the test's RBAC" } else { "allowed by the test's RBAC" }});
     json_response(StatusCode::CREATED, review)
@@ -939,7 +1266,11 @@ fn split_top(s: &str) -> Vec<&str> {
 impl LabelSelector {
     pub fn parse(s: &str) -> Option<LabelSelector> {
         let mut reqs = Vec::new();
-        for term in split_top(s).into_iter().map(str::trim).filter(|t| !t.is_empty()) {
+        for term in split_top(s)
+            .into_iter()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+        {
             let set = |rest: &str| -> Option<Vec<String>> {
                 let inner = rest.trim().strip_prefix('(')?.strip_suffix(')')?;
                 Some(inner.split(',').map(|v| v.trim().to_string()).collect())
@@ -956,7 +1287,10 @@ impl LabelSelector {
                 Requirement::In(k.trim().into(), set(rest)?)
             } else if let Some(k) = term.strip_prefix('!') {
                 Requirement::NotExists(k.trim().into())
-            } else if term.chars().all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c)) {
+            } else if term
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
+            {
                 Requirement::Exists(term.into())
             } else {
                 return None;
@@ -996,7 +1330,11 @@ impl FieldSelector {
                 let (p, v) = term.split_once('=')?;
                 (p, true, v)
             };
-            out.push((path.trim().split('.').map(str::to_string).collect(), eq, value.trim().to_string()));
+            out.push((
+                path.trim().split('.').map(str::to_string).collect(),
+                eq,
+                value.trim().to_string(),
+            ));
         }
         Some(FieldSelector(out))
     }

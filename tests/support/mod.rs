@@ -16,7 +16,10 @@ pub fn root() -> PathBuf {
 
 pub fn scenario(name: &str) -> PathBuf {
     let p = root().join("tests/fixtures/scenarios").join(name);
-    assert!(p.is_dir(), "no scenario {name} (run python3 tests/fixtures/generate.py)");
+    assert!(
+        p.is_dir(),
+        "no scenario {name} (run python3 tests/fixtures/generate.py)"
+    );
     p
 }
 
@@ -36,7 +39,9 @@ pub struct Sandbox {
 
 impl Sandbox {
     pub fn new() -> Sandbox {
-        Sandbox { dir: tempfile::tempdir().expect("tempdir") }
+        Sandbox {
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -48,7 +53,11 @@ impl Sandbox {
         let mut cmd = Command::cargo_bin("kubectl-ai").expect("binary");
         for (key, _) in std::env::vars_os() {
             let key = key.to_string_lossy().into_owned();
-            if key.starts_with("KUBECTL_AI_") || key == "KUBECONFIG" || key == "KUBERNETES_SERVICE_HOST" || key == "RUST_LOG" {
+            if key.starts_with("KUBECTL_AI_")
+                || key == "KUBECONFIG"
+                || key == "KUBERNETES_SERVICE_HOST"
+                || key == "RUST_LOG"
+            {
                 cmd.env_remove(&key);
             }
         }
@@ -81,7 +90,8 @@ pub fn json_of(cmd: &mut Command) -> Value {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
 }
 
 /// (rule, kind, name, number of pods) of each finding, for compact assertions.
