@@ -80,7 +80,9 @@ async fn diagnose(
         ..Limits::default()
     };
     let ctx = {
-        let _spinner = ui::Spinner::start("Reading the cluster…".into());
+        // Only a live cluster makes anyone wait; a snapshot reads in milliseconds.
+        let _spinner = matches!(source, Source::Live(_))
+            .then(|| ui::Spinner::start("Reading the cluster…".into()));
         cluster::collect(&source, &scope, limits).await?
     };
     let mut findings = analyze::analyze(&ctx);

@@ -327,3 +327,49 @@ fn a_closed_pipe_ends_quietly() {
         "{stderr}"
     );
 }
+
+/// Runs the binary on a pseudo-terminal (util-linux `script`), as a person at a shell does.
+fn on_a_terminal(sb: &Sandbox, args: &str, env: &[(&str, &str)]) -> String {
+    let bin = assert_cmd::cargo::cargo_bin("kubectl-ai");
+    let mut cmd = std::process::Command::new("script");
+    cmd.args([
+        "-q",
+        "-e",
+        "-c",
+        &format!("'{}' {args}", bin.display()),
+        "/dev/null",
+    ])
+    .env("HOME", sb.path())
+    .env_remove("NO_COLOR")
+    .env("TERM", "xterm-256color");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("script(1) from util-linux");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn colour_on_a_terminal_unless_turned_off() {
+    let sb = Sandbox::new();
+    let coloured = on_a_terminal(&sb, "diagnose --demo", &[]);
+    assert!(
+        coloured.contains("\u{1b}[31m")
+            || coloured.contains("\u{1b}[1;31m")
+            || coloured.contains("\u{1b}[31;1m"),
+        "errors in red on a terminal: {coloured:?}"
+    );
+    for (args, env) in [
+        ("diagnose --demo --no-color", vec![]),
+        ("diagnose --demo", vec![("NO_COLOR", "1")]),
+    ] {
+        let plain = on_a_terminal(&sb, args, &env);
+        assert!(plain.contains("ERROR deployment/todo-backend"));
+        assert!(!plain.contains('\u{1b}'), "{args} {env:?}: {plain:?}");
+    }
+}

@@ -133,6 +133,16 @@ fn logs_are_read_only_for_unhealthy_containers_with_a_bounded_tail() {
         assert_eq!(r.param("tailLines").as_deref(), Some("200"));
         assert!(r.param("limitBytes").is_some());
     }
+    // Three failed pods of one Job: replicas fail alike, so two are read.
+    let api_job = FakeApi::start(&scenario("job-failed"));
+    json_of(live(&sb, &api_job, "todo-app").args(["diagnose", "-o", "json"]));
+    let job_logs = api_job
+        .journal()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/log"))
+        .count();
+    assert_eq!(job_logs, 2, "at most two pods per workload");
+
     let events = api
         .journal()
         .into_iter()
@@ -250,6 +260,49 @@ fn every_cluster_failure_ends_in_one_clear_line() {
         live(&sb, &api, "todo-app").arg("diagnose"),
         1,
         "listing deployments failed (500)",
+    );
+
+    // A throttled server is retried a few times (honouring Retry-After), then reported.
+    let api = FakeApi::start(&scenario("crash-loop"));
+    api.inject(Fault {
+        method: Some("GET".into()),
+        path: "/events".into(),
+        status: 429,
+        times: 2,
+    });
+    let report = json_of(live(&sb, &api, "todo-app").args(["diagnose", "-o", "json"]));
+    assert_eq!(report["findings"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        api.journal()
+            .iter()
+            .filter(|r| r.path.ends_with("/events"))
+            .count(),
+        3
+    );
+    let api = FakeApi::start(&scenario("crash-loop"));
+    api.inject(Fault {
+        method: Some("GET".into()),
+        path: "/events".into(),
+        status: 429,
+        times: 100,
+    });
+    let started = std::time::Instant::now();
+    fails_with(
+        live(&sb, &api, "todo-app").arg("diagnose"),
+        1,
+        "listing events failed (429)",
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "retries are bounded: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        api.journal()
+            .iter()
+            .filter(|r| r.path.ends_with("/events"))
+            .count(),
+        4
     );
 
     let closed = std::net::TcpListener::bind("127.0.0.1:0")

@@ -17,10 +17,14 @@ use futures::{StreamExt, TryFutureExt, stream};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{ListParams, LogParams};
+use kube::client::ClientBuilder;
+use kube::client::retry::RetryPolicy;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use tower::buffer::BufferLayer;
+use tower::retry::RetryLayer;
 
 use super::kinds::{self, Kind};
 use super::logs::{self, LogTarget, Tail};
@@ -96,9 +100,20 @@ impl Cluster {
             config.read_timeout = Some(t);
             config.write_timeout = Some(t);
         }
+        // kube retries 429/503/504 up to 15 times with delays growing toward minutes, which is
+        // right for a controller and wrong for a command someone is waiting on: a few quick
+        // retries ride out a blip, then the user hears about it.
+        config.default_retry = false;
         let server = config.cluster_url.to_string();
         let default_namespace = config.default_namespace.clone();
-        let client = Client::try_from(config).map_err(|e| Error::Kubeconfig(one_line(&e)))?;
+        let retry = RetryPolicy::new(Duration::from_millis(200), Duration::from_secs(2), 3, true)
+            .expect("valid retry bounds");
+        let client = ClientBuilder::try_from(config)
+            .map_err(|e| Error::Kubeconfig(one_line(&e)))?
+            // Retry clones the service per attempt; the buffer makes kube's boxed stack cloneable.
+            .with_layer(&BufferLayer::new(1024))
+            .with_layer(&RetryLayer::new(retry))
+            .build();
         Ok(Cluster {
             client,
             default_namespace,

@@ -211,11 +211,7 @@ impl FakeApi {
     /// Adds objects of one kind (used by the benchmark to build large clusters).
     pub fn insert(&self, kind: &Kind, items: Vec<Value>) {
         let mut store = self.inner.store.lock().unwrap();
-        store
-            .objects
-            .entry((kind.group.to_string(), kind.plural.to_string()))
-            .or_default()
-            .extend(items);
+        store.items(kind).extend(items);
     }
 
     pub fn insert_log(
@@ -844,6 +840,21 @@ fn with_type(kind: &Kind, mut obj: Value) -> Value {
     obj
 }
 
+impl Store {
+    fn items(&mut self, kind: &Kind) -> &mut Vec<Value> {
+        self.objects
+            .entry((kind.group.to_string(), kind.plural.to_string()))
+            .or_default()
+    }
+}
+
+/// Where the named object sits in its kind's list.
+fn position(items: &[Value], kind: &Kind, namespace: Option<&str>, name: &str) -> Option<usize> {
+    items.iter().position(|o| {
+        meta(o, "name") == Some(name) && (!kind.namespaced || meta(o, "namespace") == namespace)
+    })
+}
+
 fn find<'a>(
     store: &'a Store,
     kind: &Kind,
@@ -1073,9 +1084,7 @@ fn patch(
     let mut store = inner.store.lock().unwrap();
     let key = (kind.group.to_string(), kind.plural.to_string());
     let items = store.objects.entry(key).or_default();
-    let pos = items.iter().position(|o| {
-        meta(o, "name") == Some(name) && (!kind.namespaced || meta(o, "namespace") == namespace)
-    });
+    let pos = position(items, kind, namespace, name);
     let (mut obj, created) = match pos {
         Some(i) => (items[i].clone(), false),
         None if apply => {
@@ -1133,11 +1142,7 @@ fn create(
     }
     stamp_new(inner, kind, namespace, &mut obj);
     if !dry_run(params) {
-        store
-            .objects
-            .entry((kind.group.to_string(), kind.plural.to_string()))
-            .or_default()
-            .push(obj.clone());
+        store.items(kind).push(obj.clone());
     }
     json_response(StatusCode::CREATED, with_type(kind, obj))
 }
@@ -1155,13 +1160,8 @@ fn replace(
         Err(r) => return *r,
     };
     let mut store = inner.store.lock().unwrap();
-    let items = store
-        .objects
-        .entry((kind.group.to_string(), kind.plural.to_string()))
-        .or_default();
-    let Some(i) = items.iter().position(|o| {
-        meta(o, "name") == Some(name) && (!kind.namespaced || meta(o, "namespace") == namespace)
-    }) else {
+    let items = store.items(kind);
+    let Some(i) = position(items, kind, namespace, name) else {
         return not_found(&kind.resource_group_name(), name);
     };
     let current_rv = meta(&items[i], "resourceVersion").map(str::to_string);
@@ -1197,13 +1197,8 @@ fn delete(
     params: &HashMap<String, String>,
 ) -> Response {
     let mut store = inner.store.lock().unwrap();
-    let items = store
-        .objects
-        .entry((kind.group.to_string(), kind.plural.to_string()))
-        .or_default();
-    let Some(i) = items.iter().position(|o| {
-        meta(o, "name") == Some(name) && (!kind.namespaced || meta(o, "namespace") == namespace)
-    }) else {
+    let items = store.items(kind);
+    let Some(i) = position(items, kind, namespace, name) else {
         return not_found(&kind.resource_group_name(), name);
     };
     let obj = if dry_run(params) {
