@@ -12,10 +12,10 @@ Exit codes:
   1    error (cluster unreachable, bad kubeconfig, unreadable snapshot, unknown target)
   2    invalid command line
   3    problems found (only with --exit-code: a warning- or error-level finding)
+  4    the LLM failed (unreachable, timeout, key rejected, unknown model, rate-limited, bad reply)
   130  interrupted (Ctrl-C)";
 
-const EXAMPLES: &str = "\
-Examples:
+const EXAMPLES: &str = r#"Examples:
   # What is broken in the current namespace?
   kubectl ai diagnose
 
@@ -29,7 +29,11 @@ Examples:
   kubectl ai diagnose --demo
 
   # In CI: fail the job when problems are found
-  kubectl ai diagnose -A -o json --exit-code";
+  kubectl ai diagnose -A -o json --exit-code
+
+  # Ask in plain words (OPENAI_API_KEY, or OPENAI_BASE_URL for Ollama/vLLM/LM Studio)
+  kubectl ai "why is backend crashlooping" -n todo-app
+  kubectl logs deploy/todo-backend | kubectl ai "explain this""#;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -49,7 +53,10 @@ pub struct Cli {
     #[command(flatten)]
     pub global: Global,
 
-    /// A question in plain words, e.g. "why is backend crashlooping".
+    #[command(flatten)]
+    pub llm: LlmArgs,
+
+    /// A question in plain words, e.g. "why is backend crashlooping" (text piped on stdin is added)
     #[arg(value_name = "QUESTION")]
     pub question: Vec<String>,
 
@@ -62,6 +69,12 @@ pub enum Command {
     /// Find problems and explain them with evidence (no LLM needed)
     #[command(after_help = format!("{EXAMPLES}\n\n{EXIT_CODES}"))]
     Diagnose(DiagnoseArgs),
+    /// Ask a question in plain words; the same as `kubectl ai "QUESTION"`
+    Ask {
+        /// The question; text piped on stdin is appended to it
+        #[arg(value_name = "QUESTION", required = true)]
+        question: Vec<String>,
+    },
     /// Print the version
     Version,
     /// Print a shell completion script
@@ -82,6 +95,36 @@ pub struct DiagnoseArgs {
     /// Exit with code 3 when a warning- or error-level problem is found
     #[arg(long, env = "KUBECTL_AI_EXIT_CODE")]
     pub exit_code: bool,
+}
+
+/// How questions reach the LLM. The endpoint and key come from the environment or the config file
+/// (OPENAI_API_KEY, OPENAI_BASE_URL, AZURE_OPENAI_*; ~/.config/kubectl-ai/config.yaml).
+#[derive(Debug, Args)]
+pub struct LlmArgs {
+    /// Model to ask (default: KUBECTL_AI_MODEL, the config file, then gpt-4o-mini)
+    #[arg(long, global = true, value_name = "NAME")]
+    pub model: Option<String>,
+
+    /// Most prompt tokens to send; evidence is ranked and trimmed to fit (default 8000)
+    #[arg(
+        long,
+        global = true,
+        env = "KUBECTL_AI_MAX_CONTEXT_TOKENS",
+        value_name = "N"
+    )]
+    pub max_context_tokens: Option<usize>,
+
+    /// Directory with system.md and question.md replacing the built-in prompts
+    #[arg(long, global = true, env = "KUBECTL_AI_PROMPT_DIR", value_name = "DIR")]
+    pub prompt_dir: Option<PathBuf>,
+
+    /// Print the answer when it is complete instead of as it is written
+    #[arg(long, global = true, env = "KUBECTL_AI_NO_STREAM")]
+    pub no_stream: bool,
+
+    /// Print exactly what would be sent to the LLM, and send nothing
+    #[arg(long, global = true)]
+    pub show_prompt: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -13,6 +13,9 @@ pub mod exit {
     pub const USAGE: u8 = 2;
     /// `--exit-code` was given and at least one warning- or error-level finding was reported.
     pub const PROBLEMS_FOUND: u8 = 3;
+    /// The LLM could not answer: unreachable, timed out, key rejected, unknown model,
+    /// rate-limited past retries, or a malformed reply.
+    pub const LLM_FAILED: u8 = 4;
     /// Interrupted by Ctrl-C.
     pub const INTERRUPTED: u8 = 130;
 }
@@ -61,4 +64,74 @@ pub enum Error {
     /// The TARGET names nothing in scope.
     #[error("{target} not found in {scope}")]
     TargetNotFound { target: String, scope: String },
+    /// The config file exists but cannot be used.
+    #[error("config file {}: {detail}", path.display())]
+    Config { path: PathBuf, detail: String },
+    /// The prompt budget cannot hold even the question and instructions.
+    #[error(
+        "--max-context-tokens {budget} is too small: the instructions and question alone take {needed} tokens"
+    )]
+    BudgetTooSmall { budget: usize, needed: usize },
+    /// A prompt directory lacks a file or cannot be read.
+    #[error("prompt {}: {detail}", path.display())]
+    Prompt { path: PathBuf, detail: String },
+    /// The LLM endpoint could not be reached.
+    #[error("cannot reach the LLM at {endpoint}: {detail}")]
+    LlmUnreachable { endpoint: String, detail: String },
+    /// No answer within the timeout.
+    #[error(
+        "no answer from the LLM at {endpoint} within {seconds}s (raise KUBECTL_AI_LLM_TIMEOUT or timeoutSeconds in the config file)"
+    )]
+    LlmTimeout { endpoint: String, seconds: u64 },
+    /// The key was rejected.
+    #[error(
+        "the LLM at {endpoint} rejected the API key ({code}); check OPENAI_API_KEY (or AZURE_OPENAI_API_KEY)"
+    )]
+    LlmUnauthorized { endpoint: String, code: u16 },
+    /// The model does not exist there.
+    #[error(
+        "model {model:?} is not available at {endpoint} (404: {detail}); choose another with --model"
+    )]
+    LlmModel {
+        model: String,
+        endpoint: String,
+        detail: String,
+    },
+    /// Still 429 after async-openai's retries.
+    #[error(
+        "the LLM at {endpoint} is rate-limiting (429) and still refused after retries: {detail}"
+    )]
+    LlmRateLimited { endpoint: String, detail: String },
+    /// Even the smaller retry did not fit.
+    #[error(
+        "the prompt does not fit model {model:?}'s context ({detail}); lower --max-context-tokens"
+    )]
+    LlmContextLength { model: String, detail: String },
+    /// Any other error status.
+    #[error("the LLM at {endpoint} failed ({code}): {detail}")]
+    LlmApi {
+        endpoint: String,
+        code: u16,
+        detail: String,
+    },
+    /// A reply that could not be read.
+    #[error("the LLM's reply was malformed: {detail}")]
+    LlmMalformed { detail: String },
+}
+
+impl Error {
+    /// The documented exit code for this error.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::LlmUnreachable { .. }
+            | Error::LlmTimeout { .. }
+            | Error::LlmUnauthorized { .. }
+            | Error::LlmModel { .. }
+            | Error::LlmRateLimited { .. }
+            | Error::LlmContextLength { .. }
+            | Error::LlmApi { .. }
+            | Error::LlmMalformed { .. } => exit::LLM_FAILED,
+            _ => exit::ERROR,
+        }
+    }
 }

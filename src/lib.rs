@@ -5,10 +5,13 @@
 //! arguments, sets up logging and maps the outcome to an exit code.
 
 pub mod analyze;
+pub mod ask;
 pub mod cli;
 pub mod cluster;
+pub mod config;
 pub mod context;
 pub mod error;
+pub mod llm;
 pub mod metrics;
 pub mod quantity;
 pub mod render;
@@ -35,12 +38,9 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<u8> {
             clap_complete::generate(shell, &mut Cli::command(), "kubectl-ai", out);
             Ok(exit::OK)
         }
+        Some(Command::Ask { question }) => ask::run(&cli.global, &cli.llm, &question, out).await,
         None if !cli.question.is_empty() => {
-            // Until the LLM answers questions, the honest answer is the diagnosis itself.
-            eprintln!(
-                "kubectl-ai: answering questions with an LLM is not in this version yet; here is the deterministic diagnosis instead."
-            );
-            diagnose(&cli.global, None, false, out).await
+            ask::run(&cli.global, &cli.llm, &cli.question, out).await
         }
         None => {
             write!(out, "{}", Cli::command().render_long_help())?;
@@ -49,7 +49,7 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<u8> {
     }
 }
 
-fn source(global: &Global) -> Source {
+pub(crate) fn source(global: &Global) -> Source {
     if global.demo {
         Source::Snapshot(cluster::snapshot::Root::Demo)
     } else if let Some(dir) = &global.snapshot {
@@ -102,6 +102,23 @@ async fn diagnose(
     } else {
         exit::OK
     })
+}
+
+/// Reads the cluster (or snapshot) the global flags point at.
+pub(crate) async fn collect_context(global: &Global) -> Result<context::Context, error::Error> {
+    let source = source(global);
+    let scope = ScopeRequest {
+        namespace: global.namespace.clone(),
+        all_namespaces: global.all_namespaces,
+    };
+    let limits = Limits {
+        chunk_size: global.chunk_size,
+        ..Limits::default()
+    };
+    // Only a live cluster makes anyone wait; a snapshot reads in milliseconds.
+    let _spinner = matches!(source, Source::Live(_))
+        .then(|| ui::Spinner::start("Reading the cluster…".into()));
+    cluster::collect(&source, &scope, limits).await
 }
 
 fn version(output: Output, out: &mut dyn Write) -> anyhow::Result<u8> {

@@ -46,7 +46,10 @@ fn main() -> ExitCode {
         Err(err) if is_broken_pipe(&err) => ExitCode::from(exit::OK),
         Err(err) => {
             let _ = writeln!(io::stderr(), "error: {err:#}");
-            ExitCode::from(exit::ERROR)
+            let code = err
+                .downcast_ref::<kubectl_ai::error::Error>()
+                .map_or(exit::ERROR, |e| e.exit_code());
+            ExitCode::from(code)
         }
     }
 }

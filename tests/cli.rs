@@ -294,19 +294,6 @@ fn a_bare_kubectl_dump_without_extension_files_still_diagnoses() {
 }
 
 #[test]
-fn a_question_gets_the_diagnosis_until_the_llm_arrives() {
-    let sb = Sandbox::new();
-    let out = sb
-        .kubectl_ai()
-        .args(["why is backend crashlooping", "--demo"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("[crash-loop]"));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not in this version yet"));
-}
-
-#[test]
 fn a_closed_pipe_ends_quietly() {
     let sb = Sandbox::new();
     let bin = assert_cmd::cargo::cargo_bin("kubectl-ai");

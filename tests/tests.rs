@@ -2,6 +2,7 @@
 
 mod support;
 
+mod ask;
 mod cli;
 mod diagnose;
 mod fixtures;

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod fake_api;
+pub mod fake_llm;
 
 use std::path::{Path, PathBuf};
 
@@ -54,6 +55,9 @@ impl Sandbox {
         for (key, _) in std::env::vars_os() {
             let key = key.to_string_lossy().into_owned();
             if key.starts_with("KUBECTL_AI_")
+                || key.starts_with("OPENAI_")
+                || key.starts_with("AZURE_OPENAI_")
+                || key == "XDG_CONFIG_HOME"
                 || key == "KUBECONFIG"
                 || key == "KUBERNETES_SERVICE_HOST"
                 || key == "RUST_LOG"

@@ -1,0 +1,248 @@
+//! `kubectl ai "question"`: collect, analyze, build one grounded prompt, ask the LLM once, and
+//! stream the answer. Without an LLM, the analyzers' findings are the answer.
+
+use std::io::{IsTerminal, Read, Write};
+
+use anyhow::Context as _;
+use serde_json::json;
+
+use crate::analyze::{self, Finding};
+use crate::cli::{Global, LlmArgs, Output};
+use crate::config::{self, LlmFlags, LlmSettings, Provider};
+use crate::context::Context;
+use crate::error::{Error, exit};
+use crate::llm::prompt::{self, Prompt};
+use crate::llm::redact::Redactor;
+use crate::llm::{self, Chunk, Usage};
+use crate::{render, ui};
+
+/// The prompts compiled in; `--prompt-dir` (or `promptDir` in the config file) replaces them with
+/// files of the same names.
+pub const SYSTEM_PROMPT: &str = include_str!("../prompts/system.md");
+pub const QUESTION_PROMPT: &str = include_str!("../prompts/question.md");
+
+/// Piped text is kept to its last this-many bytes: the end of a log is where it explains itself.
+const MAX_PIPED: usize = 32 * 1024;
+
+pub async fn run(
+    global: &Global,
+    args: &LlmArgs,
+    words: &[String],
+    out: &mut dyn Write,
+) -> anyhow::Result<u8> {
+    let mut question = words.join(" ");
+    if let Some(piped) = read_piped()? {
+        question = format!("{question}\n\n{piped}");
+    }
+    let settings = settings(args)?;
+    let (system, template) = prompts(&settings)?;
+
+    let ctx = crate::collect_context(global).await?;
+    let findings = analyze::analyze(&ctx);
+    let named = prompt::objects_named(&ctx, &question);
+    let relevant: Vec<Finding> = findings
+        .iter()
+        .filter(|f| prompt::is_about(&ctx, &named, f))
+        .cloned()
+        .collect();
+    let relevance = if named.is_empty() {
+        "The question names no object; everything in scope is included.".to_string()
+    } else {
+        format!(
+            "The question is about: {}.",
+            named
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    let header = template
+        .replace("{question}", question.trim())
+        .replace("{scope}", &format!("{} ({})", ctx.scope, ctx.source))
+        .replace("{relevance}", &relevance);
+
+    let build = |budget: usize| -> Result<Prompt, Error> {
+        let mut redactor = Redactor::new();
+        let items = prompt::items(&ctx, &findings, &named);
+        let p = prompt::build(&system, &header, items, budget, &mut redactor)
+            .map_err(|needed| Error::BudgetTooSmall { budget, needed })?;
+        tracing::info!(
+            prompt_tokens = p.tokens,
+            budget,
+            items_included = p.included,
+            items_omitted = p.omitted,
+            secrets_redacted = redactor.count(),
+            "prompt built"
+        );
+        Ok(p)
+    };
+    let mut prompt = build(settings.max_context_tokens)?;
+
+    if args.show_prompt {
+        writeln!(
+            out,
+            "--- system ({} tokens in all) ---\n{}\n--- user ---\n{}",
+            prompt.tokens, prompt.system, prompt.user
+        )?;
+        return Ok(exit::OK);
+    }
+    if settings.provider == Provider::None {
+        return no_llm(global, &ctx, &relevant, out);
+    }
+
+    let stream = !args.no_stream && global.output == Output::Text;
+    let mut retried = false;
+    loop {
+        match answer(
+            &settings,
+            &prompt,
+            stream,
+            global.output == Output::Text,
+            out,
+        )
+        .await
+        {
+            Ok((text, model, usage)) => {
+                if global.output != Output::Text {
+                    let doc = json!({ "answer": text, "findings": relevant, "model": model, "usage": usage });
+                    write_doc(global.output, &doc, out)?;
+                }
+                return Ok(exit::OK);
+            }
+            // One retry with half the evidence when the model's window is smaller than the budget.
+            Err(Error::LlmContextLength { .. }) if !retried => {
+                retried = true;
+                prompt = build(llm::smaller_budget(prompt.tokens))?;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+fn settings(args: &LlmArgs) -> anyhow::Result<LlmSettings> {
+    let env = |k: &str| std::env::var(k).ok();
+    let file = match config::config_path(&env) {
+        Some(path) => config::read_file(&path)?,
+        None => config::FileConfig::default(),
+    };
+    let flags = LlmFlags {
+        model: args.model.clone(),
+        max_context_tokens: args.max_context_tokens,
+        prompt_dir: args.prompt_dir.clone(),
+    };
+    Ok(config::resolve(&flags, file, &env))
+}
+
+fn prompts(settings: &LlmSettings) -> Result<(String, String), Error> {
+    let Some(dir) = &settings.prompt_dir else {
+        return Ok((SYSTEM_PROMPT.to_string(), QUESTION_PROMPT.to_string()));
+    };
+    let read = |name: &str| {
+        let path = dir.join(name);
+        std::fs::read_to_string(&path).map_err(|e| Error::Prompt {
+            path,
+            detail: e.to_string(),
+        })
+    };
+    Ok((read("system.md")?, read("question.md")?))
+}
+
+/// `kubectl logs x | kubectl ai "explain this"`: the piped text follows the question.
+fn read_piped() -> anyhow::Result<Option<String>> {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        return Ok(None);
+    }
+    let mut buf = Vec::new();
+    stdin
+        .lock()
+        .read_to_end(&mut buf)
+        .context("reading standard input")?;
+    let text = String::from_utf8_lossy(&buf);
+    let text = crate::cluster::logs::Tail {
+        lines: usize::MAX,
+        bytes: MAX_PIPED,
+    }
+    .apply(&text);
+    Ok((!text.trim().is_empty()).then_some(text))
+}
+
+/// Streams (or waits for) the answer; the spinner runs on stderr until the first token.
+async fn answer(
+    settings: &LlmSettings,
+    prompt: &Prompt,
+    stream: bool,
+    print: bool,
+    out: &mut dyn Write,
+) -> Result<(String, String, Option<Usage>), Error> {
+    let mut rx = llm::complete(settings, prompt, stream);
+    let mut spinner = Some(ui::Spinner::start(format!("Asking {}…", settings.model)));
+    let (mut text, mut model, mut usage) = (String::new(), settings.model.clone(), None);
+    let mut done = false;
+    while let Some(chunk) = rx.recv().await {
+        match chunk? {
+            Chunk::Text(t) => {
+                spinner = None;
+                text.push_str(&t);
+                if print {
+                    // A closed pipe ends the answer quietly; nothing else can fail here.
+                    if out
+                        .write_all(t.as_bytes())
+                        .and_then(|_| out.flush())
+                        .is_err()
+                    {
+                        break;
+                    }
+                }
+            }
+            Chunk::Done { model: m, usage: u } => {
+                model = m;
+                usage = u;
+                done = true;
+            }
+        }
+    }
+    drop(spinner);
+    if !done && !text.is_empty() && print {
+        let _ = writeln!(out);
+    }
+    if !done {
+        return Err(Error::LlmMalformed {
+            detail: "the answer ended before it was complete".into(),
+        });
+    }
+    if print && !text.ends_with('\n') {
+        let _ = writeln!(out);
+    }
+    Ok((text, model, usage))
+}
+
+fn no_llm(
+    global: &Global,
+    ctx: &Context,
+    findings: &[Finding],
+    out: &mut dyn Write,
+) -> anyhow::Result<u8> {
+    eprintln!(
+        "note: no LLM configured, so this is the analyzers' answer; set OPENAI_API_KEY, or OPENAI_BASE_URL for a local server such as Ollama (http://localhost:11434/v1), to get one in plain words"
+    );
+    match global.output {
+        Output::Text => render::Report::new(ctx, None, findings)
+            .text(out, &ui::Palette::for_stdout(global.no_color))?,
+        format => write_doc(
+            format,
+            &json!({ "answer": null, "findings": findings, "model": null, "usage": null }),
+            out,
+        )?,
+    }
+    Ok(exit::OK)
+}
+
+fn write_doc(format: Output, doc: &serde_json::Value, out: &mut dyn Write) -> anyhow::Result<()> {
+    match format {
+        Output::Yaml => out.write_all(serde_saphyr::to_string(doc)?.as_bytes())?,
+        _ => writeln!(out, "{}", serde_json::to_string_pretty(doc)?)?,
+    }
+    Ok(())
+}
