@@ -120,7 +120,8 @@ pub async fn run(
     }
 }
 
-fn settings(args: &LlmArgs) -> anyhow::Result<LlmSettings> {
+/// The effective LLM settings: flags over environment over config file over defaults.
+pub fn settings(args: &LlmArgs) -> anyhow::Result<LlmSettings> {
     let env = |k: &str| std::env::var(k).ok();
     let file = match config::config_path(&env) {
         Some(path) => config::read_file(&path)?,

@@ -75,6 +75,13 @@ pub enum Command {
         #[arg(value_name = "QUESTION", required = true)]
         question: Vec<String>,
     },
+    /// Show the effective LLM settings (key masked) and check that the endpoint answers
+    #[command(visible_alias = "doctor")]
+    Config {
+        /// Only show the settings; do not contact the endpoint
+        #[arg(long)]
+        no_check: bool,
+    },
     /// Print the version
     Version,
     /// Print a shell completion script

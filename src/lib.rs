@@ -10,6 +10,7 @@ pub mod cli;
 pub mod cluster;
 pub mod config;
 pub mod context;
+pub mod doctor;
 pub mod error;
 pub mod llm;
 pub mod metrics;
@@ -34,6 +35,9 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<u8> {
             diagnose(&cli.global, args.target.as_deref(), args.exit_code, out).await
         }
         Some(Command::Version) => version(cli.global.output, out),
+        Some(Command::Config { no_check }) => {
+            doctor::run(&cli.llm, cli.global.output, !no_check, out).await
+        }
         Some(Command::Completion { shell }) => {
             clap_complete::generate(shell, &mut Cli::command(), "kubectl-ai", out);
             Ok(exit::OK)

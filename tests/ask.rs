@@ -526,3 +526,96 @@ fn the_config_file_and_prompt_dir_are_honoured() {
         "{stderr}"
     );
 }
+
+#[test]
+fn config_shows_effective_settings_with_the_key_masked_and_checks_the_endpoint() {
+    let sb = Sandbox::new();
+    let llm = FakeLlm::start(vec![]);
+    let (code, stdout, stderr) = run(with_llm(&sb, &llm).arg("config"));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains(&format!("endpoint:      {}", llm.url)),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("api key:       sk-t…6789 (from OPENAI_API_KEY)"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("sk-test-key-0123456789"),
+        "the key itself is never shown"
+    );
+    assert!(
+        stdout.contains(
+            "check:         ok: the endpoint answered and serves model gpt-4o-mini (3 models)"
+        ),
+        "{stdout}"
+    );
+    let req = &llm.requests()[0];
+    assert_eq!(req.path, "/v1/models");
+    assert_eq!(
+        req.headers["authorization"],
+        "Bearer sk-test-key-0123456789"
+    );
+
+    let (code, stdout, _) =
+        run(with_llm(&sb, &llm).args(["doctor", "--model", "gpt-9", "-o", "json"]));
+    assert_eq!(code, 0);
+    let doc: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(doc["check"]["ok"], true);
+    assert!(
+        doc["check"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("does not list model gpt-9")
+    );
+    assert_eq!(doc["model"], "gpt-9");
+
+    let before = llm.requests().len();
+    let (code, stdout, _) = run(with_llm(&sb, &llm).args(["config", "--no-check"]));
+    assert_eq!(code, 0);
+    assert!(!stdout.contains("check:"));
+    assert_eq!(llm.requests().len(), before);
+
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let (code, stdout, _) = run(sb
+        .kubectl_ai()
+        .arg("config")
+        .env("OPENAI_BASE_URL", format!("http://{closed}/v1")));
+    assert_eq!(code, 4);
+    assert!(
+        stdout.contains("check:         FAILED: cannot reach the LLM"),
+        "{stdout}"
+    );
+
+    let (code, stdout, _) = run(sb.kubectl_ai().args(["config", "-o", "json"]));
+    assert_eq!(code, 0);
+    let doc: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(doc["provider"], "none");
+    assert!(doc["check"].is_null());
+}
+
+#[test]
+fn ctrl_c_during_an_answer_exits_130() {
+    let sb = Sandbox::new();
+    let llm = FakeLlm::start(vec![Reply::Hang(Duration::from_secs(30), ANSWER.into())]);
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("kubectl-ai"))
+        .args(["why is backend crashlooping", "--demo"])
+        .env("HOME", sb.path())
+        .env("OPENAI_BASE_URL", &llm.url)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until the question has reached the model, then interrupt.
+    let started = std::time::Instant::now();
+    while llm.requests().is_empty() && started.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+}

@@ -45,12 +45,7 @@ pub fn complete(
     prompt: &Prompt,
     stream: bool,
 ) -> mpsc::Receiver<Result<Chunk, Error>> {
-    // async-openai is built without a TLS crypto provider so it cannot collide with kube's; both
-    // then use ring, installed once for the process.
-    static CRYPTO: std::sync::Once = std::sync::Once::new();
-    CRYPTO.call_once(|| {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    });
+    install_crypto();
     let (tx, rx) = mpsc::channel(64);
     let settings = settings.clone();
     let prompt = prompt.clone();
@@ -175,6 +170,20 @@ async fn run<C: Config + Send + Sync + 'static>(
     }
     let _ = tx.send(Ok(Chunk::Done { model, usage })).await;
     Ok(())
+}
+
+/// async-openai is built without a TLS crypto provider so it cannot collide with kube's; both then
+/// use ring, installed once for the process.
+pub fn install_crypto() {
+    static CRYPTO: std::sync::Once = std::sync::Once::new();
+    CRYPTO.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
+/// The one line for an endpoint error, as `doctor` reports it.
+pub fn describe_error(e: OpenAIError, settings: &LlmSettings) -> String {
+    map_error(e, settings).to_string()
 }
 
 fn map_error(e: OpenAIError, settings: &LlmSettings) -> Error {

@@ -156,6 +156,23 @@ async fn handle(State(inner): State<Arc<Inner>>, req: Request) -> Response {
         .await
         .unwrap_or_default();
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    if path.ends_with("/models") {
+        inner.requests.lock().unwrap().push(LlmRequest {
+            path,
+            query,
+            headers,
+            body: Value::Null,
+        });
+        let models: Vec<Value> = [MODEL, "gpt-4o-mini", "llama3.1:8b"]
+            .iter()
+            .map(|id| json!({"id": id, "object": "model", "created": 0, "owned_by": "test"}))
+            .collect();
+        return (
+            StatusCode::OK,
+            axum::Json(json!({"object": "list", "data": models})),
+        )
+            .into_response();
+    }
     if !path.ends_with("/chat/completions") {
         return (StatusCode::NOT_FOUND, "not found").into_response();
     }
