@@ -2,6 +2,7 @@
 //! stream the answer. Without an LLM, the analyzers' findings are the answer.
 
 use std::io::{IsTerminal, Read, Write};
+use std::sync::{Arc, Mutex};
 
 use anyhow::Context as _;
 use serde_json::json;
@@ -13,7 +14,7 @@ use crate::context::Context;
 use crate::error::{Error, exit};
 use crate::llm::prompt::{self, Prompt};
 use crate::llm::redact::Redactor;
-use crate::llm::{self, Chunk, Usage};
+use crate::llm::{self, Chunk, Conversation, ToolRunner, Usage, tools};
 use crate::{render, ui};
 
 /// The prompts compiled in; `--prompt-dir` (or `promptDir` in the config file) replaces them with
@@ -62,7 +63,7 @@ pub async fn run(
         .replace("{scope}", &format!("{} ({})", ctx.scope, ctx.source))
         .replace("{relevance}", &relevance);
 
-    let build = |budget: usize| -> Result<Prompt, Error> {
+    let build = |budget: usize| -> Result<(Prompt, Redactor), Error> {
         let mut redactor = Redactor::new();
         let items = prompt::items(&ctx, &findings, &named);
         let p = prompt::build(&system, &header, items, budget, &mut redactor)
@@ -75,9 +76,9 @@ pub async fn run(
             secrets_redacted = redactor.count(),
             "prompt built"
         );
-        Ok(p)
+        Ok((p, redactor))
     };
-    let mut prompt = build(settings.max_context_tokens)?;
+    let (mut prompt, mut redactor) = build(settings.max_context_tokens)?;
 
     if args.show_prompt {
         writeln!(
@@ -92,11 +93,17 @@ pub async fn run(
     }
 
     let stream = !args.no_stream && global.output == Output::Text;
+    let shared = Arc::new(ctx.clone());
     let mut retried = false;
     loop {
+        let conversation = Conversation {
+            prompt: prompt.clone(),
+            max_steps: args.max_steps,
+            tools: Some(tool_runner(shared.clone(), redactor)),
+        };
         match answer(
             &settings,
-            &prompt,
+            conversation,
             stream,
             global.output == Output::Text,
             out,
@@ -113,11 +120,23 @@ pub async fn run(
             // One retry with half the evidence when the model's window is smaller than the budget.
             Err(Error::LlmContextLength { .. }) if !retried => {
                 retried = true;
-                prompt = build(llm::smaller_budget(prompt.tokens))?;
+                (prompt, redactor) = build(llm::smaller_budget(prompt.tokens))?;
             }
             Err(e) => return Err(e.into()),
         }
     }
+}
+
+/// Tool results are evidence like any other: redacted with the prompt's own placeholders, fenced
+/// as data, and capped.
+fn tool_runner(ctx: Arc<Context>, redactor: Redactor) -> ToolRunner {
+    let redactor = Mutex::new(redactor);
+    Arc::new(move |name: &str, arguments: &str| {
+        let text = tools::run(&ctx, name, arguments);
+        let redacted = redactor.lock().expect("poisoned").redact(&text);
+        let body = prompt::cap(&prompt::fence_safe(&redacted), prompt::ITEM_CAP);
+        format!("{}\n{body}\n{}", prompt::OPEN, prompt::CLOSE)
+    })
 }
 
 /// The effective LLM settings: flags over environment over config file over defaults.
@@ -172,12 +191,12 @@ fn read_piped() -> anyhow::Result<Option<String>> {
 /// Streams (or waits for) the answer; the spinner runs on stderr until the first token.
 async fn answer(
     settings: &LlmSettings,
-    prompt: &Prompt,
+    conversation: Conversation,
     stream: bool,
     print: bool,
     out: &mut dyn Write,
 ) -> Result<(String, String, Option<Usage>), Error> {
-    let mut rx = llm::complete(settings, prompt, stream);
+    let mut rx = llm::complete(settings, conversation, stream);
     let mut spinner = Some(ui::Spinner::start(format!("Asking {}…", settings.model)));
     let (mut text, mut model, mut usage) = (String::new(), settings.model.clone(), None);
     let mut done = false;

@@ -129,6 +129,17 @@ pub struct LlmArgs {
     #[arg(long, global = true, env = "KUBECTL_AI_NO_STREAM")]
     pub no_stream: bool,
 
+    /// Follow-up rounds in which the model may read more of the collected evidence (logs, events,
+    /// objects) through read-only tools; 0 offers none
+    #[arg(
+        long,
+        global = true,
+        env = "KUBECTL_AI_MAX_STEPS",
+        value_name = "N",
+        default_value_t = 2
+    )]
+    pub max_steps: usize,
+
     /// Print exactly what would be sent to the LLM, and send nothing
     #[arg(long, global = true)]
     pub show_prompt: bool,

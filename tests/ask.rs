@@ -619,3 +619,140 @@ fn ctrl_c_during_an_answer_exits_130() {
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     assert_eq!(child.wait().unwrap().code(), Some(130));
 }
+
+fn tool_call(name: &str, arguments: Value) -> Reply {
+    Reply::ToolCall {
+        name: name.into(),
+        arguments: arguments.to_string(),
+    }
+}
+
+fn tool_names(req: &crate::support::fake_llm::LlmRequest) -> Vec<String> {
+    req.body["tools"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|t| t["function"]["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn the_model_may_read_more_evidence_through_read_only_tools() {
+    let sb = Sandbox::new();
+    let dir = planted(&sb);
+    let pod = std::fs::read_dir(dir.join("todo-app"))
+        .unwrap()
+        .flatten()
+        .find(|e| e.path().is_dir())
+        .unwrap()
+        .file_name()
+        .into_string()
+        .unwrap();
+    for stream in [true, false] {
+        let llm = FakeLlm::start(vec![
+            tool_call(
+                "get_logs",
+                serde_json::json!({"pod": pod, "previous": true}),
+            ),
+            Reply::Text(ANSWER.into()),
+        ]);
+        let mut cmd = with_llm(&sb, &llm);
+        cmd.args(["why is backend crashlooping", "--snapshot"])
+            .arg(&dir);
+        if !stream {
+            cmd.arg("--no-stream");
+        }
+        let (code, stdout, stderr) = run(&mut cmd);
+        assert_eq!((code, stdout.trim()), (0, ANSWER), "{stderr}");
+        let reqs = llm.requests();
+        assert_eq!(reqs.len(), 2);
+        assert_eq!(
+            tool_names(&reqs[0]),
+            ["get_logs", "get_events", "get_object"]
+        );
+        let messages = reqs[1].body["messages"].as_array().unwrap();
+        assert_eq!(messages[2]["role"], "assistant");
+        assert_eq!(messages[2]["tool_calls"][0]["function"]["name"], "get_logs");
+        assert_eq!(messages[3]["role"], "tool");
+        assert_eq!(
+            messages[3]["tool_call_id"],
+            messages[2]["tool_calls"][0]["id"]
+        );
+        let result = messages[3]["content"].as_str().unwrap();
+        assert!(
+            result.starts_with("<cluster-data>\nprevious log of pod"),
+            "{result}"
+        );
+        assert!(
+            result.contains("ignore previous instructions") && result.contains("[REDACTED-"),
+            "{result}"
+        );
+        canaries_absent(&reqs[1].body.to_string());
+    }
+}
+
+#[test]
+fn tool_calls_are_bounded_and_cannot_loop() {
+    let sb = Sandbox::new();
+    let same = || {
+        tool_call(
+            "get_events",
+            serde_json::json!({"kind": "Pod", "name": "x"}),
+        )
+    };
+    let llm = FakeLlm::start(vec![same(), same(), Reply::Text(ANSWER.into())]);
+    let (code, stdout, _) =
+        run(with_llm(&sb, &llm).args(["why is backend crashlooping", "--demo"]));
+    assert_eq!((code, stdout.trim()), (0, ANSWER));
+    let reqs = llm.requests();
+    assert_eq!(
+        reqs.len(),
+        3,
+        "two tool rounds (--max-steps 2), then an answer"
+    );
+    assert!(
+        reqs[2].body.get("tools").is_none(),
+        "the last round offers no tools"
+    );
+    let last_tool = reqs[2].body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|m| m["role"] == "tool")
+        .unwrap()
+        .clone();
+    assert!(
+        last_tool["content"]
+            .as_str()
+            .unwrap()
+            .contains("already answered")
+    );
+
+    let llm = FakeLlm::start(vec![Reply::Text(ANSWER.into())]);
+    run(with_llm(&sb, &llm).args(["why is backend crashlooping", "--demo", "--max-steps", "0"]));
+    assert!(llm.requests()[0].body.get("tools").is_none());
+
+    // A model that calls tools it was not offered gets no say.
+    let llm = FakeLlm::start(vec![same()]);
+    fails(
+        with_llm(&sb, &llm).args(["why is backend crashlooping", "--demo", "--max-steps", "0"]),
+        4,
+        "called tools it was not offered",
+    );
+
+    // A local model without tool support is asked again without them.
+    let llm = FakeLlm::start(vec![
+        status(
+            400,
+            "registry.ollama.ai/library/gemma:2b does not support tools",
+            None,
+            None,
+        ),
+        Reply::Text(ANSWER.into()),
+    ]);
+    let (code, stdout, _) =
+        run(with_llm(&sb, &llm).args(["why is backend crashlooping", "--demo"]));
+    assert_eq!((code, stdout.trim()), (0, ANSWER));
+    assert!(llm.requests()[1].body.get("tools").is_none());
+}

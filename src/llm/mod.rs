@@ -6,13 +6,20 @@
 
 pub mod prompt;
 pub mod redact;
+pub mod tools;
+
+use std::collections::HashSet;
+use std::sync::Arc;
 
 use async_openai::Client;
 use async_openai::config::{AzureConfig, Config, OpenAIConfig};
 use async_openai::error::OpenAIError;
 use async_openai::types::chat::{
-    ChatCompletionRequestMessage, ChatCompletionRequestSystemMessage,
+    ChatCompletionMessageToolCall, ChatCompletionMessageToolCalls,
+    ChatCompletionRequestAssistantMessage, ChatCompletionRequestMessage,
+    ChatCompletionRequestSystemMessage, ChatCompletionRequestToolMessage,
     ChatCompletionRequestUserMessage, ChatCompletionStreamOptions, CreateChatCompletionRequestArgs,
+    FunctionCall,
 };
 use futures::StreamExt;
 use serde::Serialize;
@@ -39,27 +46,46 @@ pub enum Chunk {
     },
 }
 
+/// Answers the model's tool calls: (tool name, JSON arguments) -> text for the model.
+pub type ToolRunner = Arc<dyn Fn(&str, &str) -> String + Send + Sync>;
+
+/// One question to put to the model.
+#[derive(Clone)]
+pub struct Conversation {
+    pub prompt: Prompt,
+    /// Follow-up rounds the model may spend on tool calls; 0 offers no tools.
+    pub max_steps: usize,
+    pub tools: Option<ToolRunner>,
+}
+
 /// Starts one completion; chunks (or the one error that ends it) arrive on the returned channel.
 pub fn complete(
     settings: &LlmSettings,
-    prompt: &Prompt,
+    conversation: Conversation,
     stream: bool,
 ) -> mpsc::Receiver<Result<Chunk, Error>> {
     install_crypto();
     let (tx, rx) = mpsc::channel(64);
     let settings = settings.clone();
-    let prompt = prompt.clone();
     tokio::spawn(async move {
         let result = match &settings.provider {
             Provider::None => Err(Error::LlmMalformed {
                 detail: "no LLM configured".into(),
             }),
             Provider::OpenAi { base_url, api_key } => {
-                let mut config = OpenAIConfig::new().with_api_base(base_url.trim_end_matches('/'));
                 // Local servers need no key; async-openai would otherwise read OPENAI_API_KEY
                 // itself, so set it explicitly either way.
-                config = config.with_api_key(api_key.clone().unwrap_or_default());
-                run(Client::with_config(config), &settings, &prompt, stream, &tx).await
+                let config = OpenAIConfig::new()
+                    .with_api_base(base_url.trim_end_matches('/'))
+                    .with_api_key(api_key.clone().unwrap_or_default());
+                run(
+                    Client::with_config(config),
+                    &settings,
+                    &conversation,
+                    stream,
+                    &tx,
+                )
+                .await
             }
             Provider::Azure {
                 endpoint,
@@ -72,7 +98,14 @@ pub fn complete(
                     .with_deployment_id(deployment)
                     .with_api_version(api_version)
                     .with_api_key(api_key);
-                run(Client::with_config(config), &settings, &prompt, stream, &tx).await
+                run(
+                    Client::with_config(config),
+                    &settings,
+                    &conversation,
+                    stream,
+                    &tx,
+                )
+                .await
             }
         };
         if let Err(e) = result {
@@ -82,22 +115,141 @@ pub fn complete(
     rx
 }
 
+/// A tool call as the model made it.
+#[derive(Debug, Clone, Default)]
+struct Call {
+    id: String,
+    name: String,
+    arguments: String,
+}
+
+/// What one request produced.
+struct Turn {
+    text: bool,
+    calls: Vec<Call>,
+    model: String,
+    usage: Option<Usage>,
+}
+
+/// The conversation: one request for a typical question; with tools, at most `max_steps` rounds
+/// of tool calls and then an answer without tools. The same call twice is answered with a refusal,
+/// so a model cannot loop on it.
 async fn run<C: Config + Send + Sync + 'static>(
     client: Client<C>,
     settings: &LlmSettings,
-    prompt: &Prompt,
+    conversation: &Conversation,
     stream: bool,
     tx: &mpsc::Sender<Result<Chunk, Error>>,
 ) -> Result<(), Error> {
-    let messages: Vec<ChatCompletionRequestMessage> = vec![
-        ChatCompletionRequestSystemMessage::from(prompt.system.as_str()).into(),
-        ChatCompletionRequestUserMessage::from(prompt.user.as_str()).into(),
+    let mut messages: Vec<ChatCompletionRequestMessage> = vec![
+        ChatCompletionRequestSystemMessage::from(conversation.prompt.system.as_str()).into(),
+        ChatCompletionRequestUserMessage::from(conversation.prompt.user.as_str()).into(),
     ];
-    let mut request = CreateChatCompletionRequestArgs::default();
-    request
-        .model(settings.model.clone())
-        .messages(messages)
+    let mut offer = conversation.tools.is_some() && conversation.max_steps > 0;
+    let mut seen: HashSet<(String, String)> = HashSet::new();
+    let (mut steps, mut total): (usize, Option<Usage>) = (0, None);
+    loop {
+        let with_tools = offer && steps < conversation.max_steps;
+        let turn = match request(&client, settings, &messages, with_tools, stream, tx).await {
+            // Some local models reject the tools parameter outright: ask again without it.
+            Err(Error::LlmApi {
+                code: 400, detail, ..
+            }) if with_tools && detail.to_lowercase().contains("tool") => {
+                tracing::info!("the model does not support tools; asking without them");
+                offer = false;
+                continue;
+            }
+            other => other?,
+        };
+        if let Some(u) = turn.usage {
+            let t = total.get_or_insert_with(Usage::default);
+            t.prompt_tokens += u.prompt_tokens;
+            t.completion_tokens += u.completion_tokens;
+        }
+        let runner = conversation.tools.as_ref().filter(|_| with_tools);
+        match (turn.calls.is_empty(), runner) {
+            (true, _) | (false, None) if turn.text => {
+                let _ = tx
+                    .send(Ok(Chunk::Done {
+                        model: turn.model,
+                        usage: total,
+                    }))
+                    .await;
+                return Ok(());
+            }
+            (false, Some(runner)) => {
+                steps += 1;
+                let calls: Vec<ChatCompletionMessageToolCalls> = turn
+                    .calls
+                    .iter()
+                    .map(|c| {
+                        ChatCompletionMessageToolCalls::Function(ChatCompletionMessageToolCall {
+                            id: c.id.clone(),
+                            function: FunctionCall {
+                                name: c.name.clone(),
+                                arguments: c.arguments.clone(),
+                            },
+                        })
+                    })
+                    .collect();
+                messages.push(
+                    ChatCompletionRequestAssistantMessage {
+                        tool_calls: Some(calls),
+                        ..Default::default()
+                    }
+                    .into(),
+                );
+                for call in turn.calls {
+                    let fresh = seen.insert((call.name.clone(), call.arguments.clone()));
+                    tracing::info!(
+                        tool = call.name,
+                        arguments = call.arguments,
+                        fresh,
+                        "tool call"
+                    );
+                    let result = if fresh {
+                        runner(&call.name, &call.arguments)
+                    } else {
+                        "This exact call was already answered above. Answer from the evidence you have.".to_string()
+                    };
+                    messages.push(
+                        ChatCompletionRequestToolMessage {
+                            content: result.into(),
+                            tool_call_id: call.id,
+                        }
+                        .into(),
+                    );
+                }
+            }
+            _ => {
+                return Err(Error::LlmMalformed {
+                    detail: if turn.calls.is_empty() {
+                        "the reply holds no answer text".into()
+                    } else {
+                        "the model called tools it was not offered".into()
+                    },
+                });
+            }
+        }
+    }
+}
+
+/// One request; text goes to the channel as it arrives, tool calls are gathered.
+async fn request<C: Config + Send + Sync + 'static>(
+    client: &Client<C>,
+    settings: &LlmSettings,
+    messages: &[ChatCompletionRequestMessage],
+    with_tools: bool,
+    stream: bool,
+    tx: &mpsc::Sender<Result<Chunk, Error>>,
+) -> Result<Turn, Error> {
+    let mut args = CreateChatCompletionRequestArgs::default();
+    args.model(settings.model.clone())
+        .messages(messages.to_vec())
         .temperature(0.2);
+    if with_tools {
+        args.tools(tools::definitions());
+    }
     let fail = |e: OpenAIError| map_error(e, settings);
     let timeout = settings.timeout;
     let timed_out = || Error::LlmTimeout {
@@ -105,41 +257,58 @@ async fn run<C: Config + Send + Sync + 'static>(
         seconds: timeout.as_secs(),
     };
     if !stream {
-        let request = request.build().map_err(fail)?;
+        let request = args.build().map_err(fail)?;
         let response = tokio::time::timeout(timeout, client.chat().create(request))
             .await
             .map_err(|_| timed_out())?
             .map_err(fail)?;
-        let text = response
-            .choices
-            .first()
-            .and_then(|c| c.message.content.clone())
-            .ok_or_else(|| Error::LlmMalformed {
-                detail: "the reply has no message content".into(),
-            })?;
-        let _ = tx.send(Ok(Chunk::Text(text))).await;
+        let message = response.choices.into_iter().next().map(|c| c.message);
+        let text = message
+            .as_ref()
+            .and_then(|m| m.content.clone())
+            .filter(|t| !t.is_empty());
+        let calls = message
+            .and_then(|m| m.tool_calls)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|c| match c {
+                ChatCompletionMessageToolCalls::Function(f) => Some(Call {
+                    id: f.id,
+                    name: f.function.name,
+                    arguments: f.function.arguments,
+                }),
+                ChatCompletionMessageToolCalls::Custom(_) => None,
+            })
+            .collect();
+        if let Some(t) = &text {
+            let _ = tx.send(Ok(Chunk::Text(t.clone()))).await;
+        }
         let usage = response.usage.map(|u| Usage {
             prompt_tokens: u.prompt_tokens,
             completion_tokens: u.completion_tokens,
         });
-        let _ = tx
-            .send(Ok(Chunk::Done {
-                model: response.model,
-                usage,
-            }))
-            .await;
-        return Ok(());
+        return Ok(Turn {
+            text: text.is_some(),
+            calls,
+            model: response.model,
+            usage,
+        });
     }
-    request.stream_options(ChatCompletionStreamOptions {
+    args.stream_options(ChatCompletionStreamOptions {
         include_usage: Some(true),
         ..Default::default()
     });
-    let request = request.build().map_err(fail)?;
+    let request = args.build().map_err(fail)?;
     let mut events = tokio::time::timeout(timeout, client.chat().create_stream(request))
         .await
         .map_err(|_| timed_out())?
         .map_err(fail)?;
-    let (mut model, mut usage, mut any) = (settings.model.clone(), None, false);
+    let mut turn = Turn {
+        text: false,
+        calls: Vec::new(),
+        model: settings.model.clone(),
+        usage: None,
+    };
     loop {
         // The timeout is per chunk: a slow but steady answer is fine, silence is not.
         let next = tokio::time::timeout(timeout, events.next())
@@ -147,29 +316,38 @@ async fn run<C: Config + Send + Sync + 'static>(
             .map_err(|_| timed_out())?;
         let Some(chunk) = next else { break };
         let chunk = chunk.map_err(fail)?;
-        model = chunk.model;
+        turn.model = chunk.model;
         if let Some(u) = chunk.usage {
-            usage = Some(Usage {
+            turn.usage = Some(Usage {
                 prompt_tokens: u.prompt_tokens,
                 completion_tokens: u.completion_tokens,
             });
         }
         for choice in chunk.choices {
+            for piece in choice.delta.tool_calls.unwrap_or_default() {
+                let i = piece.index as usize;
+                if turn.calls.len() <= i {
+                    turn.calls.resize(i + 1, Call::default());
+                }
+                let call = &mut turn.calls[i];
+                if let Some(id) = piece.id {
+                    call.id = id;
+                }
+                if let Some(f) = piece.function {
+                    call.name.push_str(f.name.as_deref().unwrap_or_default());
+                    call.arguments
+                        .push_str(f.arguments.as_deref().unwrap_or_default());
+                }
+            }
             if let Some(text) = choice.delta.content.filter(|t| !t.is_empty()) {
-                any = true;
+                turn.text = true;
                 if tx.send(Ok(Chunk::Text(text))).await.is_err() {
-                    return Ok(());
+                    return Ok(turn);
                 }
             }
         }
     }
-    if !any {
-        return Err(Error::LlmMalformed {
-            detail: "the stream ended without any answer text".into(),
-        });
-    }
-    let _ = tx.send(Ok(Chunk::Done { model, usage })).await;
-    Ok(())
+    Ok(turn)
 }
 
 /// async-openai is built without a TLS crypto provider so it cannot collide with kube's; both then

@@ -41,17 +41,17 @@ pub struct Prompt {
 /// No single item may take more than this many tokens.
 pub const ITEM_CAP: usize = 1200;
 
-const OPEN: &str = "<cluster-data>";
-const CLOSE: &str = "</cluster-data>";
+pub const OPEN: &str = "<cluster-data>";
+pub const CLOSE: &str = "</cluster-data>";
 
 /// Cluster text must not be able to close the data fence and speak as the operator.
-fn fence_safe(text: &str) -> String {
+pub fn fence_safe(text: &str) -> String {
     text.replace(OPEN, "<cluster-data\u{200b}>")
         .replace(CLOSE, "</cluster-data\u{200b}>")
 }
 
 /// Cuts an item to the cap by dropping its oldest lines (after the first, which names it).
-fn cap(text: &str, limit: usize) -> String {
+pub fn cap(text: &str, limit: usize) -> String {
     if count_tokens(text) <= limit {
         return text.to_string();
     }

@@ -36,6 +36,8 @@ pub enum Reply {
     Truncated(Vec<String>),
     /// A stream whose chunk is not JSON.
     Malformed,
+    /// A call of one tool (streamed in two pieces if the request streams).
+    ToolCall { name: String, arguments: String },
 }
 
 #[derive(Debug, Clone)]
@@ -217,6 +219,7 @@ async fn handle(State(inner): State<Arc<Inner>>, req: Request) -> Response {
             vec!["{\"id\": \"c1\", \"choices\": [ {oops".to_string()],
             true,
         ),
+        Reply::ToolCall { name, arguments } => tool_call(&name, &arguments, stream),
     }
 }
 
@@ -224,6 +227,30 @@ fn chunk(text: &str) -> String {
     json!({"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": MODEL,
            "choices": [{"index": 0, "delta": {"role": "assistant", "content": text}, "finish_reason": null}]})
     .to_string()
+}
+
+fn tool_call(name: &str, arguments: &str, stream: bool) -> Response {
+    let id = format!("call_{}", arguments.len());
+    if !stream {
+        let body = json!({"id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": MODEL,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": null,
+                "tool_calls": [{"id": id, "type": "function", "function": {"name": name, "arguments": arguments}}]},
+                "finish_reason": "tool_calls"}]});
+        return (StatusCode::OK, axum::Json(body)).into_response();
+    }
+    let (a, b) = arguments.split_at(arguments.len() / 2);
+    let piece = |first: bool, args: &str| {
+        let mut call = json!({"index": 0, "function": {"arguments": args}});
+        if first {
+            call["id"] = json!(id);
+            call["type"] = json!("function");
+            call["function"]["name"] = json!(name);
+        }
+        json!({"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": MODEL,
+               "choices": [{"index": 0, "delta": {"role": "assistant", "tool_calls": [call]}, "finish_reason": null}]})
+        .to_string()
+    };
+    sse(vec![piece(true, a), piece(false, b)], true)
 }
 
 fn answer(text: &str, stream: bool, prompt_tokens: u64) -> Response {

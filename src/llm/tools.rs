@@ -1,0 +1,231 @@
+//! Follow-up tools the model may call when the prompt's evidence is not enough: read-only, answered
+//! from the context already collected (no new request reaches the cluster), bounded by the number of
+//! steps, and redacted like everything else that is sent.
+
+use async_openai::types::chat::{ChatCompletionTool, ChatCompletionTools, FunctionObject};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::context::{Context, ObjectRef, event_count};
+
+pub fn definitions() -> Vec<ChatCompletionTools> {
+    let tool = |name: &str, description: &str, parameters: Value| {
+        ChatCompletionTools::Function(ChatCompletionTool {
+            function: FunctionObject {
+                name: name.into(),
+                description: Some(description.into()),
+                parameters: Some(parameters),
+                strict: None,
+            },
+        })
+    };
+    vec![
+        tool(
+            "get_logs",
+            "The collected log tail of one container (current, or previous for a restarted one).",
+            json!({"type": "object", "properties": {
+                "pod": {"type": "string"}, "container": {"type": "string"},
+                "previous": {"type": "boolean"}, "namespace": {"type": "string"}},
+                "required": ["pod"], "additionalProperties": false}),
+        ),
+        tool(
+            "get_events",
+            "Warning events about one object, newest first.",
+            json!({"type": "object", "properties": {
+                "kind": {"type": "string"}, "name": {"type": "string"}, "namespace": {"type": "string"}},
+                "required": ["kind", "name"], "additionalProperties": false}),
+        ),
+        tool(
+            "get_object",
+            "One object as the API server returned it (managedFields removed; Secrets and ConfigMaps as keys only).",
+            json!({"type": "object", "properties": {
+                "kind": {"type": "string"}, "name": {"type": "string"}, "namespace": {"type": "string"}},
+                "required": ["kind", "name"], "additionalProperties": false}),
+        ),
+    ]
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LogArgs {
+    pod: String,
+    container: Option<String>,
+    #[serde(default)]
+    previous: bool,
+    namespace: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ObjectArgs {
+    kind: String,
+    name: String,
+    namespace: Option<String>,
+}
+
+/// Runs one tool call; anything wrong with it is explained to the model, not raised.
+pub fn run(ctx: &Context, name: &str, arguments: &str) -> String {
+    let parsed = |e: serde_json::Error| format!("invalid arguments for {name}: {e}");
+    match name {
+        "get_logs" => match serde_json::from_str::<LogArgs>(arguments) {
+            Ok(a) => logs(ctx, a),
+            Err(e) => parsed(e),
+        },
+        "get_events" | "get_object" => match serde_json::from_str::<ObjectArgs>(arguments) {
+            Ok(a) if name == "get_events" => events(ctx, a),
+            Ok(a) => object(ctx, a),
+            Err(e) => parsed(e),
+        },
+        other => format!(
+            "there is no tool named {other:?}; the tools are get_logs, get_events and get_object"
+        ),
+    }
+}
+
+fn in_ns(meta_ns: Option<&str>, wanted: &Option<String>) -> bool {
+    wanted.as_deref().is_none_or(|w| meta_ns == Some(w))
+}
+
+fn logs(ctx: &Context, a: LogArgs) -> String {
+    let found: Vec<_> = ctx
+        .logs
+        .iter()
+        .filter(|(k, _)| k.pod == a.pod && in_ns(Some(&k.namespace), &a.namespace))
+        .filter(|(k, _)| a.container.as_deref().is_none_or(|c| c == k.container))
+        .collect();
+    let Some((key, logs)) = found.first() else {
+        return format!(
+            "no logs were collected for pod {} (logs are collected only for unhealthy containers, two pods per workload)",
+            a.pod
+        );
+    };
+    let text = if a.previous {
+        &logs.previous
+    } else {
+        &logs.current
+    };
+    match text {
+        Some(t) => format!(
+            "{} log of pod {} container {} -n {}:\n{t}",
+            if a.previous { "previous" } else { "current" },
+            key.pod,
+            key.container,
+            key.namespace
+        ),
+        None => format!(
+            "no {} log of pod {}",
+            if a.previous { "previous" } else { "current" },
+            a.pod
+        ),
+    }
+}
+
+fn events(ctx: &Context, a: ObjectArgs) -> String {
+    let lines: Vec<String> = ctx
+        .events
+        .iter()
+        .filter(|e| {
+            let o = &e.involved_object;
+            o.kind
+                .as_deref()
+                .is_some_and(|k| k.eq_ignore_ascii_case(&a.kind))
+                && o.name.as_deref() == Some(a.name.as_str())
+                && in_ns(o.namespace.as_deref(), &a.namespace)
+        })
+        .take(20)
+        .map(|e| {
+            format!(
+                "{} (x{}): {}",
+                e.reason.as_deref().unwrap_or_default(),
+                event_count(e),
+                e.message.as_deref().unwrap_or_default()
+            )
+        })
+        .collect();
+    if lines.is_empty() {
+        format!("no warning events about {} {}", a.kind, a.name)
+    } else {
+        lines.join("\n")
+    }
+}
+
+fn object(ctx: &Context, a: ObjectArgs) -> String {
+    let kind = a.kind.to_lowercase();
+    let pick = |items: Vec<(ObjectRef, Value)>| {
+        items
+            .into_iter()
+            .find(|(o, _)| o.name == a.name && in_ns(o.namespace.as_deref(), &a.namespace))
+    };
+    fn all<T: serde::Serialize>(
+        kind: &str,
+        items: &[T],
+        meta: impl Fn(&T) -> &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+    ) -> Vec<(ObjectRef, Value)> {
+        items
+            .iter()
+            .map(|i| {
+                (
+                    ObjectRef::of(kind, meta(i)),
+                    serde_json::to_value(i).unwrap_or(Value::Null),
+                )
+            })
+            .collect()
+    }
+    let found = match kind.trim_end_matches('s') {
+        "pod" => pick(all("Pod", &ctx.pods, |o| &o.metadata)),
+        "deployment" => pick(all("Deployment", &ctx.deployments, |o| &o.metadata)),
+        "statefulset" => pick(all("StatefulSet", &ctx.stateful_sets, |o| &o.metadata)),
+        "daemonset" => pick(all("DaemonSet", &ctx.daemon_sets, |o| &o.metadata)),
+        "replicaset" => pick(all("ReplicaSet", &ctx.replica_sets, |o| &o.metadata)),
+        "job" => pick(all("Job", &ctx.jobs, |o| &o.metadata)),
+        "cronjob" => pick(all("CronJob", &ctx.cron_jobs, |o| &o.metadata)),
+        "service" => pick(all("Service", &ctx.services, |o| &o.metadata)),
+        "endpoint" => pick(all("Endpoints", &ctx.endpoints, |o| &o.metadata)),
+        "persistentvolumeclaim" | "pvc" => {
+            pick(all("PersistentVolumeClaim", &ctx.pvcs, |o| &o.metadata))
+        }
+        "ingres" | "ingress" => pick(all("Ingress", &ctx.ingresses, |o| &o.metadata)),
+        "horizontalpodautoscaler" | "hpa" => {
+            pick(all("HorizontalPodAutoscaler", &ctx.hpas, |o| &o.metadata))
+        }
+        "node" => pick(all("Node", &ctx.nodes, |o| &o.metadata)),
+        "storageclas" | "storageclass" => {
+            pick(all("StorageClass", &ctx.storage_classes, |o| &o.metadata))
+        }
+        "secret" | "configmap" => {
+            let list = if kind.starts_with("secret") {
+                &ctx.secrets
+            } else {
+                &ctx.config_maps
+            };
+            return list
+                .iter()
+                .find(|k| k.name == a.name && in_ns(Some(&k.namespace), &a.namespace))
+                .map(|k| {
+                    format!(
+                        "{} {} -n {} has keys: {} (values are never read)",
+                        a.kind,
+                        k.name,
+                        k.namespace,
+                        k.keys.join(", ")
+                    )
+                })
+                .unwrap_or_else(|| format!("no {} named {} was collected", a.kind, a.name));
+        }
+        _ => {
+            return format!(
+                "kind {:?} is not collected; try Pod, Deployment, StatefulSet, Service, PersistentVolumeClaim, Ingress, HorizontalPodAutoscaler, Node, Secret or ConfigMap",
+                a.kind
+            );
+        }
+    };
+    match found {
+        Some((_, mut v)) => {
+            if let Some(meta) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+                meta.remove("managedFields");
+            }
+            serde_json::to_string_pretty(&v).unwrap_or_default()
+        }
+        None => format!("no {} named {} was collected in scope", a.kind, a.name),
+    }
+}
