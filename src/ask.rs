@@ -39,46 +39,9 @@ pub async fn run(
     let (system, template) = prompts(&settings)?;
 
     let ctx = crate::collect_context(global).await?;
-    let findings = analyze::analyze(&ctx);
-    let named = prompt::objects_named(&ctx, &question);
-    let relevant: Vec<Finding> = findings
-        .iter()
-        .filter(|f| prompt::is_about(&ctx, &named, f))
-        .cloned()
-        .collect();
-    let relevance = if named.is_empty() {
-        "The question names no object; everything in scope is included.".to_string()
-    } else {
-        format!(
-            "The question is about: {}.",
-            named
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
-    };
-    let header = template
-        .replace("{question}", question.trim())
-        .replace("{scope}", &format!("{} ({})", ctx.scope, ctx.source))
-        .replace("{relevance}", &relevance);
-
-    let build = |budget: usize| -> Result<(Prompt, Redactor), Error> {
-        let mut redactor = Redactor::new();
-        let items = prompt::items(&ctx, &findings, &named);
-        let p = prompt::build(&system, &header, items, budget, &mut redactor)
-            .map_err(|needed| Error::BudgetTooSmall { budget, needed })?;
-        tracing::info!(
-            prompt_tokens = p.tokens,
-            budget,
-            items_included = p.included,
-            items_omitted = p.omitted,
-            secrets_redacted = redactor.count(),
-            "prompt built"
-        );
-        Ok((p, redactor))
-    };
-    let (mut prompt, mut redactor) = build(settings.max_context_tokens)?;
+    let grounding = Grounding::new(&ctx, &question, &system, &template);
+    let relevant = grounding.relevant.clone();
+    let (mut prompt, mut redactor) = grounding.prompt(settings.max_context_tokens)?;
 
     if args.show_prompt {
         writeln!(
@@ -120,10 +83,68 @@ pub async fn run(
             // One retry with half the evidence when the model's window is smaller than the budget.
             Err(Error::LlmContextLength { .. }) if !retried => {
                 retried = true;
-                (prompt, redactor) = build(llm::smaller_budget(prompt.tokens))?;
+                (prompt, redactor) = grounding.prompt(llm::smaller_budget(prompt.tokens))?;
             }
             Err(e) => return Err(e.into()),
         }
+    }
+}
+
+/// Everything a prompt is made from: the question, the findings and what it names.
+pub struct Grounding<'a> {
+    ctx: &'a Context,
+    findings: Vec<Finding>,
+    named: std::collections::BTreeSet<crate::context::ObjectRef>,
+    system: String,
+    header: String,
+    /// The findings about what the question names (all of them when it names nothing).
+    pub relevant: Vec<Finding>,
+}
+
+impl<'a> Grounding<'a> {
+    pub fn new(ctx: &'a Context, question: &str, system: &str, template: &str) -> Self {
+        let findings = analyze::analyze(ctx);
+        let named = prompt::objects_named(ctx, question);
+        let relevant = findings
+            .iter()
+            .filter(|f| prompt::is_about(ctx, &named, f))
+            .cloned()
+            .collect();
+        let relevance = if named.is_empty() {
+            "The question names no object; everything in scope is included.".to_string()
+        } else {
+            let names: Vec<String> = named.iter().map(ToString::to_string).collect();
+            format!("The question is about: {}.", names.join(", "))
+        };
+        let header = template
+            .replace("{question}", question.trim())
+            .replace("{scope}", &format!("{} ({})", ctx.scope, ctx.source))
+            .replace("{relevance}", &relevance);
+        Grounding {
+            ctx,
+            findings,
+            named,
+            system: system.to_string(),
+            header,
+            relevant,
+        }
+    }
+
+    /// The prompt within `budget` tokens, and the redactor whose placeholders it uses.
+    pub fn prompt(&self, budget: usize) -> Result<(Prompt, Redactor), Error> {
+        let mut redactor = Redactor::new();
+        let items = prompt::items(self.ctx, &self.findings, &self.named);
+        let p = prompt::build(&self.system, &self.header, items, budget, &mut redactor)
+            .map_err(|needed| Error::BudgetTooSmall { budget, needed })?;
+        tracing::info!(
+            prompt_tokens = p.tokens,
+            budget,
+            items_included = p.included,
+            items_omitted = p.omitted,
+            secrets_redacted = redactor.count(),
+            "prompt built"
+        );
+        Ok((p, redactor))
     }
 }
 

@@ -756,3 +756,28 @@ fn tool_calls_are_bounded_and_cannot_loop() {
     assert_eq!((code, stdout.trim()), (0, ANSWER));
     assert!(llm.requests()[1].body.get("tools").is_none());
 }
+
+#[test]
+fn verbose_reports_the_prompt_size_against_the_budget() {
+    let sb = Sandbox::new();
+    let llm = FakeLlm::start(vec![Reply::Text(ANSWER.into())]);
+    let (code, _, stderr) = run(with_llm(&sb, &llm).args([
+        "why is backend crashlooping",
+        "--demo",
+        "-v",
+        "--max-context-tokens",
+        "3000",
+    ]));
+    assert_eq!(code, 0);
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("prompt built"))
+        .expect("a prompt line");
+    let sent = &llm.requests()[0];
+    let tokens = kubectl_ai::llm::prompt::count_tokens(&sent.message("system"))
+        + kubectl_ai::llm::prompt::count_tokens(&sent.message("user"));
+    assert!(
+        line.contains(&format!("prompt_tokens={tokens}")) && line.contains("budget=3000"),
+        "{line}"
+    );
+}

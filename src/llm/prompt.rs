@@ -315,7 +315,10 @@ pub fn items(ctx: &Context, findings: &[Finding], named: &BTreeSet<ObjectRef>) -
             ),
         });
     }
-    for (key, logs) in &ctx.logs {
+    // Replicas of one workload crash alike, and a crash-looping container's current and previous
+    // logs are often the same text: each distinct log goes in once, naming every place it was seen.
+    let mut logs: Vec<(u32, String, Vec<String>)> = Vec::new();
+    for (key, pair) in &ctx.logs {
         let owner = ctx
             .pods
             .iter()
@@ -328,22 +331,39 @@ pub fn items(ctx: &Context, findings: &[Finding], named: &BTreeSet<ObjectRef>) -
             .as_ref()
             .is_some_and(|w| about(w, std::slice::from_ref(&key.pod)));
         for (which, text, rank) in [
-            ("previous", &logs.previous, 400),
-            ("current", &logs.current, 450),
+            ("previous", &pair.previous, 400),
+            ("current", &pair.current, 450),
         ] {
-            if let Some(text) = text.as_ref().filter(|t| !t.trim().is_empty()) {
-                out.push(Item {
-                    rank: if relevant { rank } else { rank + 400 },
-                    text: format!(
-                        "LOG ({which}) of pod {} container {} -n {}:\n{}",
-                        key.pod,
-                        key.container,
-                        key.namespace,
-                        text.trim_end()
-                    ),
-                });
+            let Some(text) = text
+                .as_ref()
+                .map(|t| t.trim_end())
+                .filter(|t| !t.trim().is_empty())
+            else {
+                continue;
+            };
+            let place = format!(
+                "{which} log of pod {} container {} -n {}",
+                key.pod, key.container, key.namespace
+            );
+            let rank = if relevant { rank } else { rank + 400 };
+            match logs.iter_mut().find(|(_, t, _)| t == text) {
+                Some(seen) => {
+                    seen.0 = seen.0.min(rank);
+                    seen.2.push(place);
+                }
+                None => logs.push((rank, text.to_string(), vec![place])),
             }
         }
+    }
+    for (rank, text, places) in logs {
+        out.push(Item {
+            rank,
+            text: format!("LOG, {}:\n{text}", places.join("; same text in the ")),
+        });
+    }
+    // Raw evidence about objects the question did not name stays out when it named some.
+    if !named.is_empty() {
+        out.retain(|item| item.rank < 600);
     }
     out
 }
