@@ -10,6 +10,8 @@
 
 #[path = "../tests/support/fake_api.rs"]
 mod fake_api;
+#[path = "../tests/support/server.rs"]
+mod server;
 
 use std::path::PathBuf;
 use std::process::Command;

@@ -5,7 +5,6 @@ use std::io::Write;
 use std::time::Duration;
 
 use async_openai::Client;
-use async_openai::config::{AzureConfig, OpenAIConfig};
 use serde_json::json;
 
 use crate::cli::{LlmArgs, Output};
@@ -120,24 +119,13 @@ pub async fn run(
 async fn check_endpoint(settings: &LlmSettings) -> Result<String, String> {
     crate::llm::install_crypto();
     let listed = match &settings.provider {
-        Provider::OpenAi { base_url, api_key } => {
-            let config = OpenAIConfig::new()
-                .with_api_base(base_url.trim_end_matches('/'))
-                .with_api_key(api_key.clone().unwrap_or_default());
-            tokio::time::timeout(CHECK_TIMEOUT, Client::with_config(config).models().list()).await
+        Provider::OpenAi { .. } => {
+            let client = Client::with_config(crate::llm::openai_config(&settings.provider));
+            tokio::time::timeout(CHECK_TIMEOUT, client.models().list()).await
         }
-        Provider::Azure {
-            endpoint,
-            deployment,
-            api_version,
-            api_key,
-        } => {
-            let config = AzureConfig::new()
-                .with_api_base(endpoint.trim_end_matches('/'))
-                .with_deployment_id(deployment)
-                .with_api_version(api_version)
-                .with_api_key(api_key);
-            tokio::time::timeout(CHECK_TIMEOUT, Client::with_config(config).models().list()).await
+        Provider::Azure { .. } => {
+            let client = Client::with_config(crate::llm::azure_config(&settings.provider));
+            tokio::time::timeout(CHECK_TIMEOUT, client.models().list()).await
         }
         Provider::None => return Err("no LLM configured".into()),
     };

@@ -74,21 +74,7 @@ async fn diagnose(
     out: &mut dyn Write,
 ) -> anyhow::Result<u8> {
     let target = target.map(target::Target::parse).transpose()?;
-    let source = source(global);
-    let scope = ScopeRequest {
-        namespace: global.namespace.clone(),
-        all_namespaces: global.all_namespaces,
-    };
-    let limits = Limits {
-        chunk_size: global.chunk_size,
-        ..Limits::default()
-    };
-    let ctx = {
-        // Only a live cluster makes anyone wait; a snapshot reads in milliseconds.
-        let _spinner = matches!(source, Source::Live(_))
-            .then(|| ui::Spinner::start("Reading the cluster…".into()));
-        cluster::collect(&source, &scope, limits).await?
-    };
+    let ctx = collect_context(global).await?;
     let mut findings = analyze::analyze(&ctx);
     if let Some(t) = &target {
         findings = t.select(&ctx, findings)?;

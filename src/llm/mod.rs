@@ -72,14 +72,9 @@ pub fn complete(
             Provider::None => Err(Error::LlmMalformed {
                 detail: "no LLM configured".into(),
             }),
-            Provider::OpenAi { base_url, api_key } => {
-                // Local servers need no key; async-openai would otherwise read OPENAI_API_KEY
-                // itself, so set it explicitly either way.
-                let config = OpenAIConfig::new()
-                    .with_api_base(base_url.trim_end_matches('/'))
-                    .with_api_key(api_key.clone().unwrap_or_default());
+            Provider::OpenAi { .. } => {
                 run(
-                    Client::with_config(config),
+                    Client::with_config(openai_config(&settings.provider)),
                     &settings,
                     &conversation,
                     stream,
@@ -87,19 +82,9 @@ pub fn complete(
                 )
                 .await
             }
-            Provider::Azure {
-                endpoint,
-                deployment,
-                api_version,
-                api_key,
-            } => {
-                let config = AzureConfig::new()
-                    .with_api_base(endpoint.trim_end_matches('/'))
-                    .with_deployment_id(deployment)
-                    .with_api_version(api_version)
-                    .with_api_key(api_key);
+            Provider::Azure { .. } => {
                 run(
-                    Client::with_config(config),
+                    Client::with_config(azure_config(&settings.provider)),
                     &settings,
                     &conversation,
                     stream,
@@ -113,6 +98,34 @@ pub fn complete(
         }
     });
     rx
+}
+
+/// The async-openai configuration of an OpenAI-compatible provider. Local servers need no key;
+/// async-openai would otherwise read OPENAI_API_KEY itself, so it is set explicitly either way.
+pub fn openai_config(provider: &Provider) -> OpenAIConfig {
+    match provider {
+        Provider::OpenAi { base_url, api_key } => OpenAIConfig::new()
+            .with_api_base(base_url.trim_end_matches('/'))
+            .with_api_key(api_key.clone().unwrap_or_default()),
+        _ => OpenAIConfig::new(),
+    }
+}
+
+/// The async-openai configuration of an Azure OpenAI deployment.
+pub fn azure_config(provider: &Provider) -> AzureConfig {
+    match provider {
+        Provider::Azure {
+            endpoint,
+            deployment,
+            api_version,
+            api_key,
+        } => AzureConfig::new()
+            .with_api_base(endpoint.trim_end_matches('/'))
+            .with_deployment_id(deployment)
+            .with_api_version(api_version)
+            .with_api_key(api_key),
+        _ => AzureConfig::new(),
+    }
 }
 
 /// A tool call as the model made it.

@@ -13,7 +13,6 @@
 #![allow(dead_code)]
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -26,6 +25,8 @@ use axum::response::{IntoResponse, Response};
 use k8s_openapi::jiff::Timestamp;
 use kubectl_ai::cluster::kinds::{self, Kind};
 use serde_json::{Value, json};
+
+use super::server::Server;
 
 /// One recorded request.
 #[derive(Debug, Clone)]
@@ -85,8 +86,7 @@ struct Inner {
 pub struct FakeApi {
     pub url: String,
     inner: Arc<Inner>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    _server: Server,
 }
 
 impl FakeApi {
@@ -113,38 +113,17 @@ impl FakeApi {
             requests: AtomicUsize::new(0),
             port: AtomicU64::new(0),
         });
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let (addr_tx, addr_rx) = std::sync::mpsc::channel::<SocketAddr>();
-        let state = inner.clone();
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .expect("runtime");
-            rt.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                    .await
-                    .expect("bind");
-                addr_tx
-                    .send(listener.local_addr().expect("addr"))
-                    .expect("send addr");
-                let app = axum::Router::new().fallback(handle).with_state(state);
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(async {
-                        let _ = rx.await;
-                    })
-                    .await
-                    .expect("serve");
-            });
-        });
-        let addr = addr_rx.recv().expect("server address");
-        inner.port.store(addr.port() as u64, Ordering::Relaxed);
+        let app = axum::Router::new()
+            .fallback(handle)
+            .with_state(inner.clone());
+        let server = Server::start(app, 2);
+        inner
+            .port
+            .store(server.addr.port() as u64, Ordering::Relaxed);
         FakeApi {
-            url: format!("http://{addr}"),
+            url: format!("http://{}", server.addr),
             inner,
-            stop: Some(tx),
-            thread: Some(thread),
+            _server: server,
         }
     }
 
@@ -237,17 +216,6 @@ impl FakeApi {
         );
         std::fs::write(&path, text).expect("write kubeconfig");
         path
-    }
-}
-
-impl Drop for FakeApi {
-    fn drop(&mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
 

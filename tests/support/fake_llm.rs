@@ -18,6 +18,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use super::server::Server;
+
 /// One scripted reply, used for one request.
 #[derive(Debug, Clone)]
 pub enum Reply {
@@ -83,8 +85,7 @@ pub struct FakeLlm {
     /// The server root, for Azure's endpoint setting.
     pub root: String,
     inner: Arc<Inner>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    _server: Server,
 }
 
 impl FakeLlm {
@@ -93,54 +94,22 @@ impl FakeLlm {
             replies: Mutex::new(replies.into()),
             requests: Mutex::new(Vec::new()),
         });
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-        let state = inner.clone();
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(1)
-                .enable_all()
-                .build()
-                .expect("runtime");
-            rt.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                    .await
-                    .expect("bind");
-                addr_tx
-                    .send(listener.local_addr().expect("addr"))
-                    .expect("send");
-                let app = axum::Router::new().fallback(handle).with_state(state);
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(async {
-                        let _ = rx.await;
-                    })
-                    .await
-                    .expect("serve");
-            });
-        });
-        let addr = addr_rx.recv().expect("address");
+        let server = Server::start(
+            axum::Router::new()
+                .fallback(handle)
+                .with_state(inner.clone()),
+            1,
+        );
         FakeLlm {
-            url: format!("http://{addr}/v1"),
-            root: format!("http://{addr}"),
+            url: format!("http://{}/v1", server.addr),
+            root: format!("http://{}", server.addr),
             inner,
-            stop: Some(tx),
-            thread: Some(thread),
+            _server: server,
         }
     }
 
     pub fn requests(&self) -> Vec<LlmRequest> {
         self.inner.requests.lock().unwrap().clone()
-    }
-}
-
-impl Drop for FakeLlm {
-    fn drop(&mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
 
