@@ -13,6 +13,8 @@ Exit codes:
   2    invalid command line
   3    problems found (only with --exit-code: a warning- or error-level finding)
   4    the LLM failed (unreachable, timeout, key rejected, unknown model, rate-limited, bad reply)
+  5    a plan was not applied (refused by policy or RBAC, rejected by the dry run, declined, or no
+       terminal to ask on without --yes)
   130  interrupted (Ctrl-C)";
 
 const EXAMPLES: &str = r#"Examples:
@@ -75,6 +77,17 @@ pub enum Command {
         #[arg(value_name = "QUESTION", required = true)]
         question: Vec<String>,
     },
+    /// List the changes kubectl-ai has applied, newest last
+    History,
+    /// Put back what a recorded change altered (the newest, or ID), through the same plan pipeline
+    Undo {
+        /// A record id from `kubectl ai history`
+        #[arg(value_name = "ID")]
+        id: Option<String>,
+
+        #[command(flatten)]
+        plan: PlanArgs,
+    },
     /// Show the effective LLM settings (key masked) and check that the endpoint answers
     #[command(visible_alias = "doctor")]
     Config {
@@ -102,6 +115,29 @@ pub struct DiagnoseArgs {
     /// Exit with code 3 when a warning- or error-level problem is found
     #[arg(long, env = "KUBECTL_AI_EXIT_CODE")]
     pub exit_code: bool,
+
+    /// Propose fixes for the findings that have a certain one, and apply them after you confirm
+    #[arg(long)]
+    pub fix: bool,
+
+    #[command(flatten)]
+    pub plan: PlanArgs,
+}
+
+/// How a plan may proceed. Nothing changes without consent: interactively, or `--yes`.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Apply without asking (the only non-interactive consent)
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+
+    /// Validate with a server-side dry run and show the diff, but change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// How long to wait for rollouts after applying (0 skips the wait)
+    #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = parse_duration)]
+    pub timeout: Duration,
 }
 
 /// How questions reach the LLM. The endpoint and key come from the environment or the config file

@@ -16,6 +16,9 @@ pub mod exit {
     /// The LLM could not answer: unreachable, timed out, key rejected, unknown model,
     /// rate-limited past retries, or a malformed reply.
     pub const LLM_FAILED: u8 = 4;
+    /// A plan was not applied: refused by policy or RBAC, rejected by the server's dry run,
+    /// declined, or no terminal to ask on and no `--yes`.
+    pub const NOT_APPLIED: u8 = 5;
     /// Interrupted by Ctrl-C.
     pub const INTERRUPTED: u8 = 130;
 }
@@ -75,6 +78,46 @@ pub enum Error {
     /// A prompt directory lacks a file or cannot be read.
     #[error("prompt {}: {detail}", path.display())]
     Prompt { path: PathBuf, detail: String },
+    /// Policy refuses the plan.
+    #[error("refused: {0}")]
+    PlanRefused(String),
+    /// RBAC does not allow an action.
+    #[error("not allowed to {verb} {target}: {reason}; nothing was changed")]
+    NotPermitted {
+        verb: String,
+        target: String,
+        reason: String,
+    },
+    /// The server's dry run rejected an object.
+    #[error("the API server rejected {target} in a dry run: {detail}; nothing was changed")]
+    DryRunRejected { target: String, detail: String },
+    /// Consent is needed and cannot be asked for.
+    #[error(
+        "refusing to change the cluster without consent: there is no terminal to ask on; re-run with --yes to apply, or --dry-run to see the plan"
+    )]
+    NoConsent,
+    /// Applying stopped part way.
+    #[error("applied {applied} of {total} change(s), then stopped: {detail}{undo}")]
+    ApplyFailed {
+        applied: usize,
+        total: usize,
+        detail: String,
+        undo: String,
+    },
+    /// A rollout did not finish in time.
+    #[error(
+        "{target} did not finish rolling out within {seconds}s; see `kubectl rollout status`, or undo with `kubectl ai undo`"
+    )]
+    RolloutTimeout { target: String, seconds: u64 },
+    /// The history directory or a record cannot be used.
+    #[error("history {}: {detail}", path.display())]
+    History { path: PathBuf, detail: String },
+    /// Nothing matches in the history.
+    #[error("{0}")]
+    NoHistory(String),
+    /// The command needs a live cluster.
+    #[error("{0} needs a live cluster; a snapshot cannot be changed")]
+    NeedsLive(&'static str),
     /// The LLM endpoint could not be reached.
     #[error("cannot reach the LLM at {endpoint}: {detail}")]
     LlmUnreachable { endpoint: String, detail: String },
@@ -131,6 +174,10 @@ impl Error {
             | Error::LlmContextLength { .. }
             | Error::LlmApi { .. }
             | Error::LlmMalformed { .. } => exit::LLM_FAILED,
+            Error::PlanRefused(_)
+            | Error::NotPermitted { .. }
+            | Error::DryRunRejected { .. }
+            | Error::NoConsent => exit::NOT_APPLIED,
             _ => exit::ERROR,
         }
     }

@@ -14,6 +14,7 @@ pub mod doctor;
 pub mod error;
 pub mod llm;
 pub mod metrics;
+pub mod plan;
 pub mod quantity;
 pub mod render;
 pub mod target;
@@ -31,6 +32,9 @@ use error::exit;
 /// Runs one command, writing its result to `out`; returns the exit code.
 pub async fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<u8> {
     match cli.command {
+        Some(Command::Diagnose(args)) if args.fix => fix(&cli.global, &args, out).await,
+        Some(Command::History) => history(cli.global.output, out),
+        Some(Command::Undo { id, plan }) => undo(&cli.global, id.as_deref(), &plan, out).await,
         Some(Command::Diagnose(args)) => {
             diagnose(&cli.global, args.target.as_deref(), args.exit_code, out).await
         }
@@ -92,6 +96,136 @@ async fn diagnose(
     } else {
         exit::OK
     })
+}
+
+/// The live cluster and the scope the flags ask for; plans need one, snapshots cannot change.
+async fn live_cluster(
+    global: &Global,
+    what: &'static str,
+) -> Result<(cluster::live::Cluster, context::Scope), error::Error> {
+    let Source::Live(opts) = source(global) else {
+        return Err(error::Error::NeedsLive(what));
+    };
+    let cluster = cluster::live::Cluster::connect(&opts).await?;
+    let scope = if global.all_namespaces {
+        context::Scope::AllNamespaces
+    } else {
+        context::Scope::Namespace(
+            global
+                .namespace
+                .clone()
+                .unwrap_or_else(|| cluster.default_namespace.clone()),
+        )
+    };
+    Ok((cluster, scope))
+}
+
+fn plan_options(global: &Global, args: &cli::PlanArgs) -> plan::execute::Options {
+    plan::execute::Options {
+        yes: args.yes,
+        dry_run: args.dry_run,
+        output: global.output,
+        palette: ui::Palette::for_stdout(global.no_color),
+        wait: args.timeout,
+    }
+}
+
+/// `diagnose --fix`: the diagnosis, then the certain fixes as one plan.
+async fn fix(global: &Global, args: &cli::DiagnoseArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
+    let (cluster, scope) = live_cluster(global, "--fix").await?;
+    let ctx = {
+        let _spinner = ui::Spinner::start("Reading the cluster…".into());
+        cluster
+            .collect(
+                scope.clone(),
+                cluster::logs::Tail::default(),
+                global.chunk_size,
+            )
+            .await?
+    };
+    let mut findings = analyze::analyze(&ctx);
+    if let Some(t) = args
+        .target
+        .as_deref()
+        .map(target::Target::parse)
+        .transpose()?
+    {
+        findings = t.select(&ctx, findings)?;
+    }
+    let actions = plan::fixes::for_findings(&ctx, &findings);
+    if global.output == Output::Text {
+        render::Report::new(&ctx, args.target.clone(), &findings)
+            .text(out, &ui::Palette::for_stdout(global.no_color))?;
+        writeln!(out)?;
+        if actions.is_empty() {
+            writeln!(
+                out,
+                "No fix is certain enough to apply automatically; the suggestions above say what to change."
+            )?;
+            return Ok(exit::OK);
+        }
+    }
+    plan::execute::run(
+        &cluster,
+        &scope,
+        plan::Plan { actions },
+        &plan_options(global, &args.plan),
+        out,
+    )
+    .await
+}
+
+fn history(output: Output, out: &mut dyn Write) -> anyhow::Result<u8> {
+    let records = plan::history::list()?;
+    match output {
+        Output::Json => writeln!(out, "{}", serde_json::to_string_pretty(&records)?)?,
+        Output::Yaml => out.write_all(serde_saphyr::to_string(&records)?.as_bytes())?,
+        Output::Text if records.is_empty() => writeln!(out, "No changes recorded yet.")?,
+        Output::Text => {
+            writeln!(out, "{:<20} {:<22} CHANGES", "ID", "APPLIED")?;
+            for r in &records {
+                let changes: Vec<String> = r
+                    .changes
+                    .iter()
+                    .map(|c| format!("{}: {}", c.target, c.summary))
+                    .collect();
+                writeln!(
+                    out,
+                    "{:<20} {:<22} {}",
+                    r.id,
+                    r.at.split('.').next().unwrap_or(&r.at),
+                    changes.join("; ")
+                )?;
+            }
+        }
+    }
+    Ok(exit::OK)
+}
+
+async fn undo(
+    global: &Global,
+    id: Option<&str>,
+    args: &cli::PlanArgs,
+    out: &mut dyn Write,
+) -> anyhow::Result<u8> {
+    let record = plan::history::find(id)?;
+    let (cluster, _) = live_cluster(global, "undo").await?;
+    if record.cluster != cluster.description {
+        return Err(error::Error::PlanRefused(format!(
+            "change {} was applied to {}, but the current cluster is {}; switch to that context first",
+            record.id, record.cluster, cluster.description
+        ))
+        .into());
+    }
+    let plan = plan::history::undo_plan(&record);
+    plan::execute::run(
+        &cluster,
+        &context::Scope::AllNamespaces,
+        plan,
+        &plan_options(global, args),
+        out,
+    )
+    .await
 }
 
 /// Reads the cluster (or snapshot) the global flags point at.

@@ -52,6 +52,14 @@ impl Palette {
         self.paint(Style::new().dim(), text)
     }
 
+    pub fn added(&self, text: &str) -> String {
+        self.paint(Style::new().green(), text)
+    }
+
+    pub fn removed(&self, text: &str) -> String {
+        self.paint(Style::new().red(), text)
+    }
+
     pub fn good(&self, text: &str) -> String {
         self.paint(Style::new().green().bold(), text)
     }

@@ -242,6 +242,7 @@ fn every_cluster_failure_ends_in_one_clear_line() {
         path: "/pods".into(),
         status: 401,
         times: 100,
+        real_only: false,
     });
     fails_with(
         live(&sb, &api, "todo-app").arg("diagnose"),
@@ -255,6 +256,7 @@ fn every_cluster_failure_ends_in_one_clear_line() {
         path: "/deployments".into(),
         status: 500,
         times: 100,
+        real_only: false,
     });
     fails_with(
         live(&sb, &api, "todo-app").arg("diagnose"),
@@ -269,6 +271,7 @@ fn every_cluster_failure_ends_in_one_clear_line() {
         path: "/events".into(),
         status: 429,
         times: 2,
+        real_only: false,
     });
     let report = json_of(live(&sb, &api, "todo-app").args(["diagnose", "-o", "json"]));
     assert_eq!(report["findings"].as_array().unwrap().len(), 1);
@@ -285,6 +288,7 @@ fn every_cluster_failure_ends_in_one_clear_line() {
         path: "/events".into(),
         status: 429,
         times: 100,
+        real_only: false,
     });
     let started = std::time::Instant::now();
     fails_with(

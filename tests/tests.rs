@@ -8,3 +8,4 @@ mod diagnose;
 mod fixtures;
 mod kubectl;
 mod live;
+mod plan;

@@ -8,10 +8,10 @@
 
 mod autoscaling;
 mod nodes;
-mod pods;
-mod probes;
+pub mod pods;
+pub mod probes;
 mod scheduling;
-mod services;
+pub mod services;
 mod storage;
 mod workloads;
 

@@ -198,6 +198,42 @@ fn oom_problem(
     }
 }
 
+/// For the OOM-killed container of a workload: its name, memory limit and the highest usage seen
+/// across its pods, when it has a limit.
+pub fn oom_facts(
+    ctx: &Context,
+    object: &crate::context::ObjectRef,
+) -> Option<(String, u64, Option<u64>)> {
+    let mut found: Option<(String, u64, Option<u64>)> = None;
+    for pod in ctx.pods.iter().filter(|p| &ctx.owner_of(p) == object) {
+        for cs in pod
+            .status
+            .iter()
+            .flat_map(|s| s.container_statuses.iter().flatten())
+        {
+            let oom = [cs.last_state.as_ref(), cs.state.as_ref()]
+                .into_iter()
+                .flatten()
+                .any(|s| {
+                    s.terminated.as_ref().and_then(|t| t.reason.as_deref()) == Some("OOMKilled")
+                });
+            if !oom {
+                continue;
+            }
+            let Some(limit) = container(pod, &cs.name)
+                .and_then(|c| c.resources.as_ref()?.limits.as_ref()?.get("memory"))
+                .and_then(|q| quantity::bytes(&q.0))
+            else {
+                continue;
+            };
+            let usage = ctx.container_memory(namespace(pod), pod_name(pod), &cs.name);
+            let entry = found.get_or_insert((cs.name.clone(), limit, None));
+            entry.2 = entry.2.max(usage);
+        }
+    }
+    found
+}
+
 /// Half again over what it needed, rounded up to 64Mi so the number looks like one a person picks.
 pub fn suggest_memory(limit: u64, usage: Option<u64>) -> u64 {
     const STEP: u64 = 64 * 1024 * 1024;

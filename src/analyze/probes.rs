@@ -63,13 +63,30 @@ pub fn describe_action(probe: &Probe) -> String {
     }
 }
 
-fn port_mismatches(ctx: &Context) -> Vec<Finding> {
+/// A probe aimed at a port its container does not declare.
+#[derive(Debug, Clone)]
+pub struct Mismatch {
+    pub object: crate::context::ObjectRef,
+    pub container: String,
+    /// "readinessProbe", "livenessProbe" or "startupProbe".
+    pub probe: &'static str,
+    /// "httpGet.port", "tcpSocket.port" or "grpc.port".
+    pub field: &'static str,
+    pub port: IntOrString,
+    /// Declared ports of the container, as "8000 (http)".
+    pub declared: Vec<String>,
+    /// The port to aim at instead: the container's only declared port (none when it has several).
+    pub suggested: Option<i32>,
+}
+
+/// Every probe in every workload template (and bare pod) that targets an undeclared port.
+pub fn mismatches(ctx: &Context) -> Vec<Mismatch> {
     let mut out = Vec::new();
     for (object, spec) in pod_specs(ctx) {
         for c in &spec.containers {
             let ports = c.ports.as_deref().unwrap_or_default();
-            for (probe_kind, probe) in probes(c) {
-                let Some((field, port)) = probe_port(probe) else {
+            for (probe, p) in probes(c) {
+                let Some((field, port)) = probe_port(p) else {
                     continue;
                 };
                 let declared = match &port {
@@ -83,53 +100,62 @@ fn port_mismatches(ctx: &Context) -> Vec<Finding> {
                 if declared {
                     continue;
                 }
-                let shown = match &port {
-                    IntOrString::Int(n) => n.to_string(),
-                    IntOrString::String(s) => format!("{s:?}"),
-                };
-                let list: Vec<String> = ports
-                    .iter()
-                    .map(|p| match &p.name {
-                        Some(n) => format!("{} ({n})", p.container_port),
-                        None => p.container_port.to_string(),
-                    })
-                    .collect();
-                let mut evidence = vec![
-                    format!("{probe_kind}.{field}: {shown}"),
-                    format!(
-                        "containerPorts of {}: {}",
-                        c.name,
-                        if list.is_empty() {
-                            "none".into()
-                        } else {
-                            list.join(", ")
-                        }
-                    ),
-                ];
-                evidence.extend(failures_of(ctx, &object, &c.name).into_iter().take(2));
-                let target = ports
-                    .first()
-                    .map(|p| format!(" to {}", p.container_port))
-                    .unwrap_or_default();
-                out.push(Finding {
-                    rule: PORT_MISMATCH.into(),
-                    severity: Severity::Error,
+                out.push(Mismatch {
                     object: object.clone(),
-                    summary: format!(
-                        "{probe_kind} of container {} probes port {shown}, which the container does not expose",
-                        c.name
-                    ),
-                    evidence,
-                    fix: format!(
-                        "Set {probe_kind}.{field} of container {}{target} (a port it declares), or declare the port the app really listens on.",
-                        c.name
-                    ),
-                    pods: vec![],
+                    container: c.name.clone(),
+                    probe,
+                    field,
+                    port,
+                    declared: ports
+                        .iter()
+                        .map(|p| match &p.name {
+                            Some(n) => format!("{} ({n})", p.container_port),
+                            None => p.container_port.to_string(),
+                        })
+                        .collect(),
+                    suggested: (ports.len() == 1).then(|| ports[0].container_port),
                 });
             }
         }
     }
     out
+}
+
+fn port_mismatches(ctx: &Context) -> Vec<Finding> {
+    mismatches(ctx)
+        .into_iter()
+        .map(|m| {
+            let shown = match &m.port {
+                IntOrString::Int(n) => n.to_string(),
+                IntOrString::String(s) => format!("{s:?}"),
+            };
+            let mut evidence = vec![
+                format!("{}.{}: {shown}", m.probe, m.field),
+                format!(
+                    "containerPorts of {}: {}",
+                    m.container,
+                    if m.declared.is_empty() { "none".into() } else { m.declared.join(", ") }
+                ),
+            ];
+            evidence.extend(failures_of(ctx, &m.object, &m.container).into_iter().take(2));
+            let target = m.suggested.map(|p| format!(" to {p}")).unwrap_or_default();
+            Finding {
+                rule: PORT_MISMATCH.into(),
+                severity: Severity::Error,
+                summary: format!(
+                    "{} of container {} probes port {shown}, which the container does not expose",
+                    m.probe, m.container
+                ),
+                evidence,
+                fix: format!(
+                    "Set {}.{} of container {}{target} (a port it declares), or declare the port the app really listens on.",
+                    m.probe, m.field, m.container
+                ),
+                object: m.object,
+                pods: vec![],
+            }
+        })
+        .collect()
 }
 
 /// Probe failure events of any pod of `object`, for one container.

@@ -137,6 +137,30 @@ fn no_endpoints(ctx: &Context, svc: &Service) -> Option<Finding> {
     })
 }
 
+/// For a Service that selects no pods: the selector that would route to the one workload whose
+/// labels come closest, when exactly one carries every key of the selector.
+pub fn suggested_selector(ctx: &Context, service: &ObjectRef) -> Option<BTreeMap<String, String>> {
+    let svc = ctx
+        .services
+        .iter()
+        .find(|s| &ObjectRef::of("Service", &s.metadata) == service)?;
+    let selector = svc
+        .spec
+        .as_ref()?
+        .selector
+        .as_ref()
+        .filter(|s| !s.is_empty())?;
+    let ns = service.namespace.as_deref()?;
+    let complete: Vec<_> = nearest_workloads(ctx, ns, selector)
+        .into_iter()
+        .filter(|(_, labels)| selector.keys().all(|k| labels.contains_key(k)))
+        .collect();
+    match complete.as_slice() {
+        [(_, labels)] => Some(labels.clone()),
+        _ => None,
+    }
+}
+
 fn pod_ready(pod: &k8s_openapi::api::core::v1::Pod) -> bool {
     pod.status
         .as_ref()

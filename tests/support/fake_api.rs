@@ -55,6 +55,8 @@ pub struct Fault {
     pub path: String,
     pub status: u16,
     pub times: usize,
+    /// Only requests that would really change something (not `dryRun=All`).
+    pub real_only: bool,
 }
 
 /// (namespace, pod, container)
@@ -75,6 +77,8 @@ struct Inner {
     faults: Mutex<Vec<Fault>>,
     /// Resources (plural, or "plural.group" for aggregated APIs) that RBAC forbids listing.
     forbidden: Mutex<HashSet<String>>,
+    /// Resources access reviews deny (writes), even where reads are allowed.
+    denied: Mutex<HashSet<String>>,
     latency_ms: AtomicU64,
     metrics_served: bool,
     resource_version: AtomicU64,
@@ -107,6 +111,7 @@ impl FakeApi {
             journal: Mutex::new(Vec::new()),
             faults: Mutex::new(Vec::new()),
             forbidden: Mutex::new(HashSet::new()),
+            denied: Mutex::new(HashSet::new()),
             latency_ms: AtomicU64::new(0),
             metrics_served,
             resource_version: AtomicU64::new(10_000),
@@ -138,6 +143,16 @@ impl FakeApi {
         self.inner.faults.lock().unwrap().push(fault);
     }
 
+    /// RBAC: every access review about this resource ("deployments") is denied, while reads stay
+    /// allowed, as for a user who may look but not change.
+    pub fn deny(&self, resource: &str) {
+        self.inner
+            .denied
+            .lock()
+            .unwrap()
+            .insert(resource.to_string());
+    }
+
     /// RBAC: listing this resource ("secrets", "pods.metrics.k8s.io") returns 403.
     pub fn forbid(&self, resource: &str) {
         self.inner
@@ -155,6 +170,17 @@ impl FakeApi {
         self.journal()
             .into_iter()
             .filter(Recorded::is_mutation)
+            .collect()
+    }
+
+    /// Requests that changed (or tried to change) cluster state: not dry runs, not access reviews.
+    pub fn real_mutations(&self) -> Vec<Recorded> {
+        self.mutations()
+            .into_iter()
+            .filter(|r| {
+                r.param("dryRun").as_deref() != Some("All")
+                    && !r.path.contains("selfsubjectaccessreviews")
+            })
             .collect()
     }
 
@@ -440,6 +466,7 @@ async fn handle(State(inner): State<Shared>, req: Request) -> Response {
         let mut faults = inner.faults.lock().unwrap();
         if let Some(f) = faults.iter_mut().find(|f| {
             f.times > 0
+                && !(f.real_only && query.contains("dryRun=All"))
                 && path.contains(&f.path)
                 && f.method.as_deref().is_none_or(|m| m == method.as_str())
         }) {
@@ -997,19 +1024,63 @@ fn stamp_new(inner: &Inner, kind: &Kind, namespace: Option<&str>, obj: &mut Valu
     obj.as_object_mut().unwrap().remove("apiVersion");
 }
 
-fn merge(target: &mut Value, patch: &Value) {
+/// JSON merge patch (RFC 7386); with `by_name`, lists of objects that all carry a `name` are merged
+/// element by element as server-side apply merges `containers`, instead of being replaced.
+fn merge(target: &mut Value, patch: &Value, by_name: bool) {
+    let named = |a: &[Value]| {
+        !a.is_empty()
+            && a.iter()
+                .all(|e| e.get("name").is_some_and(Value::is_string))
+    };
     match (target, patch) {
         (Value::Object(t), Value::Object(p)) => {
             for (k, v) in p {
                 if v.is_null() {
                     t.remove(k);
                 } else {
-                    merge(t.entry(k.clone()).or_insert(Value::Null), v);
+                    merge(t.entry(k.clone()).or_insert(Value::Null), v, by_name);
+                }
+            }
+        }
+        (Value::Array(t), Value::Array(p)) if by_name && named(t) && named(p) => {
+            for e in p {
+                match t.iter_mut().find(|x| x.get("name") == e.get("name")) {
+                    Some(existing) => merge(existing, e, by_name),
+                    None => t.push(e.clone()),
                 }
             }
         }
         (t, p) => *t = p.clone(),
     }
+}
+
+/// Stands in for the workload controllers: a changed spec gets a new generation, and the rollout
+/// completes at once (every replica updated and ready).
+fn reconcile(kind: &Kind, before: Option<&Value>, obj: &mut Value) {
+    if !matches!(kind.plural, "deployments" | "statefulsets") || kind.group != "apps" {
+        return;
+    }
+    let generation = obj["metadata"]["generation"].as_i64().unwrap_or(1);
+    if before.is_some_and(|b| b["spec"] != obj["spec"]) {
+        obj["metadata"]["generation"] = json!(generation + 1);
+    }
+    let generation = obj["metadata"]["generation"].as_i64().unwrap_or(1);
+    let replicas = obj["spec"]["replicas"].as_i64().unwrap_or(1);
+    let status = obj["status"]
+        .as_object_mut()
+        .map(std::mem::take)
+        .unwrap_or_default();
+    let mut status = Value::Object(status);
+    for field in [
+        "replicas",
+        "updatedReplicas",
+        "readyReplicas",
+        "availableReplicas",
+    ] {
+        status[field] = json!(replicas);
+    }
+    status["observedGeneration"] = json!(generation);
+    obj["status"] = status;
 }
 
 fn parse_body(body: &[u8], yaml: bool) -> Result<Value, Box<Response>> {
@@ -1068,10 +1139,11 @@ fn patch(
             o.remove("kind");
             o.remove("apiVersion");
         }
-        merge(&mut obj, &p);
+        merge(&mut obj, &p, apply);
         let rv = inner.resource_version.fetch_add(1, Ordering::Relaxed) + 1;
         obj["metadata"]["resourceVersion"] = json!(rv.to_string());
     }
+    reconcile(kind, pos.map(|i| &items[i]), &mut obj);
     if !dry_run(params) {
         match pos {
             Some(i) => items[i] = obj.clone(),
@@ -1151,6 +1223,7 @@ fn replace(
         o.remove("kind");
         o.remove("apiVersion");
     }
+    reconcile(kind, Some(&items[i]), &mut obj);
     if !dry_run(params) {
         items[i] = obj.clone();
     }
@@ -1186,7 +1259,8 @@ fn access_review(inner: &Inner, body: &[u8]) -> Response {
         .as_str()
         .unwrap_or_default()
         .to_string();
-    let denied = inner.forbidden.lock().unwrap().contains(&resource);
+    let denied = inner.forbidden.lock().unwrap().contains(&resource)
+        || inner.denied.lock().unwrap().contains(&resource);
     review["status"] = json!({"allowed": !denied, "reason": if denied { "forbidden by the test's RBAC" } else { "allowed by the test's RBAC" }});
     json_response(StatusCode::CREATED, review)
 }

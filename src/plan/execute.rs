@@ -1,0 +1,435 @@
+//! The one gate every change passes: policy, permission, server-side dry run, diff, consent,
+//! ordered apply, rollout wait, record. A failure stops at once and says what was and was not done.
+
+use std::io::{IsTerminal, Write};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::authorization::v1::{
+    ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
+};
+use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
+use kube::discovery::ApiResource;
+use serde_json::{Value, json};
+
+use super::history::{self, Changed};
+use super::{Action, Change, FIELD_MANAGER, Plan, diff, policy};
+use crate::cli::Output;
+use crate::cluster::live::Cluster;
+use crate::context::Scope;
+use crate::error::{Error, exit};
+use crate::ui::{Palette, Spinner};
+
+/// How far the pipeline may go on its own.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Consent given up front (the only non-interactive consent).
+    pub yes: bool,
+    /// Stop after showing the plan.
+    pub dry_run: bool,
+    pub output: Output,
+    pub palette: Palette,
+    /// How long to wait for rollouts after applying; zero skips the wait.
+    pub wait: Duration,
+}
+
+struct Step {
+    action: Action,
+    live: Option<Value>,
+    proposed: Option<Value>,
+    diff: String,
+}
+
+/// Runs a plan through the pipeline; returns the exit code.
+pub async fn run(
+    cluster: &Cluster,
+    scope: &Scope,
+    plan: Plan,
+    opts: &Options,
+    out: &mut dyn Write,
+) -> anyhow::Result<u8> {
+    let plan = plan.ordered();
+    if plan.actions.is_empty() {
+        writeln!(out, "Nothing to change.")?;
+        return Ok(exit::OK);
+    }
+    let refusals = policy::check(&plan, scope);
+    if !refusals.is_empty() {
+        return Err(Error::PlanRefused(refusals.join("; ")).into());
+    }
+    for action in &plan.actions {
+        permitted(cluster, action).await?;
+    }
+    let mut steps = Vec::new();
+    for action in plan.actions {
+        let live = get(cluster, &action).await?;
+        let proposed = send(cluster, &action, true)
+            .await
+            .map_err(|e| rejected(&action, e))?;
+        let diff = diff::unified(live.as_ref(), proposed.as_ref(), &action.target.to_string());
+        steps.push(Step {
+            action,
+            live,
+            proposed,
+            diff,
+        });
+    }
+    steps.retain(|s| !s.diff.is_empty());
+
+    if opts.output != Output::Text {
+        let doc = json!({
+            "apiVersion": crate::render::API_VERSION, "kind": "Plan",
+            "actions": steps.iter().map(|s| json!({
+                "summary": s.action.summary, "why": s.action.why, "object": s.action.target,
+                "change": s.action.change, "diff": s.diff,
+            })).collect::<Vec<_>>(),
+        });
+        match opts.output {
+            Output::Yaml => out.write_all(serde_saphyr::to_string(&doc)?.as_bytes())?,
+            _ => writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?,
+        }
+        return Ok(exit::OK);
+    }
+    if steps.is_empty() {
+        writeln!(
+            out,
+            "Nothing to change: the cluster already matches the plan."
+        )?;
+        return Ok(exit::OK);
+    }
+    show(&steps, &opts.palette, out)?;
+    if opts.dry_run {
+        writeln!(
+            out,
+            "Dry run: the server accepted every change; nothing was applied."
+        )?;
+        return Ok(exit::OK);
+    }
+    if !consent(opts, &steps, out)? {
+        writeln!(out, "Nothing was changed.")?;
+        return Ok(exit::NOT_APPLIED);
+    }
+    apply(cluster, steps, opts, out).await
+}
+
+fn show(steps: &[Step], p: &Palette, out: &mut dyn Write) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "{}",
+        p.bold(&format!("Plan: {} change(s)", steps.len()))
+    )?;
+    for (i, s) in steps.iter().enumerate() {
+        writeln!(
+            out,
+            "  {}. {}: {}  {}",
+            i + 1,
+            s.action.target,
+            s.action.summary,
+            p.dim(&format!("(why: {})", s.action.why))
+        )?;
+    }
+    writeln!(out)?;
+    for s in steps {
+        out.write_all(diff::paint(&s.diff, p).as_bytes())?;
+    }
+    writeln!(out)
+}
+
+/// Asks on the terminal; without one, only `--yes` consents.
+fn consent(opts: &Options, steps: &[Step], out: &mut dyn Write) -> anyhow::Result<bool> {
+    if opts.yes {
+        return Ok(true);
+    }
+    if !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
+        return Err(Error::NoConsent.into());
+    }
+    loop {
+        let answer: String = dialoguer::Input::new()
+            .with_prompt("Apply these changes? [y]es / [n]o / [d]etails")
+            .allow_empty(true)
+            .interact_text()
+            .map_err(|_| Error::NoConsent)?;
+        match answer.trim().to_lowercase().as_str() {
+            "y" | "yes" => return Ok(true),
+            "" | "n" | "no" => return Ok(false),
+            "d" | "details" => {
+                for s in steps {
+                    let text = s
+                        .proposed
+                        .as_ref()
+                        .map(|v| serde_saphyr::to_string(&diff::clean(v)).unwrap_or_default());
+                    writeln!(
+                        out,
+                        "--- proposed {} ---\n{}",
+                        s.action.target,
+                        text.unwrap_or_else(|| "(deleted)\n".into())
+                    )?;
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+async fn apply(
+    cluster: &Cluster,
+    steps: Vec<Step>,
+    opts: &Options,
+    out: &mut dyn Write,
+) -> anyhow::Result<u8> {
+    let mut done: Vec<Changed> = Vec::new();
+    let total = steps.len();
+    for (i, step) in steps.iter().enumerate() {
+        match send(cluster, &step.action, false).await {
+            Ok(after) => {
+                writeln!(
+                    out,
+                    "applied {}: {}",
+                    step.action.target, step.action.summary
+                )?;
+                done.push(Changed {
+                    target: step.action.target.clone(),
+                    summary: step.action.summary.clone(),
+                    before: step.live.clone(),
+                    after,
+                });
+            }
+            Err(e) => {
+                let id = if done.is_empty() {
+                    None
+                } else {
+                    Some(history::save(&cluster.description, done.clone())?)
+                };
+                writeln!(
+                    out,
+                    "FAILED {}: {}: {}",
+                    step.action.target,
+                    step.action.summary,
+                    one_line(&e)
+                )?;
+                for s in &steps[i + 1..] {
+                    writeln!(out, "not applied {}: {}", s.action.target, s.action.summary)?;
+                }
+                return Err(Error::ApplyFailed {
+                    applied: done.len(),
+                    total,
+                    detail: one_line(&e),
+                    undo: id
+                        .map(|id| format!("; undo what was applied with `kubectl ai undo {id}`"))
+                        .unwrap_or_default(),
+                }
+                .into());
+            }
+        }
+    }
+    if !opts.wait.is_zero() {
+        for c in done.iter().filter(|c| {
+            matches!(c.target.kind.as_str(), "Deployment" | "StatefulSet") && c.after.is_some()
+        }) {
+            wait_rollout(cluster, &c.target, opts.wait).await?;
+        }
+    }
+    let id = history::save(&cluster.description, done)?;
+    writeln!(
+        out,
+        "Applied {total} change(s). Undo with: kubectl ai undo {id}"
+    )?;
+    Ok(exit::OK)
+}
+
+fn api(cluster: &Cluster, action: &Action) -> Result<(Api<DynamicObject>, ApiResource), Error> {
+    let kind = action.kind().ok_or_else(|| {
+        Error::PlanRefused(format!(
+            "{}: kind {} is not supported",
+            action.target, action.target.kind
+        ))
+    })?;
+    let ar = ApiResource {
+        group: kind.group.into(),
+        version: kind.version.into(),
+        api_version: kind.api_version(),
+        kind: kind.kind.into(),
+        plural: kind.plural.into(),
+    };
+    let api = match (&action.target.namespace, kind.namespaced) {
+        (Some(ns), true) => Api::namespaced_with(cluster.client.clone(), ns, &ar),
+        _ => Api::all_with(cluster.client.clone(), &ar),
+    };
+    Ok((api, ar))
+}
+
+async fn get(cluster: &Cluster, action: &Action) -> Result<Option<Value>, Error> {
+    let (api, _) = api(cluster, action)?;
+    let found = api
+        .get_opt(&action.target.name)
+        .await
+        .map_err(|e| Error::Api {
+            resource: action.target.to_string(),
+            code: status_code(&e),
+            message: one_line(&e),
+        })?;
+    Ok(found.map(|o| serde_json::to_value(o).unwrap_or(Value::Null)))
+}
+
+/// Sends one change, for real or as a server-side dry run; returns the object as it would be.
+async fn send(
+    cluster: &Cluster,
+    action: &Action,
+    dry_run: bool,
+) -> Result<Option<Value>, kube::Error> {
+    let (api, ar) = api(cluster, action).map_err(|e| {
+        kube::Error::Discovery(kube::error::DiscoveryError::MissingResource(e.to_string()))
+    })?;
+    let name = &action.target.name;
+    match &action.change {
+        Change::Apply(body) => {
+            let mut params = PatchParams::apply(FIELD_MANAGER).force();
+            params.dry_run = dry_run;
+            api.patch(name, &params, &Patch::Apply(body))
+                .await
+                .map(|o| Some(to_value(o)))
+        }
+        Change::Replace(body) => {
+            let mut obj: DynamicObject =
+                serde_json::from_value(body.clone()).map_err(kube::Error::SerdeError)?;
+            obj.types = Some(kube::api::TypeMeta {
+                api_version: ar.api_version.clone(),
+                kind: ar.kind.clone(),
+            });
+            let params = PostParams {
+                dry_run,
+                field_manager: Some(FIELD_MANAGER.into()),
+            };
+            match api.replace(name, &params, &obj).await {
+                Ok(o) => Ok(Some(to_value(o))),
+                // The object is gone (deleted since): undo recreates it.
+                Err(kube::Error::Api(s)) if s.code == 404 => {
+                    obj.metadata.resource_version = None;
+                    api.create(&params, &obj).await.map(|o| Some(to_value(o)))
+                }
+                Err(e) => Err(e),
+            }
+        }
+        Change::Delete => {
+            let params = DeleteParams {
+                dry_run,
+                ..DeleteParams::default()
+            };
+            api.delete(name, &params).await.map(|_| None)
+        }
+    }
+}
+
+fn to_value(o: DynamicObject) -> Value {
+    serde_json::to_value(o).unwrap_or(Value::Null)
+}
+
+/// A SelfSubjectAccessReview for the verb the action needs, before anything is sent.
+async fn permitted(cluster: &Cluster, action: &Action) -> Result<(), Error> {
+    let kind = action.kind().ok_or_else(|| {
+        Error::PlanRefused(format!(
+            "{}: kind {} is not supported",
+            action.target, action.target.kind
+        ))
+    })?;
+    let verb = match action.change {
+        Change::Apply(_) => "patch",
+        Change::Replace(_) => "update",
+        Change::Delete => "delete",
+    };
+    let review = SelfSubjectAccessReview {
+        spec: SelfSubjectAccessReviewSpec {
+            resource_attributes: Some(ResourceAttributes {
+                group: Some(kind.group.into()),
+                resource: Some(kind.plural.into()),
+                verb: Some(verb.into()),
+                namespace: action.target.namespace.clone(),
+                name: Some(action.target.name.clone()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let api: Api<SelfSubjectAccessReview> = Api::all(cluster.client.clone());
+    let answer = api
+        .create(&PostParams::default(), &review)
+        .await
+        .map_err(|e| Error::Api {
+            resource: "selfsubjectaccessreviews".into(),
+            code: status_code(&e),
+            message: one_line(&e),
+        })?;
+    let status = answer.status.unwrap_or_default();
+    if status.allowed {
+        Ok(())
+    } else {
+        Err(Error::NotPermitted {
+            verb: verb.into(),
+            target: action.target.to_string(),
+            reason: status.reason.unwrap_or_else(|| "denied by RBAC".into()),
+        })
+    }
+}
+
+fn rejected(action: &Action, e: kube::Error) -> Error {
+    Error::DryRunRejected {
+        target: action.target.to_string(),
+        detail: one_line(&e),
+    }
+}
+
+fn status_code(e: &kube::Error) -> u16 {
+    match e {
+        kube::Error::Api(s) => s.code,
+        _ => 0,
+    }
+}
+
+fn one_line(e: &kube::Error) -> String {
+    match e {
+        kube::Error::Api(s) => format!("{} ({})", s.message, s.code),
+        other => other
+            .to_string()
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_string(),
+    }
+}
+
+/// Waits until a Deployment or StatefulSet has rolled out its new spec on every replica.
+async fn wait_rollout(
+    cluster: &Cluster,
+    target: &crate::context::ObjectRef,
+    timeout: Duration,
+) -> Result<(), Error> {
+    let action = Action::delete(target.clone(), "");
+    let spinner = Spinner::start(format!("Waiting for {target} to roll out…"));
+    let started = Instant::now();
+    loop {
+        if let Some(obj) = get(cluster, &action).await? {
+            let n = |path: &[&str]| {
+                path.iter()
+                    .try_fold(&obj, |v, k| v.get(k))
+                    .and_then(Value::as_i64)
+                    .unwrap_or(0)
+            };
+            let want = n(&["spec", "replicas"]);
+            let ready = n(&["status", "updatedReplicas"]).min(n(&["status", "readyReplicas"]));
+            if n(&["status", "observedGeneration"]) >= n(&["metadata", "generation"])
+                && ready >= want
+            {
+                drop(spinner);
+                return Ok(());
+            }
+        }
+        if started.elapsed() > timeout {
+            drop(spinner);
+            return Err(Error::RolloutTimeout {
+                target: target.to_string(),
+                seconds: timeout.as_secs(),
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}

@@ -1,0 +1,226 @@
+//! Plans: the only way kubectl-ai changes a cluster.
+//!
+//! A plan is a list of typed actions, each with the reason it is proposed. Every producer (fixes
+//! from the analyzers today; the LLM, deploy and recommend later) builds one and hands it to
+//! [`execute::run`], which checks policy and permissions, validates every object with a
+//! server-side dry run, shows the diff, asks, applies in dependency order and records what it
+//! changed so `kubectl ai undo` can put it back.
+
+pub mod diff;
+pub mod execute;
+pub mod fixes;
+pub mod history;
+pub mod policy;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::cluster::kinds::{self, Kind};
+use crate::context::ObjectRef;
+
+/// The field manager for everything kubectl-ai applies.
+pub const FIELD_MANAGER: &str = "kubectl-ai";
+
+/// What happens to one object.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "type", content = "object")]
+pub enum Change {
+    /// Server-side apply of these fields (the rest of the object is left to its other managers).
+    Apply(Value),
+    /// Replace the whole object with this one: how undo restores an exact earlier state.
+    Replace(Value),
+    /// Delete the object.
+    Delete,
+}
+
+/// One typed action and why it is proposed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Action {
+    /// What it does, in a few words ("scale to 3 replicas").
+    pub summary: String,
+    /// The finding or request it answers.
+    pub why: String,
+    pub target: ObjectRef,
+    pub change: Change,
+}
+
+/// A proposed set of changes.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub actions: Vec<Action>,
+}
+
+impl Action {
+    /// The kind's API coordinates, from the table every other part uses.
+    pub fn kind(&self) -> Option<&'static Kind> {
+        kind_named(&self.target.kind)
+    }
+
+    fn intent(target: &ObjectRef, spec: Value) -> Value {
+        let kind = kind_named(&target.kind).map_or_else(|| "v1".to_string(), Kind::api_version);
+        let mut metadata = json!({ "name": target.name });
+        if let Some(ns) = &target.namespace {
+            metadata["namespace"] = json!(ns);
+        }
+        let mut v = json!({ "apiVersion": kind, "kind": target.kind, "metadata": metadata });
+        if let (Some(obj), Some(extra)) = (v.as_object_mut(), spec.as_object()) {
+            obj.extend(extra.clone());
+        }
+        v
+    }
+
+    /// Sets a workload's replica count.
+    pub fn scale(target: ObjectRef, replicas: i32, why: impl Into<String>) -> Action {
+        Action {
+            summary: format!("scale to {replicas} replicas"),
+            why: why.into(),
+            change: Change::Apply(Self::intent(
+                &target,
+                json!({ "spec": { "replicas": replicas } }),
+            )),
+            target,
+        }
+    }
+
+    /// Changes fields of one container of a workload's pod template (merged by container name).
+    pub fn container(
+        target: ObjectRef,
+        container: &str,
+        fields: Value,
+        summary: String,
+        why: impl Into<String>,
+    ) -> Action {
+        let mut c = json!({ "name": container });
+        if let (Some(obj), Some(extra)) = (c.as_object_mut(), fields.as_object()) {
+            obj.extend(extra.clone());
+        }
+        Action {
+            summary,
+            why: why.into(),
+            change: Change::Apply(Self::intent(
+                &target,
+                json!({ "spec": { "template": { "spec": { "containers": [c] } } } }),
+            )),
+            target,
+        }
+    }
+
+    pub fn set_image(
+        target: ObjectRef,
+        container: &str,
+        image: &str,
+        why: impl Into<String>,
+    ) -> Action {
+        Self::container(
+            target,
+            container,
+            json!({ "image": image }),
+            format!("set image of {container} to {image}"),
+            why,
+        )
+    }
+
+    /// Sets a Service's selector.
+    pub fn set_selector(
+        target: ObjectRef,
+        selector: &std::collections::BTreeMap<String, String>,
+        why: impl Into<String>,
+    ) -> Action {
+        let text: Vec<String> = selector.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        Action {
+            summary: format!("set the selector to {}", text.join(",")),
+            why: why.into(),
+            change: Change::Apply(Self::intent(
+                &target,
+                json!({ "spec": { "selector": selector } }),
+            )),
+            target,
+        }
+    }
+
+    pub fn delete(target: ObjectRef, why: impl Into<String>) -> Action {
+        Action {
+            summary: "delete".into(),
+            why: why.into(),
+            change: Change::Delete,
+            target,
+        }
+    }
+
+    /// Applies a whole manifest (server-side apply).
+    pub fn apply_manifest(object: Value, why: impl Into<String>) -> Option<Action> {
+        let kind = object.get("kind")?.as_str()?;
+        let meta = object.get("metadata")?;
+        let target = ObjectRef::new(
+            kind,
+            meta.get("namespace").and_then(Value::as_str),
+            meta.get("name")?.as_str()?,
+        );
+        Some(Action {
+            summary: "apply".into(),
+            why: why.into(),
+            change: Change::Apply(object),
+            target,
+        })
+    }
+}
+
+/// A kind by its name in our table ("Deployment" -> apps/v1 deployments).
+pub fn kind_named(kind: &str) -> Option<&'static Kind> {
+    kinds::ALL
+        .iter()
+        .find(|k| k.kind == kind && k.group != "metrics.k8s.io")
+}
+
+/// The order in which kinds are applied: what others depend on first.
+pub fn apply_rank(kind: &str) -> u8 {
+    match kind {
+        "Namespace" => 0,
+        "ServiceAccount" | "ConfigMap" | "Secret" | "ResourceQuota" | "LimitRange" => 1,
+        "StorageClass" | "PersistentVolume" | "PersistentVolumeClaim" => 2,
+        "Deployment" | "StatefulSet" | "DaemonSet" | "Job" | "CronJob" | "ReplicaSet" => 3,
+        "Service" | "Endpoints" => 4,
+        "Ingress" | "NetworkPolicy" => 5,
+        "HorizontalPodAutoscaler" | "PodDisruptionBudget" => 6,
+        _ => 7,
+    }
+}
+
+impl Plan {
+    /// Actions in dependency order (stable for equal ranks); deletions go last, in reverse.
+    pub fn ordered(mut self) -> Plan {
+        self.actions.sort_by_key(|a| match a.change {
+            Change::Delete => 100 - apply_rank(&a.target.kind),
+            _ => apply_rank(&a.target.kind),
+        });
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn actions_compile_to_minimal_apply_intents_in_dependency_order() {
+        let d = ObjectRef::new("Deployment", Some("app"), "web");
+        let scale = Action::scale(d.clone(), 3, "asked");
+        assert_eq!(
+            scale.change,
+            Change::Apply(json!({"apiVersion": "apps/v1", "kind": "Deployment",
+                "metadata": {"name": "web", "namespace": "app"}, "spec": {"replicas": 3}}))
+        );
+        let svc = ObjectRef::new("Service", Some("app"), "web");
+        let cm = Action::apply_manifest(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "app"}}), "x").unwrap();
+        let plan = Plan {
+            actions: vec![Action::delete(svc.clone(), "x"), scale, cm],
+        }
+        .ordered();
+        let kinds: Vec<&str> = plan
+            .actions
+            .iter()
+            .map(|a| a.target.kind.as_str())
+            .collect();
+        assert_eq!(kinds, ["ConfigMap", "Deployment", "Service"]);
+    }
+}

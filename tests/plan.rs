@@ -1,0 +1,372 @@
+//! The plan pipeline on the fake API server, whose journal of mutating requests is the judge:
+//! nothing changes without consent, consent changes exactly what was shown, undo restores the exact
+//! earlier spec, and a failure part way says what was and was not applied.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::support::fake_api::{FakeApi, Fault};
+use crate::support::{Sandbox, scenario};
+
+struct Setup {
+    sb: Sandbox,
+    api: FakeApi,
+    kubeconfig: PathBuf,
+}
+
+fn setup(dir: &Path) -> Setup {
+    let sb = Sandbox::new();
+    let api = FakeApi::start(dir);
+    let kubeconfig = api.write_kubeconfig(sb.path(), "todo-app");
+    Setup {
+        sb,
+        api,
+        kubeconfig,
+    }
+}
+
+impl Setup {
+    fn run(&self, args: &[&str]) -> (i32, String, String) {
+        let out = self
+            .sb
+            .kubectl_ai()
+            .args(args)
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .env("KUBECTL_AI_STATE_DIR", self.sb.path().join("state"))
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    fn backend(&self) -> Value {
+        self.api
+            .object("apps", "deployments", Some("todo-app"), "todo-backend")
+            .unwrap()
+    }
+}
+
+fn readiness_port(deploy: &Value) -> Value {
+    deploy["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]["httpGet"]["port"].clone()
+}
+
+#[test]
+fn nothing_changes_without_consent() {
+    let s = setup(&scenario("probe-port"));
+    // No terminal and no --yes: refused, exit 5, and the server saw no real change.
+    let (code, stdout, stderr) = s.run(&["diagnose", "--fix"]);
+    assert_eq!(code, 5, "{stderr}");
+    assert!(
+        stderr.contains("refusing to change the cluster without consent"),
+        "{stderr}"
+    );
+    assert!(
+        stdout.contains("point readinessProbe of backend at port 8000"),
+        "{stdout}"
+    );
+    assert!(s.api.real_mutations().is_empty());
+    // The plan was still validated: an access review and a server-side dry run of the apply.
+    let journal = s.api.journal();
+    assert!(
+        journal
+            .iter()
+            .any(|r| r.path.ends_with("selfsubjectaccessreviews"))
+    );
+    let dry = journal
+        .iter()
+        .find(|r| r.method == "PATCH")
+        .expect("a dry-run apply");
+    assert_eq!(dry.param("dryRun").as_deref(), Some("All"));
+    assert_eq!(dry.param("fieldManager").as_deref(), Some("kubectl-ai"));
+
+    // --dry-run shows the diff and stops.
+    let (code, stdout, _) = s.run(&["diagnose", "--fix", "--dry-run"]);
+    assert_eq!(code, 0);
+    assert!(
+        stdout.contains("-            port: 8080") && stdout.contains("+            port: 8000"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("nothing was applied"));
+    assert!(s.api.real_mutations().is_empty());
+    assert_eq!(readiness_port(&s.backend()), 8080);
+
+    // -o json is the plan as data, suggest-only.
+    let (code, stdout, _) = s.run(&["diagnose", "--fix", "-o", "json"]);
+    assert_eq!(code, 0);
+    let plan: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(plan["kind"], "Plan");
+    assert_eq!(plan["actions"][0]["object"]["name"], "todo-backend");
+    assert!(
+        plan["actions"][0]["diff"]
+            .as_str()
+            .unwrap()
+            .contains("+            port: 8000")
+    );
+    assert!(s.api.real_mutations().is_empty());
+}
+
+#[test]
+fn yes_applies_exactly_the_plan_and_undo_restores_the_exact_spec() {
+    let s = setup(&scenario("probe-port"));
+    let original = s.backend();
+    let (code, stdout, stderr) = s.run(&["diagnose", "--fix", "--yes"]);
+    assert_eq!(code, 0, "{stderr}");
+    let real = s.api.real_mutations();
+    assert_eq!(real.len(), 1, "{real:?}");
+    assert_eq!(real[0].method, "PATCH");
+    assert_eq!(
+        real[0].path,
+        "/apis/apps/v1/namespaces/todo-app/deployments/todo-backend"
+    );
+    assert!(real[0].content_type.starts_with("application/apply-patch"));
+    assert_eq!(real[0].param("force").as_deref(), Some("true"));
+    let fixed = s.backend();
+    assert_eq!(readiness_port(&fixed), 8000);
+    // Only the probe changed: the container keeps its image, env and ports.
+    let container = &fixed["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(
+        container["image"],
+        original["spec"]["template"]["spec"]["containers"][0]["image"]
+    );
+    let id = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("Applied 1 change(s). Undo with: kubectl ai undo "))
+        .expect("undo hint")
+        .to_string();
+
+    let (_, history, _) = s.run(&["history"]);
+    assert!(
+        history.contains(&id)
+            && history.contains("deployment/todo-backend -n todo-app: point readinessProbe"),
+        "{history}"
+    );
+
+    s.api.reset_journal();
+    let (code, stdout, stderr) = s.run(&["undo", "--yes"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains("+            port: 8080"),
+        "undo shows its diff too: {stdout}"
+    );
+    let real = s.api.real_mutations();
+    assert_eq!(real.len(), 1);
+    assert_eq!(real[0].method, "PUT");
+    assert_eq!(
+        s.backend()["spec"],
+        original["spec"],
+        "undo restores the exact previous spec"
+    );
+}
+
+#[test]
+fn rbac_denial_and_dry_run_rejection_change_nothing() {
+    let s = setup(&scenario("probe-port"));
+    s.api.deny("deployments");
+    let (code, _, stderr) = s.run(&["diagnose", "--fix", "--yes"]);
+    assert_eq!(code, 5, "{stderr}");
+    assert!(
+        stderr.contains("not allowed to patch deployment/todo-backend -n todo-app"),
+        "{stderr}"
+    );
+    assert!(
+        s.api
+            .mutations()
+            .iter()
+            .all(|r| r.path.contains("selfsubjectaccessreviews")),
+        "no dry run either"
+    );
+
+    let s = setup(&scenario("probe-port"));
+    s.api.inject(Fault {
+        method: Some("PATCH".into()),
+        path: "/deployments/todo-backend".into(),
+        status: 422,
+        times: 1,
+        real_only: false,
+    });
+    let (code, _, stderr) = s.run(&["diagnose", "--fix", "--yes"]);
+    assert_eq!(code, 5, "{stderr}");
+    assert!(
+        stderr.contains("rejected deployment/todo-backend -n todo-app in a dry run"),
+        "{stderr}"
+    );
+    assert!(s.api.real_mutations().is_empty());
+}
+
+/// probe-port plus a Service whose selector almost matches: a plan of two fixes.
+fn two_fixes(sb: &Sandbox) -> PathBuf {
+    let dir = sb.path().join("two");
+    assert!(
+        std::process::Command::new("cp")
+            .arg("-r")
+            .arg(scenario("probe-port"))
+            .arg(&dir)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let path = dir.join("todo-app/services.json");
+    let mut list: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let mut svc = list["items"][0].clone();
+    svc["metadata"]["name"] = "backend".into();
+    svc["spec"]["selector"] = serde_json::json!({"app": "backend"});
+    list["items"].as_array_mut().unwrap().push(svc);
+    std::fs::write(&path, list.to_string()).unwrap();
+    dir
+}
+
+#[test]
+fn a_failure_part_way_stops_and_reports_what_was_applied() {
+    for status in [500, 409] {
+        let sb = Sandbox::new();
+        let s = setup(&two_fixes(&sb));
+        s.api.inject(Fault {
+            method: Some("PATCH".into()),
+            path: "/services/backend".into(),
+            status,
+            times: 1,
+            real_only: true,
+        });
+        let (code, stdout, stderr) = s.run(&["diagnose", "--fix", "--yes"]);
+        assert_eq!(code, 1, "{stderr}");
+        assert!(
+            stdout.contains("applied deployment/todo-backend -n todo-app"),
+            "{stdout}"
+        );
+        assert!(
+            stdout.contains("FAILED service/backend -n todo-app"),
+            "{stdout}"
+        );
+        assert!(
+            stderr.contains("applied 1 of 2 change(s), then stopped")
+                && stderr.contains("kubectl ai undo "),
+            "{stderr}"
+        );
+        let real = s.api.real_mutations();
+        assert_eq!(
+            real.len(),
+            2,
+            "the deployment, then the failed service; nothing after"
+        );
+        assert!(
+            real[0].path.ends_with("/deployments/todo-backend")
+                && real[1].path.ends_with("/services/backend")
+        );
+        assert_eq!(readiness_port(&s.backend()), 8000);
+        let svc = s
+            .api
+            .object("", "services", Some("todo-app"), "backend")
+            .unwrap();
+        assert_eq!(
+            svc["spec"]["selector"]["app"], "backend",
+            "the failed change is not half-applied"
+        );
+    }
+}
+
+#[test]
+fn fixes_are_ordered_and_a_snapshot_cannot_be_changed() {
+    let sb = Sandbox::new();
+    let s = setup(&two_fixes(&sb));
+    let (code, stdout, stderr) = s.run(&["diagnose", "--fix", "--yes"]);
+    assert_eq!(code, 0, "{stderr}");
+    let deploy = stdout.find("applied deployment/todo-backend").unwrap();
+    let svc = stdout.find("applied service/backend").unwrap();
+    assert!(deploy < svc, "workloads before services");
+    let selector = &s
+        .api
+        .object("", "services", Some("todo-app"), "backend")
+        .unwrap()["spec"]["selector"];
+    assert_eq!(selector, &serde_json::json!({"app": "todo-backend"}));
+
+    let out = sb
+        .kubectl_ai()
+        .args(["diagnose", "--fix", "--demo"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--fix needs a live cluster"));
+}
+
+#[test]
+fn an_oom_killed_container_gets_a_larger_memory_limit() {
+    let s = setup(&scenario("oom-killed"));
+    let (code, stdout, stderr) = s.run(&["diagnose", "--fix", "--yes", "-n", "shop"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains("raise the memory limit of worker from 128Mi to 192Mi"),
+        "{stdout}"
+    );
+    let d = s
+        .api
+        .object("apps", "deployments", Some("shop"), "order-worker")
+        .unwrap();
+    let resources = &d["spec"]["template"]["spec"]["containers"][0]["resources"];
+    assert_eq!(resources["limits"]["memory"], "192Mi");
+    assert_eq!(
+        resources["requests"]["memory"], "96Mi",
+        "requests untouched"
+    );
+}
+
+/// Runs the binary on a pseudo-terminal, typing `input` at its prompt.
+fn on_a_terminal(s: &Setup, args: &str, input: &str) -> (i32, String) {
+    use std::io::Write;
+    let bin = assert_cmd::cargo::cargo_bin("kubectl-ai");
+    let mut child = std::process::Command::new("script")
+        .args([
+            "-q",
+            "-e",
+            "-c",
+            &format!(
+                "'{}' {args} --kubeconfig '{}'",
+                bin.display(),
+                s.kubeconfig.display()
+            ),
+            "/dev/null",
+        ])
+        .env("HOME", s.sb.path())
+        .env("KUBECTL_AI_STATE_DIR", s.sb.path().join("state"))
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("script(1)");
+    // Answer once the question is on the screen.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    child
+        .stdin
+        .as_mut()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn confirmation_on_a_real_terminal() {
+    let s = setup(&scenario("probe-port"));
+    let (code, screen) = on_a_terminal(&s, "diagnose --fix", "n\r");
+    assert!(screen.contains("Apply these changes?"), "{screen}");
+    assert_eq!(code, 5, "{screen}");
+    assert!(s.api.real_mutations().is_empty());
+
+    let (code, screen) = on_a_terminal(&s, "diagnose --fix", "d\ry\r");
+    assert_eq!(code, 0, "{screen}");
+    assert!(
+        screen.contains("--- proposed deployment/todo-backend"),
+        "details were shown: {screen}"
+    );
+    assert_eq!(s.api.real_mutations().len(), 1);
+    assert_eq!(readiness_port(&s.backend()), 8000);
+}
