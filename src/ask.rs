@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use serde_json::json;
 
 use crate::analyze::{self, Finding};
-use crate::cli::{Global, LlmArgs, Output};
+use crate::cli::{Global, LlmArgs, Output, PlanArgs};
 use crate::config::{self, LlmFlags, LlmSettings, Provider};
 use crate::context::Context;
 use crate::error::{Error, exit};
@@ -28,6 +28,7 @@ const MAX_PIPED: usize = 32 * 1024;
 pub async fn run(
     global: &Global,
     args: &LlmArgs,
+    plan_args: &PlanArgs,
     words: &[String],
     out: &mut dyn Write,
 ) -> anyhow::Result<u8> {
@@ -56,13 +57,15 @@ pub async fn run(
     }
 
     let stream = !args.no_stream && global.output == Output::Text;
-    let shared = Arc::new(ctx.clone());
+    let proposals = Arc::new(Mutex::new(Proposals::default()));
+    let shared = Arc::new((ctx.clone(), grounding.findings.clone()));
     let mut retried = false;
-    loop {
+    let (text, model, usage) = loop {
         let conversation = Conversation {
             prompt: prompt.clone(),
             max_steps: args.max_steps,
-            tools: Some(tool_runner(shared.clone(), redactor)),
+            tools: Some(tool_runner(shared.clone(), redactor, proposals.clone())),
+            propose: args.max_steps > 0,
         };
         match answer(
             &settings,
@@ -73,13 +76,7 @@ pub async fn run(
         )
         .await
         {
-            Ok((text, model, usage)) => {
-                if global.output != Output::Text {
-                    let doc = json!({ "answer": text, "findings": relevant, "model": model, "usage": usage });
-                    write_doc(global.output, &doc, out)?;
-                }
-                return Ok(exit::OK);
-            }
+            Ok(answered) => break answered,
             // One retry with half the evidence when the model's window is smaller than the budget.
             Err(Error::LlmContextLength { .. }) if !retried => {
                 retried = true;
@@ -87,13 +84,58 @@ pub async fn run(
             }
             Err(e) => return Err(e.into()),
         }
+    };
+    let proposals = std::mem::take(&mut *proposals.lock().expect("poisoned"));
+    if let Some(error) = proposals.errors.into_iter().next() {
+        return Err(Error::InvalidProposal(error).into());
     }
+    if global.output != Output::Text {
+        let doc = json!({ "answer": text, "findings": relevant, "model": model, "usage": usage,
+                          "proposedChanges": proposals.actions });
+        write_doc(global.output, &doc, out)?;
+        return Ok(exit::OK);
+    }
+    if proposals.actions.is_empty() {
+        return Ok(exit::OK);
+    }
+    writeln!(out)?;
+    if !matches!(crate::source(global), crate::cluster::Source::Live(_)) {
+        writeln!(
+            out,
+            "Proposed changes (a snapshot cannot be changed, so these are suggestions only):"
+        )?;
+        for a in &proposals.actions {
+            writeln!(out, "  - {}: {}", a.target, a.summary)?;
+        }
+        return Ok(exit::OK);
+    }
+    // The model proposed; the same gate as every other change decides.
+    let (cluster, scope) = crate::live_cluster(global, "applying proposed changes").await?;
+    let plan = crate::plan::Plan {
+        actions: proposals.actions,
+    };
+    crate::plan::execute::run(
+        &cluster,
+        &scope,
+        plan,
+        &crate::plan_options(global, plan_args),
+        out,
+    )
+    .await
+}
+
+/// Changes the model proposed during one conversation, or why they could not be read.
+#[derive(Default)]
+struct Proposals {
+    actions: Vec<crate::plan::Action>,
+    errors: Vec<String>,
 }
 
 /// Everything a prompt is made from: the question, the findings and what it names.
 pub struct Grounding<'a> {
     ctx: &'a Context,
-    findings: Vec<Finding>,
+    /// Every finding, for the prompt and for proposals that name one.
+    pub findings: Vec<Finding>,
     named: std::collections::BTreeSet<crate::context::ObjectRef>,
     system: String,
     header: String,
@@ -149,11 +191,36 @@ impl<'a> Grounding<'a> {
 }
 
 /// Tool results are evidence like any other: redacted with the prompt's own placeholders, fenced
-/// as data, and capped.
-fn tool_runner(ctx: Arc<Context>, redactor: Redactor) -> ToolRunner {
+/// as data, and capped. Proposals are parsed strictly and kept for the plan pipeline.
+fn tool_runner(
+    shared: Arc<(Context, Vec<Finding>)>,
+    redactor: Redactor,
+    proposals: Arc<Mutex<Proposals>>,
+) -> ToolRunner {
     let redactor = Mutex::new(redactor);
     Arc::new(move |name: &str, arguments: &str| {
-        let text = tools::run(&ctx, name, arguments);
+        let (ctx, findings) = &*shared;
+        if name == crate::plan::proposal::TOOL {
+            let namespace = match &ctx.scope {
+                crate::context::Scope::Namespace(ns) => Some(ns.as_str()),
+                crate::context::Scope::AllNamespaces => None,
+            };
+            let mut kept = proposals.lock().expect("poisoned");
+            return match crate::plan::proposal::parse(arguments, ctx, findings, namespace) {
+                Ok(actions) => {
+                    let n = actions.len();
+                    kept.actions.extend(actions);
+                    format!(
+                        "Recorded {n} proposed change(s). kubectl-ai will validate them, show the operator a diff and ask before applying anything; do not say they are applied."
+                    )
+                }
+                Err(e) => {
+                    kept.errors.push(e.clone());
+                    format!("{e}. Nothing will be applied.")
+                }
+            };
+        }
+        let text = tools::run(ctx, name, arguments);
         let redacted = redactor.lock().expect("poisoned").redact(&text);
         let body = prompt::cap(&prompt::fence_safe(&redacted), prompt::ITEM_CAP);
         format!("{}\n{body}\n{}", prompt::OPEN, prompt::CLOSE)

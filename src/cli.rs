@@ -58,6 +58,9 @@ pub struct Cli {
     #[command(flatten)]
     pub llm: LlmArgs,
 
+    #[command(flatten)]
+    pub plan: PlanArgs,
+
     /// A question in plain words, e.g. "why is backend crashlooping" (text piped on stdin is added)
     #[arg(value_name = "QUESTION")]
     pub question: Vec<String>,
@@ -84,9 +87,6 @@ pub enum Command {
         /// A record id from `kubectl ai history`
         #[arg(value_name = "ID")]
         id: Option<String>,
-
-        #[command(flatten)]
-        plan: PlanArgs,
     },
     /// Show the effective LLM settings (key masked) and check that the endpoint answers
     #[command(visible_alias = "doctor")]
@@ -119,24 +119,21 @@ pub struct DiagnoseArgs {
     /// Propose fixes for the findings that have a certain one, and apply them after you confirm
     #[arg(long)]
     pub fix: bool,
-
-    #[command(flatten)]
-    pub plan: PlanArgs,
 }
 
 /// How a plan may proceed. Nothing changes without consent: interactively, or `--yes`.
 #[derive(Debug, Args)]
 pub struct PlanArgs {
     /// Apply without asking (the only non-interactive consent)
-    #[arg(short = 'y', long)]
+    #[arg(short = 'y', long, global = true)]
     pub yes: bool,
 
     /// Validate with a server-side dry run and show the diff, but change nothing
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub dry_run: bool,
 
     /// How long to wait for rollouts after applying (0 skips the wait)
-    #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = parse_duration)]
+    #[arg(long, global = true, value_name = "DURATION", default_value = "2m", value_parser = parse_duration)]
     pub timeout: Duration,
 }
 

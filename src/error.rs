@@ -106,16 +106,24 @@ pub enum Error {
     },
     /// A rollout did not finish in time.
     #[error(
-        "{target} did not finish rolling out within {seconds}s; see `kubectl rollout status`, or undo with `kubectl ai undo`"
+        "{target} did not finish rolling out within {seconds}s; see `kubectl rollout status`, or undo with `kubectl ai undo {id}`"
     )]
-    RolloutTimeout { target: String, seconds: u64 },
+    RolloutTimeout {
+        target: String,
+        seconds: u64,
+        id: String,
+    },
     /// The history directory or a record cannot be used.
     #[error("history {}: {detail}", path.display())]
     History { path: PathBuf, detail: String },
     /// Nothing matches in the history.
     #[error("{0}")]
     NoHistory(String),
+    /// The model's proposal did not parse.
+    #[error("{0}; nothing was applied")]
+    InvalidProposal(String),
     /// The command needs a live cluster.
+
     #[error("{0} needs a live cluster; a snapshot cannot be changed")]
     NeedsLive(&'static str),
     /// The LLM endpoint could not be reached.
@@ -177,7 +185,8 @@ impl Error {
             Error::PlanRefused(_)
             | Error::NotPermitted { .. }
             | Error::DryRunRejected { .. }
-            | Error::NoConsent => exit::NOT_APPLIED,
+            | Error::NoConsent
+            | Error::InvalidProposal(_) => exit::NOT_APPLIED,
             _ => exit::ERROR,
         }
     }

@@ -32,9 +32,9 @@ use error::exit;
 /// Runs one command, writing its result to `out`; returns the exit code.
 pub async fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<u8> {
     match cli.command {
-        Some(Command::Diagnose(args)) if args.fix => fix(&cli.global, &args, out).await,
+        Some(Command::Diagnose(args)) if args.fix => fix(&cli.global, &args, &cli.plan, out).await,
         Some(Command::History) => history(cli.global.output, out),
-        Some(Command::Undo { id, plan }) => undo(&cli.global, id.as_deref(), &plan, out).await,
+        Some(Command::Undo { id }) => undo(&cli.global, id.as_deref(), &cli.plan, out).await,
         Some(Command::Diagnose(args)) => {
             diagnose(&cli.global, args.target.as_deref(), args.exit_code, out).await
         }
@@ -46,9 +46,11 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<u8> {
             clap_complete::generate(shell, &mut Cli::command(), "kubectl-ai", out);
             Ok(exit::OK)
         }
-        Some(Command::Ask { question }) => ask::run(&cli.global, &cli.llm, &question, out).await,
+        Some(Command::Ask { question }) => {
+            ask::run(&cli.global, &cli.llm, &cli.plan, &question, out).await
+        }
         None if !cli.question.is_empty() => {
-            ask::run(&cli.global, &cli.llm, &cli.question, out).await
+            ask::run(&cli.global, &cli.llm, &cli.plan, &cli.question, out).await
         }
         None => {
             write!(out, "{}", Cli::command().render_long_help())?;
@@ -99,7 +101,7 @@ async fn diagnose(
 }
 
 /// The live cluster and the scope the flags ask for; plans need one, snapshots cannot change.
-async fn live_cluster(
+pub(crate) async fn live_cluster(
     global: &Global,
     what: &'static str,
 ) -> Result<(cluster::live::Cluster, context::Scope), error::Error> {
@@ -120,7 +122,7 @@ async fn live_cluster(
     Ok((cluster, scope))
 }
 
-fn plan_options(global: &Global, args: &cli::PlanArgs) -> plan::execute::Options {
+pub(crate) fn plan_options(global: &Global, args: &cli::PlanArgs) -> plan::execute::Options {
     plan::execute::Options {
         yes: args.yes,
         dry_run: args.dry_run,
@@ -131,7 +133,12 @@ fn plan_options(global: &Global, args: &cli::PlanArgs) -> plan::execute::Options
 }
 
 /// `diagnose --fix`: the diagnosis, then the certain fixes as one plan.
-async fn fix(global: &Global, args: &cli::DiagnoseArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
+async fn fix(
+    global: &Global,
+    args: &cli::DiagnoseArgs,
+    plan_args: &cli::PlanArgs,
+    out: &mut dyn Write,
+) -> anyhow::Result<u8> {
     let (cluster, scope) = live_cluster(global, "--fix").await?;
     let ctx = {
         let _spinner = ui::Spinner::start("Reading the cluster…".into());
@@ -169,7 +176,7 @@ async fn fix(global: &Global, args: &cli::DiagnoseArgs, out: &mut dyn Write) -> 
         &cluster,
         &scope,
         plan::Plan { actions },
-        &plan_options(global, &args.plan),
+        &plan_options(global, plan_args),
         out,
     )
     .await

@@ -370,3 +370,228 @@ fn confirmation_on_a_real_terminal() {
     assert_eq!(s.api.real_mutations().len(), 1);
     assert_eq!(readiness_port(&s.backend()), 8000);
 }
+
+mod proposed_by_the_model {
+    use super::*;
+    use crate::support::fake_llm::{FakeLlm, Reply};
+
+    fn propose(actions: Value) -> Reply {
+        Reply::ToolCall {
+            name: "propose_changes".into(),
+            arguments: serde_json::json!({"actions": actions, "reason": "the operator asked"})
+                .to_string(),
+        }
+    }
+
+    fn ask(s: &Setup, llm: &FakeLlm, question: &str, extra: &[&str]) -> (i32, String, String) {
+        let out =
+            s.sb.kubectl_ai()
+                .arg(question)
+                .args(extra)
+                .arg("--kubeconfig")
+                .arg(&s.kubeconfig)
+                .env("OPENAI_BASE_URL", &llm.url)
+                .env("KUBECTL_AI_STATE_DIR", s.sb.path().join("state"))
+                .output()
+                .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    #[test]
+    fn scaling_in_words_goes_through_the_same_gate() {
+        let s = setup(&scenario("crash-loop"));
+        let llm = FakeLlm::start(vec![
+            propose(
+                serde_json::json!([{"type": "scale", "kind": "Deployment", "name": "todo-backend", "replicas": 3}]),
+            ),
+            Reply::Text("I proposed scaling todo-backend to 3 replicas.".into()),
+        ]);
+        // Without consent: shown, validated, not applied.
+        let (code, stdout, stderr) = ask(&s, &llm, "scale the backend to 3 replicas", &[]);
+        assert_eq!(code, 5, "{stderr}");
+        assert!(
+            stdout.contains("I proposed scaling") && stdout.contains("+  replicas: 3"),
+            "{stdout}"
+        );
+        assert!(s.api.real_mutations().is_empty());
+
+        let llm = FakeLlm::start(vec![
+            propose(
+                serde_json::json!([{"type": "scale", "kind": "Deployment", "name": "todo-backend", "replicas": 3}]),
+            ),
+            Reply::Text("Scaling proposed.".into()),
+        ]);
+        let (code, stdout, stderr) = ask(&s, &llm, "scale the backend to 3 replicas", &["--yes"]);
+        assert_eq!(code, 0, "{stderr}");
+        assert!(stdout.contains("Applied 1 change(s)"), "{stdout}");
+        let real = s.api.real_mutations();
+        assert_eq!(real.len(), 1);
+        assert_eq!(
+            real[0].path,
+            "/apis/apps/v1/namespaces/todo-app/deployments/todo-backend"
+        );
+        assert_eq!(s.backend()["spec"]["replicas"], 3);
+    }
+
+    #[test]
+    fn an_autoscaler_and_an_analyzer_fix_in_words() {
+        let s = setup(&scenario("probe-port"));
+        let llm = FakeLlm::start(vec![
+            propose(serde_json::json!([
+                {"type": "apply_fix", "rule": "probe-port", "kind": "Deployment", "name": "todo-backend"},
+                {"type": "create_hpa", "kind": "Deployment", "name": "todo-backend", "min_replicas": 2, "max_replicas": 5, "cpu_utilization": 70}
+            ])),
+            Reply::Text("Proposed the probe fix and an autoscaler.".into()),
+        ]);
+        let (code, stdout, stderr) = ask(
+            &s,
+            &llm,
+            "fix the backend and add an autoscaler to it",
+            &["--yes"],
+        );
+        assert_eq!(code, 0, "{stderr}\n{stdout}");
+        assert_eq!(readiness_port(&s.backend()), 8000);
+        let hpa = s
+            .api
+            .object(
+                "autoscaling",
+                "horizontalpodautoscalers",
+                Some("todo-app"),
+                "todo-backend",
+            )
+            .expect("autoscaler created");
+        assert_eq!(hpa["spec"]["maxReplicas"], 5);
+        assert_eq!(hpa["spec"]["scaleTargetRef"]["name"], "todo-backend");
+        // Dependency order: the workload before its autoscaler.
+        let real: Vec<String> = s.api.real_mutations().into_iter().map(|r| r.path).collect();
+        assert!(
+            real[0].contains("/deployments/") && real[1].contains("/horizontalpodautoscalers/"),
+            "{real:?}"
+        );
+    }
+
+    #[test]
+    fn deleting_the_namespace_because_a_log_said_so_is_refused() {
+        let s = setup(&scenario("crash-loop"));
+        let llm = FakeLlm::start(vec![
+            propose(
+                serde_json::json!([{"type": "delete", "kind": "Namespace", "name": "todo-app"}]),
+            ),
+            Reply::Text("The logs ask to delete the namespace.".into()),
+        ]);
+        let (code, _, stderr) = ask(&s, &llm, "why is backend crashlooping", &["--yes"]);
+        assert_eq!(code, 5, "{stderr}");
+        assert!(
+            stderr.contains(
+                "refused: namespace/todo-app: deleting a Namespace (and its data) is refused"
+            ),
+            "{stderr}"
+        );
+        assert!(
+            s.api.mutations().is_empty(),
+            "refused before any request, even a dry run"
+        );
+    }
+
+    #[test]
+    fn a_malformed_proposal_applies_nothing() {
+        let s = setup(&scenario("crash-loop"));
+        for bad in [
+            serde_json::json!([{"type": "nuke", "kind": "Deployment", "name": "todo-backend"}]),
+            serde_json::json!([{"type": "scale", "kind": "Deployment", "name": "todo-backend", "replicas": 3, "force": true}]),
+        ] {
+            let llm = FakeLlm::start(vec![propose(bad), Reply::Text("done".into())]);
+            let (code, _, stderr) = ask(&s, &llm, "scale the backend", &["--yes"]);
+            assert_eq!(code, 5, "{stderr}");
+            assert!(
+                stderr.contains("the model proposed an invalid change")
+                    && stderr.contains("nothing was applied"),
+                "{stderr}"
+            );
+            assert!(s.api.mutations().is_empty());
+        }
+    }
+
+    #[test]
+    fn patches_in_each_format_are_diffed_and_applied() {
+        let s = setup(&scenario("crash-loop"));
+        let llm = FakeLlm::start(vec![
+            propose(serde_json::json!([
+                {"type": "patch", "kind": "Deployment", "name": "todo-backend", "patch_type": "json",
+                 "patch": [{"op": "replace", "path": "/spec/replicas", "value": 1}]},
+                {"type": "patch", "kind": "Service", "name": "todo-backend", "patch_type": "merge",
+                 "patch": {"metadata": {"labels": {"tier": "api"}}}}
+            ])),
+            Reply::Text("Proposed two patches.".into()),
+        ]);
+        let (code, stdout, stderr) = ask(
+            &s,
+            &llm,
+            "scale the backend down to one and label its service",
+            &["--yes"],
+        );
+        assert_eq!(code, 0, "{stderr}");
+        assert!(
+            stdout.contains("-  replicas: 2\n+  replicas: 1") && stdout.contains("+    tier: api"),
+            "{stdout}"
+        );
+        let real = s.api.real_mutations();
+        assert_eq!(real.len(), 2);
+        assert!(
+            real[0]
+                .content_type
+                .starts_with("application/json-patch+json"),
+            "{:?}",
+            real[0]
+        );
+        assert!(
+            real[1]
+                .content_type
+                .starts_with("application/merge-patch+json"),
+            "{:?}",
+            real[1]
+        );
+        assert_eq!(s.backend()["spec"]["replicas"], 1);
+        let svc = s
+            .api
+            .object("", "services", Some("todo-app"), "todo-backend")
+            .unwrap();
+        assert_eq!(svc["metadata"]["labels"]["tier"], "api");
+
+        let llm = FakeLlm::start(vec![
+            propose(
+                serde_json::json!([{"type": "patch", "kind": "Deployment", "name": "todo-backend", "patch_type": "json", "patch": {"replicas": 1}}]),
+            ),
+            Reply::Text("x".into()),
+        ]);
+        let (code, _, stderr) = ask(&s, &llm, "scale down", &["--yes"]);
+        assert_eq!(code, 5);
+        assert!(
+            stderr.contains("a JSON patch must be a list of RFC 6902 operations"),
+            "{stderr}"
+        );
+    }
+}
+
+#[test]
+fn a_rollout_that_never_finishes_times_out_with_the_undo_command() {
+    let s = setup(&scenario("probe-port"));
+    s.api.stall_rollouts();
+    let (code, stdout, stderr) = s.run(&["diagnose", "--fix", "--yes", "--timeout", "1s"]);
+    assert_eq!(code, 1, "{stderr}");
+    let id = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("Applied 1 change(s). Undo with: kubectl ai undo "))
+        .expect("recorded before waiting")
+        .to_string();
+    assert!(
+        stderr.contains("did not finish rolling out within 1s")
+            && stderr.contains(&format!("kubectl ai undo {id}")),
+        "{stderr}"
+    );
+    assert_eq!(stderr.trim_end().lines().count(), 1);
+}

@@ -56,6 +56,8 @@ pub struct Conversation {
     /// Follow-up rounds the model may spend on tool calls; 0 offers no tools.
     pub max_steps: usize,
     pub tools: Option<ToolRunner>,
+    /// Offer `propose_changes` too (the runner turns proposals into a plan).
+    pub propose: bool,
 }
 
 /// Starts one completion; chunks (or the one error that ends it) arrive on the returned channel.
@@ -163,7 +165,8 @@ async fn run<C: Config + Send + Sync + 'static>(
     let (mut steps, mut total): (usize, Option<Usage>) = (0, None);
     loop {
         let with_tools = offer && steps < conversation.max_steps;
-        let turn = match request(&client, settings, &messages, with_tools, stream, tx).await {
+        let tools = with_tools.then(|| tools::definitions(conversation.propose));
+        let turn = match request(&client, settings, &messages, tools, stream, tx).await {
             // Some local models reject the tools parameter outright: ask again without it.
             Err(Error::LlmApi {
                 code: 400, detail, ..
@@ -252,7 +255,7 @@ async fn request<C: Config + Send + Sync + 'static>(
     client: &Client<C>,
     settings: &LlmSettings,
     messages: &[ChatCompletionRequestMessage],
-    with_tools: bool,
+    tools: Option<Vec<async_openai::types::chat::ChatCompletionTools>>,
     stream: bool,
     tx: &mpsc::Sender<Result<Chunk, Error>>,
 ) -> Result<Turn, Error> {
@@ -260,8 +263,8 @@ async fn request<C: Config + Send + Sync + 'static>(
     args.model(settings.model.clone())
         .messages(messages.to_vec())
         .temperature(0.2);
-    if with_tools {
-        args.tools(tools::definitions());
+    if let Some(tools) = tools {
+        args.tools(tools);
     }
     let fail = |e: OpenAIError| map_error(e, settings);
     let timeout = settings.timeout;

@@ -252,6 +252,12 @@ pub fn items(ctx: &Context, findings: &[Finding], named: &BTreeSet<ObjectRef>) -
             text.push_str(&format!("evidence: {e}\n"));
         }
         text.push_str(&format!("suggested fix: {}", f.fix));
+        for fix in crate::plan::fixes::for_findings(ctx, std::slice::from_ref(f)) {
+            text.push_str(&format!(
+                "\nautomatic fix available (apply_fix): {}",
+                fix.summary
+            ));
+        }
         out.push(Item { rank, text });
     }
     for pod in &ctx.pods {

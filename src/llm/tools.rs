@@ -8,7 +8,8 @@ use serde_json::{Value, json};
 
 use crate::context::{Context, ObjectRef, event_count};
 
-pub fn definitions() -> Vec<ChatCompletionTools> {
+/// The read-only tools, and `propose_changes` when the caller can turn proposals into a plan.
+pub fn definitions(propose: bool) -> Vec<ChatCompletionTools> {
     let tool = |name: &str, description: &str, parameters: Value| {
         ChatCompletionTools::Function(ChatCompletionTool {
             function: FunctionObject {
@@ -19,7 +20,7 @@ pub fn definitions() -> Vec<ChatCompletionTools> {
             },
         })
     };
-    vec![
+    [
         tool(
             "get_logs",
             "The collected log tail of one container (current, or previous for a restarted one).",
@@ -43,6 +44,15 @@ pub fn definitions() -> Vec<ChatCompletionTools> {
                 "required": ["kind", "name"], "additionalProperties": false}),
         ),
     ]
+    .into_iter()
+    .chain(propose.then(|| {
+        tool(
+            crate::plan::proposal::TOOL,
+            "Propose changes to the cluster when the operator asks for one (scale, fix, restart, autoscale, set an image or resources). kubectl-ai validates them, shows a diff and asks the operator; nothing is applied without their consent.",
+            crate::plan::proposal::schema(),
+        )
+    }))
+    .collect()
 }
 
 #[derive(Deserialize)]

@@ -12,7 +12,7 @@ use kube::discovery::ApiResource;
 use serde_json::{Value, json};
 
 use super::history::{self, Changed};
-use super::{Action, Change, FIELD_MANAGER, Plan, diff, policy};
+use super::{Action, Change, FIELD_MANAGER, PatchKind, Plan, diff, policy};
 use crate::cli::Output;
 use crate::cluster::live::Cluster;
 use crate::context::Scope;
@@ -221,18 +221,24 @@ async fn apply(
             }
         }
     }
-    if !opts.wait.is_zero() {
-        for c in done.iter().filter(|c| {
+    // Recorded before waiting, so a rollout that never finishes can still be undone.
+    let rollouts: Vec<_> = done
+        .iter()
+        .filter(|c| {
             matches!(c.target.kind.as_str(), "Deployment" | "StatefulSet") && c.after.is_some()
-        }) {
-            wait_rollout(cluster, &c.target, opts.wait).await?;
-        }
-    }
+        })
+        .map(|c| c.target.clone())
+        .collect();
     let id = history::save(&cluster.description, done)?;
     writeln!(
         out,
         "Applied {total} change(s). Undo with: kubectl ai undo {id}"
     )?;
+    if !opts.wait.is_zero() {
+        for target in &rollouts {
+            wait_rollout(cluster, target, opts.wait, &id).await?;
+        }
+    }
     Ok(exit::OK)
 }
 
@@ -309,6 +315,24 @@ async fn send(
                 Err(e) => Err(e),
             }
         }
+        Change::Patch { kind, patch } => {
+            let params = PatchParams {
+                dry_run,
+                field_manager: Some(FIELD_MANAGER.into()),
+                ..PatchParams::default()
+            };
+            let patch = match kind {
+                PatchKind::Merge => Patch::Merge(patch.clone()),
+                PatchKind::Strategic => Patch::Strategic(patch.clone()),
+                PatchKind::Json => Patch::Json(
+                    serde_json::from_value::<json_patch::Patch>(patch.clone())
+                        .map_err(kube::Error::SerdeError)?,
+                ),
+            };
+            api.patch(name, &params, &patch)
+                .await
+                .map(|o| Some(to_value(o)))
+        }
         Change::Delete => {
             let params = DeleteParams {
                 dry_run,
@@ -332,7 +356,7 @@ async fn permitted(cluster: &Cluster, action: &Action) -> Result<(), Error> {
         ))
     })?;
     let verb = match action.change {
-        Change::Apply(_) => "patch",
+        Change::Apply(_) | Change::Patch { .. } => "patch",
         Change::Replace(_) => "update",
         Change::Delete => "delete",
     };
@@ -402,6 +426,7 @@ async fn wait_rollout(
     cluster: &Cluster,
     target: &crate::context::ObjectRef,
     timeout: Duration,
+    id: &str,
 ) -> Result<(), Error> {
     let action = Action::delete(target.clone(), "");
     let spinner = Spinner::start(format!("Waiting for {target} to roll out…"));
@@ -428,6 +453,7 @@ async fn wait_rollout(
             return Err(Error::RolloutTimeout {
                 target: target.to_string(),
                 seconds: timeout.as_secs(),
+                id: id.to_string(),
             });
         }
         tokio::time::sleep(Duration::from_millis(500)).await;

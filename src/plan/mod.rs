@@ -11,6 +11,7 @@ pub mod execute;
 pub mod fixes;
 pub mod history;
 pub mod policy;
+pub mod proposal;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -29,8 +30,22 @@ pub enum Change {
     Apply(Value),
     /// Replace the whole object with this one: how undo restores an exact earlier state.
     Replace(Value),
+    /// Patch the existing object (fails if it does not exist).
+    Patch { kind: PatchKind, patch: Value },
     /// Delete the object.
     Delete,
+}
+
+/// The patch formats the API server accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PatchKind {
+    /// JSON merge patch (RFC 7386).
+    Merge,
+    /// Kubernetes strategic merge patch (lists merged by their keys, such as container names).
+    Strategic,
+    /// JSON patch (RFC 6902): a list of operations.
+    Json,
 }
 
 /// One typed action and why it is proposed.
@@ -56,7 +71,7 @@ impl Action {
         kind_named(&self.target.kind)
     }
 
-    fn intent(target: &ObjectRef, spec: Value) -> Value {
+    pub(crate) fn intent(target: &ObjectRef, spec: Value) -> Value {
         let kind = kind_named(&target.kind).map_or_else(|| "v1".to_string(), Kind::api_version);
         let mut metadata = json!({ "name": target.name });
         if let Some(ns) = &target.namespace {
@@ -134,6 +149,36 @@ impl Action {
                 &target,
                 json!({ "spec": { "selector": selector } }),
             )),
+            target,
+        }
+    }
+
+    /// Restarts a workload's pods the way `kubectl rollout restart` does: a new template annotation.
+    pub fn rollout_restart(target: ObjectRef, at: &str, why: impl Into<String>) -> Action {
+        let spec = json!({"spec": {"template": {"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": at}}}}});
+        Action {
+            summary: "rollout restart".into(),
+            why: why.into(),
+            change: Change::Apply(Self::intent(&target, spec)),
+            target,
+        }
+    }
+
+    pub fn patch(
+        target: ObjectRef,
+        kind: PatchKind,
+        patch: Value,
+        why: impl Into<String>,
+    ) -> Action {
+        let format = match kind {
+            PatchKind::Merge => "merge",
+            PatchKind::Strategic => "strategic merge",
+            PatchKind::Json => "JSON",
+        };
+        Action {
+            summary: format!("{format} patch"),
+            why: why.into(),
+            change: Change::Patch { kind, patch },
             target,
         }
     }

@@ -38,7 +38,8 @@ pub fn check(plan: &Plan, scope: &Scope) -> Vec<String> {
                 t.kind
             ));
         }
-        if let Change::Apply(body) | Change::Replace(body) = &a.change
+        if let Change::Apply(body) | Change::Replace(body) | Change::Patch { patch: body, .. } =
+            &a.change
             && let Some(field) = privileged(body)
         {
             refusals.push(format!("{what}: privileged pods are refused ({field})"));

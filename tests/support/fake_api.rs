@@ -77,6 +77,8 @@ struct Inner {
     faults: Mutex<Vec<Fault>>,
     /// Resources (plural, or "plural.group" for aggregated APIs) that RBAC forbids listing.
     forbidden: Mutex<HashSet<String>>,
+    /// Rollouts never complete (a controller that is stuck).
+    stalled: std::sync::atomic::AtomicBool,
     /// Resources access reviews deny (writes), even where reads are allowed.
     denied: Mutex<HashSet<String>>,
     latency_ms: AtomicU64,
@@ -112,6 +114,7 @@ impl FakeApi {
             faults: Mutex::new(Vec::new()),
             forbidden: Mutex::new(HashSet::new()),
             denied: Mutex::new(HashSet::new()),
+            stalled: std::sync::atomic::AtomicBool::new(false),
             latency_ms: AtomicU64::new(0),
             metrics_served,
             resource_version: AtomicU64::new(10_000),
@@ -141,6 +144,11 @@ impl FakeApi {
 
     pub fn inject(&self, fault: Fault) {
         self.inner.faults.lock().unwrap().push(fault);
+    }
+
+    /// From now on, changed workloads never finish rolling out.
+    pub fn stall_rollouts(&self) {
+        self.inner.stalled.store(true, Ordering::Relaxed);
     }
 
     /// RBAC: every access review about this resource ("deployments") is denied, while reads stay
@@ -1109,6 +1117,8 @@ fn patch(
     body: &[u8],
 ) -> Response {
     let apply = content_type.starts_with("application/apply-patch");
+    let json_patch = content_type.starts_with("application/json-patch");
+    let strategic = content_type.starts_with("application/strategic-merge-patch");
     let patch = match parse_body(body, apply) {
         Ok(p) => p,
         Err(r) => return *r,
@@ -1139,11 +1149,28 @@ fn patch(
             o.remove("kind");
             o.remove("apiVersion");
         }
-        merge(&mut obj, &p, apply);
+        if json_patch {
+            let ops: json_patch::Patch = match serde_json::from_value(patch.clone()) {
+                Ok(ops) => ops,
+                Err(e) => return status(400, "BadRequest", format!("invalid JSON patch: {e}")),
+            };
+            if let Err(e) = json_patch::patch(&mut obj, &ops) {
+                return status(
+                    422,
+                    "Invalid",
+                    format!("the JSON patch does not apply: {e}"),
+                );
+            }
+        } else {
+            // Strategic merge is approximated by merging named lists (containers) by name.
+            merge(&mut obj, &p, apply || strategic);
+        }
         let rv = inner.resource_version.fetch_add(1, Ordering::Relaxed) + 1;
         obj["metadata"]["resourceVersion"] = json!(rv.to_string());
     }
-    reconcile(kind, pos.map(|i| &items[i]), &mut obj);
+    if !inner.stalled.load(Ordering::Relaxed) {
+        reconcile(kind, pos.map(|i| &items[i]), &mut obj);
+    }
     if !dry_run(params) {
         match pos {
             Some(i) => items[i] = obj.clone(),
@@ -1223,7 +1250,9 @@ fn replace(
         o.remove("kind");
         o.remove("apiVersion");
     }
-    reconcile(kind, Some(&items[i]), &mut obj);
+    if !inner.stalled.load(Ordering::Relaxed) {
+        reconcile(kind, Some(&items[i]), &mut obj);
+    }
     if !dry_run(params) {
         items[i] = obj.clone();
     }
