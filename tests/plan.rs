@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::support::fake_api::{FakeApi, Fault};
-use crate::support::{Sandbox, scenario};
+use crate::support::{Sandbox, on_a_terminal, scenario};
 
 struct Setup {
     sb: Sandbox,
@@ -314,54 +314,29 @@ fn an_oom_killed_container_gets_a_larger_memory_limit() {
     );
 }
 
-/// Runs the binary on a pseudo-terminal, typing `input` at its prompt.
-fn on_a_terminal(s: &Setup, args: &str, input: &str) -> (i32, String) {
-    use std::io::Write;
-    let bin = assert_cmd::cargo::cargo_bin("kubectl-ai");
-    let mut child = std::process::Command::new("script")
-        .args([
-            "-q",
-            "-e",
-            "-c",
-            &format!(
-                "'{}' {args} --kubeconfig '{}'",
-                bin.display(),
-                s.kubeconfig.display()
-            ),
-            "/dev/null",
-        ])
-        .env("HOME", s.sb.path())
-        .env("KUBECTL_AI_STATE_DIR", s.sb.path().join("state"))
-        .env("NO_COLOR", "1")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("script(1)");
-    // Answer once the question is on the screen.
-    std::thread::sleep(std::time::Duration::from_millis(1500));
-    child
-        .stdin
-        .as_mut()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
+fn on_the_terminal(s: &Setup, args: &str, input: &str) -> (i32, String) {
+    let state = s.sb.path().join("state");
+    let line = format!("{args} --kubeconfig '{}'", s.kubeconfig.display());
+    on_a_terminal(
+        &s.sb,
+        &line,
+        &[
+            ("KUBECTL_AI_STATE_DIR", state.to_str().unwrap()),
+            ("NO_COLOR", "1"),
+        ],
+        Some(input),
     )
 }
 
 #[test]
 fn confirmation_on_a_real_terminal() {
     let s = setup(&scenario("probe-port"));
-    let (code, screen) = on_a_terminal(&s, "diagnose --fix", "n\r");
+    let (code, screen) = on_the_terminal(&s, "diagnose --fix", "n\r");
     assert!(screen.contains("Apply these changes?"), "{screen}");
     assert_eq!(code, 5, "{screen}");
     assert!(s.api.real_mutations().is_empty());
 
-    let (code, screen) = on_a_terminal(&s, "diagnose --fix", "d\ry\r");
+    let (code, screen) = on_the_terminal(&s, "diagnose --fix", "d\ry\r");
     assert_eq!(code, 0, "{screen}");
     assert!(
         screen.contains("--- proposed deployment/todo-backend"),

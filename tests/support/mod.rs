@@ -115,3 +115,49 @@ pub fn summary(report: &Value) -> Vec<(String, String, String, usize)> {
         })
         .collect()
 }
+
+/// Runs the binary on a pseudo-terminal (util-linux `script`), as a person at a shell does,
+/// typing `input` once its question can be on the screen. Returns the exit code and the screen.
+pub fn on_a_terminal(
+    sb: &Sandbox,
+    args: &str,
+    env: &[(&str, &str)],
+    input: Option<&str>,
+) -> (i32, String) {
+    use std::io::Write;
+    let bin = assert_cmd::cargo::cargo_bin("kubectl-ai");
+    let mut cmd = std::process::Command::new("script");
+    cmd.args([
+        "-q",
+        "-e",
+        "-c",
+        &format!("'{}' {args}", bin.display()),
+        "/dev/null",
+    ])
+    .env("HOME", sb.path())
+    .env_remove("NO_COLOR")
+    .env_remove("KUBECONFIG")
+    .env("TERM", "xterm-256color")
+    .stdin(std::process::Stdio::piped())
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("script(1) from util-linux");
+    if let Some(input) = input {
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        child
+            .stdin
+            .as_mut()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+    }
+    drop(child.stdin.take());
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
