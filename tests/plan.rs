@@ -284,6 +284,14 @@ fn fixes_are_ordered_and_a_snapshot_cannot_be_changed() {
         .unwrap()["spec"]["selector"];
     assert_eq!(selector, &serde_json::json!({"app": "todo-backend"}));
 
+    // Nothing certain to fix: an empty plan, as data when data was asked for.
+    let healthy = setup(&scenario("healthy"));
+    let (code, stdout, _) = healthy.run(&["diagnose", "--fix", "-o", "json"]);
+    assert_eq!(code, 0);
+    let plan: Value = serde_json::from_str(&stdout).expect("JSON even when empty");
+    assert_eq!(plan["actions"], serde_json::json!([]));
+    assert!(healthy.api.real_mutations().is_empty());
+
     let out = sb
         .kubectl_ai()
         .args(["diagnose", "--fix", "--demo"])

@@ -48,7 +48,7 @@ pub async fn run(
     out: &mut dyn Write,
 ) -> anyhow::Result<u8> {
     let plan = plan.ordered();
-    if plan.actions.is_empty() {
+    if plan.actions.is_empty() && opts.output == Output::Text {
         writeln!(out, "Nothing to change.")?;
         return Ok(exit::OK);
     }
