@@ -8,4 +8,5 @@ mod diagnose;
 mod fixtures;
 mod kubectl;
 mod live;
+mod manifests;
 mod plan;
