@@ -33,8 +33,32 @@ pub fn clean(v: &Value) -> Value {
     v
 }
 
+/// What a diff may show: a Secret's values become their length and a short fingerprint, so a
+/// changed value is visible as changed without being printed.
+pub fn shown(v: &Value) -> Value {
+    let mut v = clean(v);
+    if v.get("kind").and_then(Value::as_str) == Some("Secret") {
+        for field in ["data", "stringData"] {
+            if let Some(map) = v.get_mut(field).and_then(Value::as_object_mut) {
+                for value in map.values_mut() {
+                    let text = value.as_str().unwrap_or_default();
+                    let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+                        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+                    });
+                    *value = Value::String(format!(
+                        "(hidden: {} bytes, fingerprint {:04x})",
+                        text.len(),
+                        hash & 0xffff
+                    ));
+                }
+            }
+        }
+    }
+    v
+}
+
 fn yaml(v: Option<&Value>) -> String {
-    v.map(|v| serde_saphyr::to_string(&clean(v)).unwrap_or_default())
+    v.map(|v| serde_saphyr::to_string(&shown(v)).unwrap_or_default())
         .unwrap_or_default()
 }
 
@@ -92,5 +116,20 @@ mod tests {
                 && !d.contains("readyReplicas")
         );
         assert_eq!(unified(Some(&live), Some(&live), "x"), "");
+    }
+
+    #[test]
+    fn secret_values_never_appear_in_a_diff() {
+        let live = json!({"kind": "Secret", "metadata": {"name": "db"}, "data": {"password": "c2VjcmV0LW9uZQ=="}});
+        let proposed = json!({"kind": "Secret", "metadata": {"name": "db"}, "data": {"password": "c2VjcmV0LXR3bw=="}});
+        let d = unified(Some(&live), Some(&proposed), "secret/db");
+        assert!(
+            !d.contains("c2VjcmV0") && d.contains("(hidden: 16 bytes"),
+            "{d}"
+        );
+        assert!(
+            d.contains("-  password:") && d.contains("+  password:"),
+            "a changed value still shows as changed: {d}"
+        );
     }
 }

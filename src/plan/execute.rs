@@ -80,7 +80,7 @@ pub async fn run(
             "apiVersion": crate::render::API_VERSION, "kind": "Plan",
             "actions": steps.iter().map(|s| json!({
                 "summary": s.action.summary, "why": s.action.why, "object": s.action.target,
-                "change": s.action.change, "diff": s.diff,
+                "change": printable(&s.action.change), "diff": s.diff,
             })).collect::<Vec<_>>(),
         });
         match opts.output {
@@ -109,6 +109,18 @@ pub async fn run(
         return Ok(exit::NOT_APPLIED);
     }
     apply(cluster, steps, opts, out).await
+}
+
+/// A change as data, with any Secret values masked as in the diff.
+fn printable(change: &Change) -> Value {
+    match change {
+        Change::Apply(body) => json!({"type": "apply", "object": diff::shown(body)}),
+        Change::Replace(body) => json!({"type": "replace", "object": diff::shown(body)}),
+        Change::Patch { kind, patch } => {
+            json!({"type": "patch", "patchType": kind, "patch": patch})
+        }
+        Change::Delete => json!({"type": "delete"}),
+    }
 }
 
 fn show(steps: &[Step], p: &Palette, out: &mut dyn Write) -> std::io::Result<()> {
