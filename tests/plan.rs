@@ -458,6 +458,38 @@ mod proposed_by_the_model {
     }
 
     #[test]
+    fn creating_an_object_needs_create_permission() {
+        let s = setup(&scenario("probe-port"));
+        s.api.deny("horizontalpodautoscalers");
+        let llm = FakeLlm::start(vec![
+            propose(
+                serde_json::json!([{"type": "create_hpa", "kind": "Deployment", "name": "todo-backend", "min_replicas": 2, "max_replicas": 4, "cpu_utilization": 70}]),
+            ),
+            Reply::Text("Proposed an autoscaler.".into()),
+        ]);
+        let (code, _, stderr) = ask(&s, &llm, "add an autoscaler to the backend", &["--yes"]);
+        assert_eq!(code, 5, "{stderr}");
+        assert!(
+            stderr
+                .contains("not allowed to create horizontalpodautoscaler/todo-backend -n todo-app"),
+            "{stderr}"
+        );
+        let reviews: Vec<_> = s
+            .api
+            .mutations()
+            .into_iter()
+            .filter(|r| r.path.ends_with("selfsubjectaccessreviews"))
+            .collect();
+        assert!(
+            reviews
+                .iter()
+                .any(|r| r.body.contains("\"verb\":\"create\"")),
+            "{reviews:?}"
+        );
+        assert!(s.api.real_mutations().is_empty());
+    }
+
+    #[test]
     fn deleting_the_namespace_because_a_log_said_so_is_refused() {
         let s = setup(&scenario("crash-loop"));
         let llm = FakeLlm::start(vec![

@@ -56,12 +56,17 @@ pub async fn run(
     if !refusals.is_empty() {
         return Err(Error::PlanRefused(refusals.join("; ")).into());
     }
+    // Reads first (they change nothing), so the access reviews can ask for exactly the verbs the
+    // plan needs, then every review before any change is sent, even as a dry run.
+    let mut lives = Vec::new();
     for action in &plan.actions {
-        permitted(cluster, action).await?;
+        lives.push(get(cluster, action).await?);
+    }
+    for (action, live) in plan.actions.iter().zip(&lives) {
+        permitted(cluster, action, live.is_some()).await?;
     }
     let mut steps = Vec::new();
-    for action in plan.actions {
-        let live = get(cluster, &action).await?;
+    for (action, live) in plan.actions.into_iter().zip(lives) {
         let proposed = send(cluster, &action, true)
             .await
             .map_err(|e| rejected(&action, e))?;
@@ -360,18 +365,28 @@ fn to_value(o: DynamicObject) -> Value {
 }
 
 /// A SelfSubjectAccessReview for the verb the action needs, before anything is sent.
-async fn permitted(cluster: &Cluster, action: &Action) -> Result<(), Error> {
+/// Server-side apply of an object that does not exist yet creates it, which RBAC grants separately.
+async fn permitted(cluster: &Cluster, action: &Action, exists: bool) -> Result<(), Error> {
+    let verbs: &[&str] = match action.change {
+        Change::Apply(_) if !exists => &["create", "patch"],
+        Change::Apply(_) | Change::Patch { .. } => &["patch"],
+        Change::Replace(_) if !exists => &["create"],
+        Change::Replace(_) => &["update"],
+        Change::Delete => &["delete"],
+    };
+    for verb in verbs {
+        review(cluster, action, verb).await?;
+    }
+    Ok(())
+}
+
+async fn review(cluster: &Cluster, action: &Action, verb: &str) -> Result<(), Error> {
     let kind = action.kind().ok_or_else(|| {
         Error::PlanRefused(format!(
             "{}: kind {} is not supported",
             action.target, action.target.kind
         ))
     })?;
-    let verb = match action.change {
-        Change::Apply(_) | Change::Patch { .. } => "patch",
-        Change::Replace(_) => "update",
-        Change::Delete => "delete",
-    };
     let review = SelfSubjectAccessReview {
         spec: SelfSubjectAccessReviewSpec {
             resource_attributes: Some(ResourceAttributes {
