@@ -26,6 +26,21 @@ fn helm(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// The chart rendered with the minikube values.
+fn minikube() -> String {
+    let chart = chart();
+    let values = chart.join("values-minikube.yaml");
+    helm(&[
+        "template",
+        "todo",
+        chart.to_str().unwrap(),
+        "--namespace",
+        "todo-app",
+        "-f",
+        values.to_str().unwrap(),
+    ])
+}
+
 fn bundled() -> String {
     std::fs::read_to_string(root().join("manifests/todo-app/todo-app.yaml")).unwrap()
 }
@@ -68,16 +83,7 @@ fn the_chart_lints_and_renders_exactly_the_bundled_manifests() {
 #[test]
 fn every_object_validates_strictly_against_kubernetes_1_33() {
     let dir = tempfile::tempdir().unwrap();
-    let chart = chart();
-    let minikube = helm(&[
-        "template",
-        "todo",
-        chart.to_str().unwrap(),
-        "--namespace",
-        "todo-app",
-        "-f",
-        chart.join("values-minikube.yaml").to_str().unwrap(),
-    ]);
+    let minikube = minikube();
     for (name, text) in [("default.yaml", bundled()), ("minikube.yaml", minikube)] {
         let path = dir.path().join(name);
         std::fs::write(&path, text).unwrap();
@@ -203,16 +209,7 @@ fn workloads_are_non_root_bounded_probed_and_spread() {
         "credentials are generated at deploy time, never committed"
     );
     // minikube exposes the frontend on a NodePort.
-    let chart = chart();
-    let minikube = objects(&helm(&[
-        "template",
-        "todo",
-        chart.to_str().unwrap(),
-        "--namespace",
-        "todo-app",
-        "-f",
-        chart.join("values-minikube.yaml").to_str().unwrap(),
-    ]));
+    let minikube = objects(&minikube());
     let fe = minikube
         .iter()
         .find(|o| o["kind"] == "Service" && o["metadata"]["name"] == "todo-frontend")
