@@ -26,7 +26,7 @@ impl std::fmt::Display for Target {
 }
 
 /// kubectl's names and short names for the kinds diagnosis knows.
-fn canonical(kind: &str) -> Option<&'static str> {
+pub(crate) fn canonical(kind: &str) -> Option<&'static str> {
     let kind = kind.split('.').next().unwrap_or(kind).to_lowercase();
     Some(match kind.as_str() {
         "po" | "pod" | "pods" => "Pod",

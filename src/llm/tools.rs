@@ -181,29 +181,33 @@ fn object(ctx: &Context, a: ObjectArgs) -> String {
             })
             .collect()
     }
-    let found = match kind.trim_end_matches('s') {
-        "pod" => pick(all("Pod", &ctx.pods, |o| &o.metadata)),
-        "deployment" => pick(all("Deployment", &ctx.deployments, |o| &o.metadata)),
-        "statefulset" => pick(all("StatefulSet", &ctx.stateful_sets, |o| &o.metadata)),
-        "daemonset" => pick(all("DaemonSet", &ctx.daemon_sets, |o| &o.metadata)),
-        "replicaset" => pick(all("ReplicaSet", &ctx.replica_sets, |o| &o.metadata)),
-        "job" => pick(all("Job", &ctx.jobs, |o| &o.metadata)),
-        "cronjob" => pick(all("CronJob", &ctx.cron_jobs, |o| &o.metadata)),
-        "service" => pick(all("Service", &ctx.services, |o| &o.metadata)),
-        "endpoint" => pick(all("Endpoints", &ctx.endpoints, |o| &o.metadata)),
-        "persistentvolumeclaim" | "pvc" => {
-            pick(all("PersistentVolumeClaim", &ctx.pvcs, |o| &o.metadata))
-        }
-        "ingres" | "ingress" => pick(all("Ingress", &ctx.ingresses, |o| &o.metadata)),
-        "horizontalpodautoscaler" | "hpa" => {
+    // kubectl's names and short names, plus the kinds only this tool reads.
+    let canonical = match kind.as_str() {
+        "sc" | "storageclass" | "storageclasses" => Some("StorageClass"),
+        "secret" | "secrets" => Some("Secret"),
+        "cm" | "configmap" | "configmaps" => Some("ConfigMap"),
+        "ep" | "endpoints" => Some("Endpoints"),
+        other => crate::target::canonical(other),
+    };
+    let found = match canonical.unwrap_or_default() {
+        "Pod" => pick(all("Pod", &ctx.pods, |o| &o.metadata)),
+        "Deployment" => pick(all("Deployment", &ctx.deployments, |o| &o.metadata)),
+        "StatefulSet" => pick(all("StatefulSet", &ctx.stateful_sets, |o| &o.metadata)),
+        "DaemonSet" => pick(all("DaemonSet", &ctx.daemon_sets, |o| &o.metadata)),
+        "ReplicaSet" => pick(all("ReplicaSet", &ctx.replica_sets, |o| &o.metadata)),
+        "Job" => pick(all("Job", &ctx.jobs, |o| &o.metadata)),
+        "CronJob" => pick(all("CronJob", &ctx.cron_jobs, |o| &o.metadata)),
+        "Service" => pick(all("Service", &ctx.services, |o| &o.metadata)),
+        "Endpoints" => pick(all("Endpoints", &ctx.endpoints, |o| &o.metadata)),
+        "PersistentVolumeClaim" => pick(all("PersistentVolumeClaim", &ctx.pvcs, |o| &o.metadata)),
+        "Ingress" => pick(all("Ingress", &ctx.ingresses, |o| &o.metadata)),
+        "HorizontalPodAutoscaler" => {
             pick(all("HorizontalPodAutoscaler", &ctx.hpas, |o| &o.metadata))
         }
-        "node" => pick(all("Node", &ctx.nodes, |o| &o.metadata)),
-        "storageclas" | "storageclass" => {
-            pick(all("StorageClass", &ctx.storage_classes, |o| &o.metadata))
-        }
-        "secret" | "configmap" => {
-            let list = if kind.starts_with("secret") {
+        "Node" => pick(all("Node", &ctx.nodes, |o| &o.metadata)),
+        "StorageClass" => pick(all("StorageClass", &ctx.storage_classes, |o| &o.metadata)),
+        secret_or_config @ ("Secret" | "ConfigMap") => {
+            let list = if secret_or_config == "Secret" {
                 &ctx.secrets
             } else {
                 &ctx.config_maps
@@ -237,5 +241,76 @@ fn object(ctx: &Context, a: ObjectArgs) -> String {
             serde_json::to_string_pretty(&v).unwrap_or_default()
         }
         None => format!("no {} named {} was collected in scope", a.kind, a.name),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::logs::Tail;
+    use crate::cluster::snapshot::{Root, load};
+
+    #[test]
+    fn tools_answer_from_the_context_for_every_kind_name() {
+        let ctx = load(&Root::Demo, None, Tail::default()).unwrap();
+        for kind in [
+            "Deployment",
+            "deploy",
+            "StatefulSet",
+            "sts",
+            "Service",
+            "svc",
+            "HorizontalPodAutoscaler",
+            "hpa",
+        ] {
+            let name = if kind.starts_with('s') || kind.starts_with('S') {
+                "postgres"
+            } else {
+                "todo-backend"
+            };
+            let out = run(
+                &ctx,
+                "get_object",
+                &json!({"kind": kind, "name": name}).to_string(),
+            );
+            assert!(
+                out.starts_with('{') && out.contains(&format!("\"name\": \"{name}\"")),
+                "{kind}: {out}"
+            );
+            assert!(!out.contains("managedFields"));
+        }
+        let out = run(
+            &ctx,
+            "get_object",
+            r#"{"kind": "StorageClass", "name": "standard"}"#,
+        );
+        assert!(out.contains("\"provisioner\""), "{out}");
+        let out = run(
+            &ctx,
+            "get_object",
+            r#"{"kind": "ingresses", "name": "nope"}"#,
+        );
+        assert!(out.starts_with("no ingresses named nope"), "{out}");
+        let out = run(
+            &ctx,
+            "get_object",
+            r#"{"kind": "Secret", "name": "todo-db", "namespace": "todo-app"}"#,
+        );
+        assert_eq!(
+            out,
+            "Secret todo-db -n todo-app has keys: DATABASE_URL, POSTGRES_PASSWORD (values are never read)"
+        );
+        let out = run(
+            &ctx,
+            "get_events",
+            r#"{"kind": "PersistentVolumeClaim", "name": "data-postgres-0"}"#,
+        );
+        assert!(out.contains("ProvisioningFailed"), "{out}");
+        assert!(run(&ctx, "get_logs", r#"{"pod": "nope"}"#).starts_with("no logs were collected"));
+        assert!(
+            run(&ctx, "get_object", r#"{"kind": "Pod"}"#)
+                .starts_with("invalid arguments for get_object")
+        );
+        assert!(run(&ctx, "rm_rf", "{}").contains("no tool named"));
     }
 }
