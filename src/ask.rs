@@ -230,10 +230,7 @@ fn tool_runner(
 /// The effective LLM settings: flags over environment over config file over defaults.
 pub fn settings(args: &LlmArgs) -> anyhow::Result<LlmSettings> {
     let env = |k: &str| std::env::var(k).ok();
-    let file = match config::config_path(&env) {
-        Some(path) => config::read_file(&path)?,
-        None => config::FileConfig::default(),
-    };
+    let file = config::load()?;
     let flags = LlmFlags {
         model: args.model.clone(),
         max_context_tokens: args.max_context_tokens,
@@ -277,7 +274,7 @@ fn read_piped() -> anyhow::Result<Option<String>> {
 }
 
 /// Streams (or waits for) the answer; the spinner runs on stderr until the first token.
-async fn answer(
+pub(crate) async fn answer(
     settings: &LlmSettings,
     conversation: Conversation,
     stream: bool,

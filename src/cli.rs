@@ -33,6 +33,9 @@ const EXAMPLES: &str = r#"Examples:
   # In CI: fail the job when problems are found
   kubectl ai diagnose -A -o json --exit-code
 
+  # Best practices for manifests, no cluster needed (SARIF for code scanning)
+  kubectl ai recommend -f k8s/ -o sarif
+
   # Ask in plain words (OPENAI_API_KEY, or OPENAI_BASE_URL for Ollama/vLLM/LM Studio)
   kubectl ai "why is backend crashlooping" -n todo-app
   kubectl logs deploy/todo-backend | kubectl ai "explain this""#;
@@ -80,6 +83,10 @@ pub enum Command {
         #[arg(value_name = "QUESTION", required = true)]
         question: Vec<String>,
     },
+    /// Check workloads against best practices (reliability, resources, scaling, security,
+    /// networking), from manifests (-f) or the cluster; exit codes a CI pipeline can gate on
+    #[command(after_help = RECOMMEND_HELP)]
+    Recommend(RecommendArgs),
     /// List the changes kubectl-ai has applied, newest last
     History,
     /// Put back what a recorded change altered (the newest, or ID), through the same plan pipeline
@@ -119,6 +126,83 @@ pub struct DiagnoseArgs {
     /// Propose fixes for the findings that have a certain one, and apply them after you confirm
     #[arg(long)]
     pub fix: bool,
+}
+
+const RECOMMEND_HELP: &str = r#"Examples:
+  # Manifests need no cluster; a directory is read recursively
+  kubectl ai recommend -f k8s/
+  helm template my-release ./chart | kubectl ai recommend -f -
+
+  # In CI: SARIF for GitHub code scanning, failing the job on warnings too
+  kubectl ai recommend -f k8s/ -o sarif --fail-on warning > results.sarif
+
+  # The live namespace, with usage from metrics.k8s.io; apply the fixes after a diff
+  kubectl ai recommend -n todo-app --fix
+
+  # Rewrite the manifest files with the fixes instead
+  kubectl ai recommend -f k8s/ --fix --write
+
+Suppress a rule on one object with the annotation `kubectl-ai.io/ignore: rule-a,rule-b`, everywhere
+with `--ignore RULE` (or `RULE@KIND/NAME` for one object), or in the config file:
+  recommend:
+    ignore: [image-latest, single-replica@statefulset/postgres]
+`--list-rules` prints every rule with its severity.
+
+Exit codes:
+  0    nothing at or above the --fail-on severity
+  1    could not run (unreadable manifest, unreachable cluster, ...)
+  2    invalid command line
+  3    recommendations at or above the --fail-on severity
+  4    --explain: the LLM failed
+  5    --fix: the plan was not applied"#;
+
+#[derive(Debug, Args)]
+pub struct RecommendArgs {
+    /// Manifest file or directory (recursive: .yaml, .yml, .json); `-` reads stdin. Repeatable.
+    /// Without it, the cluster (or --snapshot) is checked.
+    #[arg(short = 'f', long = "filename", value_name = "FILE|DIR|-")]
+    pub files: Vec<PathBuf>,
+
+    /// Lowest severity that makes the exit code 3
+    #[arg(
+        long,
+        value_enum,
+        env = "KUBECTL_AI_FAIL_ON",
+        value_name = "SEVERITY",
+        default_value_t = FailOn::Error
+    )]
+    pub fail_on: FailOn,
+
+    /// Skip a rule everywhere (RULE) or on one object (RULE@KIND/NAME); repeatable
+    #[arg(long = "ignore", value_name = "RULE[@KIND/NAME]")]
+    pub ignore: Vec<String>,
+
+    /// Add a summary written by the LLM, grounded in these recommendations (optional)
+    #[arg(long)]
+    pub explain: bool,
+
+    /// Apply the fixes: through the plan pipeline for a cluster (diff, confirm, apply); with -f,
+    /// rewrite the files (needs --write) or print the fixed manifests for `-f -`
+    #[arg(long)]
+    pub fix: bool,
+
+    /// With --fix and -f: rewrite the manifest files in place
+    #[arg(long, requires = "fix")]
+    pub write: bool,
+
+    /// Print every rule with its severity and category, and exit
+    #[arg(long)]
+    pub list_rules: bool,
+}
+
+/// The severity threshold of `recommend --fail-on`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    Error,
+    Warning,
+    Info,
+    /// Always exit 0 when the checks ran
+    Never,
 }
 
 /// How a plan may proceed. Nothing changes without consent: interactively, or `--yes`.
@@ -183,6 +267,10 @@ pub enum Output {
     Text,
     Json,
     Yaml,
+    /// SARIF 2.1.0 (recommend only), for code-scanning tools
+    Sarif,
+    /// GitHub Actions workflow annotations (recommend only)
+    Github,
 }
 
 /// Flags every command accepts, before or after the subcommand, as with kubectl.

@@ -25,6 +25,25 @@ pub struct FileConfig {
     pub max_context_tokens: Option<usize>,
     pub prompt_dir: Option<PathBuf>,
     pub timeout_seconds: Option<u64>,
+    pub recommend: Option<RecommendFile>,
+}
+
+/// The `recommend:` section.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RecommendFile {
+    /// Rules to skip: `RULE` everywhere, `RULE@KIND/NAME` on one object.
+    #[serde(default)]
+    pub ignore: Vec<String>,
+}
+
+/// The config file the environment points at, or an empty one when there is none.
+pub fn load() -> Result<FileConfig, Error> {
+    let env = |k: &str| std::env::var(k).ok();
+    match config_path(&env) {
+        Some(path) => read_file(&path),
+        None => Ok(FileConfig::default()),
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]

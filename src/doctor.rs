@@ -66,7 +66,10 @@ pub async fn run(
         "check": status.as_ref().map(|s| json!({"ok": s.is_ok(), "message": match s { Ok(m) | Err(m) => m }})),
     });
     match output {
-        Output::Json => writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?,
+        // Only `recommend` writes SARIF and annotations; `run` refuses them elsewhere.
+        Output::Json | Output::Sarif | Output::Github => {
+            writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?
+        }
         Output::Yaml => out.write_all(serde_saphyr::to_string(&doc)?.as_bytes())?,
         Output::Text => {
             let file = match (&path, file_found) {

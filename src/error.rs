@@ -123,9 +123,14 @@ pub enum Error {
     #[error("{0}; nothing was applied")]
     InvalidProposal(String),
     /// The command needs a live cluster.
-
     #[error("{0} needs a live cluster; a snapshot cannot be changed")]
     NeedsLive(&'static str),
+    /// A manifest file (or stdin) cannot be read or is not Kubernetes YAML.
+    #[error("{path}: {detail}")]
+    Manifest { path: String, detail: String },
+    /// Flags that cannot be used together, found after parsing (exit 2, like clap's own).
+    #[error("{0}")]
+    Usage(String),
     /// The LLM endpoint could not be reached.
     #[error("cannot reach the LLM at {endpoint}: {detail}")]
     LlmUnreachable { endpoint: String, detail: String },
@@ -187,6 +192,7 @@ impl Error {
             | Error::DryRunRejected { .. }
             | Error::NoConsent
             | Error::InvalidProposal(_) => exit::NOT_APPLIED,
+            Error::Usage(_) => exit::USAGE,
             _ => exit::ERROR,
         }
     }

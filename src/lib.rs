@@ -16,6 +16,7 @@ pub mod llm;
 pub mod metrics;
 pub mod plan;
 pub mod quantity;
+pub mod recommend;
 pub mod render;
 pub mod target;
 pub mod ui;
@@ -31,7 +32,18 @@ use error::exit;
 
 /// Runs one command, writing its result to `out`; returns the exit code.
 pub async fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<u8> {
+    if matches!(cli.global.output, Output::Sarif | Output::Github)
+        && !matches!(cli.command, Some(Command::Recommend(_)))
+    {
+        return Err(error::Error::Usage(
+            "-o sarif and -o github are formats of `kubectl ai recommend`; use text, json or yaml here".into(),
+        )
+        .into());
+    }
     match cli.command {
+        Some(Command::Recommend(args)) => {
+            recommend::run(&cli.global, &cli.llm, &cli.plan, &args, out).await
+        }
         Some(Command::Diagnose(args)) if args.fix => fix(&cli.global, &args, &cli.plan, out).await,
         Some(Command::History) => history(cli.global.output, out),
         Some(Command::Undo { id }) => undo(&cli.global, id.as_deref(), &cli.plan, out).await,
@@ -87,7 +99,8 @@ async fn diagnose(
     }
     let report = render::Report::new(&ctx, target.as_ref().map(ToString::to_string), &findings);
     match global.output {
-        Output::Json => report.json(out),
+        // Only `recommend` writes SARIF and annotations; `run` refuses them elsewhere.
+        Output::Json | Output::Sarif | Output::Github => report.json(out),
         Output::Yaml => report.yaml(out),
         Output::Text => report.text(out, &ui::Palette::for_stdout(global.no_color)),
     }
@@ -185,7 +198,10 @@ async fn fix(
 fn history(output: Output, out: &mut dyn Write) -> anyhow::Result<u8> {
     let records = plan::history::list()?;
     match output {
-        Output::Json => writeln!(out, "{}", serde_json::to_string_pretty(&records)?)?,
+        // Only `recommend` writes SARIF and annotations; `run` refuses them elsewhere.
+        Output::Json | Output::Sarif | Output::Github => {
+            writeln!(out, "{}", serde_json::to_string_pretty(&records)?)?
+        }
         Output::Yaml => out.write_all(serde_saphyr::to_string(&records)?.as_bytes())?,
         Output::Text if records.is_empty() => writeln!(out, "No changes recorded yet.")?,
         Output::Text => {
@@ -256,7 +272,10 @@ fn version(output: Output, out: &mut dyn Write) -> anyhow::Result<u8> {
     let v = env!("CARGO_PKG_VERSION");
     match output {
         Output::Text => writeln!(out, "kubectl-ai {v}")?,
-        Output::Json => writeln!(out, "{}", serde_json::json!({ "version": v }))?,
+        // Only `recommend` writes SARIF and annotations; `run` refuses them elsewhere.
+        Output::Json | Output::Sarif | Output::Github => {
+            writeln!(out, "{}", serde_json::json!({ "version": v }))?
+        }
         Output::Yaml => writeln!(out, "version: {v}")?,
     }
     Ok(exit::OK)

@@ -10,3 +10,5 @@ mod kubectl;
 mod live;
 mod manifests;
 mod plan;
+mod recommend;
+mod release;

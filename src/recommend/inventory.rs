@@ -1,0 +1,636 @@
+//! What recommendations are about: objects as the user wrote them (manifest files, stdin) or as a
+//! cluster holds them, in one shape.
+//!
+//! Rules read objects as JSON values so the same rule works on a file that has never met a cluster
+//! and on a live Deployment; a file object remembers where it was written (file, first line) so
+//! SARIF and GitHub annotations point at it and `--fix --write` can rewrite just that document.
+//! A live cluster adds what files cannot know: pod states and metrics.k8s.io usage.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
+
+use k8s_openapi::api::core::v1::PodSpec;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use regex::Regex;
+use serde_json::{Value, json};
+
+use crate::context::{Context, ObjectRef};
+use crate::error::Error;
+use crate::quantity;
+
+/// Where an object came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// A manifest: the file as given on the command line (`-` for stdin), the index of its YAML
+    /// document, and the 1-based line the document's content starts on.
+    File {
+        path: String,
+        doc: usize,
+        line: usize,
+    },
+    /// Read from the cluster or a snapshot.
+    Cluster,
+}
+
+/// One object, as data.
+#[derive(Debug, Clone)]
+pub struct Object {
+    pub value: Value,
+    pub oref: ObjectRef,
+    pub origin: Origin,
+}
+
+impl Object {
+    fn new(mut value: Value, origin: Origin, default_namespace: &str) -> Option<Object> {
+        let kind = value.get("kind")?.as_str()?.to_string();
+        let name = value.pointer("/metadata/name")?.as_str()?.to_string();
+        let namespaced = !CLUSTER_SCOPED.contains(&kind.as_str());
+        let namespace = namespaced.then(|| {
+            value
+                .pointer("/metadata/namespace")
+                .and_then(Value::as_str)
+                .unwrap_or(default_namespace)
+                .to_string()
+        });
+        if kind == "Secret" {
+            // Recommendations need which keys a Secret has, never their values.
+            for field in ["data", "stringData"] {
+                if let Some(Value::Object(map)) = value.get_mut(field) {
+                    map.values_mut().for_each(|v| *v = Value::Null);
+                }
+            }
+        }
+        Some(Object {
+            oref: ObjectRef::new(&kind, namespace.as_deref(), &name),
+            value,
+            origin,
+        })
+    }
+
+    pub fn kind(&self) -> &str {
+        &self.oref.kind
+    }
+
+    pub fn namespace(&self) -> &str {
+        self.oref.namespace.as_deref().unwrap_or_default()
+    }
+
+    pub fn annotation(&self, key: &str) -> Option<&str> {
+        self.value
+            .pointer("/metadata/annotations")?
+            .get(key)?
+            .as_str()
+    }
+
+    /// A partial object naming this one, with `fields` beside its identity: a server-side apply
+    /// intent that changes only those fields.
+    pub fn intent(&self, fields: Value) -> Value {
+        let mut v = json!({
+            "apiVersion": self.value.get("apiVersion").cloned().unwrap_or(json!("v1")),
+            "kind": self.oref.kind,
+            "metadata": { "name": self.oref.name },
+        });
+        if let Some(ns) = &self.oref.namespace {
+            v["metadata"]["namespace"] = json!(ns);
+        }
+        if let (Some(obj), Value::Object(extra)) = (v.as_object_mut(), fields) {
+            obj.extend(extra);
+        }
+        v
+    }
+
+    pub fn file_line(&self) -> Option<(&str, usize)> {
+        match &self.origin {
+            Origin::File { path, line, .. } => Some((path, *line)),
+            Origin::Cluster => None,
+        }
+    }
+}
+
+/// Kinds without a namespace; everything else gets the default one when a manifest leaves it out.
+const CLUSTER_SCOPED: &[&str] = &[
+    "Namespace",
+    "Node",
+    "PersistentVolume",
+    "StorageClass",
+    "IngressClass",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "CustomResourceDefinition",
+    "PriorityClass",
+    "ValidatingWebhookConfiguration",
+    "MutatingWebhookConfiguration",
+];
+
+/// A workload's pod template, read once for every rule.
+#[derive(Debug)]
+pub struct Workload<'a> {
+    pub object: &'a Object,
+    pub spec: PodSpec,
+    /// Labels its pods carry.
+    pub labels: BTreeMap<String, String>,
+    /// JSON path segments from the object to its pod spec.
+    pub pod_path: &'static [&'static str],
+    /// Declared replicas (absent means 1 for the kinds that have the field).
+    pub replicas: Option<i32>,
+    /// Runs until stopped (not a Job, CronJob or bare Pod), so probes and replicas matter.
+    pub long_running: bool,
+}
+
+impl Workload<'_> {
+    /// A partial object setting `fields` on the pod spec.
+    pub fn pod_intent(&self, fields: Value) -> Value {
+        let nested = self
+            .pod_path
+            .iter()
+            .rev()
+            .fold(fields, |inner, key| json!({ *key: inner }));
+        self.object.intent(nested)
+    }
+
+    /// A partial object setting `fields` on one container (lists merge by container name).
+    pub fn container_intent(&self, container: &str, fields: Value) -> Value {
+        let mut c = json!({ "name": container });
+        if let (Some(obj), Value::Object(extra)) = (c.as_object_mut(), fields) {
+            obj.extend(extra);
+        }
+        self.pod_intent(json!({ "containers": [c] }))
+    }
+
+    pub fn replicas_or_one(&self) -> i32 {
+        self.replicas.unwrap_or(1)
+    }
+}
+
+/// Everything one run of the rules looks at.
+#[derive(Debug, Default)]
+pub struct Inventory {
+    /// "manifests (3 files)", "snapshot ./dump", "context minikube".
+    pub source: String,
+    pub objects: Vec<Object>,
+    /// The live cluster behind the objects, for pod states and usage; `None` for manifests.
+    pub live: Option<Context>,
+    /// Plural resource names the inventory could not read: rules that need them stay quiet
+    /// rather than report "missing" for what was merely unreadable.
+    pub unknown: Vec<String>,
+    /// Manifest inputs as read (path as given, text), for `--fix --write`.
+    pub files: Vec<(String, String)>,
+}
+
+impl Inventory {
+    pub fn of_kind<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = &'a Object> + 'a {
+        self.objects.iter().filter(move |o| o.kind() == kind)
+    }
+
+    pub fn knows(&self, resource: &str) -> bool {
+        !self.unknown.iter().any(|r| r == resource)
+    }
+
+    pub fn find(&self, kind: &str, namespace: &str, name: &str) -> Option<&Object> {
+        self.objects
+            .iter()
+            .find(|o| o.kind() == kind && o.namespace() == namespace && o.oref.name == name)
+    }
+
+    /// Every workload with a pod template, once: Pods and ReplicaSets and Jobs that a controller
+    /// owns are described by their controller.
+    pub fn workloads(&self) -> Vec<Workload<'_>> {
+        const TEMPLATE: &[&str] = &["spec", "template", "spec"];
+        const CRON: &[&str] = &["spec", "jobTemplate", "spec", "template", "spec"];
+        const POD: &[&str] = &["spec"];
+        let mut out = Vec::new();
+        for object in &self.objects {
+            let owned = object
+                .value
+                .pointer("/metadata/ownerReferences")
+                .and_then(Value::as_array)
+                .is_some_and(|o| !o.is_empty());
+            let (pod_path, long_running) = match object.kind() {
+                "Deployment" | "StatefulSet" | "DaemonSet" => (TEMPLATE, true),
+                "ReplicaSet" | "ReplicationController" if !owned => (TEMPLATE, true),
+                "Job" if !owned => (TEMPLATE, false),
+                "CronJob" => (CRON, false),
+                "Pod" if !owned => (POD, false),
+                _ => continue,
+            };
+            let spec_pointer = format!("/{}", pod_path.join("/"));
+            let Some(spec) = object
+                .value
+                .pointer(&spec_pointer)
+                .and_then(|s| serde_json::from_value::<PodSpec>(s.clone()).ok())
+            else {
+                continue;
+            };
+            let labels_pointer = if pod_path.len() == 1 {
+                "/metadata/labels".to_string()
+            } else {
+                format!(
+                    "/{}/metadata/labels",
+                    pod_path[..pod_path.len() - 1].join("/")
+                )
+            };
+            let labels = object
+                .value
+                .pointer(&labels_pointer)
+                .and_then(|l| serde_json::from_value(l.clone()).ok())
+                .unwrap_or_default();
+            let replicas = match object.kind() {
+                "DaemonSet" | "Job" | "CronJob" | "Pod" => None,
+                _ => Some(
+                    object
+                        .value
+                        .pointer("/spec/replicas")
+                        .and_then(Value::as_i64)
+                        .unwrap_or(1) as i32,
+                ),
+            };
+            out.push(Workload {
+                object,
+                spec,
+                labels,
+                pod_path,
+                replicas,
+                long_running,
+            });
+        }
+        out
+    }
+
+    /// The highest usage metrics.k8s.io reported for one container across a workload's pods, as
+    /// (millicores, bytes); `None` without a live cluster or without metrics.
+    pub fn usage(&self, w: &Workload<'_>, container: &str) -> Option<(u64, u64)> {
+        let ctx = self.live.as_ref()?;
+        let metrics = ctx.pod_metrics.as_ref()?;
+        let mut seen: Option<(u64, u64)> = None;
+        for pod in ctx.pods.iter().filter(|p| ctx.owner_of(p) == w.object.oref) {
+            let Some(m) = metrics.iter().find(|m| {
+                m.metadata.namespace == pod.metadata.namespace
+                    && Some(&m.metadata.name) == pod.metadata.name.as_ref()
+            }) else {
+                continue;
+            };
+            let Some(c) = m.containers.iter().find(|c| c.name == container) else {
+                continue;
+            };
+            let cpu = c
+                .usage
+                .get("cpu")
+                .and_then(|q| quantity::millicores(q))
+                .unwrap_or(0);
+            let mem = c
+                .usage
+                .get("memory")
+                .and_then(|q| quantity::bytes(q))
+                .unwrap_or(0);
+            let entry = seen.get_or_insert((0, 0));
+            *entry = (entry.0.max(cpu), entry.1.max(mem));
+        }
+        seen
+    }
+
+    /// Services selecting a workload's pods.
+    pub fn services_for<'a>(&'a self, w: &'a Workload<'_>) -> impl Iterator<Item = &'a Object> {
+        self.of_kind("Service").filter(move |s| {
+            s.namespace() == w.object.namespace()
+                && s.value
+                    .pointer("/spec/selector")
+                    .and_then(|sel| {
+                        serde_json::from_value::<BTreeMap<String, String>>(sel.clone()).ok()
+                    })
+                    .is_some_and(|sel| {
+                        !sel.is_empty() && sel.iter().all(|(k, v)| w.labels.get(k) == Some(v))
+                    })
+        })
+    }
+
+    /// HorizontalPodAutoscalers whose target is this workload.
+    pub fn hpas_for<'a>(&'a self, w: &'a Workload<'_>) -> impl Iterator<Item = &'a Object> {
+        self.of_kind("HorizontalPodAutoscaler").filter(move |h| {
+            h.namespace() == w.object.namespace()
+                && h.value
+                    .pointer("/spec/scaleTargetRef/kind")
+                    .and_then(Value::as_str)
+                    == Some(w.object.kind())
+                && h.value
+                    .pointer("/spec/scaleTargetRef/name")
+                    .and_then(Value::as_str)
+                    == Some(w.object.oref.name.as_str())
+        })
+    }
+
+    /// Objects of `kind` in the workload's namespace whose label selector at `pointer` selects
+    /// the workload's pods (PodDisruptionBudgets, NetworkPolicies).
+    pub fn selecting<'a>(
+        &'a self,
+        kind: &'a str,
+        pointer: &'a str,
+        w: &'a Workload<'_>,
+    ) -> impl Iterator<Item = &'a Object> {
+        self.of_kind(kind).filter(move |o| {
+            o.namespace() == w.object.namespace()
+                && o.value
+                    .pointer(pointer)
+                    .and_then(|s| serde_json::from_value::<LabelSelector>(s.clone()).ok())
+                    .is_some_and(|s| selector_selects(&s, &w.labels))
+        })
+    }
+}
+
+/// Kubernetes label-selector semantics: every matchLabels pair and every expression must hold; an
+/// empty selector selects everything.
+pub fn selector_selects(sel: &LabelSelector, labels: &BTreeMap<String, String>) -> bool {
+    let pairs = sel
+        .match_labels
+        .iter()
+        .flatten()
+        .all(|(k, v)| labels.get(k) == Some(v));
+    let expressions = sel.match_expressions.iter().flatten().all(|e| {
+        let value = labels.get(&e.key);
+        let values = e.values.as_deref().unwrap_or_default();
+        match e.operator.as_str() {
+            "In" => value.is_some_and(|v| values.contains(v)),
+            "NotIn" => value.is_none_or(|v| !values.contains(v)),
+            "Exists" => value.is_some(),
+            "DoesNotExist" => value.is_none(),
+            _ => false,
+        }
+    });
+    pairs && expressions
+}
+
+/// Reads manifests: files, directories (recursively, `.yaml`/`.yml`/`.json`), or `-` for stdin.
+pub fn from_manifests(paths: &[PathBuf], default_namespace: &str) -> Result<Inventory, Error> {
+    let mut objects = Vec::new();
+    let mut files = Vec::new();
+    for path in paths {
+        for (name, text) in read_inputs(path)? {
+            objects.extend(parse_documents(&name, &text, default_namespace)?);
+            files.push((name, text));
+        }
+    }
+    Ok(Inventory {
+        source: format!(
+            "manifests ({} file{})",
+            files.len(),
+            if files.len() == 1 { "" } else { "s" }
+        ),
+        objects,
+        live: None,
+        unknown: vec![],
+        files,
+    })
+}
+
+fn manifest_error(path: &str, detail: impl Into<String>) -> Error {
+    Error::Manifest {
+        path: path.to_string(),
+        detail: detail.into(),
+    }
+}
+
+/// Every manifest file under `path` with its text, in a stable order.
+pub fn read_inputs(path: &Path) -> Result<Vec<(String, String)>, Error> {
+    if path == Path::new("-") {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|e| manifest_error("-", format!("reading stdin: {e}")))?;
+        return Ok(vec![("-".into(), text)]);
+    }
+    let shown = path.display().to_string();
+    let meta = std::fs::metadata(path).map_err(|e| manifest_error(&shown, e.to_string()))?;
+    if meta.is_file() {
+        let text =
+            std::fs::read_to_string(path).map_err(|e| manifest_error(&shown, e.to_string()))?;
+        return Ok(vec![(shown, text)]);
+    }
+    let mut found = Vec::new();
+    let mut stack = vec![path.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        // A chart's templates are not YAML until Helm renders them.
+        if dir.join("Chart.yaml").is_file() {
+            eprintln!(
+                "note: skipping Helm chart {}: check it with `helm template NAME {} | kubectl ai recommend -f -`",
+                dir.display(),
+                dir.display()
+            );
+            continue;
+        }
+        let entries = std::fs::read_dir(&dir).map_err(|e| manifest_error(&shown, e.to_string()))?;
+        for entry in entries {
+            let p = entry
+                .map_err(|e| manifest_error(&shown, e.to_string()))?
+                .path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p
+                .extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| matches!(e, "yaml" | "yml" | "json"))
+            {
+                found.push(p);
+            }
+        }
+    }
+    found.sort();
+    if found.is_empty() {
+        return Err(manifest_error(
+            &shown,
+            "no .yaml, .yml or .json files in it",
+        ));
+    }
+    found
+        .into_iter()
+        .map(|p| {
+            let name = p.display().to_string();
+            std::fs::read_to_string(&p)
+                .map(|t| (name.clone(), t))
+                .map_err(|e| manifest_error(&name, e.to_string()))
+        })
+        .collect()
+}
+
+/// One YAML document of a file: its text and the line its content starts on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Document<'a> {
+    pub text: &'a str,
+    /// 1-based line of the first line that is neither blank nor a comment.
+    pub line: usize,
+    /// 1-based line of the document's first line (after the `---`).
+    pub first_line: usize,
+}
+
+/// Splits a file into its YAML documents, keeping each document's text and position so a finding
+/// can point at a line and a rewrite can replace one document and leave the rest untouched.
+pub fn split_documents(text: &str) -> Vec<Document<'_>> {
+    let mut docs = Vec::new();
+    let mut start = 0usize;
+    let mut start_line = 1usize;
+    let mut offset = 0usize;
+    let mut push = |from: usize, to: usize, first_line: usize| {
+        let body = &text[from..to];
+        let content = body
+            .lines()
+            .position(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'));
+        if let Some(i) = content {
+            docs.push(Document {
+                text: body,
+                line: first_line + i,
+                first_line,
+            });
+        }
+    };
+    for (line_no, line) in (1usize..).zip(text.split_inclusive('\n')) {
+        let bare = line.trim_end();
+        if bare == "---" || bare.starts_with("--- ") || bare == "..." {
+            push(start, offset, start_line);
+            start = offset + line.len();
+            start_line = line_no + 1;
+        }
+        offset += line.len();
+    }
+    push(start, text.len(), start_line);
+    docs
+}
+
+/// The parser counts lines within the document; the user needs them within the file.
+fn yaml_error(path: &str, d: &Document<'_>, e: &dyn std::fmt::Display) -> Error {
+    static AT: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"^(?:error: )?line (\d+) column (\d+): ").expect("valid pattern")
+    });
+    let text = e.to_string();
+    let first = text.lines().next().unwrap_or_default();
+    match AT.captures(first) {
+        Some(c) => {
+            let line: usize = c[1].parse().unwrap_or(1);
+            manifest_error(
+                &format!("{path}:{}:{}", d.first_line + line - 1, &c[2]),
+                format!("invalid YAML: {}", &first[c[0].len()..]),
+            )
+        }
+        None => manifest_error(
+            &format!("{path}:{}", d.first_line),
+            format!("invalid YAML: {first}"),
+        ),
+    }
+}
+
+fn parse_documents(path: &str, text: &str, default_namespace: &str) -> Result<Vec<Object>, Error> {
+    let mut objects = Vec::new();
+    for (doc, d) in split_documents(text).into_iter().enumerate() {
+        let value: Value = serde_saphyr::from_str(d.text).map_err(|e| yaml_error(path, &d, &e))?;
+        let items = match value {
+            Value::Null => continue,
+            Value::Object(ref m) if m.get("kind").and_then(Value::as_str) == Some("List") => m
+                .get("items")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default(),
+            v => vec![v],
+        };
+        for item in items {
+            let origin = Origin::File {
+                path: path.to_string(),
+                doc,
+                line: d.line,
+            };
+            let object = Object::new(item, origin, default_namespace).ok_or_else(|| {
+                manifest_error(
+                    &format!("{path}:{}", d.line),
+                    "not a Kubernetes object (it needs kind and metadata.name)",
+                )
+            })?;
+            objects.push(object);
+        }
+    }
+    Ok(objects)
+}
+
+/// The objects a cluster context holds that recommendations are about.
+pub fn from_context(ctx: Context) -> Inventory {
+    fn push<T: serde::Serialize>(objects: &mut Vec<Object>, items: &[T]) {
+        for item in items {
+            if let Some(o) = serde_json::to_value(item)
+                .ok()
+                .and_then(|v| Object::new(v, Origin::Cluster, "default"))
+            {
+                objects.push(o);
+            }
+        }
+    }
+    let mut objects = Vec::new();
+    push(&mut objects, &ctx.deployments);
+    push(&mut objects, &ctx.stateful_sets);
+    push(&mut objects, &ctx.daemon_sets);
+    push(&mut objects, &ctx.replica_sets);
+    push(&mut objects, &ctx.jobs);
+    push(&mut objects, &ctx.cron_jobs);
+    push(&mut objects, &ctx.pods);
+    push(&mut objects, &ctx.services);
+    push(&mut objects, &ctx.ingresses);
+    push(&mut objects, &ctx.hpas);
+    push(&mut objects, &ctx.pdbs);
+    push(&mut objects, &ctx.network_policies);
+    // Namespaces outside the scope are not the user's question, and kube-system is not theirs.
+    objects.retain(|o| o.namespace() != "kube-system" && ctx.scope.includes(o.namespace()));
+    let unknown = ctx
+        .unavailable
+        .keys()
+        .filter(|r| !ctx.has(r))
+        .cloned()
+        .collect();
+    Inventory {
+        source: ctx.source.clone(),
+        objects,
+        live: Some(ctx),
+        unknown,
+        files: vec![],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documents_keep_their_lines_and_skip_empty_ones() {
+        let text =
+            "# header\n---\napiVersion: v1\nkind: A\n---\n# only a comment\n---\n\n# c\nkind: B\n";
+        let docs = split_documents(text);
+        assert_eq!(docs.len(), 2);
+        assert_eq!((docs[0].line, docs[0].first_line), (3, 3));
+        assert_eq!((docs[1].line, docs[1].first_line), (10, 8));
+        assert!(docs[1].text.ends_with("kind: B\n"));
+    }
+
+    #[test]
+    fn selectors_follow_kubernetes_semantics() {
+        let labels: BTreeMap<String, String> = [("app".to_string(), "web".to_string())].into();
+        let sel: LabelSelector = serde_json::from_value(json!({
+            "matchLabels": {"app": "web"},
+            "matchExpressions": [{"key": "tier", "operator": "DoesNotExist"}]
+        }))
+        .unwrap();
+        assert!(selector_selects(&sel, &labels));
+        let sel: LabelSelector = serde_json::from_value(
+            json!({"matchExpressions": [{"key": "app", "operator": "In", "values": ["db"]}]}),
+        )
+        .unwrap();
+        assert!(!selector_selects(&sel, &labels));
+        assert!(selector_selects(&LabelSelector::default(), &labels));
+    }
+
+    #[test]
+    fn secret_values_are_dropped_while_reading() {
+        let objs = parse_documents(
+            "s.yaml",
+            "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {password: hunter2}\n",
+            "app",
+        )
+        .unwrap();
+        assert_eq!(objs[0].oref, ObjectRef::new("Secret", Some("app"), "s"));
+        assert!(!objs[0].value.to_string().contains("hunter2"));
+    }
+}

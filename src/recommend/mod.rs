@@ -1,0 +1,307 @@
+//! `kubectl ai recommend`: best-practice checks for pipelines and people.
+//!
+//! Inputs become one [`inventory::Inventory`] (manifests need no cluster; a cluster adds pod
+//! states and usage), [`rules`] turn it into recommendations, suppressions drop what the user has
+//! accepted, and [`output`] writes text, JSON/YAML, SARIF or GitHub annotations. The exit code
+//! answers one question a pipeline asks: did anything reach `--fail-on`? Fixes go through the plan
+//! pipeline for a cluster, or through [`write`] into the manifest files.
+
+pub mod inventory;
+pub mod output;
+pub mod rules;
+pub mod write;
+
+use std::io::Write;
+
+use crate::analyze::Severity;
+use crate::cli::{FailOn, Global, LlmArgs, Output, PlanArgs, RecommendArgs};
+use crate::config;
+use crate::error::{Error, exit};
+use crate::llm::Conversation;
+use crate::llm::prompt::{self, Item};
+use crate::llm::redact::Redactor;
+use inventory::Inventory;
+use rules::Recommendation;
+
+/// The annotation that silences rules on one object.
+pub const IGNORE_ANNOTATION: &str = "kubectl-ai.io/ignore";
+
+/// The system prompt for `--explain`.
+pub const EXPLAIN_PROMPT: &str = include_str!("../../prompts/recommend.md");
+
+/// What ran and what it found, for every output format.
+#[derive(Debug)]
+pub struct Outcome {
+    pub source: String,
+    pub recommendations: Vec<Recommendation>,
+    pub suppressed: usize,
+    pub fail_on: FailOn,
+    pub explanation: Option<String>,
+}
+
+impl Outcome {
+    /// Whether anything reaches the threshold.
+    pub fn fails(&self) -> bool {
+        let threshold = match self.fail_on {
+            FailOn::Never => return false,
+            FailOn::Info => Severity::Info,
+            FailOn::Warning => Severity::Warning,
+            FailOn::Error => Severity::Error,
+        };
+        self.recommendations.iter().any(|r| r.severity >= threshold)
+    }
+}
+
+pub async fn run(
+    global: &Global,
+    llm_args: &LlmArgs,
+    plan_args: &PlanArgs,
+    args: &RecommendArgs,
+    out: &mut dyn Write,
+) -> anyhow::Result<u8> {
+    if args.list_rules {
+        output::rules(global.output, out)?;
+        return Ok(exit::OK);
+    }
+    let stdin = args.files.iter().any(|f| f.as_os_str() == "-");
+    if args.write && (args.files.is_empty() || stdin) {
+        return Err(Error::Usage(
+            "--write rewrites manifest files given with -f (not stdin); for a cluster, --fix alone applies through the plan pipeline".into(),
+        )
+        .into());
+    }
+    if args.fix && !args.files.is_empty() && !args.write && !stdin {
+        return Err(Error::Usage(
+            "with -f FILE, --fix rewrites the files: add --write (review with `git diff`), or pipe them through `-f -` to print the fixed manifests".into(),
+        )
+        .into());
+    }
+    let inv = if args.files.is_empty() {
+        inventory::from_context(crate::collect_context(global).await?)
+    } else {
+        let ns = global.namespace.as_deref().unwrap_or("default");
+        inventory::from_manifests(&args.files, ns)?
+    };
+    let file = config::load()?;
+    let mut ignore = args.ignore.clone();
+    ignore.extend(file.recommend.map(|r| r.ignore).unwrap_or_default());
+    let suppress = Suppressions::parse(&ignore)?;
+    let (recommendations, suppressed): (Vec<_>, Vec<_>) = rules::check(&inv)
+        .into_iter()
+        .partition(|r| !suppress.silences(&inv, r));
+
+    let mut outcome = Outcome {
+        source: inv.source.clone(),
+        recommendations,
+        suppressed: suppressed.len(),
+        fail_on: args.fail_on,
+        explanation: None,
+    };
+
+    if args.fix && stdin {
+        // The fixed manifests are the output; the report would corrupt them.
+        let files = write::rewrite(&inv, &outcome.recommendations)?;
+        let fixes: usize = files.iter().map(|f| f.fixes).sum();
+        for f in &files {
+            out.write_all(f.text.as_bytes())?;
+        }
+        eprintln!("applied {fixes} fix(es) to the manifests on stdout");
+        return Ok(threshold_code(&outcome));
+    }
+
+    if args.explain {
+        outcome.explanation = explain(llm_args, &outcome).await?;
+    }
+    output::write(global, &outcome, out)?;
+
+    if args.fix && args.write {
+        let files = write::rewrite(&inv, &outcome.recommendations)?;
+        for f in files.iter().filter(|f| f.fixes > 0) {
+            std::fs::write(&f.path, &f.text).map_err(|e| Error::Manifest {
+                path: f.path.clone(),
+                detail: format!("writing: {e}"),
+            })?;
+            if global.output == Output::Text {
+                writeln!(out, "wrote {} fix(es) to {}", f.fixes, f.path)?;
+            } else {
+                eprintln!("wrote {} fix(es) to {}", f.fixes, f.path);
+            }
+        }
+        return Ok(exit::OK);
+    }
+    if args.fix {
+        let actions = plan_of(&outcome.recommendations);
+        let (cluster, scope) = crate::live_cluster(global, "recommend --fix").await?;
+        if global.output == Output::Text {
+            writeln!(out)?;
+        }
+        return crate::plan::execute::run(
+            &cluster,
+            &scope,
+            crate::plan::Plan { actions },
+            &crate::plan_options(global, plan_args),
+            out,
+        )
+        .await;
+    }
+    Ok(threshold_code(&outcome))
+}
+
+/// One action per object: the fixes for the same object merged into one apply, so the diff shows
+/// the object's whole change once and it is applied (and undone) as a unit.
+fn plan_of(recs: &[Recommendation]) -> Vec<crate::plan::Action> {
+    let mut actions: Vec<crate::plan::Action> = Vec::new();
+    for r in recs {
+        let Some(fix) = &r.fix else { continue };
+        let why = format!("[{}] {}", r.rule, r.message);
+        let same = |a: &&mut crate::plan::Action| {
+            let target = fix.patch.get("kind").and_then(|k| k.as_str())
+                == Some(a.target.kind.as_str())
+                && fix.patch.pointer("/metadata/name").and_then(|n| n.as_str())
+                    == Some(a.target.name.as_str());
+            target && matches!(a.change, crate::plan::Change::Apply(_))
+        };
+        if let Some(existing) = actions.iter_mut().find(same) {
+            if let crate::plan::Change::Apply(v) = &mut existing.change {
+                write::merge(v, &fix.patch);
+            }
+            existing.summary = format!("{}; {}", existing.summary, fix.summary);
+            existing.why = format!("{}; {why}", existing.why);
+            continue;
+        }
+        if let Some(mut a) = crate::plan::Action::apply_manifest(fix.patch.clone(), why) {
+            a.summary = fix.summary.clone();
+            actions.push(a);
+        }
+    }
+    actions
+}
+
+fn threshold_code(outcome: &Outcome) -> u8 {
+    if outcome.fails() {
+        exit::PROBLEMS_FOUND
+    } else {
+        exit::OK
+    }
+}
+
+/// Rules the user has accepted: everywhere, or on one object.
+#[derive(Debug, Default)]
+struct Suppressions {
+    everywhere: Vec<String>,
+    /// (rule, lowercase kind, name)
+    on_object: Vec<(String, String, String)>,
+}
+
+impl Suppressions {
+    fn parse(entries: &[String]) -> Result<Suppressions, Error> {
+        let mut s = Suppressions::default();
+        for entry in entries {
+            let (rule, object) = match entry.split_once('@') {
+                Some((r, o)) => (r, Some(o)),
+                None => (entry.as_str(), None),
+            };
+            if rules::by_id(rule).is_none() {
+                return Err(Error::Usage(format!(
+                    "unknown rule {rule:?} in ignore list (see `kubectl ai recommend --list-rules`)"
+                )));
+            }
+            match object.map(|o| o.split_once('/')) {
+                None => s.everywhere.push(rule.to_string()),
+                Some(Some((kind, name))) => {
+                    let kind = crate::target::canonical(kind).unwrap_or(kind);
+                    s.on_object
+                        .push((rule.to_string(), kind.to_lowercase(), name.to_string()));
+                }
+                Some(None) => {
+                    return Err(Error::Usage(format!(
+                        "ignore entry {entry:?}: write RULE or RULE@KIND/NAME"
+                    )));
+                }
+            }
+        }
+        Ok(s)
+    }
+
+    fn silences(&self, inv: &Inventory, r: &Recommendation) -> bool {
+        if self.everywhere.iter().any(|e| e == r.rule) {
+            return true;
+        }
+        let kind = r.object.kind.to_lowercase();
+        if self
+            .on_object
+            .iter()
+            .any(|(rule, k, n)| rule == r.rule && *k == kind && *n == r.object.name)
+        {
+            return true;
+        }
+        let ns = r.object.namespace.as_deref().unwrap_or_default();
+        inv.find(&r.object.kind, ns, &r.object.name)
+            .and_then(|o| o.annotation(IGNORE_ANNOTATION))
+            .is_some_and(|list| {
+                list.split(',')
+                    .map(str::trim)
+                    .any(|id| id == r.rule || id == "all")
+            })
+    }
+}
+
+/// The LLM's summary, grounded in the recommendations only; `None` without an LLM.
+async fn explain(args: &LlmArgs, outcome: &Outcome) -> anyhow::Result<Option<String>> {
+    let settings = crate::ask::settings(args)?;
+    if settings.provider == config::Provider::None {
+        eprintln!(
+            "note: --explain needs an LLM (OPENAI_API_KEY, or OPENAI_BASE_URL for a local server); the recommendations are complete without it"
+        );
+        return Ok(None);
+    }
+    let items = outcome
+        .recommendations
+        .iter()
+        .map(|r| Item {
+            rank: match r.severity {
+                Severity::Error => 0,
+                Severity::Warning => 1,
+                Severity::Info => 2,
+            },
+            text: format!(
+                "[{}] {} {}: {}{}",
+                r.severity,
+                r.rule,
+                r.object,
+                r.message,
+                r.fix
+                    .as_ref()
+                    .map(|f| format!(" (fix: {})", f.summary))
+                    .unwrap_or_default()
+            ),
+        })
+        .collect();
+    let header = format!(
+        "Recommendations for {} ({} in all, {} suppressed by the operator). Summarize them.",
+        outcome.source,
+        outcome.recommendations.len(),
+        outcome.suppressed
+    );
+    let mut redactor = Redactor::new();
+    let prompt = prompt::build(
+        EXPLAIN_PROMPT,
+        &header,
+        items,
+        settings.max_context_tokens,
+        &mut redactor,
+    )
+    .map_err(|needed| Error::BudgetTooSmall {
+        budget: settings.max_context_tokens,
+        needed,
+    })?;
+    let conversation = Conversation {
+        prompt,
+        max_steps: 0,
+        tools: None,
+        propose: false,
+    };
+    let mut sink = std::io::sink();
+    let (text, _, _) = crate::ask::answer(&settings, conversation, false, false, &mut sink).await?;
+    Ok(Some(text.trim().to_string()))
+}

@@ -1,0 +1,162 @@
+//! Traffic: pods no NetworkPolicy covers, Services that select nothing, Ingresses routing nowhere.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use super::Sink;
+use crate::recommend::inventory::{Inventory, Object, Workload};
+
+pub(super) fn check(inv: &Inventory, workloads: &[Workload<'_>], sink: &mut Sink<'_>) {
+    if inv.knows("networkpolicies") {
+        for w in workloads.iter().filter(|w| w.long_running) {
+            let covered = inv
+                .selecting("NetworkPolicy", "/spec/podSelector", w)
+                .any(governs_ingress);
+            if !covered {
+                sink.add(
+                    "network-policy-missing",
+                    w.object,
+                    None,
+                    format!(
+                        "no NetworkPolicy selects the pods of {} {}: they accept traffic from anywhere",
+                        w.object.kind().to_lowercase(),
+                        w.object.oref.name
+                    ),
+                    None,
+                );
+            }
+        }
+    }
+    for svc in inv.of_kind("Service") {
+        let selector: BTreeMap<String, String> = svc
+            .value
+            .pointer("/spec/selector")
+            .and_then(|s| serde_json::from_value(s.clone()).ok())
+            .unwrap_or_default();
+        if selector.is_empty() {
+            continue;
+        }
+        let matches = |labels: &BTreeMap<String, String>| {
+            selector.iter().all(|(k, v)| labels.get(k) == Some(v))
+        };
+        let by_template = workloads
+            .iter()
+            .any(|w| w.object.namespace() == svc.namespace() && matches(&w.labels));
+        let by_pod = inv.live.as_ref().is_some_and(|ctx| {
+            ctx.pods_matching(svc.namespace(), &selector)
+                .next()
+                .is_some()
+        });
+        if !by_template && !by_pod {
+            let shown: Vec<String> = selector.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            sink.add(
+                "service-selects-nothing",
+                svc,
+                None,
+                format!(
+                    "service {} selects {}, which matches no pod template{}",
+                    svc.oref.name,
+                    shown.join(","),
+                    if inv.live.is_some() { " or pod" } else { "" }
+                ),
+                None,
+            );
+        }
+    }
+    if inv.knows("services") {
+        for ing in inv.of_kind("Ingress") {
+            ingress(inv, ing, sink);
+        }
+    }
+}
+
+/// A policy restricts ingress when its policyTypes say so, or name none (Ingress is implied).
+fn governs_ingress(policy: &Object) -> bool {
+    match policy
+        .value
+        .pointer("/spec/policyTypes")
+        .and_then(Value::as_array)
+    {
+        Some(types) => types.iter().any(|t| t.as_str() == Some("Ingress")),
+        None => true,
+    }
+}
+
+fn ingress(inv: &Inventory, ing: &Object, sink: &mut Sink<'_>) {
+    let mut backends: Vec<&Value> = Vec::new();
+    if let Some(b) = ing.value.pointer("/spec/defaultBackend/service") {
+        backends.push(b);
+    }
+    for rule in ing
+        .value
+        .pointer("/spec/rules")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        for path in rule
+            .pointer("/http/paths")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(b) = path.pointer("/backend/service") {
+                backends.push(b);
+            }
+        }
+    }
+    for b in backends {
+        let Some(name) = b.get("name").and_then(Value::as_str) else {
+            continue;
+        };
+        let Some(svc) = inv.find("Service", ing.namespace(), name) else {
+            sink.add(
+                "ingress-backend-missing",
+                ing,
+                None,
+                format!(
+                    "ingress {} routes to service {name}, which does not exist",
+                    ing.oref.name
+                ),
+                None,
+            );
+            continue;
+        };
+        let ports = svc
+            .value
+            .pointer("/spec/ports")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let (wanted, found) = if let Some(n) = b.pointer("/port/number").and_then(Value::as_i64) {
+            (
+                n.to_string(),
+                ports
+                    .iter()
+                    .any(|p| p.get("port").and_then(Value::as_i64) == Some(n)),
+            )
+        } else if let Some(n) = b.pointer("/port/name").and_then(Value::as_str) {
+            (
+                format!("{n:?}"),
+                ports
+                    .iter()
+                    .any(|p| p.get("name").and_then(Value::as_str) == Some(n)),
+            )
+        } else {
+            continue;
+        };
+        if !found {
+            sink.add(
+                "ingress-backend-missing",
+                ing,
+                None,
+                format!(
+                    "ingress {} routes to port {wanted} of service {name}, which has no such port",
+                    ing.oref.name
+                ),
+                None,
+            );
+        }
+    }
+}

@@ -1,0 +1,311 @@
+//! Will it stay up: probes, replicas, disruption budgets, spreading, update strategy.
+
+use k8s_openapi::api::core::v1::{Container, Probe};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use serde_json::{Value, json};
+
+use super::{Fix, Sink, containers, fix};
+use crate::recommend::inventory::{Inventory, Workload};
+
+pub(super) fn check(inv: &Inventory, workloads: &[Workload<'_>], sink: &mut Sink<'_>) {
+    for w in workloads {
+        probes(inv, w, sink);
+        if !w.long_running {
+            continue;
+        }
+        replicas(inv, w, sink);
+        strategy(w, sink);
+    }
+}
+
+fn probes(inv: &Inventory, w: &Workload<'_>, sink: &mut Sink<'_>) {
+    let served = inv.services_for(w).next().is_some();
+    let any_ports = containers(w).any(|c| c.ports.as_ref().is_some_and(|p| !p.is_empty()));
+    for c in containers(w) {
+        for (field, probe) in [
+            ("livenessProbe", &c.liveness_probe),
+            ("readinessProbe", &c.readiness_probe),
+            ("startupProbe", &c.startup_probe),
+        ] {
+            if let Some(p) = probe {
+                probe_port(w, c, field, p, sink);
+            }
+        }
+        if !w.long_running {
+            continue;
+        }
+        if c.liveness_probe.is_none() {
+            sink.add(
+                "liveness-probe-missing",
+                w.object,
+                Some(&c.name),
+                format!("container {} has no livenessProbe", c.name),
+                None,
+            );
+        }
+        let serves = c.ports.as_ref().is_some_and(|p| !p.is_empty()) || !any_ports;
+        if served && serves && c.readiness_probe.is_none() {
+            sink.add(
+                "readiness-probe-missing",
+                w.object,
+                Some(&c.name),
+                format!(
+                    "container {} has no readinessProbe, but a Service sends it traffic",
+                    c.name
+                ),
+                None,
+            );
+        }
+        if let (Some(l), Some(r)) = (&c.liveness_probe, &c.readiness_probe)
+            && l == r
+        {
+            sink.add(
+                "probes-identical",
+                w.object,
+                Some(&c.name),
+                format!(
+                    "container {} uses the same check for liveness and readiness",
+                    c.name
+                ),
+                None,
+            );
+        }
+    }
+}
+
+/// The port a probe targets, and the JSON field of its handler.
+fn probe_target(p: &Probe) -> Option<(&'static str, &IntOrString)> {
+    if let Some(h) = &p.http_get {
+        return Some(("httpGet", &h.port));
+    }
+    if let Some(t) = &p.tcp_socket {
+        return Some(("tcpSocket", &t.port));
+    }
+    None
+}
+
+fn probe_port(w: &Workload<'_>, c: &Container, field: &str, p: &Probe, sink: &mut Sink<'_>) {
+    let Some((handler, port)) = probe_target(p) else {
+        return;
+    };
+    let ports = c.ports.as_deref().unwrap_or_default();
+    let declared = match port {
+        // Ports are informational in Kubernetes; only a container that declares some can be
+        // said to not declare this one.
+        IntOrString::Int(n) => ports.is_empty() || ports.iter().any(|cp| cp.container_port == *n),
+        IntOrString::String(name) => ports.iter().any(|cp| cp.name.as_deref() == Some(name)),
+    };
+    if declared {
+        return;
+    }
+    let shown = match port {
+        IntOrString::Int(n) => n.to_string(),
+        IntOrString::String(s) => format!("{s:?}"),
+    };
+    let declared_list: Vec<String> = ports.iter().map(|p| p.container_port.to_string()).collect();
+    let fixed = match ports {
+        [only] => fix(
+            format!(
+                "point {field} of {} at port {}",
+                c.name, only.container_port
+            ),
+            w.container_intent(
+                &c.name,
+                json!({ field: { handler: { "port": only.container_port } } }),
+            ),
+        ),
+        _ => None,
+    };
+    sink.add(
+        "probe-port-undeclared",
+        w.object,
+        Some(&c.name),
+        format!(
+            "{field} of container {} targets port {shown}, but it declares {}",
+            c.name,
+            if declared_list.is_empty() {
+                "no ports".to_string()
+            } else {
+                format!("only {}", declared_list.join(", "))
+            }
+        ),
+        fixed,
+    );
+}
+
+fn has_claims(w: &Workload<'_>) -> bool {
+    w.spec
+        .volumes
+        .iter()
+        .flatten()
+        .any(|v| v.persistent_volume_claim.is_some())
+}
+
+fn replicas(inv: &Inventory, w: &Workload<'_>, sink: &mut Sink<'_>) {
+    let Some(declared) = w.replicas else {
+        return;
+    };
+    let hpa_min = inv
+        .hpas_for(w)
+        .filter_map(|h| h.value.pointer("/spec/minReplicas").and_then(Value::as_i64))
+        .max();
+    let hpa = inv.hpas_for(w).next().is_some();
+    let effective = if hpa {
+        hpa_min.unwrap_or(1) as i32
+    } else {
+        declared
+    };
+    let served = inv.services_for(w).next().is_some();
+    let kind = w.object.kind().to_lowercase();
+    if served && effective <= 1 {
+        // A Deployment whose pods share a claim cannot simply be doubled.
+        let fixed = (w.object.kind() == "Deployment" && !hpa && !has_claims(w))
+            .then(|| {
+                fix(
+                    "scale to 2 replicas",
+                    w.object.intent(json!({"spec": {"replicas": 2}})),
+                )
+            })
+            .flatten();
+        sink.add(
+            "single-replica",
+            w.object,
+            None,
+            format!(
+                "{kind} {} runs {effective} replica{} behind a Service",
+                w.object.oref.name,
+                if effective == 1 { "" } else { "s" }
+            ),
+            fixed,
+        );
+    }
+    if effective < 2 {
+        return;
+    }
+    if inv.knows("poddisruptionbudgets")
+        && inv
+            .selecting("PodDisruptionBudget", "/spec/selector", w)
+            .next()
+            .is_none()
+    {
+        let selector = w
+            .object
+            .value
+            .pointer("/spec/selector/matchLabels")
+            .cloned()
+            .unwrap_or_else(|| json!(w.labels));
+        let pdb = json!({
+            "apiVersion": "policy/v1",
+            "kind": "PodDisruptionBudget",
+            "metadata": { "name": w.object.oref.name, "namespace": w.object.namespace() },
+            "spec": { "maxUnavailable": 1, "selector": { "matchLabels": selector } },
+        });
+        sink.add(
+            "pdb-missing",
+            w.object,
+            None,
+            format!(
+                "{kind} {} has {effective} replicas and no PodDisruptionBudget",
+                w.object.oref.name
+            ),
+            Some(Fix {
+                summary: format!(
+                    "create PodDisruptionBudget {} with maxUnavailable 1",
+                    w.object.oref.name
+                ),
+                creates: true,
+                patch: pdb,
+            }),
+        );
+    }
+    let anti_affinity = w
+        .spec
+        .affinity
+        .as_ref()
+        .is_some_and(|a| a.pod_anti_affinity.is_some());
+    let spread = w
+        .spec
+        .topology_spread_constraints
+        .as_ref()
+        .is_some_and(|t| !t.is_empty());
+    if !anti_affinity && !spread {
+        let constraint = json!([{
+            "maxSkew": 1,
+            "topologyKey": "kubernetes.io/hostname",
+            "whenUnsatisfiable": "ScheduleAnyway",
+            "labelSelector": { "matchLabels": w.labels },
+        }]);
+        sink.add(
+            "spread-missing",
+            w.object,
+            None,
+            format!(
+                "{kind} {} has {effective} replicas and nothing spreads them across nodes",
+                w.object.oref.name
+            ),
+            fix(
+                "spread replicas across nodes (topologySpreadConstraints, ScheduleAnyway)",
+                w.pod_intent(json!({ "topologySpreadConstraints": constraint })),
+            ),
+        );
+    }
+}
+
+/// maxUnavailable as a pod count for `replicas` (percentages round down, as Kubernetes does).
+fn resolve(v: Option<&Value>, replicas: i32, default_percent: i32) -> i32 {
+    match v {
+        Some(Value::Number(n)) => n.as_i64().unwrap_or(0) as i32,
+        Some(Value::String(s)) if s.ends_with('%') => {
+            let pct: i32 = s.trim_end_matches('%').parse().unwrap_or(default_percent);
+            replicas * pct / 100
+        }
+        Some(Value::String(s)) => s.parse().unwrap_or(0),
+        _ => replicas * default_percent / 100,
+    }
+}
+
+fn strategy(w: &Workload<'_>, sink: &mut Sink<'_>) {
+    if w.object.kind() != "Deployment" {
+        return;
+    }
+    let replicas = w.replicas_or_one();
+    let strategy = w.object.value.pointer("/spec/strategy");
+    let kind = strategy
+        .and_then(|s| s.get("type"))
+        .and_then(Value::as_str)
+        .unwrap_or("RollingUpdate");
+    let message = if kind == "Recreate" {
+        // Recreate is how a single pod hands a ReadWriteOnce claim to its successor.
+        (!has_claims(w)).then(|| {
+            format!(
+                "deployment {} uses the Recreate strategy: every rollout stops all pods first",
+                w.object.oref.name
+            )
+        })
+    } else {
+        let max_unavailable = resolve(
+            strategy.and_then(|s| s.pointer("/rollingUpdate/maxUnavailable")),
+            replicas,
+            25,
+        );
+        (max_unavailable >= replicas).then(|| {
+            format!(
+                "deployment {}: maxUnavailable allows {max_unavailable} of {replicas} pods down during a rollout",
+                w.object.oref.name
+            )
+        })
+    };
+    if let Some(message) = message {
+        let patch = w.object.intent(json!({"spec": {"strategy": {
+            "type": "RollingUpdate",
+            "rollingUpdate": { "maxUnavailable": 0, "maxSurge": 1 },
+        }}}));
+        sink.add(
+            "rolling-update-risky",
+            w.object,
+            None,
+            message,
+            fix("roll out with maxUnavailable 0, maxSurge 1", patch),
+        );
+    }
+}

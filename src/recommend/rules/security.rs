@@ -1,0 +1,251 @@
+//! Security posture of pod templates, along the lines of the Pod Security Standards' restricted
+//! profile, plus image pinning, service-account tokens and literal credentials.
+
+use std::sync::LazyLock;
+
+use k8s_openapi::api::core::v1::{Container, SecurityContext};
+use regex::Regex;
+use serde_json::{Value, json};
+
+use super::{Sink, fix};
+use crate::recommend::inventory::{Inventory, Workload};
+
+pub(super) fn check(inv: &Inventory, workloads: &[Workload<'_>], sink: &mut Sink<'_>) {
+    for w in workloads {
+        pod_level(inv, w, sink);
+        let all = w
+            .spec
+            .init_containers
+            .iter()
+            .flatten()
+            .chain(&w.spec.containers);
+        for c in all {
+            container(w, c, sink);
+        }
+    }
+}
+
+fn pod_level(inv: &Inventory, w: &Workload<'_>, sink: &mut Sink<'_>) {
+    let spec = &w.spec;
+    for v in spec.volumes.iter().flatten() {
+        if let Some(h) = &v.host_path {
+            sink.add(
+                "host-path",
+                w.object,
+                None,
+                format!("volume {} mounts {} from the node", v.name, h.path),
+                None,
+            );
+        }
+    }
+    if spec.host_network == Some(true) {
+        sink.add(
+            "host-network",
+            w.object,
+            None,
+            "the pod uses the node's network namespace (hostNetwork: true)".into(),
+            None,
+        );
+    }
+    if spec.host_pid == Some(true) {
+        sink.add(
+            "host-pid",
+            w.object,
+            None,
+            "the pod shares the node's process namespace (hostPID: true)".into(),
+            None,
+        );
+    }
+    #[allow(deprecated)]
+    let account = spec
+        .service_account_name
+        .as_deref()
+        .or(spec.service_account.as_deref())
+        .filter(|a| !a.is_empty())
+        .unwrap_or("default");
+    let account_automount = inv
+        .find("ServiceAccount", w.object.namespace(), account)
+        .and_then(|sa| sa.value.get("automountServiceAccountToken"))
+        .and_then(Value::as_bool);
+    let automount = spec
+        .automount_service_account_token
+        .or(account_automount)
+        .unwrap_or(true);
+    if account == "default" && automount {
+        sink.add(
+            "default-service-account",
+            w.object,
+            None,
+            "the pod runs as the default ServiceAccount and mounts its API token".into(),
+            fix(
+                "stop mounting the ServiceAccount token (automountServiceAccountToken: false)",
+                w.pod_intent(json!({ "automountServiceAccountToken": false })),
+            ),
+        );
+    }
+}
+
+fn container(w: &Workload<'_>, c: &Container, sink: &mut Sink<'_>) {
+    let pod_sc = w.spec.security_context.as_ref();
+    let sc = c.security_context.clone().unwrap_or_default();
+    let name = &c.name;
+    let non_root = sc
+        .run_as_non_root
+        .or(pod_sc.and_then(|p| p.run_as_non_root))
+        == Some(true)
+        || sc
+            .run_as_user
+            .or(pod_sc.and_then(|p| p.run_as_user))
+            .is_some_and(|u| u > 0);
+    if !non_root {
+        sink.add(
+            "run-as-non-root-missing",
+            w.object,
+            Some(name),
+            format!("container {name} may run as root: neither runAsNonRoot nor a non-zero runAsUser is set"),
+            None,
+        );
+    }
+    let set = |field: &str, value: bool| {
+        w.container_intent(name, json!({ "securityContext": { field: value } }))
+    };
+    if sc.privileged == Some(true) {
+        sink.add(
+            "privileged",
+            w.object,
+            Some(name),
+            format!("container {name} is privileged"),
+            fix(
+                format!("make {name} unprivileged"),
+                set("privileged", false),
+            ),
+        );
+    } else if sc.allow_privilege_escalation != Some(false) {
+        sink.add(
+            "privilege-escalation",
+            w.object,
+            Some(name),
+            format!("container {name} allows privilege escalation (allowPrivilegeEscalation is not false)"),
+            fix(
+                format!("set allowPrivilegeEscalation: false on {name}"),
+                set("allowPrivilegeEscalation", false),
+            ),
+        );
+    }
+    if sc.read_only_root_filesystem != Some(true) {
+        sink.add(
+            "root-filesystem-writable",
+            w.object,
+            Some(name),
+            format!("container {name} can write to its root filesystem"),
+            None,
+        );
+    }
+    let added = added_capabilities(&sc);
+    if !added.is_empty() {
+        sink.add(
+            "capabilities-added",
+            w.object,
+            Some(name),
+            format!("container {name} adds capabilities {}", added.join(", ")),
+            None,
+        );
+    }
+    if let Some(image) = &c.image
+        && floating(image)
+    {
+        sink.add(
+            "image-latest",
+            w.object,
+            Some(name),
+            format!("container {name} runs {image}, which is not pinned to a version"),
+            None,
+        );
+    }
+    for env in c.env.iter().flatten() {
+        let Some(value) = env.value.as_deref().filter(|v| !v.trim().is_empty()) else {
+            continue;
+        };
+        if credential_name(&env.name) || credential_value(value) {
+            sink.add(
+                "secret-literal-env",
+                w.object,
+                Some(name),
+                format!(
+                    "env {} of container {name} holds a literal credential (value not shown)",
+                    env.name
+                ),
+                None,
+            );
+        }
+    }
+}
+
+/// Capabilities beyond NET_BIND_SERVICE, the one the restricted profile allows.
+fn added_capabilities(sc: &SecurityContext) -> Vec<String> {
+    sc.capabilities
+        .as_ref()
+        .and_then(|c| c.add.clone())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|c| c != "NET_BIND_SERVICE")
+        .collect()
+}
+
+/// `latest`, or no tag and no digest.
+pub fn floating(image: &str) -> bool {
+    if image.contains('@') {
+        return false;
+    }
+    let last = image.rsplit('/').next().unwrap_or(image);
+    match last.split_once(':') {
+        Some((_, tag)) => tag == "latest",
+        None => true,
+    }
+}
+
+static CREDENTIAL_NAME: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)(password|passwd|pwd|secret|token|api_?key|apikey|access_?key|private_?key|credentials?)")
+        .expect("valid pattern")
+});
+static CREDENTIAL_VALUE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s:/@]+:[^\s@/]+@|-----BEGIN [A-Z ]*PRIVATE KEY-----")
+        .expect("valid pattern")
+});
+
+/// A name that says it holds a credential, unless it only points at one (a file or a path).
+fn credential_name(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    CREDENTIAL_NAME.is_match(name)
+        && !["_FILE", "_PATH", "_DIR", "_NAME", "_TTL", "_EXPIRY"]
+            .iter()
+            .any(|s| upper.ends_with(s))
+}
+
+fn credential_value(value: &str) -> bool {
+    CREDENTIAL_VALUE.is_match(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn images_without_a_version_float() {
+        assert!(floating("nginx"));
+        assert!(floating("nginx:latest"));
+        assert!(floating("registry:5000/team/app"));
+        assert!(!floating("registry:5000/team/app:1.2"));
+        assert!(!floating("nginx@sha256:abc"));
+    }
+
+    #[test]
+    fn credentials_are_told_from_pointers_to_them() {
+        assert!(credential_name("DATABASE_PASSWORD"));
+        assert!(credential_name("apiKey"));
+        assert!(!credential_name("PASSWORD_FILE"));
+        assert!(!credential_name("LOG_LEVEL"));
+        assert!(credential_value("postgres://app:s3cret@db:5432/app"));
+        assert!(!credential_value("postgres://db:5432/app"));
+    }
+}
