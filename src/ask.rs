@@ -66,6 +66,7 @@ pub async fn run(
             max_steps: args.max_steps,
             tools: Some(tool_runner(shared.clone(), redactor, proposals.clone())),
             propose: args.max_steps > 0,
+            custom_tools: None,
         };
         match answer(
             &settings,

@@ -87,6 +87,12 @@ pub enum Command {
     /// networking), from manifests (-f) or the cluster; exit codes a CI pipeline can gate on
     #[command(after_help = RECOMMEND_HELP)]
     Recommend(RecommendArgs),
+    /// Deploy the bundled todo app (or a directory or file of manifests), adapted to the cluster,
+    /// through the plan pipeline, then verify it is healthy
+    #[command(after_help = DEPLOY_HELP)]
+    Deploy(DeployArgs),
+    /// Remove the todo app through the plan pipeline, keeping its data unless --delete-data
+    Undeploy(UndeployArgs),
     /// List the changes kubectl-ai has applied, newest last
     History,
     /// Put back what a recorded change altered (the newest, or ID), through the same plan pipeline
@@ -193,6 +199,68 @@ pub struct RecommendArgs {
     /// Print every rule with its severity and category, and exit
     #[arg(long)]
     pub list_rules: bool,
+}
+
+const DEPLOY_HELP: &str = r#"Examples:
+  # The todo app, adapted to the cluster (NodePort on minikube, LoadBalancer where there is one)
+  kubectl ai deploy todo-app
+
+  # Values, as in the Helm chart's values.yaml (list them with --list-values)
+  kubectl ai deploy todo-app --set backend.replicas=3 --set ingress.enabled=false --image-tag 1.5.0
+
+  # The same in words, turned into values by the LLM (never into YAML)
+  kubectl ai deploy todo-app "3 backend replicas, no ingress"
+
+  # The manifests for GitOps instead of applying them
+  kubectl ai deploy todo-app --render > todo-app.yaml
+
+  # Any directory of manifests, through the same plan and rollout checks
+  kubectl ai deploy ./k8s -n shop
+
+  # Remove it; the database volume and its Secret stay unless --delete-data
+  kubectl ai undeploy todo-app
+
+On minikube, build the images into the cluster first:
+  minikube image build -t ghcr.io/example/todo-backend:1.4.2 ./backend
+  minikube image build -t ghcr.io/example/todo-frontend:1.4.2 ./frontend"#;
+
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    /// `todo-app` (bundled), or a directory or file of manifests
+    #[arg(value_name = "APP|DIR|FILE")]
+    pub what: String,
+
+    /// What you want, in words (needs an LLM): "3 backend replicas, no ingress"
+    #[arg(value_name = "REQUEST")]
+    pub request: Vec<String>,
+
+    /// Set a documented value, KEY=VALUE (repeatable; see --list-values)
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+
+    /// Tag of the frontend and backend images
+    #[arg(long, value_name = "TAG", env = "KUBECTL_AI_IMAGE_TAG")]
+    pub image_tag: Option<String>,
+
+    /// Print the final manifests (for GitOps) instead of applying them; needs no cluster
+    #[arg(long)]
+    pub render: bool,
+
+    /// List the values --set accepts, and exit
+    #[arg(long)]
+    pub list_values: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UndeployArgs {
+    /// The bundled app to remove: todo-app
+    #[arg(value_name = "APP")]
+    pub what: String,
+
+    /// Also delete the database volumes, the app's Secret and its namespace (explicit consent to
+    /// losing the data)
+    #[arg(long)]
+    pub delete_data: bool,
 }
 
 /// The severity threshold of `recommend --fail-on`.

@@ -131,6 +131,9 @@ pub enum Error {
     /// Flags that cannot be used together, found after parsing (exit 2, like clap's own).
     #[error("{0}")]
     Usage(String),
+    /// A deployed app did not become healthy; the diagnosis has been printed.
+    #[error("{app} is not healthy; the diagnosis above says why{undo}")]
+    Unhealthy { app: String, undo: String },
     /// The LLM endpoint could not be reached.
     #[error("cannot reach the LLM at {endpoint}: {detail}")]
     LlmUnreachable { endpoint: String, detail: String },

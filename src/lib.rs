@@ -10,6 +10,7 @@ pub mod cli;
 pub mod cluster;
 pub mod config;
 pub mod context;
+pub mod deploy;
 pub mod doctor;
 pub mod error;
 pub mod llm;
@@ -41,6 +42,10 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<u8> {
         .into());
     }
     match cli.command {
+        Some(Command::Deploy(args)) => {
+            deploy::deploy(&cli.global, &cli.llm, &cli.plan, &args, out).await
+        }
+        Some(Command::Undeploy(args)) => deploy::undeploy(&cli.global, &cli.plan, &args, out).await,
         Some(Command::Recommend(args)) => {
             recommend::run(&cli.global, &cli.llm, &cli.plan, &args, out).await
         }
@@ -142,6 +147,7 @@ pub(crate) fn plan_options(global: &Global, args: &cli::PlanArgs) -> plan::execu
         output: global.output,
         palette: ui::Palette::for_stdout(global.no_color),
         wait: args.timeout,
+        delete_data: false,
     }
 }
 

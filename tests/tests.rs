@@ -4,6 +4,7 @@ mod support;
 
 mod ask;
 mod cli;
+mod deploy;
 mod diagnose;
 mod fixtures;
 mod kubectl;

@@ -159,6 +159,30 @@ pub const PDBS: Kind = kind(
     true,
     "poddisruptionbudgets.json",
 );
+pub const SERVICE_ACCOUNTS: Kind = kind(
+    "serviceaccounts",
+    "ServiceAccount",
+    "",
+    "v1",
+    true,
+    "serviceaccounts.json",
+);
+pub const RESOURCE_QUOTAS: Kind = kind(
+    "resourcequotas",
+    "ResourceQuota",
+    "",
+    "v1",
+    true,
+    "resourcequotas.json",
+);
+pub const LIMIT_RANGES: Kind = kind(
+    "limitranges",
+    "LimitRange",
+    "",
+    "v1",
+    true,
+    "limitranges.json",
+);
 pub const NODES: Kind = kind("nodes", "Node", "", "v1", false, "nodes.json");
 pub const NAMESPACES: Kind = kind(
     "namespaces",
@@ -231,6 +255,9 @@ pub const ALL: &[Kind] = &[
     NETWORK_POLICIES,
     HPAS,
     PDBS,
+    SERVICE_ACCOUNTS,
+    RESOURCE_QUOTAS,
+    LIMIT_RANGES,
     PVS,
     STORAGE_CLASSES,
     INGRESS_CLASSES,

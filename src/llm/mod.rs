@@ -58,6 +58,8 @@ pub struct Conversation {
     pub tools: Option<ToolRunner>,
     /// Offer `propose_changes` too (the runner turns proposals into a plan).
     pub propose: bool,
+    /// Tools to offer instead of the diagnosis tools (e.g. `set_values` for deploy).
+    pub custom_tools: Option<Vec<async_openai::types::chat::ChatCompletionTools>>,
 }
 
 /// Starts one completion; chunks (or the one error that ends it) arrive on the returned channel.
@@ -165,7 +167,12 @@ async fn run<C: Config + Send + Sync + 'static>(
     let (mut steps, mut total): (usize, Option<Usage>) = (0, None);
     loop {
         let with_tools = offer && steps < conversation.max_steps;
-        let tools = with_tools.then(|| tools::definitions(conversation.propose));
+        let tools = with_tools.then(|| {
+            conversation
+                .custom_tools
+                .clone()
+                .unwrap_or_else(|| tools::definitions(conversation.propose))
+        });
         let turn = match request(&client, settings, &messages, tools, stream, tx).await {
             // Some local models reject the tools parameter outright: ask again without it.
             Err(Error::LlmApi {

@@ -30,6 +30,8 @@ pub struct Options {
     pub palette: Palette,
     /// How long to wait for rollouts after applying; zero skips the wait.
     pub wait: Duration,
+    /// `undeploy --delete-data`: policy lets the plan delete the app's Namespace and claims.
+    pub delete_data: bool,
 }
 
 struct Step {
@@ -52,7 +54,7 @@ pub async fn run(
         writeln!(out, "Nothing to change.")?;
         return Ok(exit::OK);
     }
-    let refusals = policy::check(&plan, scope);
+    let refusals = policy::check(&plan, scope, opts.delete_data);
     if !refusals.is_empty() {
         return Err(Error::PlanRefused(refusals.join("; ")).into());
     }
@@ -65,11 +67,36 @@ pub async fn run(
     for (action, live) in plan.actions.iter().zip(&lives) {
         permitted(cluster, action, live.is_some()).await?;
     }
+    // Namespaces this plan creates: a dry run of an object inside one cannot succeed until it
+    // exists, so such objects are validated for real when they are applied, after it.
+    let creates_namespace = |ns: &str| {
+        plan.actions.iter().zip(&lives).any(|(a, live)| {
+            a.target.kind == "Namespace"
+                && a.target.name == ns
+                && live.is_none()
+                && matches!(a.change, Change::Apply(_))
+        })
+    };
+    let new_namespaces: Vec<String> = plan
+        .actions
+        .iter()
+        .filter_map(|a| a.target.namespace.clone())
+        .filter(|ns| creates_namespace(ns))
+        .collect();
     let mut steps = Vec::new();
     for (action, live) in plan.actions.into_iter().zip(lives) {
-        let proposed = send(cluster, &action, true)
-            .await
-            .map_err(|e| rejected(&action, e))?;
+        let deferred = live.is_none()
+            && action
+                .target
+                .namespace
+                .as_ref()
+                .is_some_and(|ns| new_namespaces.contains(ns));
+        let proposed = match (&action.change, deferred) {
+            (Change::Apply(body), true) => Some(body.clone()),
+            _ => send(cluster, &action, true)
+                .await
+                .map_err(|e| rejected(&action, e))?,
+        };
         let diff = diff::unified(live.as_ref(), proposed.as_ref(), &action.target.to_string());
         steps.push(Step {
             action,
@@ -280,7 +307,7 @@ fn api(cluster: &Cluster, action: &Action) -> Result<(Api<DynamicObject>, ApiRes
     Ok((api, ar))
 }
 
-async fn get(cluster: &Cluster, action: &Action) -> Result<Option<Value>, Error> {
+pub(crate) async fn get(cluster: &Cluster, action: &Action) -> Result<Option<Value>, Error> {
     let (api, _) = api(cluster, action)?;
     let found = api
         .get_opt(&action.target.name)
@@ -449,7 +476,7 @@ fn one_line(e: &kube::Error) -> String {
 }
 
 /// Waits until a Deployment or StatefulSet has rolled out its new spec on every replica.
-async fn wait_rollout(
+pub(crate) async fn wait_rollout(
     cluster: &Cluster,
     target: &crate::context::ObjectRef,
     timeout: Duration,

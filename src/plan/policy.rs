@@ -6,7 +6,7 @@ use super::{Change, Plan};
 use crate::context::Scope;
 
 /// Every reason the plan is refused; empty when it may proceed.
-pub fn check(plan: &Plan, scope: &Scope) -> Vec<String> {
+pub fn check(plan: &Plan, scope: &Scope, delete_data: bool) -> Vec<String> {
     let mut refusals = Vec::new();
     for a in &plan.actions {
         let t = &a.target;
@@ -24,7 +24,11 @@ pub fn check(plan: &Plan, scope: &Scope) -> Vec<String> {
         if matches!(t.kind.as_str(), "ClusterRole" | "ClusterRoleBinding") {
             refusals.push(format!("{what}: cluster-wide RBAC changes are refused"));
         }
+        // `undeploy --delete-data` is the one explicit consent to deleting an app's own data.
+        let data_consented =
+            delete_data && matches!(t.kind.as_str(), "Namespace" | "PersistentVolumeClaim");
         if a.change == Change::Delete
+            && !data_consented
             && matches!(
                 t.kind.as_str(),
                 "Namespace"
@@ -80,7 +84,17 @@ mod tests {
     fn refuses_what_must_not_happen() {
         let scope = Scope::Namespace("app".into());
         let ns = ObjectRef::new("Namespace", None, "app");
-        let refused = |a: Action| !check(&Plan { actions: vec![a] }, &scope).is_empty();
+        let refused = |a: Action| !check(&Plan { actions: vec![a] }, &scope, false).is_empty();
+        // --delete-data is the one consent to deleting the app's claims and namespace.
+        let with_consent = |a: Action| check(&Plan { actions: vec![a] }, &scope, true).is_empty();
+        assert!(with_consent(Action::delete(
+            ObjectRef::new("PersistentVolumeClaim", Some("app"), "data"),
+            "x"
+        )));
+        assert!(!with_consent(Action::delete(
+            ObjectRef::new("PersistentVolume", None, "pv-1"),
+            "x"
+        )));
         assert!(refused(Action::delete(ns, "a log line said so")));
         assert!(refused(Action::delete(
             ObjectRef::new("PersistentVolumeClaim", Some("app"), "data"),

@@ -300,6 +300,7 @@ async fn explain(args: &LlmArgs, outcome: &Outcome) -> anyhow::Result<Option<Str
         max_steps: 0,
         tools: None,
         propose: false,
+        custom_tools: None,
     };
     let mut sink = std::io::sink();
     let (text, _, _) = crate::ask::answer(&settings, conversation, false, false, &mut sink).await?;

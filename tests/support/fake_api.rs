@@ -81,6 +81,9 @@ struct Inner {
     stalled: std::sync::atomic::AtomicBool,
     /// Resources access reviews deny (writes), even where reads are allowed.
     denied: Mutex<HashSet<String>>,
+    /// Image references containing one of these cannot be pulled: their workloads never become
+    /// ready and their pods wait in ImagePullBackOff.
+    failing_images: Mutex<Vec<String>>,
     latency_ms: AtomicU64,
     metrics_served: bool,
     resource_version: AtomicU64,
@@ -114,6 +117,7 @@ impl FakeApi {
             faults: Mutex::new(Vec::new()),
             forbidden: Mutex::new(HashSet::new()),
             denied: Mutex::new(HashSet::new()),
+            failing_images: Mutex::new(Vec::new()),
             stalled: std::sync::atomic::AtomicBool::new(false),
             latency_ms: AtomicU64::new(0),
             metrics_served,
@@ -147,6 +151,15 @@ impl FakeApi {
     }
 
     /// From now on, changed workloads never finish rolling out.
+    /// Images whose reference contains `needle` fail to pull from now on.
+    pub fn fail_image(&self, needle: &str) {
+        self.inner
+            .failing_images
+            .lock()
+            .unwrap()
+            .push(needle.to_string());
+    }
+
     pub fn stall_rollouts(&self) {
         self.inner.stalled.store(true, Ordering::Relaxed);
     }
@@ -187,6 +200,7 @@ impl FakeApi {
             .into_iter()
             .filter(|r| {
                 r.param("dryRun").as_deref() != Some("All")
+                    && !(r.body.contains("\"dryRun\"") && r.body.contains("\"All\""))
                     && !r.path.contains("selfsubjectaccessreviews")
             })
             .collect()
@@ -745,6 +759,12 @@ fn resource(
             }
             list(inner, kind, namespace, params, headers)
         }
+        ("GET", [name]) if kind.plural == "endpoints" && kind.group.is_empty() => {
+            endpoints(inner, namespace.unwrap_or(""), name)
+        }
+        ("GET", [name, "proxy", ..]) if kind.plural == "services" && kind.group.is_empty() => {
+            service_proxy(inner, namespace.unwrap_or(""), name)
+        }
         ("GET", [name]) => get(inner, kind, namespace, name),
         ("GET", [name, "log"]) if kind.plural == "pods" && kind.group.is_empty() => {
             logs(inner, namespace.unwrap_or(""), name, params)
@@ -752,7 +772,7 @@ fn resource(
         ("PATCH", [name]) => patch(inner, kind, namespace, name, params, content_type, body),
         ("POST", []) => create(inner, kind, namespace, params, body),
         ("PUT", [name]) => replace(inner, kind, namespace, name, params, body),
-        ("DELETE", [name]) => delete(inner, kind, namespace, name, params),
+        ("DELETE", [name]) => delete(inner, kind, namespace, name, params, body),
         _ => status(
             405,
             "MethodNotAllowed",
@@ -1062,6 +1082,197 @@ fn merge(target: &mut Value, patch: &Value, by_name: bool) {
     }
 }
 
+/// As the API server: nothing is created in a namespace that does not exist (when the store
+/// knows any namespaces at all).
+fn missing_namespace(store: &Store, kind: &Kind, namespace: Option<&str>) -> Option<Response> {
+    let ns = namespace.filter(|_| kind.namespaced)?;
+    let known = store
+        .objects
+        .get(&(String::new(), "namespaces".to_string()))
+        .filter(|n| !n.is_empty())?;
+    if known.iter().any(|n| meta(n, "name") == Some(ns)) {
+        return None;
+    }
+    Some(status(
+        404,
+        "NotFound",
+        format!("namespaces \"{ns}\" not found"),
+    ))
+}
+
+/// As the API server: a Secret's stringData is write-only, stored base64-encoded in data.
+fn encode_string_data(kind: &Kind, obj: &mut Value) {
+    if kind.plural != "secrets" {
+        return;
+    }
+    let Some(Value::Object(plain)) = obj.as_object_mut().and_then(|o| o.remove("stringData"))
+    else {
+        return;
+    };
+    use base64::Engine as _;
+    for (k, v) in plain {
+        let encoded =
+            base64::engine::general_purpose::STANDARD.encode(v.as_str().unwrap_or_default());
+        obj["data"][k] = json!(encoded);
+    }
+}
+
+fn failing_image(inner: &Inner, obj: &Value) -> Option<String> {
+    let needles = inner.failing_images.lock().unwrap();
+    obj.pointer("/spec/template/spec/containers")?
+        .as_array()?
+        .iter()
+        .filter_map(|c| c["image"].as_str())
+        .find(|image| needles.iter().any(|n| image.contains(n.as_str())))
+        .map(str::to_string)
+}
+
+/// A workload whose image cannot be pulled: updated, never ready.
+fn cannot_pull(obj: &mut Value, _image: &str) {
+    if obj["status"].is_object() {
+        obj["status"]["readyReplicas"] = json!(0);
+        obj["status"]["availableReplicas"] = json!(0);
+        obj["status"]["unavailableReplicas"] = obj["spec"]["replicas"].clone();
+    }
+}
+
+/// What the controllers would create for a workload: a StatefulSet's claims, and for an image
+/// that cannot be pulled, its waiting pods and the kubelet's Warning event.
+fn materialize(store: &mut Store, kind: &Kind, obj: &Value, failing: Option<&str>) {
+    let ns = meta(obj, "namespace").unwrap_or_default().to_string();
+    let name = meta(obj, "name").unwrap_or_default().to_string();
+    let selector = obj
+        .pointer("/spec/selector/matchLabels")
+        .cloned()
+        .unwrap_or(json!({}));
+    if kind.plural == "statefulsets" {
+        let replicas = obj["spec"]["replicas"].as_i64().unwrap_or(1);
+        for tpl in obj["spec"]["volumeClaimTemplates"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+        {
+            for i in 0..replicas {
+                let claim = format!("{}-{name}-{i}", meta(&tpl, "name").unwrap_or("data"));
+                let pvcs = store.items(&kinds::PVCS);
+                if position(pvcs, &kinds::PVCS, Some(&ns), &claim).is_none() {
+                    pvcs.push(json!({
+                        "metadata": {"name": claim, "namespace": ns, "labels": selector,
+                                     "uid": format!("uid-{claim}"), "resourceVersion": "1",
+                                     "creationTimestamp": "2026-11-20T10:00:00Z"},
+                        "spec": tpl["spec"],
+                        "status": {"phase": "Bound"},
+                    }));
+                }
+            }
+        }
+    }
+    let Some(image) = failing else { return };
+    let labels = obj
+        .pointer("/spec/template/metadata/labels")
+        .cloned()
+        .unwrap_or(json!({}));
+    let container = obj
+        .pointer("/spec/template/spec/containers/0/name")
+        .and_then(Value::as_str)
+        .unwrap_or("app")
+        .to_string();
+    let pod = format!("{name}-7d9f8b6c5-x2x4q");
+    let pods = store.items(&kinds::PODS);
+    pods.retain(|p| meta(p, "name") != Some(pod.as_str()));
+    pods.push(json!({
+        "metadata": {"name": pod, "namespace": ns, "labels": labels, "uid": format!("uid-{pod}"),
+                     "creationTimestamp": "2026-11-20T10:00:00Z",
+                     "ownerReferences": [{"apiVersion": "apps/v1", "kind": kind.kind, "name": name,
+                                          "uid": "owner", "controller": true}]},
+        "spec": obj["spec"]["template"]["spec"],
+        "status": {"phase": "Pending", "conditions": [{"type": "Ready", "status": "False"}],
+                   "containerStatuses": [{"name": container, "ready": false, "restartCount": 0,
+                       "image": image, "imageID": "",
+                       "state": {"waiting": {"reason": "ImagePullBackOff",
+                                             "message": format!("Back-off pulling image \"{image}\"")}}}]},
+    }));
+    let events = store.items(&kinds::EVENTS);
+    events.push(json!({
+        "metadata": {"name": format!("{pod}.pull"), "namespace": ns, "uid": format!("uid-ev-{pod}")},
+        "involvedObject": {"kind": "Pod", "name": pod, "namespace": ns},
+        "type": "Warning", "reason": "Failed", "count": 3,
+        "message": format!("Failed to pull image \"{image}\": rpc error: code = NotFound desc = failed to pull and unpack image \"{image}\": not found"),
+        "firstTimestamp": "2026-11-20T10:00:00Z", "lastTimestamp": "2026-11-20T10:01:00Z",
+        "source": {"component": "kubelet"},
+    }));
+}
+
+/// The endpoints controller: a stored Endpoints object, or one built from the workloads whose
+/// pods the Service selects, with their ready replicas as addresses.
+fn ready_endpoints(store: &Store, namespace: &str, service: &str) -> Option<Value> {
+    if let Some(e) = find(store, &kinds::ENDPOINTS, Some(namespace), service) {
+        return Some(e.clone());
+    }
+    let svc = find(store, &kinds::SERVICES, Some(namespace), service)?;
+    let selector = svc.pointer("/spec/selector")?.as_object()?.clone();
+    let mut addresses = Vec::new();
+    for kind in [&kinds::DEPLOYMENTS, &kinds::STATEFUL_SETS] {
+        let Some(items) = store
+            .objects
+            .get(&(kind.group.to_string(), kind.plural.to_string()))
+        else {
+            continue;
+        };
+        for w in items
+            .iter()
+            .filter(|w| meta(w, "namespace") == Some(namespace))
+        {
+            let labels = w
+                .pointer("/spec/template/metadata/labels")
+                .cloned()
+                .unwrap_or(json!({}));
+            if selector.iter().all(|(k, v)| labels.get(k) == Some(v)) {
+                for i in 0..w["status"]["readyReplicas"].as_i64().unwrap_or(0) {
+                    addresses.push(json!({"ip": format!("10.244.0.{}", addresses.len() + 10), "targetRef": {"kind": "Pod", "name": format!("{}-{i}", meta(w, "name").unwrap_or_default())}}));
+                }
+            }
+        }
+    }
+    let mut subset = json!({"ports": svc["spec"]["ports"].as_array().cloned().unwrap_or_default().iter()
+        .map(|p| json!({"name": p["name"], "port": p["port"], "protocol": "TCP"})).collect::<Vec<_>>()});
+    if !addresses.is_empty() {
+        subset["addresses"] = json!(addresses);
+    }
+    Some(json!({"metadata": {"name": service, "namespace": namespace}, "subsets": [subset]}))
+}
+
+fn endpoints(inner: &Inner, namespace: &str, name: &str) -> Response {
+    let store = inner.store.lock().unwrap();
+    match ready_endpoints(&store, namespace, name) {
+        Some(e) => json_response(StatusCode::OK, with_type(&kinds::ENDPOINTS, e)),
+        None => not_found("endpoints", name),
+    }
+}
+
+/// The API server's service proxy: a 200 from the app when the Service has a ready endpoint, the
+/// apiserver's 503 when it has none.
+fn service_proxy(inner: &Inner, namespace: &str, name: &str) -> Response {
+    let service = name.split(':').next().unwrap_or(name);
+    let store = inner.store.lock().unwrap();
+    let ready = ready_endpoints(&store, namespace, service).is_some_and(|e| {
+        e["subsets"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|s| s["addresses"].is_array())
+    });
+    if ready {
+        json_response(StatusCode::OK, json!({"status": "ready"}))
+    } else {
+        status(
+            503,
+            "ServiceUnavailable",
+            format!("no endpoints available for service \"{service}\""),
+        )
+    }
+}
+
 /// Stands in for the workload controllers: a changed spec gets a new generation, and the rollout
 /// completes at once (every replica updated and ready).
 fn reconcile(kind: &Kind, before: Option<&Value>, obj: &mut Value) {
@@ -1131,6 +1342,9 @@ fn patch(
         );
     }
     let mut store = inner.store.lock().unwrap();
+    if let Some(r) = missing_namespace(&store, kind, namespace) {
+        return r;
+    }
     let key = (kind.group.to_string(), kind.plural.to_string());
     let items = store.objects.entry(key).or_default();
     let pos = position(items, kind, namespace, name);
@@ -1168,14 +1382,20 @@ fn patch(
         let rv = inner.resource_version.fetch_add(1, Ordering::Relaxed) + 1;
         obj["metadata"]["resourceVersion"] = json!(rv.to_string());
     }
+    encode_string_data(kind, &mut obj);
     if !inner.stalled.load(Ordering::Relaxed) {
         reconcile(kind, pos.map(|i| &items[i]), &mut obj);
+    }
+    let failing = failing_image(inner, &obj);
+    if let Some(image) = &failing {
+        cannot_pull(&mut obj, image);
     }
     if !dry_run(params) {
         match pos {
             Some(i) => items[i] = obj.clone(),
             None => items.push(obj.clone()),
         }
+        materialize(&mut store, kind, &obj, failing.as_deref());
     }
     json_response(
         if created {
@@ -1200,6 +1420,10 @@ fn create(
     };
     let name = meta(&obj, "name").unwrap_or_default().to_string();
     let mut store = inner.store.lock().unwrap();
+    if let Some(r) = missing_namespace(&store, kind, namespace) {
+        return r;
+    }
+    encode_string_data(kind, &mut obj);
     if find(&store, kind, namespace, &name).is_some() {
         return status(
             409,
@@ -1265,13 +1489,20 @@ fn delete(
     namespace: Option<&str>,
     name: &str,
     params: &HashMap<String, String>,
+    body: &[u8],
 ) -> Response {
+    // DeleteOptions may carry dryRun in the body (client-go and kube-rs send it there).
+    let body_dry_run = serde_json::from_slice::<Value>(body).is_ok_and(|o| {
+        o["dryRun"]
+            .as_array()
+            .is_some_and(|d| d.iter().any(|x| x == "All"))
+    });
     let mut store = inner.store.lock().unwrap();
     let items = store.items(kind);
     let Some(i) = position(items, kind, namespace, name) else {
         return not_found(&kind.resource_group_name(), name);
     };
-    let obj = if dry_run(params) {
+    let obj = if dry_run(params) || body_dry_run {
         items[i].clone()
     } else {
         items.remove(i)

@@ -1,0 +1,401 @@
+//! The bundled todo app: its manifests (the Helm chart rendered with its defaults, embedded), the
+//! documented values a user may set, and how each value changes the objects.
+//!
+//! kubectl-ai does not run Helm; it applies each value to the rendered objects the way the chart's
+//! templates would. The test suite renders the chart with the real helm for every value here and
+//! requires identical objects, so the two cannot drift apart.
+
+use serde_json::{Value, json};
+
+use crate::error::Error;
+
+/// `helm template todo manifests/todo-app/chart --namespace todo-app`, committed.
+pub const TODO_APP: &str = include_str!("../../manifests/todo-app/todo-app.yaml");
+/// The namespace the bundled manifests are rendered for.
+pub const NAMESPACE: &str = "todo-app";
+/// The Secret the manifests read credentials from; generated at deploy time, never committed.
+pub const SECRET: &str = "todo-secrets";
+
+/// One documented value.
+#[derive(Debug, Clone, Copy)]
+pub struct Key {
+    pub name: &'static str,
+    pub kind: ValueKind,
+    pub help: &'static str,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueKind {
+    Text,
+    /// A whole number at least 1.
+    Count,
+    Bool,
+    /// ClusterIP, NodePort or LoadBalancer.
+    ServiceType,
+    /// 30000-32767.
+    NodePort,
+}
+
+const fn key(name: &'static str, kind: ValueKind, help: &'static str) -> Key {
+    Key { name, kind, help }
+}
+
+/// Every value `--set` (and a request in words) may change, as in the chart's values.yaml.
+pub const KEYS: &[Key] = &[
+    key(
+        "imageTag",
+        ValueKind::Text,
+        "tag of the frontend and backend images (also --image-tag)",
+    ),
+    key(
+        "frontend.image",
+        ValueKind::Text,
+        "frontend image repository",
+    ),
+    key("backend.image", ValueKind::Text, "backend image repository"),
+    key("frontend.replicas", ValueKind::Count, "frontend replicas"),
+    key("backend.replicas", ValueKind::Count, "backend replicas"),
+    key(
+        "frontend.autoscaling.enabled",
+        ValueKind::Bool,
+        "an HPA for the frontend",
+    ),
+    key(
+        "backend.autoscaling.enabled",
+        ValueKind::Bool,
+        "an HPA for the backend",
+    ),
+    key(
+        "frontend.service.type",
+        ValueKind::ServiceType,
+        "how the frontend is exposed: ClusterIP, NodePort, LoadBalancer",
+    ),
+    key(
+        "frontend.service.nodePort",
+        ValueKind::NodePort,
+        "the node port when the type is NodePort",
+    ),
+    key(
+        "postgres.storage",
+        ValueKind::Text,
+        "size of the database volume (e.g. 5Gi)",
+    ),
+    key(
+        "postgres.storageClassName",
+        ValueKind::Text,
+        "StorageClass of the database and backup volumes (empty: the cluster's default)",
+    ),
+    key(
+        "backup.enabled",
+        ValueKind::Bool,
+        "the nightly pg_dump CronJob and its volume",
+    ),
+    key(
+        "backup.schedule",
+        ValueKind::Text,
+        "cron schedule of the backup",
+    ),
+    key(
+        "ingress.enabled",
+        ValueKind::Bool,
+        "an Ingress for the frontend",
+    ),
+    key(
+        "ingress.className",
+        ValueKind::Text,
+        "IngressClass of the Ingress",
+    ),
+    key(
+        "ingress.host",
+        ValueKind::Text,
+        "host name of the Ingress (e.g. todo.local)",
+    ),
+];
+
+/// Values set by the user (or adapted to the cluster), by key, in the order given.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Values(pub Vec<(String, Value)>);
+
+impl Values {
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.0.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    pub fn has(&self, key: &str) -> bool {
+        self.get(key).is_some()
+    }
+
+    /// Sets a value after checking the key and its type.
+    pub fn set(&mut self, key: &str, value: Value) -> Result<(), Error> {
+        let k = KEYS.iter().find(|k| k.name == key).ok_or_else(|| {
+            let names: Vec<&str> = KEYS.iter().map(|k| k.name).collect();
+            Error::Usage(format!(
+                "unknown value {key:?}; the todo app has: {}",
+                names.join(", ")
+            ))
+        })?;
+        let typed = check(k, value)?;
+        self.0.push((key.to_string(), typed));
+        Ok(())
+    }
+
+    /// `KEY=VALUE` as typed on a command line.
+    pub fn set_arg(&mut self, arg: &str) -> Result<(), Error> {
+        let (key, raw) = arg
+            .split_once('=')
+            .ok_or_else(|| Error::Usage(format!("--set {arg:?}: write KEY=VALUE")))?;
+        let value = serde_saphyr::from_str::<Value>(raw).unwrap_or_else(|_| json!(raw));
+        self.set(key.trim(), value)
+    }
+}
+
+fn check(k: &Key, v: Value) -> Result<Value, Error> {
+    let bad = |want: &str| Error::Usage(format!("{}: expected {want}, got {v}", k.name));
+    Ok(match k.kind {
+        ValueKind::Text => match &v {
+            Value::String(_) => v,
+            Value::Number(n) => json!(n.to_string()),
+            _ => return Err(bad("text")),
+        },
+        ValueKind::Count => match v.as_i64() {
+            Some(n) if (1..=100).contains(&n) => json!(n),
+            _ => return Err(bad("a whole number from 1 to 100")),
+        },
+        ValueKind::Bool => match &v {
+            Value::Bool(_) => v,
+            _ => return Err(bad("true or false")),
+        },
+        ValueKind::ServiceType => match v.as_str() {
+            Some("ClusterIP" | "NodePort" | "LoadBalancer") => v,
+            _ => return Err(bad("ClusterIP, NodePort or LoadBalancer")),
+        },
+        ValueKind::NodePort => match v.as_i64() {
+            Some(n) if (30000..=32767).contains(&n) => json!(n),
+            _ => return Err(bad("a port from 30000 to 32767")),
+        },
+    })
+}
+
+/// The bundled objects, in file order.
+pub fn objects() -> Vec<Value> {
+    serde_saphyr::from_str_multiple::<Value, Vec<Value>>(TODO_APP)
+        .expect("the bundled manifests parse (tested)")
+        .into_iter()
+        .filter(|v| v.is_object())
+        .collect()
+}
+
+fn is(o: &Value, kind: &str, name: &str) -> bool {
+    o["kind"] == kind && o["metadata"]["name"] == name
+}
+
+fn containers_mut(o: &mut Value) -> impl Iterator<Item = &mut Value> {
+    o.pointer_mut("/spec/template/spec/containers")
+        .and_then(Value::as_array_mut)
+        .into_iter()
+        .flatten()
+}
+
+/// The bundled objects with `values` applied and moved to `namespace`, as the chart would render
+/// them with `--set` and `--namespace`.
+pub fn render(values: &Values, namespace: &str) -> Vec<Value> {
+    let mut objs = objects();
+    let text = |k: &str| values.get(k).and_then(Value::as_str).map(str::to_string);
+    let on = |k: &str| values.get(k).and_then(Value::as_bool);
+    for (component, deployment) in [("frontend", "todo-frontend"), ("backend", "todo-backend")] {
+        if let Some(n) = values.get(&format!("{component}.replicas")) {
+            for o in objs.iter_mut().filter(|o| is(o, "Deployment", deployment)) {
+                o["spec"]["replicas"] = n.clone();
+            }
+        }
+        let repo = text(&format!("{component}.image"));
+        let tag = text("imageTag");
+        if repo.is_some() || tag.is_some() {
+            for o in objs.iter_mut().filter(|o| is(o, "Deployment", deployment)) {
+                for c in containers_mut(o) {
+                    let current = c["image"].as_str().unwrap_or_default().to_string();
+                    let (r, t) = current.rsplit_once(':').unwrap_or((&current, ""));
+                    let image = format!(
+                        "{}:{}",
+                        repo.as_deref().unwrap_or(r),
+                        tag.as_deref().unwrap_or(t)
+                    );
+                    c["image"] = json!(image);
+                }
+            }
+        }
+        if on(&format!("{component}.autoscaling.enabled")) == Some(false) {
+            objs.retain(|o| !is(o, "HorizontalPodAutoscaler", deployment));
+        }
+    }
+    if let Some(t) = text("frontend.service.type") {
+        for o in objs
+            .iter_mut()
+            .filter(|o| is(o, "Service", "todo-frontend"))
+        {
+            o["spec"]["type"] = json!(t);
+        }
+    }
+    let node_port = values.get("frontend.service.nodePort").cloned();
+    for o in objs
+        .iter_mut()
+        .filter(|o| is(o, "Service", "todo-frontend"))
+    {
+        let node_port_type = o["spec"]["type"] == "NodePort";
+        if let Some(ports) = o.pointer_mut("/spec/ports").and_then(Value::as_array_mut) {
+            for p in ports {
+                match (&node_port, node_port_type) {
+                    (Some(n), true) => p["nodePort"] = n.clone(),
+                    _ => {
+                        if let Some(m) = p.as_object_mut() {
+                            m.remove("nodePort");
+                        }
+                    }
+                }
+            }
+        }
+    }
+    if let Some(size) = text("postgres.storage") {
+        for o in objs.iter_mut().filter(|o| is(o, "StatefulSet", "postgres")) {
+            if let Some(t) = o.pointer_mut("/spec/volumeClaimTemplates/0/spec/resources/requests") {
+                t["storage"] = json!(size);
+            }
+        }
+    }
+    if let Some(class) = text("postgres.storageClassName") {
+        for o in objs.iter_mut() {
+            let spec = if is(o, "StatefulSet", "postgres") {
+                o.pointer_mut("/spec/volumeClaimTemplates/0/spec")
+            } else if is(o, "PersistentVolumeClaim", "postgres-backups") {
+                o.get_mut("spec")
+            } else {
+                None
+            };
+            if let Some(Value::Object(spec)) = spec {
+                if class.is_empty() {
+                    spec.remove("storageClassName");
+                } else {
+                    spec.insert("storageClassName".into(), json!(class));
+                }
+            }
+        }
+    }
+    if on("backup.enabled") == Some(false) {
+        objs.retain(|o| {
+            !is(o, "CronJob", "postgres-backup")
+                && !is(o, "PersistentVolumeClaim", "postgres-backups")
+        });
+    }
+    if let Some(s) = text("backup.schedule") {
+        for o in objs
+            .iter_mut()
+            .filter(|o| is(o, "CronJob", "postgres-backup"))
+        {
+            o["spec"]["schedule"] = json!(s);
+        }
+    }
+    if on("ingress.enabled") == Some(false) {
+        objs.retain(|o| o["kind"] != "Ingress");
+    }
+    for o in objs.iter_mut().filter(|o| o["kind"] == "Ingress") {
+        if let Some(c) = text("ingress.className") {
+            o["spec"]["ingressClassName"] = json!(c);
+        }
+        if let Some(h) = text("ingress.host") {
+            for rule in o
+                .pointer_mut("/spec/rules")
+                .and_then(Value::as_array_mut)
+                .into_iter()
+                .flatten()
+            {
+                rule["host"] = json!(h);
+            }
+        }
+    }
+    if namespace != NAMESPACE {
+        for o in &mut objs {
+            if o["kind"] == "Namespace" {
+                o["metadata"]["name"] = json!(namespace);
+                if let Some(labels) = o
+                    .pointer_mut("/metadata/labels")
+                    .and_then(Value::as_object_mut)
+                    && labels.contains_key("kubernetes.io/metadata.name")
+                {
+                    labels.insert("kubernetes.io/metadata.name".into(), json!(namespace));
+                }
+            } else if o.pointer("/metadata/namespace").is_some() {
+                o["metadata"]["namespace"] = json!(namespace);
+            }
+        }
+    }
+    objs
+}
+
+/// Random credentials for the app's Secret, from the operating system's CSPRNG. The API key comes
+/// from the user's environment when set, so the backend can reach the LLM.
+pub fn secret(namespace: &str, openai_api_key: Option<&str>) -> Result<Value, Error> {
+    let token = |bytes: usize| -> Result<String, Error> {
+        let mut buf = vec![0u8; bytes];
+        getrandom::fill(&mut buf)
+            .map_err(|e| Error::Usage(format!("no secure random numbers available: {e}")))?;
+        Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
+    };
+    let password = token(24)?;
+    let config = objects()
+        .into_iter()
+        .find(|o| is(o, "ConfigMap", "todo-config"))
+        .unwrap_or_default();
+    let cfg = |k: &str, d: &str| config["data"][k].as_str().unwrap_or(d).to_string();
+    let (user, db) = (cfg("POSTGRES_USER", "todo"), cfg("POSTGRES_DB", "todo"));
+    Ok(json!({
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": SECRET,
+            "namespace": namespace,
+            "labels": {"app.kubernetes.io/part-of": "todo-app", "app.kubernetes.io/managed-by": "kubectl-ai"},
+        },
+        "type": "Opaque",
+        "stringData": {
+            "DATABASE_PASSWORD": password,
+            "DATABASE_URL": format!("postgresql://{user}:{password}@postgres:5432/{db}"),
+            "AUTH_SECRET": token(32)?,
+            "OPENAI_API_KEY": openai_api_key.unwrap_or_default(),
+        },
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_checked_by_type() {
+        let mut v = Values::default();
+        v.set_arg("backend.replicas=3").unwrap();
+        v.set_arg("ingress.enabled=false").unwrap();
+        v.set_arg("imageTag=1.5").unwrap();
+        assert_eq!(v.get("backend.replicas"), Some(&json!(3)));
+        assert_eq!(v.get("imageTag"), Some(&json!("1.5")));
+        assert!(v.set_arg("backend.replicas=many").is_err());
+        assert!(v.set_arg("frontend.service.type=Ingress").is_err());
+        assert!(v.set_arg("nope=1").is_err());
+        assert!(v.set_arg("backend.replicas").is_err());
+    }
+
+    #[test]
+    fn generated_secrets_differ_and_hold_no_placeholder() {
+        let a = secret("todo-app", None).unwrap();
+        let b = secret("todo-app", Some("sk-x")).unwrap();
+        let pw = a["stringData"]["DATABASE_PASSWORD"].as_str().unwrap();
+        assert_eq!(pw.len(), 48);
+        assert_ne!(pw, b["stringData"]["DATABASE_PASSWORD"].as_str().unwrap());
+        assert!(
+            a["stringData"]["DATABASE_URL"]
+                .as_str()
+                .unwrap()
+                .contains(pw)
+        );
+        assert_eq!(b["stringData"]["OPENAI_API_KEY"], "sk-x");
+    }
+}

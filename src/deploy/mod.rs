@@ -1,0 +1,400 @@
+//! `kubectl ai deploy` and `undeploy`: the bundled todo app (or any manifests) through the plan
+//! pipeline, adapted to the cluster it lands on, and verified healthy through the API.
+//!
+//! The order of work: values (flags, or words turned into values by the LLM) -> survey of the
+//! cluster -> adaptations -> objects -> one plan (diff, consent, apply, history) -> waiting for the
+//! database, then the backend, then the frontend -> endpoints -> `/ready` through the API server's
+//! service proxy -> how to reach it. A failure runs the diagnosis on the app's namespace and
+//! names the undo command.
+
+pub mod app;
+pub mod survey;
+pub mod verify;
+pub mod words;
+
+use std::io::Write;
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::cli::{DeployArgs, Global, LlmArgs, Output, PlanArgs, UndeployArgs};
+use crate::cluster::live::Cluster;
+use crate::context::{ObjectRef, Scope};
+use crate::error::{Error, exit};
+use crate::plan::{self, Action, Plan};
+use crate::ui::{Palette, Spinner};
+use app::Values;
+use survey::Note;
+
+/// What `deploy` was asked to deploy.
+enum Source {
+    TodoApp,
+    Manifests,
+}
+
+fn source_of(what: &str) -> Result<Source, Error> {
+    if what == "todo-app" {
+        return Ok(Source::TodoApp);
+    }
+    if what == "-" || Path::new(what).exists() {
+        return Ok(Source::Manifests);
+    }
+    Err(Error::Usage(format!(
+        "{what:?} is neither a bundled app (todo-app) nor a file or directory of manifests"
+    )))
+}
+
+pub async fn deploy(
+    global: &Global,
+    llm: &LlmArgs,
+    plan_args: &PlanArgs,
+    args: &DeployArgs,
+    out: &mut dyn Write,
+) -> anyhow::Result<u8> {
+    if args.list_values {
+        for k in app::KEYS {
+            writeln!(out, "{:<30} {}", k.name, k.help)?;
+        }
+        return Ok(exit::OK);
+    }
+    let source = source_of(&args.what)?;
+    let Source::TodoApp = source else {
+        return deploy_manifests(global, plan_args, &args.what, out).await;
+    };
+    let mut values = Values::default();
+    if let Some(tag) = &args.image_tag {
+        values.set("imageTag", Value::String(tag.clone()))?;
+    }
+    for s in &args.set {
+        values.set_arg(s)?;
+    }
+    if !args.request.is_empty() {
+        let request = args.request.join(" ");
+        let asked = words::values(llm, &request).await?;
+        let shown: Vec<String> = asked.0.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        eprintln!("\"{request}\" means: --set {}", shown.join(" --set "));
+        // Explicit flags are the user's last word.
+        let mut merged = asked;
+        merged.0.extend(values.0);
+        values = merged;
+    }
+    let namespace = global
+        .namespace
+        .clone()
+        .unwrap_or_else(|| app::NAMESPACE.to_string());
+
+    if args.render {
+        let objects = app::render(&values, &namespace);
+        writeln!(
+            out,
+            "# todo-app for namespace {namespace}, rendered by kubectl-ai {}.\n# Not included: Secret {} (DATABASE_PASSWORD, DATABASE_URL, AUTH_SECRET, OPENAI_API_KEY);\n# `kubectl ai deploy todo-app` generates it, or create it yourself before applying these.",
+            env!("CARGO_PKG_VERSION"),
+            app::SECRET
+        )?;
+        for o in &objects {
+            writeln!(out, "---")?;
+            out.write_all(serde_saphyr::to_string(o)?.as_bytes())?;
+        }
+        return Ok(exit::OK);
+    }
+
+    let (cluster, _) = crate::live_cluster(global, "deploy").await?;
+    let palette = Palette::for_stdout(global.no_color);
+    let found = {
+        let _s = Spinner::start("Looking at the cluster…".into());
+        survey::survey(&cluster).await?
+    };
+    let (values, notes) = survey::adapt(&found, &values, &namespace);
+    let text = global.output == Output::Text;
+    if text {
+        writeln!(
+            out,
+            "Deploying todo-app to {} ({}), namespace {namespace}",
+            found.flavour, cluster.description
+        )?;
+        for n in &notes {
+            match n {
+                Note::Adapted(t) => writeln!(out, "  {} {t}", palette.good("adapted:"))?,
+                Note::Missing { what, fix } => writeln!(
+                    out,
+                    "  {} {what}\n           fix: {fix}",
+                    palette.severity(crate::analyze::Severity::Warning)
+                )?,
+            }
+        }
+    }
+    let mut objects = app::render(&values, &namespace);
+    let secret_ref = ObjectRef::new("Secret", Some(&namespace), app::SECRET);
+    let existing = plan::execute::get(&cluster, &Action::delete(secret_ref, "")).await?;
+    if existing.is_none() {
+        let key = std::env::var("OPENAI_API_KEY")
+            .ok()
+            .filter(|k| !k.is_empty());
+        if text {
+            writeln!(
+                out,
+                "  Secret {}: new random credentials{}",
+                app::SECRET,
+                if key.is_some() {
+                    ", OPENAI_API_KEY from your environment"
+                } else {
+                    " (no OPENAI_API_KEY in your environment: the backend's AI features stay off)"
+                }
+            )?;
+        }
+        objects.push(app::secret(&namespace, key.as_deref())?);
+    } else if text {
+        writeln!(
+            out,
+            "  Secret {}: kept as it is (credentials survive re-deploys)",
+            app::SECRET
+        )?;
+    }
+    if text {
+        writeln!(out)?;
+    }
+    let actions: Vec<Action> = objects
+        .iter()
+        .filter_map(|o| Action::apply_manifest(o.clone(), "todo-app"))
+        .collect();
+    let opts = plan::execute::Options {
+        wait: std::time::Duration::ZERO,
+        ..crate::plan_options(global, plan_args)
+    };
+    let before = plan::history::list()?.len();
+    let code = plan::execute::run(
+        &cluster,
+        &Scope::Namespace(namespace.clone()),
+        Plan { actions },
+        &opts,
+        out,
+    )
+    .await?;
+    if code != exit::OK || plan_args.dry_run || !text {
+        return Ok(code);
+    }
+    let id = (plan::history::list()?.len() > before)
+        .then(|| plan::history::find(None).map(|r| r.id))
+        .transpose()?;
+    if plan_args.timeout.is_zero() {
+        writeln!(out, "Not waiting for the app (--timeout 0).")?;
+        return Ok(exit::OK);
+    }
+    let checked = verify::todo_app(
+        &cluster,
+        &namespace,
+        &objects,
+        plan_args.timeout,
+        id.as_deref(),
+        &palette,
+        out,
+    )
+    .await;
+    match checked {
+        Ok(()) => {
+            verify::reach(&cluster, &found, &namespace, &objects, out).await?;
+            Ok(exit::OK)
+        }
+        Err(e) => unhealthy(global, &cluster, &namespace, id.as_deref(), e, out).await,
+    }
+}
+
+/// Prints the diagnosis of the app's namespace and ends with the error and the undo command.
+async fn unhealthy(
+    global: &Global,
+    cluster: &Cluster,
+    namespace: &str,
+    id: Option<&str>,
+    cause: Error,
+    out: &mut dyn Write,
+) -> anyhow::Result<u8> {
+    writeln!(
+        out,
+        "\nThe app is not healthy ({cause}). Diagnosis of namespace {namespace}:\n"
+    )?;
+    let ctx = cluster
+        .collect(
+            Scope::Namespace(namespace.to_string()),
+            crate::cluster::logs::Tail::default(),
+            global.chunk_size,
+        )
+        .await?;
+    let findings = crate::analyze::analyze(&ctx);
+    crate::render::Report::new(&ctx, None, &findings)
+        .text(out, &Palette::for_stdout(global.no_color))?;
+    Err(Error::Unhealthy {
+        app: format!("namespace {namespace}"),
+        undo: id
+            .map(|id| format!("; undo the deploy with `kubectl ai undo {id}`"))
+            .unwrap_or_default(),
+    }
+    .into())
+}
+
+/// `deploy DIR|FILE`: any manifests, through the same plan, then their rollouts.
+async fn deploy_manifests(
+    global: &Global,
+    plan_args: &PlanArgs,
+    what: &str,
+    out: &mut dyn Write,
+) -> anyhow::Result<u8> {
+    let (cluster, scope) = crate::live_cluster(global, "deploy").await?;
+    let Scope::Namespace(default_ns) = scope.clone() else {
+        return Err(Error::Usage("deploy takes one namespace (-n), not -A".into()).into());
+    };
+    let mut objects = Vec::new();
+    for (path, text) in crate::recommend::inventory::read_inputs(Path::new(what))? {
+        for doc in crate::recommend::inventory::split_documents(&text) {
+            let mut v: Value = serde_saphyr::from_str(doc.text).map_err(|e| Error::Manifest {
+                path: format!("{path}:{}", doc.first_line),
+                detail: format!(
+                    "invalid YAML: {}",
+                    e.to_string().lines().next().unwrap_or_default()
+                ),
+            })?;
+            if v.is_null() {
+                continue;
+            }
+            let namespaced = plan::kind_named(v["kind"].as_str().unwrap_or_default())
+                .is_none_or(|k| k.namespaced);
+            if namespaced && v.pointer("/metadata/namespace").is_none() {
+                v["metadata"]["namespace"] = Value::String(default_ns.clone());
+            }
+            objects.push(v);
+        }
+    }
+    let namespaces: Vec<String> = objects
+        .iter()
+        .filter_map(|o| o.pointer("/metadata/namespace").and_then(Value::as_str))
+        .map(str::to_string)
+        .collect();
+    let mut actions = Vec::new();
+    for o in &objects {
+        let action = Action::apply_manifest(o.clone(), what).ok_or_else(|| Error::Manifest {
+            path: what.to_string(),
+            detail: "an object without kind or metadata.name".into(),
+        })?;
+        actions.push(action);
+    }
+    // The plan may touch only the namespaces its own manifests name.
+    let scope = match namespaces.iter().all(|n| *n == default_ns) {
+        true => Scope::Namespace(default_ns),
+        false => Scope::AllNamespaces,
+    };
+    let opts = plan::execute::Options {
+        wait: std::time::Duration::ZERO,
+        ..crate::plan_options(global, plan_args)
+    };
+    let before = plan::history::list()?.len();
+    let code = plan::execute::run(&cluster, &scope, Plan { actions }, &opts, out).await?;
+    if code != exit::OK
+        || plan_args.dry_run
+        || global.output != Output::Text
+        || plan_args.timeout.is_zero()
+    {
+        return Ok(code);
+    }
+    let id = (plan::history::list()?.len() > before)
+        .then(|| plan::history::find(None).map(|r| r.id))
+        .transpose()?
+        .unwrap_or_else(|| "-".into());
+    for o in objects
+        .iter()
+        .filter(|o| matches!(o["kind"].as_str(), Some("Deployment" | "StatefulSet")))
+    {
+        let target = ObjectRef::new(
+            o["kind"].as_str().unwrap_or_default(),
+            o.pointer("/metadata/namespace").and_then(Value::as_str),
+            o.pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or_default(),
+        );
+        plan::execute::wait_rollout(&cluster, &target, plan_args.timeout, &id).await?;
+        writeln!(
+            out,
+            "{} {target} is ready",
+            Palette::for_stdout(global.no_color).good("✓")
+        )?;
+    }
+    Ok(exit::OK)
+}
+
+pub async fn undeploy(
+    global: &Global,
+    plan_args: &PlanArgs,
+    args: &UndeployArgs,
+    out: &mut dyn Write,
+) -> anyhow::Result<u8> {
+    if !matches!(source_of(&args.what)?, Source::TodoApp) {
+        return Err(Error::Usage("undeploy knows the bundled app: todo-app".into()).into());
+    }
+    let namespace = global
+        .namespace
+        .clone()
+        .unwrap_or_else(|| app::NAMESPACE.to_string());
+    let (cluster, _) = crate::live_cluster(global, "undeploy").await?;
+    let mut targets: Vec<ObjectRef> = app::render(&Values::default(), &namespace)
+        .iter()
+        .map(|o| {
+            ObjectRef::new(
+                o["kind"].as_str().unwrap_or_default(),
+                o.pointer("/metadata/namespace").and_then(Value::as_str),
+                o.pointer("/metadata/name")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default(),
+            )
+        })
+        .collect();
+    targets.push(ObjectRef::new("Secret", Some(&namespace), app::SECRET));
+    // The database's own claims come from the StatefulSet's template, not from the manifests.
+    let claims = kube::Api::<k8s_openapi::api::core::v1::PersistentVolumeClaim>::namespaced(
+        cluster.client.clone(),
+        &namespace,
+    )
+    .list(&kube::api::ListParams::default().labels("app=postgres"))
+    .await
+    .map(|l| l.items)
+    .unwrap_or_default();
+    for c in claims {
+        targets.push(ObjectRef::of("PersistentVolumeClaim", &c.metadata));
+    }
+    let data = |t: &ObjectRef| {
+        matches!(t.kind.as_str(), "PersistentVolumeClaim" | "Namespace")
+            || (t.kind == "Secret" && t.name == app::SECRET)
+    };
+    let mut kept = Vec::new();
+    let mut actions = Vec::new();
+    for t in targets {
+        if plan::execute::get(&cluster, &Action::delete(t.clone(), ""))
+            .await?
+            .is_none()
+        {
+            continue;
+        }
+        if data(&t) && !args.delete_data {
+            kept.push(t.to_string());
+            continue;
+        }
+        actions.push(Action::delete(t, "undeploy todo-app"));
+    }
+    let opts = plan::execute::Options {
+        delete_data: args.delete_data,
+        ..crate::plan_options(global, plan_args)
+    };
+    let code = plan::execute::run(
+        &cluster,
+        &Scope::Namespace(namespace.clone()),
+        Plan { actions },
+        &opts,
+        out,
+    )
+    .await?;
+    if global.output == Output::Text && !kept.is_empty() {
+        writeln!(
+            out,
+            "Kept (the data and what reads it): {}. Remove them too with --delete-data.",
+            kept.join(", ")
+        )?;
+    }
+    Ok(code)
+}

@@ -1,0 +1,324 @@
+//! What the target cluster offers, read before anything is planned, and how the todo app adapts
+//! to it. Every adaptation and every missing piece is said out loud, with the command that fixes
+//! it; a value the user set is never overridden.
+
+use k8s_openapi::api::core::v1::{Node, Pod, Service};
+use k8s_openapi::api::networking::v1::IngressClass;
+use k8s_openapi::api::storage::v1::StorageClass;
+use kube::Api;
+use kube::api::ListParams;
+use serde_json::json;
+
+use super::app::Values;
+use crate::cluster::live::Cluster;
+use crate::error::Error;
+
+/// The kind of cluster, as far as the app cares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Flavour {
+    Minikube,
+    Kind,
+    DockerDesktop,
+    /// A cloud provider's cluster (from the nodes' providerID), which provisions load balancers.
+    Cloud(String),
+    Other,
+}
+
+impl std::fmt::Display for Flavour {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Flavour::Minikube => f.write_str("minikube"),
+            Flavour::Kind => f.write_str("kind"),
+            Flavour::DockerDesktop => f.write_str("Docker Desktop"),
+            Flavour::Cloud(p) => write!(f, "{p} cloud"),
+            Flavour::Other => f.write_str("a generic cluster"),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Survey {
+    pub flavour: Flavour,
+    pub storage_classes: Vec<String>,
+    pub default_storage_class: Option<String>,
+    pub ingress_classes: Vec<String>,
+    /// An ingress controller pod is running somewhere.
+    pub ingress_controller: bool,
+    pub metrics_server: bool,
+    pub load_balancer: bool,
+}
+
+fn api_error(what: &str, e: kube::Error) -> Error {
+    Error::Api {
+        resource: what.to_string(),
+        code: match &e {
+            kube::Error::Api(s) => s.code,
+            _ => 0,
+        },
+        message: e.to_string().lines().next().unwrap_or_default().to_string(),
+    }
+}
+
+/// Reads what the app needs to know; lists it may not read count as absent.
+pub async fn survey(cluster: &Cluster) -> Result<Survey, Error> {
+    let client = cluster.client.clone();
+    let lp = ListParams::default();
+    let nodes = Api::<Node>::all(client.clone())
+        .list(&lp)
+        .await
+        .map_err(|e| api_error("nodes", e))?
+        .items;
+    let flavour = flavour_of(&nodes);
+    let classes = Api::<StorageClass>::all(client.clone())
+        .list(&lp)
+        .await
+        .map(|l| l.items)
+        .unwrap_or_default();
+    let default_storage_class = classes
+        .iter()
+        .find(|c| {
+            c.metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get("storageclass.kubernetes.io/is-default-class"))
+                .is_some_and(|v| v == "true")
+        })
+        .and_then(|c| c.metadata.name.clone());
+    let ingress_classes = Api::<IngressClass>::all(client.clone())
+        .list(&lp)
+        .await
+        .map(|l| l.items)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|c| c.metadata.name)
+        .collect();
+    let controllers = Api::<Pod>::all(client.clone())
+        .list(&ListParams::default().labels("app.kubernetes.io/component=controller"))
+        .await
+        .map(|l| l.items)
+        .unwrap_or_default();
+    let ingress_controller = controllers.iter().any(|p| {
+        p.metadata
+            .name
+            .as_deref()
+            .is_some_and(|n| n.contains("ingress"))
+            && p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running")
+    });
+    let metrics_server = client
+        .list_api_group_resources("metrics.k8s.io/v1beta1")
+        .await
+        .is_ok();
+    let load_balancer = matches!(flavour, Flavour::Cloud(_) | Flavour::DockerDesktop)
+        || Api::<Service>::all(client)
+            .list(&lp)
+            .await
+            .map(|l| l.items)
+            .unwrap_or_default()
+            .iter()
+            .any(|s| {
+                s.spec.as_ref().and_then(|sp| sp.type_.as_deref()) == Some("LoadBalancer")
+                    && s.status
+                        .as_ref()
+                        .and_then(|st| st.load_balancer.as_ref())
+                        .and_then(|lb| lb.ingress.as_ref())
+                        .is_some_and(|i| !i.is_empty())
+            });
+    Ok(Survey {
+        flavour,
+        storage_classes: classes
+            .into_iter()
+            .filter_map(|c| c.metadata.name)
+            .collect(),
+        default_storage_class,
+        ingress_classes,
+        ingress_controller,
+        metrics_server,
+        load_balancer,
+    })
+}
+
+fn flavour_of(nodes: &[Node]) -> Flavour {
+    for n in nodes {
+        let labels = n.metadata.labels.clone().unwrap_or_default();
+        let name = n.metadata.name.as_deref().unwrap_or_default();
+        let provider = n
+            .spec
+            .as_ref()
+            .and_then(|s| s.provider_id.as_deref())
+            .unwrap_or_default();
+        if labels.keys().any(|k| k.starts_with("minikube.k8s.io/")) {
+            return Flavour::Minikube;
+        }
+        if provider.starts_with("kind://") {
+            return Flavour::Kind;
+        }
+        if name == "docker-desktop" {
+            return Flavour::DockerDesktop;
+        }
+        if let Some((scheme, _)) = provider.split_once("://")
+            && !scheme.is_empty()
+        {
+            return Flavour::Cloud(scheme.to_string());
+        }
+    }
+    Flavour::Other
+}
+
+/// A sentence for the user: something adapted, or something missing with its fix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Note {
+    Adapted(String),
+    Missing { what: String, fix: String },
+}
+
+/// The values the cluster calls for, on top of the user's, and what to tell the user.
+pub fn adapt(s: &Survey, user: &Values, namespace: &str) -> (Values, Vec<Note>) {
+    let mut v = user.clone();
+    let mut notes = Vec::new();
+    let set = |v: &mut Values, key: &str, value: serde_json::Value| {
+        v.set(key, value).expect("adaptations use documented keys");
+    };
+    let addon = |name: &str, generic: &str| match s.flavour {
+        Flavour::Minikube => format!("minikube addons enable {name}"),
+        _ => generic.to_string(),
+    };
+
+    let ingress_wanted = user.get("ingress.enabled").and_then(|x| x.as_bool()) != Some(false);
+    let mut ingress = ingress_wanted;
+    if ingress_wanted && !user.has("ingress.className") {
+        let wanted = "nginx";
+        if !s.ingress_classes.iter().any(|c| c == wanted) {
+            if let Some(other) = s.ingress_classes.first() {
+                set(&mut v, "ingress.className", json!(other));
+                notes.push(Note::Adapted(format!(
+                    "Ingress: no IngressClass {wanted}; using {other}, the one this cluster has"
+                )));
+            } else {
+                set(&mut v, "ingress.enabled", json!(false));
+                ingress = false;
+                notes.push(Note::Missing {
+                    what: "no IngressClass and no ingress controller: the Ingress is left out"
+                        .into(),
+                    fix: addon(
+                        "ingress",
+                        "install an ingress controller (e.g. ingress-nginx), then deploy again",
+                    ),
+                });
+            }
+        }
+    }
+    if ingress && !s.ingress_controller && !s.ingress_classes.is_empty() {
+        notes.push(Note::Missing {
+            what: "no ingress controller is running: the Ingress will not answer yet".into(),
+            fix: addon(
+                "ingress",
+                "start the ingress controller for the IngressClass",
+            ),
+        });
+    }
+
+    if !user.has("frontend.service.type") {
+        match (&s.flavour, s.load_balancer) {
+            (Flavour::Minikube, _) => {
+                set(&mut v, "frontend.service.type", json!("NodePort"));
+                if !user.has("frontend.service.nodePort") {
+                    set(&mut v, "frontend.service.nodePort", json!(30080));
+                }
+                notes.push(Note::Adapted(format!(
+                    "minikube: the frontend is a NodePort service on 30080 (open it with `minikube service todo-frontend -n {namespace}`)"
+                )));
+            }
+            (_, true) => {
+                set(&mut v, "frontend.service.type", json!("LoadBalancer"));
+                notes.push(Note::Adapted(format!(
+                    "{}: the cluster provisions load balancers, so the frontend is a LoadBalancer service",
+                    s.flavour
+                )));
+            }
+            (_, false) if !ingress => {
+                set(&mut v, "frontend.service.type", json!("NodePort"));
+                notes.push(Note::Adapted(
+                    "no load balancer and no Ingress: the frontend is a NodePort service".into(),
+                ));
+            }
+            _ => {}
+        }
+    }
+
+    if !user.has("postgres.storageClassName") && s.default_storage_class.is_none() {
+        match s.storage_classes.first() {
+            Some(class) => {
+                set(&mut v, "postgres.storageClassName", json!(class));
+                notes.push(Note::Adapted(format!(
+                    "storage: no default StorageClass; the database volume uses {class}"
+                )));
+            }
+            None => notes.push(Note::Missing {
+                what: "no StorageClass: the database volume cannot be provisioned and PostgreSQL will not start".into(),
+                fix: addon(
+                    "default-storageclass storage-provisioner",
+                    "install a storage provisioner, or --set postgres.storageClassName=NAME",
+                ),
+            }),
+        }
+    }
+
+    if !s.metrics_server {
+        notes.push(Note::Missing {
+            what: "metrics-server is not installed: the HPAs are created but cannot scale".into(),
+            fix: addon(
+                "metrics-server",
+                "install metrics-server (kubectl apply -f https://github.com/kubernetes-sigs/metrics-server/releases/latest/download/components.yaml)",
+            ),
+        });
+    }
+    (v, notes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn survey(flavour: Flavour) -> Survey {
+        Survey {
+            flavour,
+            storage_classes: vec!["standard".into()],
+            default_storage_class: Some("standard".into()),
+            ingress_classes: vec!["nginx".into()],
+            ingress_controller: true,
+            metrics_server: true,
+            load_balancer: false,
+        }
+    }
+
+    #[test]
+    fn minikube_gets_a_node_port_and_the_user_still_wins() {
+        let (v, notes) = adapt(&survey(Flavour::Minikube), &Values::default(), "todo-app");
+        assert_eq!(v.get("frontend.service.type"), Some(&json!("NodePort")));
+        assert_eq!(v.get("frontend.service.nodePort"), Some(&json!(30080)));
+        assert_eq!(notes.len(), 1);
+        let mut user = Values::default();
+        user.set_arg("frontend.service.type=ClusterIP").unwrap();
+        let (v, _) = adapt(&survey(Flavour::Minikube), &user, "todo-app");
+        assert_eq!(v.get("frontend.service.type"), Some(&json!("ClusterIP")));
+    }
+
+    #[test]
+    fn missing_pieces_come_with_their_fix() {
+        let mut s = survey(Flavour::Minikube);
+        s.ingress_classes.clear();
+        s.ingress_controller = false;
+        s.metrics_server = false;
+        let (v, notes) = adapt(&s, &Values::default(), "todo-app");
+        assert_eq!(v.get("ingress.enabled"), Some(&json!(false)));
+        let fixes: Vec<&str> = notes
+            .iter()
+            .filter_map(|n| match n {
+                Note::Missing { fix, .. } => Some(fix.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert!(fixes.contains(&"minikube addons enable ingress"));
+        assert!(fixes.contains(&"minikube addons enable metrics-server"));
+    }
+}
