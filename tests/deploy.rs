@@ -586,7 +586,15 @@ fn a_directory_of_manifests_deploys_through_the_same_plan() {
 fn the_real_kubectl_reads_what_deploy_created() {
     let sb = Sandbox::new();
     let api = cluster(true);
-    assert_eq!(run(&sb, &api, &["deploy", "todo-app", "--yes", "--timeout", "0"]).code, 0);
+    assert_eq!(
+        run(
+            &sb,
+            &api,
+            &["deploy", "todo-app", "--yes", "--timeout", "0"]
+        )
+        .code,
+        0
+    );
     let kubeconfig = api.write_kubeconfig(sb.path(), "todo-app");
     let kubectl = |args: &[&str]| {
         let out = StdCommand::new(tool("kubectl"))
@@ -596,16 +604,45 @@ fn the_real_kubectl_reads_what_deploy_created() {
             .env("HOME", sb.path())
             .output()
             .unwrap();
-        assert!(out.status.success(), "kubectl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "kubectl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     // The bundled manifests, as kubectl itself would apply them: every object accepted.
     let manifests = root().join("manifests/todo-app/todo-app.yaml");
-    let applied = kubectl(&["apply", "--server-side", "--dry-run=server", "--validate=false", "-f", manifests.to_str().unwrap()]);
-    assert_eq!(applied.lines().filter(|l| l.contains("serverside-applied (server dry run)")).count(), bundled().len(), "{applied}");
-    let listed = kubectl(&["get", "deployments,statefulsets", "-n", "todo-app", "-o", "name"]);
+    let applied = kubectl(&[
+        "apply",
+        "--server-side",
+        "--dry-run=server",
+        "--validate=false",
+        "-f",
+        manifests.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        applied
+            .lines()
+            .filter(|l| l.contains("serverside-applied (server dry run)"))
+            .count(),
+        bundled().len(),
+        "{applied}"
+    );
+    let listed = kubectl(&[
+        "get",
+        "deployments,statefulsets",
+        "-n",
+        "todo-app",
+        "-o",
+        "name",
+    ]);
     assert_eq!(
         listed.lines().collect::<Vec<_>>(),
-        ["deployment.apps/todo-backend", "deployment.apps/todo-frontend", "statefulset.apps/postgres"]
+        [
+            "deployment.apps/todo-backend",
+            "deployment.apps/todo-frontend",
+            "statefulset.apps/postgres"
+        ]
     );
 }

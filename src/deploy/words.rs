@@ -12,8 +12,7 @@ use crate::cli::LlmArgs;
 use crate::config::Provider;
 use crate::error::Error;
 use crate::llm::Conversation;
-use crate::llm::prompt::{self, Item};
-use crate::llm::redact::Redactor;
+use crate::llm::prompt;
 
 pub const DEPLOY_PROMPT: &str = include_str!("../../prompts/deploy.md");
 const TOOL: &str = "set_values";
@@ -59,18 +58,12 @@ pub async fn values(args: &LlmArgs, request: &str) -> Result<Values, Error> {
         "Request from the operator:\n{request}\n\nThe documented values:\n{}",
         listing.join("\n")
     );
-    let mut redactor = Redactor::new();
-    let prompt = prompt::build(
+    let prompt = prompt::build_once(
         DEPLOY_PROMPT,
         &header,
-        Vec::<Item>::new(),
+        Vec::new(),
         settings.max_context_tokens,
-        &mut redactor,
-    )
-    .map_err(|needed| Error::BudgetTooSmall {
-        budget: settings.max_context_tokens,
-        needed,
-    })?;
+    )?;
     let outcome = Arc::new(Mutex::new(Outcome::default()));
     let kept = outcome.clone();
     let runner = Arc::new(move |name: &str, arguments: &str| {

@@ -75,6 +75,18 @@ pub fn cap(text: &str, limit: usize) -> String {
     format!("{head}\n[... {omitted} lines omitted]\n{}", kept.join("\n"))
 }
 
+/// A one-shot prompt (no tool results will need its placeholders later), its budget error
+/// already in the user's terms.
+pub fn build_once(
+    system: &str,
+    header: &str,
+    items: Vec<Item>,
+    budget: usize,
+) -> Result<Prompt, crate::error::Error> {
+    build(system, header, items, budget, &mut Redactor::new())
+        .map_err(|needed| crate::error::Error::BudgetTooSmall { budget, needed })
+}
+
 /// Builds the prompt within `budget` tokens.
 pub fn build(
     system: &str,

@@ -19,7 +19,6 @@ use crate::config;
 use crate::error::{Error, exit};
 use crate::llm::Conversation;
 use crate::llm::prompt::{self, Item};
-use crate::llm::redact::Redactor;
 use inventory::Inventory;
 use rules::Recommendation;
 
@@ -283,18 +282,7 @@ async fn explain(args: &LlmArgs, outcome: &Outcome) -> anyhow::Result<Option<Str
         outcome.recommendations.len(),
         outcome.suppressed
     );
-    let mut redactor = Redactor::new();
-    let prompt = prompt::build(
-        EXPLAIN_PROMPT,
-        &header,
-        items,
-        settings.max_context_tokens,
-        &mut redactor,
-    )
-    .map_err(|needed| Error::BudgetTooSmall {
-        budget: settings.max_context_tokens,
-        needed,
-    })?;
+    let prompt = prompt::build_once(EXPLAIN_PROMPT, &header, items, settings.max_context_tokens)?;
     let conversation = Conversation {
         prompt,
         max_steps: 0,
