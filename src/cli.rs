@@ -38,7 +38,12 @@ const EXAMPLES: &str = r#"Examples:
 
   # Ask in plain words (OPENAI_API_KEY, or OPENAI_BASE_URL for Ollama/vLLM/LM Studio)
   kubectl ai "why is backend crashlooping" -n todo-app
-  kubectl logs deploy/todo-backend | kubectl ai "explain this""#;
+  kubectl logs deploy/todo-backend | kubectl ai "explain this"
+
+  # Create or change resources in words: validated, dry-run, shown as a diff, applied on consent
+  kubectl ai "create a redis deployment with 3 replicas and a service"
+  kubectl ai "create a redis deployment" -o yaml > redis.yaml
+  kubectl ai -f deploy.yaml "add a readiness probe" --write"#;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -64,9 +69,19 @@ pub struct Cli {
     #[command(flatten)]
     pub plan: PlanArgs,
 
-    /// A question in plain words, e.g. "why is backend crashlooping" (text piped on stdin is added)
+    /// A question in plain words, e.g. "why is backend crashlooping" (text piped on stdin is added),
+    /// or a request to create or change resources: "create a redis deployment with a service"
     #[arg(value_name = "QUESTION")]
     pub question: Vec<String>,
+
+    /// With a request: manifest files to edit (`-` for stdin); the edited manifests are printed,
+    /// or written back with --write
+    #[arg(short = 'f', long = "filename", value_name = "FILE|-")]
+    pub files: Vec<PathBuf>,
+
+    /// With -f and a request: write the edited manifests back to the files
+    #[arg(long, requires = "files")]
+    pub write: bool,
 
     #[command(subcommand)]
     pub command: Option<Command>,

@@ -13,6 +13,7 @@ pub mod context;
 pub mod deploy;
 pub mod doctor;
 pub mod error;
+pub mod generate;
 pub mod llm;
 pub mod metrics;
 pub mod plan;
@@ -67,7 +68,17 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<u8> {
             ask::run(&cli.global, &cli.llm, &cli.plan, &question, out).await
         }
         None if !cli.question.is_empty() => {
-            ask::run(&cli.global, &cli.llm, &cli.plan, &cli.question, out).await
+            let words = cli.question.join(" ");
+            if !cli.files.is_empty() || generate::is_request(&words) {
+                let request = generate::Request {
+                    words,
+                    files: &cli.files,
+                    write: cli.write,
+                };
+                generate::run(&cli.global, &cli.llm, &cli.plan, request, out).await
+            } else {
+                ask::run(&cli.global, &cli.llm, &cli.plan, &cli.question, out).await
+            }
         }
         None => {
             write!(out, "{}", Cli::command().render_long_help())?;

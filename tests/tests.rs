@@ -7,6 +7,7 @@ mod cli;
 mod deploy;
 mod diagnose;
 mod fixtures;
+mod generate;
 mod kubectl;
 mod live;
 mod manifests;

@@ -122,6 +122,11 @@ impl Cluster {
         })
     }
 
+    /// The API server's URL, as the kubeconfig names it.
+    pub fn server_host(&self) -> &str {
+        &self.server
+    }
+
     /// Collects one context. `chunk` is the page size for lists, as kubectl's `--chunk-size`.
     pub async fn collect(&self, scope: Scope, tail: Tail, chunk: u32) -> Result<Context, Error> {
         let started = Instant::now();

@@ -321,7 +321,7 @@ pub(crate) async fn get(cluster: &Cluster, action: &Action) -> Result<Option<Val
 }
 
 /// Sends one change, for real or as a server-side dry run; returns the object as it would be.
-async fn send(
+pub(crate) async fn send(
     cluster: &Cluster,
     action: &Action,
     dry_run: bool,

@@ -561,6 +561,31 @@ fn route(
             }
             json_response(StatusCode::OK, resource_list(inner, group, version))
         }
+        ["openapi", "v2"] => json_response(
+            StatusCode::OK,
+            json!({"swagger": "2.0", "info": {"title": "Kubernetes", "version": "v1.33.1"},
+                   "paths": {}, "definitions": openapi_schemas("#/definitions/")}),
+        ),
+        ["openapi", "v3"] => {
+            let mut paths = serde_json::Map::new();
+            for (group, version) in served_groups(inner) {
+                let gv = if group.is_empty() {
+                    format!("api/{version}")
+                } else {
+                    format!("apis/{group}/{version}")
+                };
+                paths.insert(
+                    gv.clone(),
+                    json!({"serverRelativeURL": format!("/openapi/v3/{gv}?hash=4A2B")}),
+                );
+            }
+            json_response(StatusCode::OK, json!({"paths": paths}))
+        }
+        ["openapi", "v3", ..] => json_response(
+            StatusCode::OK,
+            json!({"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": "v1.33.1"}, "paths": {},
+                   "components": {"schemas": openapi_schemas("#/components/schemas/")}}),
+        ),
         ["openapi", ..] => status(
             404,
             "NotFound",
@@ -1080,6 +1105,67 @@ fn merge(target: &mut Value, patch: &Value, by_name: bool) {
         }
         (t, p) => *t = p.clone(),
     }
+}
+
+/// The API's schemas as the API server publishes them in OpenAPI, derived from the Kubernetes
+/// 1.33 definitions that ship with `kubernetes-validate` (a JSON Schema rendering of the same
+/// OpenAPI): `$ref`s pointed at `prefix`, nullable types back to single types, no
+/// `additionalProperties: false` (the real OpenAPI never says it), int-or-string as the server
+/// writes it.
+fn openapi_schemas(prefix: &str) -> Value {
+    static DEFINITIONS: std::sync::LazyLock<Value> = std::sync::LazyLock::new(|| {
+        let out = std::process::Command::new("python3")
+            .args(["-c", "import kubernetes_validate, os; print(os.path.dirname(kubernetes_validate.__file__))"])
+            .output()
+            .expect("python3 with kubernetes-validate (installed by .ci/install-tools)");
+        let dir = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let path = format!("{dir}/kubernetes-json-schema/v1.33.0-local-strict/_definitions.json");
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        serde_json::from_str::<Value>(&text).expect("definitions JSON")["$defs"].clone()
+    });
+    fn convert(v: &Value, prefix: &str) -> Value {
+        match v {
+            Value::Object(m) => {
+                let one_of: Vec<&str> = m
+                    .get("oneOf")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|x| x["type"].as_array()?.first()?.as_str())
+                    .collect();
+                if one_of.contains(&"string") && one_of.contains(&"integer") {
+                    return json!({"type": "string", "format": "int-or-string"});
+                }
+                if one_of.contains(&"string") && one_of.contains(&"number") {
+                    return json!({"type": "string"});
+                }
+                let mut out = serde_json::Map::new();
+                for (k, x) in m {
+                    match (k.as_str(), x) {
+                        ("$ref", Value::String(r)) => {
+                            out.insert(k.clone(), json!(r.replace("#/$defs/", prefix)));
+                        }
+                        ("type", Value::Array(types)) => {
+                            let t = types
+                                .iter()
+                                .find(|t| *t != "null")
+                                .cloned()
+                                .unwrap_or(Value::Null);
+                            out.insert(k.clone(), t);
+                        }
+                        ("additionalProperties", Value::Bool(false)) => {}
+                        _ => {
+                            out.insert(k.clone(), convert(x, prefix));
+                        }
+                    }
+                }
+                Value::Object(out)
+            }
+            Value::Array(a) => Value::Array(a.iter().map(|x| convert(x, prefix)).collect()),
+            other => other.clone(),
+        }
+    }
+    convert(&DEFINITIONS, prefix)
 }
 
 /// As the API server: nothing is created in a namespace that does not exist (when the store
