@@ -264,3 +264,30 @@ fn files_are_edited_in_place_keeping_what_did_not_change() {
         "editing files changes no cluster"
     );
 }
+
+#[test]
+fn on_a_terminal_the_user_can_cancel_after_seeing_the_proposal() {
+    let sb = Sandbox::new();
+    let api = cluster();
+    let llm = FakeLlm::start(proposal(vec![redis(json!(3)), service()]));
+    let kubeconfig = api.write_kubeconfig(sb.path(), "shop");
+    // Five choices (the proposal has recommendations, so "let the LLM fix" is offered); the last
+    // is cancel: four times down, then Enter.
+    let (code, screen) = crate::support::on_a_terminal(
+        &sb,
+        &format!("'{ASK}' --kubeconfig '{}'", kubeconfig.display()),
+        &[
+            ("OPENAI_BASE_URL", llm.url.as_str()),
+            ("OPENAI_API_KEY", "sk-test-key-0123456789"),
+            ("XDG_CACHE_HOME", sb.path().join("cache").to_str().unwrap()),
+        ],
+        Some("\x1b[B\x1b[B\x1b[B\x1b[B\r"),
+    );
+    assert!(
+        screen.contains("let the LLM fix the recommendations"),
+        "{screen}"
+    );
+    assert!(screen.contains("Nothing was changed."), "{screen}");
+    assert_eq!(code, 5, "{screen}");
+    assert!(api.real_mutations().is_empty());
+}
