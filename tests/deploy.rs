@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::support::fake_api::FakeApi;
 use crate::support::fake_llm::{FakeLlm, Reply};
-use crate::support::{Sandbox, root, tool};
+use crate::support::{Outcome, Sandbox, outcome, root, tool};
 use kubectl_ai::cluster::kinds;
 
 /// A cluster as `minikube start` leaves it (ingress addon on), or a plain one.
@@ -53,27 +53,14 @@ fn cluster(minikube: bool) -> FakeApi {
     api
 }
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
+fn run(sb: &Sandbox, api: &FakeApi, args: &[&str]) -> Outcome {
+    outcome(sb.against(api, "default").args(args))
 }
 
-fn run(sb: &Sandbox, api: &FakeApi, args: &[&str]) -> Run {
-    let kubeconfig = api.write_kubeconfig(sb.path(), "default");
-    let out = sb
-        .kubectl_ai()
-        .args(args)
-        .arg("--kubeconfig")
-        .arg(kubeconfig)
-        .env("KUBECTL_AI_STATE_DIR", sb.path().join("state"))
-        .output()
-        .unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+/// The todo app deployed without waiting, as the starting point of a test.
+fn deployed(sb: &Sandbox, api: &FakeApi) {
+    let r = run(sb, api, &["deploy", "todo-app", "--yes", "--timeout", "0"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
 }
 
 fn bundled() -> Vec<Value> {
@@ -227,8 +214,7 @@ fn minikube_and_a_generic_cluster_are_adapted_differently() {
     let mini = cluster(true);
     let generic = cluster(false);
     for api in [&mini, &generic] {
-        let r = run(&sb, api, &["deploy", "todo-app", "--yes", "--timeout", "0"]);
-        assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+        deployed(&sb, api);
     }
     let svc = |api: &FakeApi| {
         api.object("", "services", Some("todo-app"), "todo-frontend")
@@ -311,15 +297,7 @@ fn an_image_that_cannot_be_pulled_ends_with_the_diagnosis_and_the_undo_command()
 fn undeploy_keeps_the_data_unless_told_otherwise() {
     let sb = Sandbox::new();
     let api = cluster(true);
-    assert_eq!(
-        run(
-            &sb,
-            &api,
-            &["deploy", "todo-app", "--yes", "--timeout", "0"]
-        )
-        .code,
-        0
-    );
+    deployed(&sb, &api);
     assert!(
         api.object(
             "",
@@ -586,15 +564,7 @@ fn a_directory_of_manifests_deploys_through_the_same_plan() {
 fn the_real_kubectl_reads_what_deploy_created() {
     let sb = Sandbox::new();
     let api = cluster(true);
-    assert_eq!(
-        run(
-            &sb,
-            &api,
-            &["deploy", "todo-app", "--yes", "--timeout", "0"]
-        )
-        .code,
-        0
-    );
+    deployed(&sb, &api);
     let kubeconfig = api.write_kubeconfig(sb.path(), "todo-app");
     let kubectl = |args: &[&str]| {
         let out = StdCommand::new(tool("kubectl"))

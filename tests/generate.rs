@@ -6,9 +6,9 @@ use std::process::Command as StdCommand;
 
 use serde_json::{Value, json};
 
-use crate::support::Sandbox;
 use crate::support::fake_api::FakeApi;
 use crate::support::fake_llm::{FakeLlm, Reply};
+use crate::support::{Outcome, Sandbox, outcome};
 use kubectl_ai::cluster::kinds;
 
 fn cluster() -> FakeApi {
@@ -48,30 +48,14 @@ fn proposal(objects: Vec<Value>) -> Vec<Reply> {
     ]
 }
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn run(sb: &Sandbox, api: &FakeApi, llm: &FakeLlm, args: &[&str]) -> Run {
-    let kubeconfig = api.write_kubeconfig(sb.path(), "shop");
-    let out = sb
-        .kubectl_ai()
-        .args(args)
-        .arg("--kubeconfig")
-        .arg(kubeconfig)
-        .env("OPENAI_BASE_URL", &llm.url)
-        .env("OPENAI_API_KEY", "sk-test-key-0123456789")
-        .env("XDG_CACHE_HOME", sb.path().join("cache"))
-        .env("KUBECTL_AI_STATE_DIR", sb.path().join("state"))
-        .output()
-        .unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+fn run(sb: &Sandbox, api: &FakeApi, llm: &FakeLlm, args: &[&str]) -> Outcome {
+    outcome(
+        sb.against(api, "shop")
+            .args(args)
+            .env("OPENAI_BASE_URL", &llm.url)
+            .env("OPENAI_API_KEY", "sk-test-key-0123456789")
+            .env("XDG_CACHE_HOME", sb.path().join("cache")),
+    )
 }
 
 const ASK: &str = "create a redis deployment with 3 replicas and a service";

@@ -65,12 +65,15 @@ fn krew_manifest_is_rendered_from_the_release_archives() {
     .unwrap();
 
     let script = root().join("plugin/release.sh");
-    let out = Command::new("bash")
-        .arg(&script)
-        .arg("v9.9.9")
-        .arg(&dist)
-        .output()
-        .unwrap();
+    let release = || {
+        Command::new("bash")
+            .arg(&script)
+            .arg("v9.9.9")
+            .arg(&dist)
+            .output()
+            .unwrap()
+    };
+    let out = release();
     assert!(
         out.status.success(),
         "{}",
@@ -155,12 +158,7 @@ fn krew_manifest_is_rendered_from_the_release_archives() {
 
     // A missing archive is refused rather than published with a wrong checksum.
     std::fs::remove_file(dist.join("kubectl-ai-v9.9.9-darwin-arm64.tar.gz")).unwrap();
-    let out = Command::new("bash")
-        .arg(&script)
-        .arg("v9.9.9")
-        .arg(&dist)
-        .output()
-        .unwrap();
+    let out = release();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("missing"));
 }

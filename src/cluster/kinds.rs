@@ -265,6 +265,28 @@ pub const ALL: &[Kind] = &[
     NODE_METRICS,
 ];
 
+/// Cluster-scoped kinds this table does not hold but manifests often do.
+const OTHER_CLUSTER_SCOPED: &[&str] = &[
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "CustomResourceDefinition",
+    "PriorityClass",
+    "ValidatingWebhookConfiguration",
+    "MutatingWebhookConfiguration",
+];
+
+/// Whether objects of `kind` live in a namespace: from the table, else namespaced unless it is a
+/// well-known cluster-scoped kind (how a manifest without `metadata.namespace` is placed).
+pub fn is_namespaced(kind: &str) -> bool {
+    match ALL
+        .iter()
+        .find(|k| k.kind == kind && k.group != "metrics.k8s.io")
+    {
+        Some(k) => k.namespaced,
+        None => !OTHER_CLUSTER_SCOPED.contains(&kind),
+    }
+}
+
 /// The kinds `kubectl cluster-info dump` writes itself; the others are our documented extension.
 pub const DUMPED_BY_KUBECTL: &[Kind] = &[
     NODES,
@@ -276,3 +298,16 @@ pub const DUMPED_BY_KUBECTL: &[Kind] = &[
     DAEMON_SETS,
     REPLICATION_CONTROLLERS,
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn namespacing_comes_from_the_table_then_the_well_known_list() {
+        assert!(is_namespaced("Deployment"));
+        assert!(!is_namespaced("StorageClass"));
+        assert!(!is_namespaced("ClusterRole"));
+        assert!(is_namespaced("Rollout"));
+    }
+}

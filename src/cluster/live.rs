@@ -197,7 +197,12 @@ impl Cluster {
         )?;
         let listed = started.elapsed();
 
-        let targets = logs::targets(&ctx);
+        // A zero tail asks for the objects alone (no log requests at all).
+        let targets = if tail.lines == 0 {
+            Vec::new()
+        } else {
+            logs::targets(&ctx)
+        };
         let fetched: Vec<(LogTarget, Option<String>)> = stream::iter(targets)
             .map(|t| c.log(t, tail))
             .buffer_unordered(LOG_CONCURRENCY)

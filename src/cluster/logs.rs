@@ -17,6 +17,11 @@ pub struct Tail {
     pub bytes: usize,
 }
 
+impl Tail {
+    /// No logs: for callers that need the objects, not the evidence.
+    pub const NONE: Tail = Tail { lines: 0, bytes: 0 };
+}
+
 impl Default for Tail {
     fn default() -> Self {
         Tail {

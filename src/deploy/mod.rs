@@ -157,25 +157,11 @@ pub async fn deploy(
         .iter()
         .filter_map(|o| Action::apply_manifest(o.clone(), "todo-app"))
         .collect();
-    let opts = plan::execute::Options {
-        wait: std::time::Duration::ZERO,
-        ..crate::plan_options(global, plan_args)
-    };
-    let before = plan::history::list()?.len();
-    let code = plan::execute::run(
-        &cluster,
-        &Scope::Namespace(namespace.clone()),
-        Plan { actions },
-        &opts,
-        out,
-    )
-    .await?;
+    let scope = Scope::Namespace(namespace.clone());
+    let (code, id) = apply(&cluster, &scope, actions, global, plan_args, out).await?;
     if code != exit::OK || plan_args.dry_run || !text {
         return Ok(code);
     }
-    let id = (plan::history::list()?.len() > before)
-        .then(|| plan::history::find(None).map(|r| r.id))
-        .transpose()?;
     if plan_args.timeout.is_zero() {
         writeln!(out, "Not waiting for the app (--timeout 0).")?;
         return Ok(exit::OK);
@@ -197,6 +183,28 @@ pub async fn deploy(
         }
         Err(e) => unhealthy(global, &cluster, &namespace, id.as_deref(), e, out).await,
     }
+}
+
+/// The plan through the pipeline without its own rollout wait (deploy waits in dependency order
+/// itself); returns the exit code and the history record the apply wrote, if it changed anything.
+async fn apply(
+    cluster: &Cluster,
+    scope: &Scope,
+    actions: Vec<Action>,
+    global: &Global,
+    plan_args: &PlanArgs,
+    out: &mut dyn Write,
+) -> anyhow::Result<(u8, Option<String>)> {
+    let opts = plan::execute::Options {
+        wait: std::time::Duration::ZERO,
+        ..crate::plan_options(global, plan_args)
+    };
+    let before = plan::history::list()?.len();
+    let code = plan::execute::run(cluster, scope, Plan { actions }, &opts, out).await?;
+    let id = (plan::history::list()?.len() > before)
+        .then(|| plan::history::find(None).map(|r| r.id))
+        .transpose()?;
+    Ok((code, id))
 }
 
 /// Prints the diagnosis of the app's namespace and ends with the error and the undo command.
@@ -255,9 +263,9 @@ async fn deploy_manifests(
             if v.is_null() {
                 continue;
             }
-            let namespaced = plan::kind_named(v["kind"].as_str().unwrap_or_default())
-                .is_none_or(|k| k.namespaced);
-            if namespaced && v.pointer("/metadata/namespace").is_none() {
+            if crate::cluster::kinds::is_namespaced(v["kind"].as_str().unwrap_or_default())
+                && v.pointer("/metadata/namespace").is_none()
+            {
                 v["metadata"]["namespace"] = Value::String(default_ns.clone());
             }
             objects.push(v);
@@ -281,12 +289,7 @@ async fn deploy_manifests(
         true => Scope::Namespace(default_ns),
         false => Scope::AllNamespaces,
     };
-    let opts = plan::execute::Options {
-        wait: std::time::Duration::ZERO,
-        ..crate::plan_options(global, plan_args)
-    };
-    let before = plan::history::list()?.len();
-    let code = plan::execute::run(&cluster, &scope, Plan { actions }, &opts, out).await?;
+    let (code, id) = apply(&cluster, &scope, actions, global, plan_args, out).await?;
     if code != exit::OK
         || plan_args.dry_run
         || global.output != Output::Text
@@ -294,10 +297,7 @@ async fn deploy_manifests(
     {
         return Ok(code);
     }
-    let id = (plan::history::list()?.len() > before)
-        .then(|| plan::history::find(None).map(|r| r.id))
-        .transpose()?
-        .unwrap_or_else(|| "-".into());
+    let id = id.unwrap_or_else(|| "-".into());
     for o in objects
         .iter()
         .filter(|o| matches!(o["kind"].as_str(), Some("Deployment" | "StatefulSet")))

@@ -216,16 +216,16 @@ pub async fn run(
 }
 
 fn names(objects: &[Value]) -> Vec<String> {
-    objects
-        .iter()
-        .map(|o| {
-            format!(
-                "{}/{}",
-                o["kind"].as_str().unwrap_or_default().to_lowercase(),
-                o["metadata"]["name"].as_str().unwrap_or_default()
-            )
-        })
-        .collect()
+    objects.iter().map(name_of).collect()
+}
+
+/// `deployment/redis`, as kubectl names an object.
+fn name_of(o: &Value) -> String {
+    format!(
+        "{}/{}",
+        o["kind"].as_str().unwrap_or_default().to_lowercase(),
+        o["metadata"]["name"].as_str().unwrap_or_default()
+    )
 }
 
 fn yaml(objects: &[Value]) -> Result<String, Error> {
@@ -242,7 +242,7 @@ async fn cluster_summary(cluster: &Cluster, namespace: &str, chunk: u32) -> Resu
     let ctx = cluster
         .collect(
             Scope::Namespace(namespace.to_string()),
-            crate::cluster::logs::Tail::default(),
+            crate::cluster::logs::Tail::NONE,
             chunk,
         )
         .await?;
@@ -379,7 +379,7 @@ async fn propose(
             let s = schemas.as_ref().expect("fetched above");
             for o in &objects {
                 for e in s.validate(o) {
-                    errors.push(format!("{}: {e}", names(std::slice::from_ref(o))[0]));
+                    errors.push(format!("{}: {e}", name_of(o)));
                 }
             }
             if errors.is_empty() {
@@ -449,8 +449,8 @@ fn parse(arguments: &str, namespace: &str) -> (Vec<Value>, Vec<String>) {
             continue;
         };
         let mut o = o.clone();
-        let namespaced = plan::kind_named(kind).is_none_or(|k| k.namespaced);
-        if namespaced && o.pointer("/metadata/namespace").is_none() {
+        if crate::cluster::kinds::is_namespaced(kind) && o.pointer("/metadata/namespace").is_none()
+        {
             o["metadata"]["namespace"] = json!(namespace);
         }
         objects.push(o);

@@ -46,7 +46,7 @@ impl Object {
     fn new(mut value: Value, origin: Origin, default_namespace: &str) -> Option<Object> {
         let kind = value.get("kind")?.as_str()?.to_string();
         let name = value.pointer("/metadata/name")?.as_str()?.to_string();
-        let namespaced = !CLUSTER_SCOPED.contains(&kind.as_str());
+        let namespaced = crate::cluster::kinds::is_namespaced(&kind);
         let namespace = namespaced.then(|| {
             value
                 .pointer("/metadata/namespace")
@@ -108,21 +108,6 @@ impl Object {
         }
     }
 }
-
-/// Kinds without a namespace; everything else gets the default one when a manifest leaves it out.
-const CLUSTER_SCOPED: &[&str] = &[
-    "Namespace",
-    "Node",
-    "PersistentVolume",
-    "StorageClass",
-    "IngressClass",
-    "ClusterRole",
-    "ClusterRoleBinding",
-    "CustomResourceDefinition",
-    "PriorityClass",
-    "ValidatingWebhookConfiguration",
-    "MutatingWebhookConfiguration",
-];
 
 /// A workload's pod template, read once for every rule.
 #[derive(Debug)]

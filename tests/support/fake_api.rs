@@ -1560,6 +1560,7 @@ fn replace(
         o.remove("kind");
         o.remove("apiVersion");
     }
+    encode_string_data(kind, &mut obj);
     if !inner.stalled.load(Ordering::Relaxed) {
         reconcile(kind, Some(&items[i]), &mut obj);
     }

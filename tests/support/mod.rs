@@ -71,6 +71,35 @@ impl Sandbox {
     }
 }
 
+impl Sandbox {
+    /// The binary pointed at a fake API server (context namespace `namespace`), with its plan
+    /// history kept inside the sandbox.
+    pub fn against(&self, api: &fake_api::FakeApi, namespace: &str) -> Command {
+        let kubeconfig = api.write_kubeconfig(self.path(), namespace);
+        let mut cmd = self.kubectl_ai();
+        cmd.arg("--kubeconfig")
+            .arg(kubeconfig)
+            .env("KUBECTL_AI_STATE_DIR", self.path().join("state"));
+        cmd
+    }
+}
+
+/// What one run printed and how it ended.
+pub struct Outcome {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+pub fn outcome(cmd: &mut Command) -> Outcome {
+    let out = cmd.output().expect("run");
+    Outcome {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
 /// A tool installed by `.ci/install-tools` (kubectl, helm), or from KUBECTL_AI_TEST_TOOLS.
 pub fn tool(name: &str) -> PathBuf {
     let dir = std::env::var_os("KUBECTL_AI_TEST_TOOLS")

@@ -59,7 +59,7 @@ fn hpas(inv: &Inventory, workloads: &[Workload<'_>], sink: &mut Sink<'_>) {
                 "Deployment" => "deployments",
                 "StatefulSet" => "statefulsets",
                 "ReplicaSet" => "replicasets",
-                _ => return,
+                _ => continue,
             };
             if inv.knows(plural) {
                 sink.add(
