@@ -33,6 +33,8 @@ pub async fn run(
     out: &mut dyn Write,
 ) -> anyhow::Result<u8> {
     let mut question = words.join(" ");
+    // Only the operator's own words can ask for a change; piped logs cannot.
+    let propose = args.max_steps > 0 && asks_for_change(&question);
     if let Some(piped) = read_piped()? {
         question = format!("{question}\n\n{piped}");
     }
@@ -40,20 +42,27 @@ pub async fn run(
     let (system, template) = prompts(&settings)?;
 
     let ctx = crate::collect_context(global).await?;
-    let grounding = Grounding::new(&ctx, &question, &system, &template);
+    let offered = (args.max_steps > 0).then(|| tools::definitions(propose));
+    let grounding =
+        Grounding::new(&ctx, &question, &system, &template).offering(offered.as_deref());
     let relevant = grounding.relevant.clone();
     let (mut prompt, mut redactor) = grounding.prompt(settings.max_context_tokens)?;
 
     if args.show_prompt {
         writeln!(
             out,
-            "--- system ({} tokens in all) ---\n{}\n--- user ---\n{}",
-            prompt.tokens, prompt.system, prompt.user
+            "--- system ({} tokens in all{}) ---\n{}\n--- user ---\n{}",
+            prompt.tokens,
+            tools::describe(offered.as_deref()),
+            prompt.system,
+            prompt.user
         )?;
         return Ok(exit::OK);
     }
     if settings.provider == Provider::None {
-        return no_llm(global, &ctx, &relevant, out);
+        let code = no_llm(global, &ctx, &relevant, out)?;
+        fix_hint(global, &ctx, &relevant);
+        return Ok(code);
     }
 
     let stream = !args.no_stream && global.output == Output::Text;
@@ -64,8 +73,13 @@ pub async fn run(
         let conversation = Conversation {
             prompt: prompt.clone(),
             max_steps: args.max_steps,
-            tools: Some(tool_runner(shared.clone(), redactor, proposals.clone())),
-            propose: args.max_steps > 0,
+            tools: Some(tool_runner(
+                shared.clone(),
+                redactor,
+                proposals.clone(),
+                propose,
+            )),
+            propose,
             custom_tools: None,
         };
         match answer(
@@ -97,6 +111,9 @@ pub async fn run(
         return Ok(exit::OK);
     }
     if proposals.actions.is_empty() {
+        if !propose {
+            fix_hint(global, &ctx, &relevant);
+        }
         return Ok(exit::OK);
     }
     writeln!(out)?;
@@ -125,6 +142,81 @@ pub async fn run(
     .await
 }
 
+/// Whether the operator asks for a change rather than only an explanation. Only then is the model
+/// offered `propose_changes`: its schema costs more tokens than the evidence of most questions, and
+/// the system prompt forbids proposing what nobody asked for anyway. A question mistaken for a
+/// request only costs tokens; a request mistaken for a question gets advice and `fix_hint`.
+pub fn asks_for_change(question: &str) -> bool {
+    const VERBS: &[&str] = &[
+        "add",
+        "apply",
+        "autoscale",
+        "bump",
+        "change",
+        "decrease",
+        "delete",
+        "downgrade",
+        "edit",
+        "fix",
+        "increase",
+        "label",
+        "lower",
+        "patch",
+        "raise",
+        "remove",
+        "resize",
+        "restart",
+        "revert",
+        "rollback",
+        "roll",
+        "scale",
+        "set",
+        "update",
+        "upgrade",
+    ];
+    // "why does it not scale" asks about scaling; "why is it down? fix it" asks for a fix.
+    const QUESTION: &[&str] = &[
+        "why", "what", "how", "where", "when", "which", "who", "is", "are", "does", "do", "did",
+        "was", "were", "has", "have",
+    ];
+    question
+        .split(['?', '.', '!', ';', '\n'])
+        .map(|sentence| {
+            sentence
+                .split(|c: char| !c.is_ascii_alphabetic())
+                .filter(|w| !w.is_empty())
+                .map(str::to_lowercase)
+                .collect::<Vec<_>>()
+        })
+        .filter(|words| {
+            !words
+                .first()
+                .is_some_and(|w| QUESTION.contains(&w.as_str()))
+        })
+        .any(|words| words.iter().any(|w| VERBS.contains(&w.as_str())))
+}
+
+/// After an answer that proposed nothing: how to apply the analyzers' certain fixes, if any.
+fn fix_hint(global: &Global, ctx: &Context, relevant: &[Finding]) {
+    if global.output != Output::Text
+        || !matches!(crate::source(global), crate::cluster::Source::Live(_))
+    {
+        return;
+    }
+    let fixes = crate::plan::fixes::for_findings(ctx, relevant);
+    if fixes.is_empty() {
+        return;
+    }
+    let scope = match &ctx.scope {
+        crate::context::Scope::Namespace(ns) => format!(" -n {ns}"),
+        crate::context::Scope::AllNamespaces => " -A".into(),
+    };
+    eprintln!(
+        "hint: {} automatic fix(es) available: `kubectl ai diagnose --fix{scope}` shows the diff and asks before applying, or ask for the change in words (\"fix ...\")",
+        fixes.len()
+    );
+}
+
 /// Changes the model proposed during one conversation, or why they could not be read.
 #[derive(Default)]
 struct Proposals {
@@ -142,6 +234,8 @@ pub struct Grounding<'a> {
     header: String,
     /// The findings about what the question names (all of them when it names nothing).
     pub relevant: Vec<Finding>,
+    /// Tokens of the tool definitions sent beside the prompt: part of the budget.
+    tool_tokens: usize,
 }
 
 impl<'a> Grounding<'a> {
@@ -170,17 +264,35 @@ impl<'a> Grounding<'a> {
             system: system.to_string(),
             header,
             relevant,
+            tool_tokens: 0,
         }
     }
 
-    /// The prompt within `budget` tokens, and the redactor whose placeholders it uses.
+    /// Counts the tool definitions that will be sent with the prompt against its budget.
+    pub fn offering(
+        mut self,
+        tools: Option<&[async_openai::types::chat::ChatCompletionTools]>,
+    ) -> Self {
+        self.tool_tokens = tools.map_or(0, tools::tokens);
+        self
+    }
+
+    /// The prompt within `budget` tokens (tool definitions included), and the redactor whose
+    /// placeholders it uses.
     pub fn prompt(&self, budget: usize) -> Result<(Prompt, Redactor), Error> {
         let mut redactor = Redactor::new();
         let items = prompt::items(self.ctx, &self.findings, &self.named);
-        let p = prompt::build(&self.system, &self.header, items, budget, &mut redactor)
-            .map_err(|needed| Error::BudgetTooSmall { budget, needed })?;
+        let room = budget.saturating_sub(self.tool_tokens);
+        let mut p = prompt::build(&self.system, &self.header, items, room, &mut redactor).map_err(
+            |needed| Error::BudgetTooSmall {
+                budget,
+                needed: needed + self.tool_tokens,
+            },
+        )?;
+        p.tokens += self.tool_tokens;
         tracing::info!(
             prompt_tokens = p.tokens,
+            tool_tokens = self.tool_tokens,
             budget,
             items_included = p.included,
             items_omitted = p.omitted,
@@ -197,11 +309,12 @@ fn tool_runner(
     shared: Arc<(Context, Vec<Finding>)>,
     redactor: Redactor,
     proposals: Arc<Mutex<Proposals>>,
+    propose: bool,
 ) -> ToolRunner {
     let redactor = Mutex::new(redactor);
     Arc::new(move |name: &str, arguments: &str| {
         let (ctx, findings) = &*shared;
-        if name == crate::plan::proposal::TOOL {
+        if name == crate::plan::proposal::TOOL && propose {
             let namespace = match &ctx.scope {
                 crate::context::Scope::Namespace(ns) => Some(ns.as_str()),
                 crate::context::Scope::AllNamespaces => None,
@@ -351,4 +464,31 @@ fn write_doc(format: Output, doc: &serde_json::Value, out: &mut dyn Write) -> an
         _ => writeln!(out, "{}", serde_json::to_string_pretty(doc)?)?,
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::asks_for_change;
+
+    #[test]
+    fn requests_for_a_change_are_told_from_questions() {
+        for request in [
+            "scale the backend to 3 replicas",
+            "why is backend crashlooping? fix it",
+            "can you restart the frontend",
+            "please add an autoscaler to the backend",
+            "bump the memory limit of order-worker to 256Mi",
+        ] {
+            assert!(asks_for_change(request), "{request}");
+        }
+        for question in [
+            "why is backend crashlooping",
+            "why does the todo-backend autoscaler not scale",
+            "how do I fix the frontend",
+            "what changed in the last rollout",
+            "is the update stuck",
+        ] {
+            assert!(!asks_for_change(question), "{question}");
+        }
+    }
 }

@@ -498,7 +498,7 @@ mod proposed_by_the_model {
             ),
             Reply::Text("The logs ask to delete the namespace.".into()),
         ]);
-        let (code, _, stderr) = ask(&s, &llm, "why is backend crashlooping", &["--yes"]);
+        let (code, _, stderr) = ask(&s, &llm, "why is backend crashlooping? fix it", &["--yes"]);
         assert_eq!(code, 5, "{stderr}");
         assert!(
             stderr.contains(
@@ -509,6 +509,26 @@ mod proposed_by_the_model {
         assert!(
             s.api.mutations().is_empty(),
             "refused before any request, even a dry run"
+        );
+    }
+
+    #[test]
+    fn a_question_that_asks_for_no_change_ends_with_how_to_apply_the_certain_fix() {
+        let s = setup(&scenario("probe-port"));
+        let llm = FakeLlm::start(vec![Reply::Text(
+            "The readiness probe checks port 8080; the app listens on 8000.".into(),
+        )]);
+        let (code, _, stderr) = ask(&s, &llm, "why does the backend get no traffic", &["--yes"]);
+        assert_eq!(code, 0, "{stderr}");
+        assert!(
+            stderr.contains(
+                "hint: 1 automatic fix(es) available: `kubectl ai diagnose --fix -n todo-app`"
+            ),
+            "{stderr}"
+        );
+        assert!(
+            s.api.mutations().is_empty(),
+            "--yes consents to nothing unasked"
         );
     }
 

@@ -31,7 +31,8 @@ pub struct Item {
 pub struct Prompt {
     pub system: String,
     pub user: String,
-    /// Tokens of system + user.
+    /// Tokens of system + user, plus the tool definitions sent beside them where the caller
+    /// offers tools (`ask::Grounding::offering`).
     pub tokens: usize,
     /// Items that did not fit.
     pub omitted: usize,
@@ -198,10 +199,15 @@ fn words(question: &str) -> Vec<String> {
 /// ("backend" names todo-backend). Empty when it names none: then the whole scope is relevant.
 pub fn objects_named(ctx: &Context, question: &str) -> BTreeSet<ObjectRef> {
     let words = words(question);
+    // A stop word still names an object called exactly that ("the todo ingress" is ingress/todo).
+    let exact: BTreeSet<String> = question
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+        .map(str::to_lowercase)
+        .collect();
     let mut out = BTreeSet::new();
     let mut consider = |obj: ObjectRef| {
         let name = obj.name.to_lowercase();
-        if words.iter().any(|w| name.contains(w.as_str())) {
+        if exact.contains(&name) || words.iter().any(|w| name.contains(w.as_str())) {
             out.insert(obj);
         }
     };
@@ -308,31 +314,73 @@ pub fn items(ctx: &Context, findings: &[Finding], named: &BTreeSet<ObjectRef>) -
             text,
         });
     }
+    // Replicas of one workload get the same event but for their own name and uid: each such
+    // message goes in once, verbatim from the first, listing every pod it was seen on.
+    struct Group {
+        rank: u32,
+        key: String,
+        head: String,
+        message: String,
+        seen: Vec<String>,
+    }
+    let mut groups: Vec<Group> = Vec::new();
     for (i, e) in ctx.events.iter().enumerate() {
+        let message = e.message.as_deref().unwrap_or_default();
         let o = &e.involved_object;
+        let name = o.name.as_deref().unwrap_or_default();
         let obj = ObjectRef::new(
             o.kind.as_deref().unwrap_or_default(),
             o.namespace.as_deref(),
-            o.name.as_deref().unwrap_or_default(),
+            name,
         );
         let pod_owner = ctx
             .pods
             .iter()
             .find(|p| p.metadata.name == o.name && p.metadata.namespace == o.namespace)
             .map(|p| ctx.owner_of(p));
-        let relevant = about(&obj, &[]) || pod_owner.is_some_and(|w| named.contains(&w));
-        let when = event_time(e).map(|t| t.to_string()).unwrap_or_default();
-        out.push(Item {
-            rank: if relevant { 300 } else { 700 } + i.min(99) as u32,
-            text: format!(
-                "EVENT {} {} on {obj} (x{}, last {when}): {}",
-                e.type_.as_deref().unwrap_or_default(),
-                e.reason.as_deref().unwrap_or_default(),
-                event_count(e),
-                e.message.as_deref().unwrap_or_default()
-            ),
+        // An event a finding about its object already quotes adds only a count and a time.
+        let quoted = findings.iter().any(|f| {
+            (f.object == obj
+                || Some(&f.object) == pod_owner.as_ref()
+                || f.pods.iter().any(|p| p == name))
+                && f.evidence.iter().any(|line| line.contains(message.trim()))
         });
+        if quoted && !message.trim().is_empty() {
+            continue;
+        }
+        let relevant = about(&obj, &[]) || pod_owner.as_ref().is_some_and(|w| named.contains(w));
+        let head = format!(
+            "EVENT {} {}",
+            e.type_.as_deref().unwrap_or_default(),
+            e.reason.as_deref().unwrap_or_default()
+        );
+        let mut same = message.replace(name, "");
+        if let Some(uid) = o.uid.as_deref().filter(|u| !u.is_empty()) {
+            same = same.replace(uid, "");
+        }
+        let key = format!("{head} {} {same}", pod_owner.as_ref().unwrap_or(&obj));
+        let when = event_time(e).map(|t| t.to_string()).unwrap_or_default();
+        let seen = format!("{obj} (x{}, last {when})", event_count(e));
+        match groups.iter_mut().find(|g| g.key == key) {
+            Some(g) => g.seen.push(seen),
+            None => groups.push(Group {
+                rank: if relevant { 300 } else { 700 } + i.min(99) as u32,
+                key,
+                head,
+                message: message.to_string(),
+                seen: vec![seen],
+            }),
+        }
     }
+    out.extend(groups.into_iter().map(|g| Item {
+        rank: g.rank,
+        text: format!(
+            "{} on {}: {}",
+            g.head,
+            g.seen.join("; the same on "),
+            g.message
+        ),
+    }));
     // Replicas of one workload crash alike, and a crash-looping container's current and previous
     // logs are often the same text: each distinct log goes in once, naming every place it was seen.
     let mut logs: Vec<(u32, String, Vec<String>)> = Vec::new();

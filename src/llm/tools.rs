@@ -55,6 +55,31 @@ pub fn definitions(propose: bool) -> Vec<ChatCompletionTools> {
     .collect()
 }
 
+/// What tool definitions cost: providers count them as prompt tokens, so the budget does too
+/// (counted as the JSON that is sent; a provider's own rendering differs by a few tokens).
+pub fn tokens(definitions: &[ChatCompletionTools]) -> usize {
+    serde_json::to_string(definitions).map_or(0, |s| crate::llm::prompt::count_tokens(&s))
+}
+
+/// ", of which N for the tools a, b": the part of a prompt's size `--show-prompt` cannot print.
+pub fn describe(definitions: Option<&[ChatCompletionTools]>) -> String {
+    let Some(defs) = definitions.filter(|d| !d.is_empty()) else {
+        return String::new();
+    };
+    let names: Vec<&str> = defs
+        .iter()
+        .map(|t| match t {
+            ChatCompletionTools::Function(f) => f.function.name.as_str(),
+            _ => "?",
+        })
+        .collect();
+    format!(
+        ", of which {} for the definitions of the tools {}",
+        tokens(defs),
+        names.join(", ")
+    )
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct LogArgs {
