@@ -245,7 +245,7 @@ fn measure(
     // Exactly what `ask` sends: the tool definitions offered beside the prompt count too.
     let offered = tools::definitions(asks_for_change(question));
     let grounding =
-        Grounding::new(&ctx, question, SYSTEM_PROMPT, QUESTION_PROMPT).offering(Some(&offered));
+        Grounding::new(&ctx, question, SYSTEM_PROMPT, QUESTION_PROMPT).offering(offered);
     let (prompt, _) = grounding
         .prompt(DEFAULT_MAX_CONTEXT_TOKENS)
         .expect("prompt fits");

@@ -42,9 +42,12 @@ pub async fn run(
     let (system, template) = prompts(&settings)?;
 
     let ctx = crate::collect_context(global).await?;
-    let offered = (args.max_steps > 0).then(|| tools::definitions(propose));
-    let grounding =
-        Grounding::new(&ctx, &question, &system, &template).offering(offered.as_deref());
+    let offered = if args.max_steps > 0 {
+        tools::definitions(propose)
+    } else {
+        Vec::new()
+    };
+    let grounding = Grounding::new(&ctx, &question, &system, &template).offering(offered);
     let relevant = grounding.relevant.clone();
     let (mut prompt, mut redactor) = grounding.prompt(settings.max_context_tokens)?;
 
@@ -53,7 +56,7 @@ pub async fn run(
             out,
             "--- system ({} tokens in all{}) ---\n{}\n--- user ---\n{}",
             prompt.tokens,
-            tools::describe(offered.as_deref()),
+            tools::describe(&prompt.tools),
             prompt.system,
             prompt.user
         )?;
@@ -73,14 +76,12 @@ pub async fn run(
         let conversation = Conversation {
             prompt: prompt.clone(),
             max_steps: args.max_steps,
-            tools: Some(tool_runner(
+            runner: Some(tool_runner(
                 shared.clone(),
                 redactor,
                 proposals.clone(),
                 propose,
             )),
-            propose,
-            custom_tools: None,
         };
         match answer(
             &settings,
@@ -234,8 +235,8 @@ pub struct Grounding<'a> {
     header: String,
     /// The findings about what the question names (all of them when it names nothing).
     pub relevant: Vec<Finding>,
-    /// Tokens of the tool definitions sent beside the prompt: part of the budget.
-    tool_tokens: usize,
+    /// The tools offered beside the prompt: part of its budget.
+    tools: Vec<async_openai::types::chat::ChatCompletionTools>,
 }
 
 impl<'a> Grounding<'a> {
@@ -264,16 +265,13 @@ impl<'a> Grounding<'a> {
             system: system.to_string(),
             header,
             relevant,
-            tool_tokens: 0,
+            tools: Vec::new(),
         }
     }
 
-    /// Counts the tool definitions that will be sent with the prompt against its budget.
-    pub fn offering(
-        mut self,
-        tools: Option<&[async_openai::types::chat::ChatCompletionTools]>,
-    ) -> Self {
-        self.tool_tokens = tools.map_or(0, tools::tokens);
+    /// The tools to offer with the prompt; their definitions count against its budget.
+    pub fn offering(mut self, tools: Vec<async_openai::types::chat::ChatCompletionTools>) -> Self {
+        self.tools = tools;
         self
     }
 
@@ -282,17 +280,18 @@ impl<'a> Grounding<'a> {
     pub fn prompt(&self, budget: usize) -> Result<(Prompt, Redactor), Error> {
         let mut redactor = Redactor::new();
         let items = prompt::items(self.ctx, &self.findings, &self.named);
-        let room = budget.saturating_sub(self.tool_tokens);
-        let mut p = prompt::build(&self.system, &self.header, items, room, &mut redactor).map_err(
-            |needed| Error::BudgetTooSmall {
-                budget,
-                needed: needed + self.tool_tokens,
-            },
-        )?;
-        p.tokens += self.tool_tokens;
+        let p = prompt::build(
+            &self.system,
+            &self.header,
+            items,
+            self.tools.clone(),
+            budget,
+            &mut redactor,
+        )
+        .map_err(|needed| Error::BudgetTooSmall { budget, needed })?;
         tracing::info!(
             prompt_tokens = p.tokens,
-            tool_tokens = self.tool_tokens,
+            tool_tokens = tools::tokens(&p.tools),
             budget,
             items_included = p.included,
             items_omitted = p.omitted,

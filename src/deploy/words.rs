@@ -58,10 +58,19 @@ pub async fn values(args: &LlmArgs, request: &str) -> Result<Values, Error> {
         "Request from the operator:\n{request}\n\nThe documented values:\n{}",
         listing.join("\n")
     );
+    let tool = ChatCompletionTools::Function(ChatCompletionTool {
+        function: FunctionObject {
+            name: TOOL.into(),
+            description: Some("Set documented values of the todo app.".into()),
+            parameters: Some(schema()),
+            strict: None,
+        },
+    });
     let prompt = prompt::build_once(
         DEPLOY_PROMPT,
         &header,
         Vec::new(),
+        vec![tool],
         settings.max_context_tokens,
     )?;
     let outcome = Arc::new(Mutex::new(Outcome::default()));
@@ -95,16 +104,7 @@ pub async fn values(args: &LlmArgs, request: &str) -> Result<Values, Error> {
     let conversation = Conversation {
         prompt,
         max_steps: 1,
-        tools: Some(runner),
-        propose: false,
-        custom_tools: Some(vec![ChatCompletionTools::Function(ChatCompletionTool {
-            function: FunctionObject {
-                name: TOOL.into(),
-                description: Some("Set documented values of the todo app.".into()),
-                parameters: Some(schema()),
-                strict: None,
-            },
-        })]),
+        runner: Some(runner),
     };
     let mut sink = std::io::sink();
     crate::ask::answer(&settings, conversation, false, false, &mut sink).await?;

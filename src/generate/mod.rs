@@ -336,8 +336,13 @@ async fn propose(
                 text: format!("Rejected proposal:\n{previous}"),
             });
         }
-        let prompt =
-            prompt::build_once(GENERATE_PROMPT, &header, items, settings.max_context_tokens)?;
+        let prompt = prompt::build_once(
+            GENERATE_PROMPT,
+            &header,
+            items,
+            vec![tool()],
+            settings.max_context_tokens,
+        )?;
         let proposed: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
         let kept = proposed.clone();
         let runner = Arc::new(move |name: &str, arguments: &str| {
@@ -350,9 +355,7 @@ async fn propose(
         let conversation = Conversation {
             prompt,
             max_steps: 1,
-            tools: Some(runner),
-            propose: false,
-            custom_tools: Some(vec![tool()]),
+            runner: Some(runner),
         };
         let answering = Spinner::start(format!("Asking {} for manifests…", settings.model));
         let mut sink = std::io::sink();

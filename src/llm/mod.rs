@@ -55,11 +55,8 @@ pub struct Conversation {
     pub prompt: Prompt,
     /// Follow-up rounds the model may spend on tool calls; 0 offers no tools.
     pub max_steps: usize,
-    pub tools: Option<ToolRunner>,
-    /// Offer `propose_changes` too (the runner turns proposals into a plan).
-    pub propose: bool,
-    /// Tools to offer instead of the diagnosis tools (e.g. `set_values` for deploy).
-    pub custom_tools: Option<Vec<async_openai::types::chat::ChatCompletionTools>>,
+    /// Answers calls to the tools the prompt offers (`Prompt::tools`).
+    pub runner: Option<ToolRunner>,
 }
 
 /// Starts one completion; chunks (or the one error that ends it) arrive on the returned channel.
@@ -162,17 +159,14 @@ async fn run<C: Config + Send + Sync + 'static>(
         ChatCompletionRequestSystemMessage::from(conversation.prompt.system.as_str()).into(),
         ChatCompletionRequestUserMessage::from(conversation.prompt.user.as_str()).into(),
     ];
-    let mut offer = conversation.tools.is_some() && conversation.max_steps > 0;
+    let mut offer = conversation.runner.is_some()
+        && conversation.max_steps > 0
+        && !conversation.prompt.tools.is_empty();
     let mut seen: HashSet<(String, String)> = HashSet::new();
     let (mut steps, mut total): (usize, Option<Usage>) = (0, None);
     loop {
         let with_tools = offer && steps < conversation.max_steps;
-        let tools = with_tools.then(|| {
-            conversation
-                .custom_tools
-                .clone()
-                .unwrap_or_else(|| tools::definitions(conversation.propose))
-        });
+        let tools = with_tools.then(|| conversation.prompt.tools.clone());
         let turn = match request(&client, settings, &messages, tools, stream, tx).await {
             // Some local models reject the tools parameter outright: ask again without it.
             Err(Error::LlmApi {
@@ -189,7 +183,7 @@ async fn run<C: Config + Send + Sync + 'static>(
             t.prompt_tokens += u.prompt_tokens;
             t.completion_tokens += u.completion_tokens;
         }
-        let runner = conversation.tools.as_ref().filter(|_| with_tools);
+        let runner = conversation.runner.as_ref().filter(|_| with_tools);
         match (turn.calls.is_empty(), runner) {
             (true, _) | (false, None) if turn.text => {
                 let _ = tx

@@ -282,13 +282,17 @@ async fn explain(args: &LlmArgs, outcome: &Outcome) -> anyhow::Result<Option<Str
         outcome.recommendations.len(),
         outcome.suppressed
     );
-    let prompt = prompt::build_once(EXPLAIN_PROMPT, &header, items, settings.max_context_tokens)?;
+    let prompt = prompt::build_once(
+        EXPLAIN_PROMPT,
+        &header,
+        items,
+        Vec::new(),
+        settings.max_context_tokens,
+    )?;
     let conversation = Conversation {
         prompt,
         max_steps: 0,
-        tools: None,
-        propose: false,
-        custom_tools: None,
+        runner: None,
     };
     let mut sink = std::io::sink();
     let (text, _, _) = crate::ask::answer(&settings, conversation, false, false, &mut sink).await?;
