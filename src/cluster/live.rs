@@ -18,8 +18,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{ListParams, LogParams};
 use kube::client::ClientBuilder;
-use kube::client::retry::RetryPolicy;
-use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::config::KubeConfigOptions;
 use kube::{Client, Config};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -57,21 +56,7 @@ impl Cluster {
             context: opts.context.clone(),
             ..Default::default()
         };
-        let kubeconfig = match &opts.kubeconfig {
-            Some(path) => {
-                Some(Kubeconfig::read_from(path).map_err(|e| Error::Kubeconfig(one_line(&e)))?)
-            }
-            None => match Kubeconfig::from_env().map_err(|e| Error::Kubeconfig(one_line(&e)))? {
-                Some(kc) => Some(kc),
-                None => match home_kubeconfig() {
-                    Some(path) => Some(
-                        Kubeconfig::read_from(&path)
-                            .map_err(|e| Error::Kubeconfig(one_line(&e)))?,
-                    ),
-                    None => None,
-                },
-            },
-        };
+        let kubeconfig = super::kubeconfig::load(opts.kubeconfig.as_deref())?;
         let (mut config, context_name) = match kubeconfig {
             Some(kc) => {
                 let name = opts
@@ -101,18 +86,16 @@ impl Cluster {
             config.write_timeout = Some(t);
         }
         // kube retries 429/503/504 up to 15 times with delays growing toward minutes, which is
-        // right for a controller and wrong for a command someone is waiting on: a few quick
-        // retries ride out a blip, then the user hears about it.
+        // right for a controller and wrong for a command someone is waiting on: our own policy
+        // (super::retry) retries a few times, and only what is safe to send twice.
         config.default_retry = false;
         let server = config.cluster_url.to_string();
         let default_namespace = config.default_namespace.clone();
-        let retry = RetryPolicy::new(Duration::from_millis(200), Duration::from_secs(2), 3, true)
-            .expect("valid retry bounds");
         let client = ClientBuilder::try_from(config)
             .map_err(|e| Error::Kubeconfig(one_line(&e)))?
             // Retry clones the service per attempt; the buffer makes kube's boxed stack cloneable.
             .with_layer(&BufferLayer::new(1024))
-            .with_layer(&RetryLayer::new(retry))
+            .with_layer(&RetryLayer::new(super::retry::Policy::default()))
             .build();
         Ok(Cluster {
             client,
@@ -410,12 +393,6 @@ fn not_served_hint(kind: &Kind) -> String {
     }
 }
 
-fn home_kubeconfig() -> Option<PathBuf> {
-    let home = std::env::var_os("HOME")?;
-    let path = PathBuf::from(home).join(".kube").join("config");
-    path.is_file().then_some(path)
-}
-
 /// The innermost cause of an error, which is the part that says what actually went wrong
 /// ("Connection refused (os error 111)").
 fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
@@ -427,7 +404,7 @@ fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
 }
 
 /// The error and its causes on one line: parsers' multi-line snippets keep only their headline.
-fn one_line(err: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn one_line(err: &(dyn std::error::Error + 'static)) -> String {
     let headline = |e: &dyn std::error::Error| {
         e.to_string()
             .lines()

@@ -1,8 +1,10 @@
 //! The two sources of a [`Context`]: a live API server and a snapshot directory.
 
 pub mod kinds;
+mod kubeconfig;
 pub mod live;
 pub mod logs;
+pub(crate) mod retry;
 pub mod snapshot;
 
 use crate::context::{Context, Scope};

@@ -59,6 +59,63 @@ pub struct Fault {
     pub real_only: bool,
 }
 
+/// Faults at a rate: each request that matches fails with probability `rate` (drawn from a
+/// seeded generator, so a run is reproducible), at most `limit` times.
+#[derive(Debug, Clone)]
+pub struct Flaky {
+    /// Methods it applies to; empty means every method.
+    pub methods: Vec<String>,
+    /// A substring of the path; empty means every path.
+    pub path: String,
+    /// The status to answer with; 0 drops the connection without an answer (a reset).
+    pub status: u16,
+    pub rate: f64,
+    pub limit: usize,
+    /// Only requests that would really change something (no dry runs, no access reviews).
+    pub writes_only: bool,
+    /// The change is made before the failure is answered: the write landed, its answer was lost.
+    pub commit: bool,
+}
+
+impl Flaky {
+    /// Every real write (POST, PUT, PATCH, DELETE) fails with `status` at `rate`.
+    pub fn writes(status: u16, rate: f64) -> Flaky {
+        Flaky {
+            methods: vec![],
+            path: String::new(),
+            status,
+            rate,
+            limit: usize::MAX,
+            writes_only: true,
+            commit: false,
+        }
+    }
+
+    /// Every request fails with `status` at `rate`.
+    pub fn all(status: u16, rate: f64) -> Flaky {
+        Flaky {
+            writes_only: false,
+            ..Flaky::writes(status, rate)
+        }
+    }
+
+    pub fn on(mut self, method: &str, path: &str) -> Flaky {
+        self.methods = vec![method.to_string()];
+        self.path = path.to_string();
+        self
+    }
+}
+
+/// One answer the fault knobs gave instead of the server's.
+#[derive(Debug, Clone)]
+pub struct Injected {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    /// 0 for a dropped connection.
+    pub status: u16,
+}
+
 /// (namespace, pod, container)
 type ContainerId = (String, String, String);
 /// (current, previous)
@@ -75,6 +132,12 @@ struct Inner {
     store: Mutex<Store>,
     journal: Mutex<Vec<Recorded>>,
     faults: Mutex<Vec<Fault>>,
+    flaky: Mutex<Vec<Flaky>>,
+    injected: Mutex<Vec<Injected>>,
+    /// State of the generator that decides which requests a `Flaky` fault hits.
+    seed: AtomicU64,
+    /// Requests are accepted and never answered (a hung API server).
+    silent: std::sync::atomic::AtomicBool,
     /// Resources (plural, or "plural.group" for aggregated APIs) that RBAC forbids listing.
     forbidden: Mutex<HashSet<String>>,
     /// Rollouts never complete (a controller that is stuck).
@@ -98,6 +161,19 @@ pub struct FakeApi {
     _server: Server,
 }
 
+impl Drop for FakeApi {
+    /// A silent server answers again so its handlers end and it can shut down.
+    fn drop(&mut self) {
+        self.inner.silent.store(false, Ordering::Relaxed);
+    }
+}
+
+/// The URL of a port nothing listens on: a dead API server.
+pub fn dead_url() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    format!("http://{}", listener.local_addr().expect("addr"))
+}
+
 impl FakeApi {
     /// Starts a server holding the scenario in `dir`.
     pub fn start(dir: &Path) -> FakeApi {
@@ -115,6 +191,10 @@ impl FakeApi {
             store: Mutex::new(store),
             journal: Mutex::new(Vec::new()),
             faults: Mutex::new(Vec::new()),
+            flaky: Mutex::new(Vec::new()),
+            injected: Mutex::new(Vec::new()),
+            seed: AtomicU64::new(0x9e37_79b9_7f4a_7c15),
+            silent: std::sync::atomic::AtomicBool::new(false),
             forbidden: Mutex::new(HashSet::new()),
             denied: Mutex::new(HashSet::new()),
             failing_images: Mutex::new(Vec::new()),
@@ -148,6 +228,37 @@ impl FakeApi {
 
     pub fn inject(&self, fault: Fault) {
         self.inner.faults.lock().unwrap().push(fault);
+    }
+
+    /// Adds a fault at a rate; `seed` makes which requests it hits reproducible.
+    pub fn flaky(&self, fault: Flaky, seed: u64) {
+        self.inner.seed.store(seed | 1, Ordering::Relaxed);
+        self.inner.flaky.lock().unwrap().push(fault);
+    }
+
+    /// Removes every fault at a rate (the server recovers).
+    pub fn heal(&self) {
+        self.inner.flaky.lock().unwrap().clear();
+    }
+
+    /// The answers the fault knobs gave instead of the server's, in order.
+    pub fn injected(&self) -> Vec<Injected> {
+        self.inner.injected.lock().unwrap().clone()
+    }
+
+    /// From now on requests are accepted and never answered.
+    pub fn go_silent(&self) {
+        self.inner.silent.store(true, Ordering::Relaxed);
+    }
+
+    /// Every object of one kind, as stored.
+    pub fn objects(&self, kind: &Kind) -> Vec<Value> {
+        let store = self.inner.store.lock().unwrap();
+        store
+            .objects
+            .get(&(kind.group.to_string(), kind.plural.to_string()))
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// From now on, changed workloads never finish rolling out.
@@ -484,6 +595,25 @@ async fn handle(State(inner): State<Shared>, req: Request) -> Response {
     if latency > 0 {
         tokio::time::sleep(Duration::from_millis(latency)).await;
     }
+    while inner.silent.load(Ordering::Relaxed) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    if let Some(injected) = flaky_hit(&inner, &method, &path, &query) {
+        if injected.commit {
+            let params = query_pairs(&query);
+            route(&inner, &method, &path, &params, &headers, &content_type, &body);
+        }
+        if injected.status == 0 {
+            // Unwinding out of the handler drops the connection without an answer, as a reset
+            // does; `resume_unwind` skips the panic hook, so nothing is printed.
+            std::panic::resume_unwind(Box::new("injected connection reset"));
+        }
+        return status(
+            injected.status,
+            reason(injected.status),
+            format!("injected fault {} on {path}", injected.status),
+        );
+    }
     {
         let mut faults = inner.faults.lock().unwrap();
         if let Some(f) = faults.iter_mut().find(|f| {
@@ -493,18 +623,9 @@ async fn handle(State(inner): State<Shared>, req: Request) -> Response {
                 && f.method.as_deref().is_none_or(|m| m == method.as_str())
         }) {
             f.times -= 1;
-            let reason = match f.status {
-                409 => "Conflict",
-                429 => "TooManyRequests",
-                500 => "InternalError",
-                503 => "ServiceUnavailable",
-                403 => "Forbidden",
-                404 => "NotFound",
-                _ => "Unknown",
-            };
             return status(
                 f.status,
-                reason,
+                reason(f.status),
                 format!("injected fault {} on {path}", f.status),
             );
         }
@@ -519,6 +640,52 @@ async fn handle(State(inner): State<Shared>, req: Request) -> Response {
         &content_type,
         &body,
     )
+}
+
+fn reason(code: u16) -> &'static str {
+    match code {
+        409 => "Conflict",
+        429 => "TooManyRequests",
+        500 => "InternalError",
+        502 => "BadGateway",
+        503 => "ServiceUnavailable",
+        504 => "Timeout",
+        403 => "Forbidden",
+        404 => "NotFound",
+        _ => "Unknown",
+    }
+}
+
+/// Whether a `Flaky` fault hits this request, and which (recorded in `injected`).
+fn flaky_hit(inner: &Inner, method: &Method, path: &str, query: &str) -> Option<Flaky> {
+    let write = matches!(method.as_str(), "POST" | "PUT" | "PATCH" | "DELETE")
+        && !query.contains("dryRun=All")
+        && !path.contains("selfsubjectaccessreviews");
+    let mut rules = inner.flaky.lock().unwrap();
+    let rule = rules.iter_mut().find(|f| {
+        f.limit > 0
+            && (!f.writes_only || write)
+            && path.contains(&f.path)
+            && (f.methods.is_empty() || f.methods.iter().any(|m| m == method.as_str()))
+    })?;
+    // xorshift64*: reproducible from the seed, good enough to spread faults.
+    let mut x = inner.seed.load(Ordering::Relaxed);
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    inner.seed.store(x, Ordering::Relaxed);
+    let draw = (x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64;
+    if draw >= rule.rate {
+        return None;
+    }
+    rule.limit -= 1;
+    inner.injected.lock().unwrap().push(Injected {
+        method: method.to_string(),
+        path: path.to_string(),
+        query: query.to_string(),
+        status: rule.status,
+    });
+    Some(rule.clone())
 }
 
 fn route(
