@@ -33,7 +33,8 @@ pub async fn run(
     out: &mut dyn Write,
 ) -> anyhow::Result<u8> {
     let mut question = words.join(" ");
-    // Only the operator's own words can ask for a change; piped logs cannot.
+    // Only the operator's own words can ask for a change (or justify one); piped logs cannot.
+    let own_words = question.clone();
     let propose = args.max_steps > 0 && asks_for_change(&question);
     if let Some(piped) = read_piped()? {
         question = format!("{question}\n\n{piped}");
@@ -70,7 +71,7 @@ pub async fn run(
 
     let stream = !args.no_stream && global.output == Output::Text;
     let proposals = Arc::new(Mutex::new(Proposals::default()));
-    let shared = Arc::new((ctx.clone(), grounding.findings.clone()));
+    let shared = Arc::new((ctx.clone(), grounding.findings.clone(), own_words));
     let mut retried = false;
     let (text, model, usage) = loop {
         let conversation = Conversation {
@@ -305,21 +306,21 @@ impl<'a> Grounding<'a> {
 /// Tool results are evidence like any other: redacted with the prompt's own placeholders, fenced
 /// as data, and capped. Proposals are parsed strictly and kept for the plan pipeline.
 fn tool_runner(
-    shared: Arc<(Context, Vec<Finding>)>,
+    shared: Arc<(Context, Vec<Finding>, String)>,
     redactor: Redactor,
     proposals: Arc<Mutex<Proposals>>,
     propose: bool,
 ) -> ToolRunner {
     let redactor = Mutex::new(redactor);
     Arc::new(move |name: &str, arguments: &str| {
-        let (ctx, findings) = &*shared;
+        let (ctx, findings, words) = &*shared;
         if name == crate::plan::proposal::TOOL && propose {
             let namespace = match &ctx.scope {
                 crate::context::Scope::Namespace(ns) => Some(ns.as_str()),
                 crate::context::Scope::AllNamespaces => None,
             };
             let mut kept = proposals.lock().expect("poisoned");
-            return match crate::plan::proposal::parse(arguments, ctx, findings, namespace) {
+            return match crate::plan::proposal::parse(arguments, ctx, findings, words, namespace) {
                 Ok(actions) => {
                     let n = actions.len();
                     kept.actions.extend(actions);

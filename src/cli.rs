@@ -13,8 +13,8 @@ Exit codes:
   2    invalid command line
   3    problems found (only with --exit-code: a warning- or error-level finding)
   4    the LLM failed (unreachable, timeout, key rejected, unknown model, rate-limited, bad reply)
-  5    a plan was not applied (refused by policy or RBAC, rejected by the dry run, declined, or no
-       terminal to ask on without --yes)
+  5    a plan was not applied (refused by policy or RBAC, rejected by the dry run, declined, no
+       terminal to ask on without --yes, or a deletion the LLM proposed without --allow-delete)
   130  interrupted (Ctrl-C)";
 
 const EXAMPLES: &str = r#"Examples:
@@ -298,6 +298,11 @@ pub struct PlanArgs {
     /// Validate with a server-side dry run and show the diff, but change nothing
     #[arg(long, global = true)]
     pub dry_run: bool,
+
+    /// Consent to deleting objects or scaling to zero when the LLM proposes it (--yes alone does
+    /// not; on a terminal you may type the object's name instead)
+    #[arg(long, global = true)]
+    pub allow_delete: bool,
 
     /// How long to wait for rollouts after applying (0 skips the wait)
     #[arg(long, global = true, value_name = "DURATION", default_value = "2m", value_parser = parse_duration)]

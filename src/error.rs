@@ -17,7 +17,8 @@ pub mod exit {
     /// rate-limited past retries, or a malformed reply.
     pub const LLM_FAILED: u8 = 4;
     /// A plan was not applied: refused by policy or RBAC, rejected by the server's dry run,
-    /// declined, or no terminal to ask on and no `--yes`.
+    /// declined, no terminal to ask on and no `--yes`, or destruction the model proposed
+    /// without `--allow-delete`.
     pub const NOT_APPLIED: u8 = 5;
     /// Interrupted by Ctrl-C.
     pub const INTERRUPTED: u8 = 130;
@@ -56,6 +57,9 @@ pub enum Error {
         code: u16,
         message: String,
     },
+    /// A single object (or document) could not be read.
+    #[error("reading {target} failed: {detail}")]
+    Read { target: String, detail: String },
     /// A snapshot directory or one of its files is unusable.
     #[error("snapshot {}: {detail}", path.display())]
     Snapshot { path: PathBuf, detail: String },
@@ -96,6 +100,11 @@ pub enum Error {
         "refusing to change the cluster without consent: there is no terminal to ask on; re-run with --yes to apply, or --dry-run to see the plan"
     )]
     NoConsent,
+    /// The model proposed destruction and nothing consented to it but `--yes`.
+    #[error(
+        "not applied: the model proposed {0}; deleting or scaling to zero on the model's proposal needs its own consent: re-run with --allow-delete, or on a terminal type the object's name when asked (--yes alone does not consent to it); nothing was changed"
+    )]
+    DestructionNotConsented(String),
     /// Applying stopped part way.
     #[error("applied {applied} of {total} change(s), then stopped: {detail}{undo}")]
     ApplyFailed {
@@ -178,6 +187,34 @@ pub enum Error {
     LlmMalformed { detail: String },
 }
 
+/// What a client error says, on one line: the server's own message and code, or the innermost
+/// cause ("connection reset by peer"); never the Debug form of a `Status`.
+pub fn kube_detail(err: &kube::Error) -> String {
+    match err {
+        kube::Error::Api(s) if !s.message.is_empty() => format!("{} ({})", s.message, s.code),
+        kube::Error::Api(s) => format!("{} ({})", s.reason, s.code),
+        other => {
+            let mut cur: &dyn std::error::Error = other;
+            while let Some(next) = cur.source() {
+                cur = next;
+            }
+            cur.to_string()
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .to_string()
+        }
+    }
+}
+
+/// The status code of a client error; 0 when no answer came.
+pub fn kube_code(err: &kube::Error) -> u16 {
+    match err {
+        kube::Error::Api(s) => s.code,
+        _ => 0,
+    }
+}
+
 impl Error {
     /// The documented exit code for this error.
     pub fn exit_code(&self) -> u8 {
@@ -194,6 +231,7 @@ impl Error {
             | Error::NotPermitted { .. }
             | Error::DryRunRejected { .. }
             | Error::NoConsent
+            | Error::DestructionNotConsented(_)
             | Error::InvalidProposal(_) => exit::NOT_APPLIED,
             Error::Usage(_) => exit::USAGE,
             _ => exit::ERROR,

@@ -159,6 +159,7 @@ pub(crate) fn plan_options(global: &Global, args: &cli::PlanArgs) -> plan::execu
         palette: ui::Palette::for_stdout(global.no_color),
         wait: args.timeout,
         delete_data: false,
+        allow_delete: args.allow_delete,
     }
 }
 

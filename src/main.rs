@@ -11,13 +11,14 @@ use tracing_subscriber::EnvFilter;
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(e) => {
+        // --help and --version print in full; a usage error is one line, like every error.
+        Err(e) if !e.use_stderr() => {
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() {
-                exit::USAGE
-            } else {
-                exit::OK
-            });
+            return ExitCode::from(exit::OK);
+        }
+        Err(e) => {
+            let _ = writeln!(io::stderr(), "{}", usage_line(&e));
+            return ExitCode::from(exit::USAGE);
         }
     };
     init_logging(cli.global.verbose);
@@ -52,6 +53,19 @@ fn main() -> ExitCode {
             ExitCode::from(code)
         }
     }
+}
+
+/// clap's message without its usage block and tips: "error: unexpected argument '--frobnicate'
+/// found (see `kubectl ai --help`)".
+fn usage_line(e: &clap::Error) -> String {
+    let text = e.render().to_string();
+    let first = text.lines().next().unwrap_or("error: invalid command line").trim_end();
+    let first = if first.starts_with("error:") {
+        first.to_string()
+    } else {
+        format!("error: {first}")
+    };
+    format!("{first} (see `kubectl ai --help`)")
 }
 
 /// `kubectl ai diagnose | head` must end quietly, as any Unix filter does.

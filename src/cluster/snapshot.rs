@@ -42,8 +42,10 @@ impl Root {
         match self {
             Root::Dir(dir) => {
                 let path = dir.join(rel);
-                match std::fs::read_to_string(&path) {
-                    Ok(text) => Ok(Some(text)),
+                // Logs are whatever the containers wrote, not always UTF-8: decoded lossily, as
+                // the live API's logs are.
+                match std::fs::read(&path) {
+                    Ok(bytes) => Ok(Some(String::from_utf8_lossy(&bytes).into_owned())),
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
                     Err(e) => Err(Error::Snapshot {
                         path,

@@ -51,11 +51,8 @@ pub struct Survey {
 fn api_error(what: &str, e: kube::Error) -> Error {
     Error::Api {
         resource: what.to_string(),
-        code: match &e {
-            kube::Error::Api(s) => s.code,
-            _ => 0,
-        },
-        message: e.to_string().lines().next().unwrap_or_default().to_string(),
+        code: crate::error::kube_code(&e),
+        message: crate::error::kube_detail(&e),
     }
 }
 

@@ -53,13 +53,9 @@ async fn get_json(cluster: &Cluster, path: &str) -> Result<Option<Value>, Error>
                 message: format!("not JSON: {e}"),
             }),
         Err(kube::Error::Api(s)) if s.code == 404 => Ok(None),
-        Err(e) => Err(Error::Api {
-            resource: path.to_string(),
-            code: match &e {
-                kube::Error::Api(s) => s.code,
-                _ => 0,
-            },
-            message: e.to_string().lines().next().unwrap_or_default().to_string(),
+        Err(e) => Err(Error::Read {
+            target: path.to_string(),
+            detail: crate::error::kube_detail(&e),
         }),
     }
 }

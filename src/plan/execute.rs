@@ -12,11 +12,11 @@ use kube::discovery::ApiResource;
 use serde_json::{Value, json};
 
 use super::history::{self, Changed};
-use super::{Action, Change, FIELD_MANAGER, PatchKind, Plan, diff, policy};
+use super::{Action, Change, FIELD_MANAGER, PatchKind, Plan, diff, justify, landed, policy};
 use crate::cli::Output;
 use crate::cluster::live::Cluster;
 use crate::context::Scope;
-use crate::error::{Error, exit};
+use crate::error::{Error, exit, kube_detail};
 use crate::ui::{Palette, Spinner};
 
 /// How far the pipeline may go on its own.
@@ -32,6 +32,8 @@ pub struct Options {
     pub wait: Duration,
     /// `undeploy --delete-data`: policy lets the plan delete the app's Namespace and claims.
     pub delete_data: bool,
+    /// `--allow-delete`: consent to the model's deletions and scale-downs to zero.
+    pub allow_delete: bool,
 }
 
 struct Step {
@@ -54,9 +56,21 @@ pub async fn run(
         writeln!(out, "Nothing to change.")?;
         return Ok(exit::OK);
     }
-    let refusals = policy::check(&plan, scope, opts.delete_data);
+    let mut refusals = policy::check(&plan, scope, opts.delete_data);
+    refusals.extend(justify::refusals(&plan));
     if !refusals.is_empty() {
         return Err(Error::PlanRefused(refusals.join("; ")).into());
+    }
+    // Destruction the model proposed needs its own consent. Without a terminal to type a name
+    // on, only --allow-delete gives it; refused here, before any request, even a dry run.
+    let applying = !opts.dry_run && opts.output == Output::Text;
+    let destructive = justify::needing_consent(&plan);
+    if applying && !opts.allow_delete && !destructive.is_empty() && !interactive() {
+        let what: Vec<String> = destructive
+            .iter()
+            .map(|a| format!("{}: {}", a.target, a.summary))
+            .collect();
+        return Err(Error::DestructionNotConsented(what.join(", ")).into());
     }
     // Reads first (they change nothing), so the access reviews can ask for exactly the verbs the
     // plan needs, then every review before any change is sent, even as a dry run.
@@ -136,7 +150,7 @@ pub async fn run(
         )?;
         return Ok(exit::OK);
     }
-    if !consent(opts, &steps, out)? {
+    if !consent(opts, &steps, out)? || !destruction_consented(opts, &steps)? {
         writeln!(out, "Nothing was changed.")?;
         return Ok(exit::NOT_APPLIED);
     }
@@ -178,12 +192,43 @@ fn show(steps: &[Step], p: &Palette, out: &mut dyn Write) -> std::io::Result<()>
     writeln!(out)
 }
 
+fn interactive() -> bool {
+    std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
+}
+
+/// Each deletion or scale-down to zero the model proposed, unless --allow-delete: the operator
+/// types the object's name, as for deleting a repository on a forge. Anything else keeps it.
+fn destruction_consented(opts: &Options, steps: &[Step]) -> anyhow::Result<bool> {
+    if opts.allow_delete {
+        return Ok(true);
+    }
+    for s in steps {
+        if !matches!(s.action.origin, super::Origin::Model { .. })
+            || !justify::destructive(&s.action)
+        {
+            continue;
+        }
+        let typed: String = dialoguer::Input::new()
+            .with_prompt(format!(
+                "The model proposes to {} {}. Type its name ({}) to consent",
+                s.action.summary, s.action.target, s.action.target.name
+            ))
+            .allow_empty(true)
+            .interact_text()
+            .map_err(|_| Error::NoConsent)?;
+        if typed.trim() != s.action.target.name {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
 /// Asks on the terminal; without one, only `--yes` consents.
 fn consent(opts: &Options, steps: &[Step], out: &mut dyn Write) -> anyhow::Result<bool> {
     if opts.yes {
         return Ok(true);
     }
-    if !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
+    if !interactive() {
         return Err(Error::NoConsent.into());
     }
     loop {
@@ -223,7 +268,7 @@ async fn apply(
     let mut done: Vec<Changed> = Vec::new();
     let total = steps.len();
     for (i, step) in steps.iter().enumerate() {
-        match send(cluster, &step.action, false).await {
+        match write(cluster, step).await {
             Ok(after) => {
                 writeln!(
                     out,
@@ -248,7 +293,7 @@ async fn apply(
                     "FAILED {}: {}: {}",
                     step.action.target,
                     step.action.summary,
-                    one_line(&e)
+                    kube_detail(&e)
                 )?;
                 for s in &steps[i + 1..] {
                     writeln!(out, "not applied {}: {}", s.action.target, s.action.summary)?;
@@ -256,7 +301,7 @@ async fn apply(
                 return Err(Error::ApplyFailed {
                     applied: done.len(),
                     total,
-                    detail: one_line(&e),
+                    detail: kube_detail(&e),
                     undo: id
                         .map(|id| format!("; undo what was applied with `kubectl ai undo {id}`"))
                         .unwrap_or_default(),
@@ -286,6 +331,43 @@ async fn apply(
     Ok(exit::OK)
 }
 
+/// Tries a write at most this many times when its answer is lost.
+const WRITE_ATTEMPTS: u32 = 3;
+
+/// Sends one real change. When the answer is lost (a 5xx, a dropped connection) the object is
+/// read again: a write that landed counts as applied, one that did not is sent again (a few
+/// times), and an object someone else changed meanwhile stops the plan.
+async fn write(cluster: &Cluster, step: &Step) -> Result<Option<Value>, kube::Error> {
+    let mut attempt = 0;
+    loop {
+        let err = match send(cluster, &step.action, false).await {
+            Ok(after) => return Ok(after),
+            Err(e) if attempt + 1 < WRITE_ATTEMPTS && crate::cluster::retry::transient(&e) => e,
+            Err(e) => return Err(e),
+        };
+        let Ok(now) = get(cluster, &step.action).await else {
+            return Err(err);
+        };
+        match landed::seen(
+            &step.action.change,
+            step.live.as_ref(),
+            step.proposed.as_ref(),
+            now,
+        ) {
+            landed::Seen::Landed(after) => {
+                tracing::debug!(target = %step.action.target, "the write landed; its answer was lost");
+                return Ok(after);
+            }
+            landed::Seen::Untouched => {
+                tracing::debug!(target = %step.action.target, error = %kube_detail(&err), "the write did not land; sending it again");
+                tokio::time::sleep(crate::cluster::retry::backoff(attempt)).await;
+                attempt += 1;
+            }
+            landed::Seen::Moved => return Err(err),
+        }
+    }
+}
+
 fn api(cluster: &Cluster, action: &Action) -> Result<(Api<DynamicObject>, ApiResource), Error> {
     let kind = action.kind().ok_or_else(|| {
         Error::PlanRefused(format!(
@@ -312,10 +394,9 @@ pub(crate) async fn get(cluster: &Cluster, action: &Action) -> Result<Option<Val
     let found = api
         .get_opt(&action.target.name)
         .await
-        .map_err(|e| Error::Api {
-            resource: action.target.to_string(),
-            code: status_code(&e),
-            message: one_line(&e),
+        .map_err(|e| Error::Read {
+            target: action.target.to_string(),
+            detail: kube_detail(&e),
         })?;
     Ok(found.map(|o| serde_json::to_value(o).unwrap_or(Value::Null)))
 }
@@ -432,10 +513,9 @@ async fn review(cluster: &Cluster, action: &Action, verb: &str) -> Result<(), Er
     let answer = api
         .create(&PostParams::default(), &review)
         .await
-        .map_err(|e| Error::Api {
-            resource: "selfsubjectaccessreviews".into(),
-            code: status_code(&e),
-            message: one_line(&e),
+        .map_err(|e| Error::Read {
+            target: format!("whether {verb} {} is allowed", action.target),
+            detail: kube_detail(&e),
         })?;
     let status = answer.status.unwrap_or_default();
     if status.allowed {
@@ -452,28 +532,10 @@ async fn review(cluster: &Cluster, action: &Action, verb: &str) -> Result<(), Er
 fn rejected(action: &Action, e: kube::Error) -> Error {
     Error::DryRunRejected {
         target: action.target.to_string(),
-        detail: one_line(&e),
+        detail: kube_detail(&e),
     }
 }
 
-fn status_code(e: &kube::Error) -> u16 {
-    match e {
-        kube::Error::Api(s) => s.code,
-        _ => 0,
-    }
-}
-
-fn one_line(e: &kube::Error) -> String {
-    match e {
-        kube::Error::Api(s) => format!("{} ({})", s.message, s.code),
-        other => other
-            .to_string()
-            .lines()
-            .next()
-            .unwrap_or_default()
-            .to_string(),
-    }
-}
 
 /// Waits until a Deployment or StatefulSet has rolled out its new spec on every replica.
 pub(crate) async fn wait_rollout(

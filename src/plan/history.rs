@@ -124,6 +124,7 @@ pub fn undo_plan(record: &Record) -> Plan {
                 why: format!("undo of {}", record.id),
                 target: c.target.clone(),
                 change: Change::Replace(diff::clean(before)),
+                origin: super::Origin::Operator,
             },
             None => Action::delete(
                 c.target.clone(),

@@ -10,6 +10,8 @@ pub mod diff;
 pub mod execute;
 pub mod fixes;
 pub mod history;
+mod justify;
+mod landed;
 pub mod policy;
 pub mod proposal;
 
@@ -48,6 +50,25 @@ pub enum PatchKind {
     Json,
 }
 
+/// Who proposed an action: the operator's own command (a fix they asked for, a deploy, an undo),
+/// or the model, whose proposals must show what justifies them (src/plan/justify.rs).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Origin {
+    #[default]
+    Operator,
+    Model {
+        /// The finding or the operator's words that call for it; `None` refuses the action.
+        because: Option<String>,
+    },
+}
+
+impl Origin {
+    fn is_operator(&self) -> bool {
+        *self == Origin::Operator
+    }
+}
+
 /// One typed action and why it is proposed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Action {
@@ -57,6 +78,8 @@ pub struct Action {
     pub why: String,
     pub target: ObjectRef,
     pub change: Change,
+    #[serde(default, skip_serializing_if = "Origin::is_operator")]
+    pub origin: Origin,
 }
 
 /// A proposed set of changes.
@@ -94,6 +117,7 @@ impl Action {
                 json!({ "spec": { "replicas": replicas } }),
             )),
             target,
+            origin: Origin::Operator,
         }
     }
 
@@ -117,6 +141,7 @@ impl Action {
                 json!({ "spec": { "template": { "spec": { "containers": [c] } } } }),
             )),
             target,
+            origin: Origin::Operator,
         }
     }
 
@@ -150,6 +175,7 @@ impl Action {
                 json!({ "spec": { "selector": selector } }),
             )),
             target,
+            origin: Origin::Operator,
         }
     }
 
@@ -161,6 +187,7 @@ impl Action {
             why: why.into(),
             change: Change::Apply(Self::intent(&target, spec)),
             target,
+            origin: Origin::Operator,
         }
     }
 
@@ -180,6 +207,7 @@ impl Action {
             why: why.into(),
             change: Change::Patch { kind, patch },
             target,
+            origin: Origin::Operator,
         }
     }
 
@@ -189,6 +217,7 @@ impl Action {
             why: why.into(),
             change: Change::Delete,
             target,
+            origin: Origin::Operator,
         }
     }
 
@@ -206,6 +235,7 @@ impl Action {
             why: why.into(),
             change: Change::Apply(object),
             target,
+            origin: Origin::Operator,
         })
     }
 }

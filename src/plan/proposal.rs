@@ -120,7 +120,29 @@ pub fn schema() -> Value {
 }
 
 /// Parses the tool's arguments into actions; `namespace` is used where the model gives none.
+/// Each action carries what justifies it: a finding about its object or the operator's own
+/// `words` naming it (the plan refuses those with neither).
 pub fn parse(
+    arguments: &str,
+    ctx: &Context,
+    findings: &[Finding],
+    words: &str,
+    namespace: Option<&str>,
+) -> Result<Vec<Action>, String> {
+    let mut actions = parse_actions(arguments, ctx, findings, namespace)?;
+    for a in &mut actions {
+        let because = super::justify::because(ctx, findings, words, &a.target);
+        let reason = std::mem::take(&mut a.why);
+        a.why = match &because {
+            Some(b) => format!("{b}; the model: {reason}"),
+            None => format!("nothing calls for it; the model: {reason}"),
+        };
+        a.origin = super::Origin::Model { because };
+    }
+    Ok(actions)
+}
+
+fn parse_actions(
     arguments: &str,
     ctx: &Context,
     findings: &[Finding],
@@ -233,12 +255,13 @@ mod tests {
 
     #[test]
     fn parses_typed_actions_strictly() {
-        let ok = parse(r#"{"actions": [{"type": "scale", "kind": "Deployment", "name": "web", "replicas": 3}], "reason": "asked"}"#, &ctx(), &[], Some("app")).unwrap();
+        let ok = parse(r#"{"actions": [{"type": "scale", "kind": "Deployment", "name": "web", "replicas": 3}], "reason": "asked"}"#, &ctx(), &[], "scale web to 3", Some("app")).unwrap();
         assert_eq!(
             ok[0].target,
             ObjectRef::new("Deployment", Some("app"), "web")
         );
-        assert_eq!(ok[0].why, "asked");
+        assert_eq!(ok[0].why, "your words: \"scale web to 3\"; the model: asked");
+        assert!(matches!(&ok[0].origin, crate::plan::Origin::Model { because: Some(_) }));
         for bad in [
             r#"{"actions": [{"type": "explode", "kind": "Deployment", "name": "web"}]}"#,
             r#"{"actions": [{"type": "scale", "kind": "Deployment", "name": "web", "replicas": 3, "force": true}]}"#,
@@ -247,12 +270,13 @@ mod tests {
             r#"{"actions": "all of them"}"#,
             "not json",
         ] {
-            assert!(parse(bad, &ctx(), &[], Some("app")).is_err(), "{bad}");
+            assert!(parse(bad, &ctx(), &[], "", Some("app")).is_err(), "{bad}");
         }
         let ns = parse(
             r#"{"actions": [{"type": "delete", "kind": "Namespace", "name": "app"}]}"#,
             &ctx(),
             &[],
+            "",
             Some("app"),
         )
         .unwrap();
