@@ -59,7 +59,11 @@ fn main() -> ExitCode {
 /// found (see `kubectl ai --help`)".
 fn usage_line(e: &clap::Error) -> String {
     let text = e.render().to_string();
-    let first = text.lines().next().unwrap_or("error: invalid command line").trim_end();
+    let first = text
+        .lines()
+        .next()
+        .unwrap_or("error: invalid command line")
+        .trim_end();
     let first = if first.starts_with("error:") {
         first.to_string()
     } else {

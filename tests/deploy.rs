@@ -13,7 +13,7 @@ use crate::support::{Outcome, Sandbox, outcome, root, tool};
 use kubectl_ai::cluster::kinds;
 
 /// A cluster as `minikube start` leaves it (ingress addon on), or a plain one.
-fn cluster(minikube: bool) -> FakeApi {
+pub(crate) fn cluster(minikube: bool) -> FakeApi {
     let api = FakeApi::empty();
     let mut labels = json!({"kubernetes.io/hostname": "node-1"});
     if minikube {

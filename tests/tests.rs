@@ -6,6 +6,7 @@ mod ask;
 mod cli;
 mod deploy;
 mod diagnose;
+mod faults;
 mod fixtures;
 mod generate;
 mod kubectl;

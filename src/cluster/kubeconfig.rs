@@ -43,10 +43,12 @@ fn merged(listed: &[PathBuf]) -> Result<Kubeconfig, Error> {
             names.join(", ")
         )));
     }
-    present.into_iter().try_fold(Kubeconfig::default(), |acc, path| {
-        acc.merge(read(path)?)
-            .map_err(|e| Error::Kubeconfig(format!("{}: {}", path.display(), one_line(&e))))
-    })
+    present
+        .into_iter()
+        .try_fold(Kubeconfig::default(), |acc, path| {
+            acc.merge(read(path)?)
+                .map_err(|e| Error::Kubeconfig(format!("{}: {}", path.display(), one_line(&e))))
+        })
 }
 
 fn home() -> Option<PathBuf> {

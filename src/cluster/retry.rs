@@ -104,7 +104,13 @@ pub(crate) fn transient(err: &kube::Error) -> bool {
 }
 
 fn retry_after<B>(resp: &Response<B>) -> Option<Duration> {
-    let secs: u64 = resp.headers().get("Retry-After")?.to_str().ok()?.parse().ok()?;
+    let secs: u64 = resp
+        .headers()
+        .get("Retry-After")?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()?;
     Some(Duration::from_secs(secs).min(MAX_RETRY_AFTER))
 }
 
@@ -123,9 +129,7 @@ impl<Res> TowerPolicy<Request<Body>, Response<Res>, BoxError> for Policy {
             Ok(resp) if resp.status() == StatusCode::TOO_MANY_REQUESTS => {
                 retry_after(resp).unwrap_or_else(|| self.delay())
             }
-            Ok(resp) if transient_status(resp.status().as_u16()) && idempotent(req) => {
-                self.delay()
-            }
+            Ok(resp) if transient_status(resp.status().as_u16()) && idempotent(req) => self.delay(),
             Err(e) if dropped_connection(e.as_ref()) && idempotent(req) => self.delay(),
             _ => return None,
         };
@@ -174,18 +178,43 @@ mod tests {
     #[test]
     fn reads_and_dry_runs_are_retried_on_server_errors_writes_are_not() {
         let get = || request(Method::GET, "/api/v1/namespaces/a/pods");
-        let dry = || request(Method::PATCH, "/apis/apps/v1/deployments/x?dryRun=All&force=true");
+        let dry = || {
+            request(
+                Method::PATCH,
+                "/apis/apps/v1/deployments/x?dryRun=All&force=true",
+            )
+        };
         let write = || request(Method::PATCH, "/apis/apps/v1/deployments/x?force=true");
         for code in [500, 502, 503, 504] {
-            assert!(Policy::default().retry(&mut get(), &mut answer(code)).is_some());
-            assert!(Policy::default().retry(&mut dry(), &mut answer(code)).is_some());
-            assert!(Policy::default().retry(&mut write(), &mut answer(code)).is_none());
+            assert!(
+                Policy::default()
+                    .retry(&mut get(), &mut answer(code))
+                    .is_some()
+            );
+            assert!(
+                Policy::default()
+                    .retry(&mut dry(), &mut answer(code))
+                    .is_some()
+            );
+            assert!(
+                Policy::default()
+                    .retry(&mut write(), &mut answer(code))
+                    .is_none()
+            );
         }
         for code in [200, 400, 403, 404, 409, 422] {
-            assert!(Policy::default().retry(&mut get(), &mut answer(code)).is_none());
+            assert!(
+                Policy::default()
+                    .retry(&mut get(), &mut answer(code))
+                    .is_none()
+            );
         }
         // The server refused before doing anything: a write may be sent again.
-        assert!(Policy::default().retry(&mut write(), &mut answer(429)).is_some());
+        assert!(
+            Policy::default()
+                .retry(&mut write(), &mut answer(429))
+                .is_some()
+        );
         let mut p = Policy::default();
         let retried = (0..10)
             .filter(|_| p.retry(&mut get(), &mut answer(503)).is_some())

@@ -536,7 +536,6 @@ fn rejected(action: &Action, e: kube::Error) -> Error {
     }
 }
 
-
 /// Waits until a Deployment or StatefulSet has rolled out its new spec on every replica.
 pub(crate) async fn wait_rollout(
     cluster: &Cluster,

@@ -28,7 +28,8 @@ pub(crate) fn because(
     let named = prompt::objects_named(ctx, words).into_iter().any(|o| {
         o == *target || (o.name.to_lowercase() == name && o.namespace == target.namespace)
     });
-    (named || words.to_lowercase().contains(&name)).then(|| format!("your words: {:?}", words.trim()))
+    (named || words.to_lowercase().contains(&name))
+        .then(|| format!("your words: {:?}", words.trim()))
 }
 
 /// Whether the action destroys something: a deletion, or scaling to zero replicas.
@@ -104,11 +105,26 @@ mod tests {
         assert!(destructive(&Action::scale(d.clone(), 0, "x")));
         assert!(!destructive(&Action::scale(d.clone(), 2, "x")));
         let zero = json!([{"op": "replace", "path": "/spec/replicas", "value": 0}]);
-        assert!(destructive(&Action::patch(d.clone(), PatchKind::Json, zero, "x")));
+        assert!(destructive(&Action::patch(
+            d.clone(),
+            PatchKind::Json,
+            zero,
+            "x"
+        )));
         let merge = json!({"spec": {"replicas": 0}});
-        assert!(destructive(&Action::patch(d.clone(), PatchKind::Merge, merge, "x")));
+        assert!(destructive(&Action::patch(
+            d.clone(),
+            PatchKind::Merge,
+            merge,
+            "x"
+        )));
         let label = json!({"metadata": {"labels": {"a": "b"}}});
-        assert!(!destructive(&Action::patch(d, PatchKind::Merge, label, "x")));
+        assert!(!destructive(&Action::patch(
+            d,
+            PatchKind::Merge,
+            label,
+            "x"
+        )));
     }
 
     #[test]
@@ -127,7 +143,11 @@ mod tests {
         assert_eq!(refused.len(), 2, "{refused:?}");
         assert!(refused[0].contains("never deleted"), "{refused:?}");
         assert!(refused[1].contains("no finding"), "{refused:?}");
-        assert_eq!(needing_consent(&plan).len(), 2, "the model's deletions only");
+        assert_eq!(
+            needing_consent(&plan).len(),
+            2,
+            "the model's deletions only"
+        );
     }
 
     #[test]

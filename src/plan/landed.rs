@@ -18,7 +18,8 @@ pub(crate) enum Seen {
 }
 
 fn version(v: &Value) -> Option<&str> {
-    v.pointer("/metadata/resourceVersion").and_then(Value::as_str)
+    v.pointer("/metadata/resourceVersion")
+        .and_then(Value::as_str)
 }
 
 /// Whether `live` carries every field of `wanted` (maps by key, lists item by item), ignoring

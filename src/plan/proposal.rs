@@ -260,8 +260,14 @@ mod tests {
             ok[0].target,
             ObjectRef::new("Deployment", Some("app"), "web")
         );
-        assert_eq!(ok[0].why, "your words: \"scale web to 3\"; the model: asked");
-        assert!(matches!(&ok[0].origin, crate::plan::Origin::Model { because: Some(_) }));
+        assert_eq!(
+            ok[0].why,
+            "your words: \"scale web to 3\"; the model: asked"
+        );
+        assert!(matches!(
+            &ok[0].origin,
+            crate::plan::Origin::Model { because: Some(_) }
+        ));
         for bad in [
             r#"{"actions": [{"type": "explode", "kind": "Deployment", "name": "web"}]}"#,
             r#"{"actions": [{"type": "scale", "kind": "Deployment", "name": "web", "replicas": 3, "force": true}]}"#,

@@ -601,7 +601,15 @@ async fn handle(State(inner): State<Shared>, req: Request) -> Response {
     if let Some(injected) = flaky_hit(&inner, &method, &path, &query) {
         if injected.commit {
             let params = query_pairs(&query);
-            route(&inner, &method, &path, &params, &headers, &content_type, &body);
+            route(
+                &inner,
+                &method,
+                &path,
+                &params,
+                &headers,
+                &content_type,
+                &body,
+            );
         }
         if injected.status == 0 {
             // Unwinding out of the handler drops the connection without an answer, as a reset
@@ -656,28 +664,30 @@ fn reason(code: u16) -> &'static str {
     }
 }
 
+/// A number in [0, 1) from the seeded generator (xorshift64*: reproducible, spread enough).
+fn draw(seed: &AtomicU64) -> f64 {
+    let mut x = seed.load(Ordering::Relaxed);
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    seed.store(x, Ordering::Relaxed);
+    (x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64
+}
+
 /// Whether a `Flaky` fault hits this request, and which (recorded in `injected`).
 fn flaky_hit(inner: &Inner, method: &Method, path: &str, query: &str) -> Option<Flaky> {
     let write = matches!(method.as_str(), "POST" | "PUT" | "PATCH" | "DELETE")
         && !query.contains("dryRun=All")
         && !path.contains("selfsubjectaccessreviews");
     let mut rules = inner.flaky.lock().unwrap();
+    // Each matching rule draws in turn; the first that hits answers.
     let rule = rules.iter_mut().find(|f| {
         f.limit > 0
             && (!f.writes_only || write)
             && path.contains(&f.path)
             && (f.methods.is_empty() || f.methods.iter().any(|m| m == method.as_str()))
+            && draw(&inner.seed) < f.rate
     })?;
-    // xorshift64*: reproducible from the seed, good enough to spread faults.
-    let mut x = inner.seed.load(Ordering::Relaxed);
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    inner.seed.store(x, Ordering::Relaxed);
-    let draw = (x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64;
-    if draw >= rule.rate {
-        return None;
-    }
     rule.limit -= 1;
     inner.injected.lock().unwrap().push(Injected {
         method: method.to_string(),

@@ -6,6 +6,7 @@
 pub mod fake_api;
 pub mod fake_llm;
 pub mod server;
+pub mod sweep;
 
 use std::path::{Path, PathBuf};
 
