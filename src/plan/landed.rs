@@ -60,7 +60,14 @@ pub(crate) fn seen(
         }
         (Change::Delete, Some(_)) | (_, None) => Seen::Moved,
         (_, Some(n)) => {
-            let wanted = proposed.map(diff::clean);
+            // A Secret's stringData is write-only: the server stores it, encoded, in data.
+            let wanted = proposed.map(|p| {
+                let mut w = diff::clean(p);
+                if let Some(o) = w.as_object_mut() {
+                    o.remove("stringData");
+                }
+                w
+            });
             if wanted.is_some_and(|w| carries(&diff::clean(&n), &w)) {
                 Seen::Landed(Some(n))
             } else {

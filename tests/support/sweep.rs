@@ -170,6 +170,11 @@ pub fn clean_error(stderr: &str) -> bool {
 
 const DOCUMENTED: &[i32] = &[0, 1, 2, 3, 4, 5, 130];
 
+/// 0 is success and 3 is "problems found", an answer rather than an error.
+fn failed(code: i32) -> bool {
+    !matches!(code, 0 | 3)
+}
+
 /// Runs every case with the binary at `bin`.
 pub fn run(cases: &[Case], bin: &Path) -> Report {
     let started = Instant::now();
@@ -237,9 +242,11 @@ fn judge(report: &mut Report, name: &str, setup: &Setup, ran: Option<(i32, Strin
     let said = || format!("{name}: exit {code}: {}", stderr.trim_end());
     if stderr.contains("panicked") || code == 101 {
         report.panics.push(said());
-    } else if code != 0 && (!DOCUMENTED.contains(&code) || !clean_error(&stderr)) {
+    } else if !DOCUMENTED.contains(&code) {
         report.unclean.push(said());
-    } else if code != 0 {
+    } else if failed(code) && !clean_error(&stderr) {
+        report.unclean.push(said());
+    } else if failed(code) {
         report.failed_cleanly += 1;
     }
     if let Some(api) = &setup.api {
