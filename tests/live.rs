@@ -306,7 +306,8 @@ fn every_cluster_failure_ends_in_one_clear_line() {
             .iter()
             .filter(|r| r.path.ends_with("/events"))
             .count(),
-        4
+        5,
+        "the first attempt and four retries"
     );
 
     let closed = std::net::TcpListener::bind("127.0.0.1:0")

@@ -175,8 +175,8 @@ mod tests {
         Ok(Response::builder().status(code).body(()).unwrap())
     }
 
-    #[test]
-    fn reads_and_dry_runs_are_retried_on_server_errors_writes_are_not() {
+    #[tokio::test]
+    async fn reads_and_dry_runs_are_retried_on_server_errors_writes_are_not() {
         let get = || request(Method::GET, "/api/v1/namespaces/a/pods");
         let dry = || {
             request(
