@@ -263,6 +263,15 @@ async fn deploy_manifests(
             if v.is_null() {
                 continue;
             }
+            if !v.is_object() {
+                return Err(Error::Manifest {
+                    path: format!("{path}:{}", doc.first_line),
+                    detail:
+                        "not a Kubernetes object (a mapping with apiVersion, kind and metadata)"
+                            .into(),
+                }
+                .into());
+            }
             if crate::cluster::kinds::is_namespaced(v["kind"].as_str().unwrap_or_default())
                 && v.pointer("/metadata/namespace").is_none()
             {
