@@ -363,7 +363,18 @@ async fn write(cluster: &Cluster, step: &Step) -> Result<Option<Value>, kube::Er
                 tokio::time::sleep(crate::cluster::retry::backoff(attempt)).await;
                 attempt += 1;
             }
-            landed::Seen::Moved => return Err(err),
+            landed::Seen::Moved => {
+                let detail = match &err {
+                    kube::Error::Api(s) => s.message.clone(),
+                    other => kube_detail(other),
+                };
+                let code = crate::error::kube_code(&err);
+                let message = format!(
+                    "{detail}, and the object changed meanwhile (not by this write), so it was not sent again"
+                );
+                let status = kube::core::Status::failure(&message, "Conflict").with_code(code);
+                return Err(kube::Error::Api(status.boxed()));
+            }
         }
     }
 }
