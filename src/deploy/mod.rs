@@ -8,6 +8,9 @@
 //! names the undo command.
 
 pub mod app;
+pub(crate) mod build;
+pub(crate) mod images;
+pub(crate) mod registry;
 pub mod survey;
 pub mod verify;
 pub mod words;
@@ -59,7 +62,13 @@ pub async fn deploy(
     }
     let source = source_of(&args.what)?;
     let Source::TodoApp = source else {
-        return deploy_manifests(global, plan_args, &args.what, out).await;
+        if args.build.is_some() {
+            return Err(Error::Usage(
+                "--build builds the todo app's images; for other manifests, build and load their images first".into(),
+            )
+            .into());
+        }
+        return deploy_manifests(global, plan_args, args.skip_image_check, &args.what, out).await;
     };
     let mut values = Values::default();
     if let Some(tag) = &args.image_tag {
@@ -110,7 +119,7 @@ pub async fn deploy(
         writeln!(
             out,
             "Deploying todo-app to {} ({}), namespace {namespace}",
-            found.flavour, cluster.description
+            found.nodes.flavour, cluster.description
         )?;
         for n in &notes {
             match n {
@@ -153,6 +162,20 @@ pub async fn deploy(
     if text {
         writeln!(out)?;
     }
+    let mut built = Vec::new();
+    if let Some(dir) = &args.build {
+        let wanted = build::app_images(&objects);
+        let steps = build::steps(&found.nodes, dir, &wanted)?;
+        if build::run(&steps, plan_args.yes, plan_args.dry_run, out).await?
+            == build::Outcome::Declined
+        {
+            return Ok(exit::NOT_APPLIED);
+        }
+        built = wanted.into_iter().map(|(_, image)| image).collect();
+    }
+    if !args.skip_image_check {
+        preflight(global, &cluster, &found.nodes, &objects, &built, true, out).await?;
+    }
     let actions: Vec<Action> = objects
         .iter()
         .filter_map(|o| Action::apply_manifest(o.clone(), "todo-app"))
@@ -183,6 +206,67 @@ pub async fn deploy(
         }
         Err(e) => unhealthy(global, &cluster, &namespace, id.as_deref(), e, out).await,
     }
+}
+
+/// The pre-flight image check: images just built count as present (a node's image list lags
+/// behind); notes go to stderr; missing images are listed with their fixes, then stop the deploy.
+async fn preflight(
+    global: &Global,
+    cluster: &Cluster,
+    nodes: &survey::Nodes,
+    objects: &[Value],
+    built: &[String],
+    todo_app: bool,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let wanted: Vec<images::Use> = images::uses(objects)
+        .into_iter()
+        .filter(|u| !built.contains(&u.image))
+        .collect();
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let limit = images::time_limit(global.request_timeout);
+    let checked = {
+        let _s = Spinner::start(format!("Checking {} image(s)…", wanted.len()));
+        images::check(cluster, &nodes.flavour, &nodes.images, &wanted, limit).await
+    };
+    for n in &checked.notes {
+        eprintln!("note: {n}");
+    }
+    if checked.missing.is_empty() {
+        return Ok(());
+    }
+    if global.output == Output::Text {
+        let p = Palette::for_stdout(global.no_color);
+        writeln!(out, "{}", p.bold("Images the cluster cannot get:"))?;
+        for m in &checked.missing {
+            writeln!(out, "  {} ({}): {}", m.image, m.workloads.join(", "), m.why)?;
+            let fix = images::fix(&nodes.flavour, nodes.cluster_name.as_deref(), &m.image);
+            writeln!(out, "    fix: {fix}")?;
+        }
+        if todo_app {
+            if matches!(
+                nodes.flavour,
+                survey::Flavour::Minikube | survey::Flavour::Kind | survey::Flavour::DockerDesktop
+            ) {
+                writeln!(
+                    out,
+                    "  or build both at once: kubectl ai deploy todo-app --build DIR (the app's repository, with frontend/ and backend/)"
+                )?;
+            }
+            writeln!(
+                out,
+                "  or use images that exist: --set backend.image=REPO --set frontend.image=REPO --image-tag TAG"
+            )?;
+        }
+        writeln!(out)?;
+    }
+    let names: Vec<&str> = checked.missing.iter().map(|m| m.image.as_str()).collect();
+    Err(Error::ImagesMissing {
+        images: names.join(", "),
+    }
+    .into())
 }
 
 /// The plan through the pipeline without its own rollout wait (deploy waits in dependency order
@@ -243,6 +327,7 @@ async fn unhealthy(
 async fn deploy_manifests(
     global: &Global,
     plan_args: &PlanArgs,
+    skip_image_check: bool,
     what: &str,
     out: &mut dyn Write,
 ) -> anyhow::Result<u8> {
@@ -289,6 +374,17 @@ async fn deploy_manifests(
         true => Scope::Namespace(default_ns),
         false => Scope::AllNamespaces,
     };
+    if !skip_image_check {
+        let nodes = match survey::list_nodes(&cluster).await {
+            Ok(n) => n,
+            Err(e) => {
+                eprintln!("note: images on the nodes not checked: {e}");
+                Vec::new()
+            }
+        };
+        let nodes = survey::Nodes::read(&nodes);
+        preflight(global, &cluster, &nodes, &objects, &[], false, out).await?;
+    }
     let (code, id) = apply(&cluster, &scope, actions, global, plan_args, out).await?;
     if code != exit::OK
         || plan_args.dry_run
