@@ -126,13 +126,17 @@ pub(crate) enum Outcome {
 }
 
 /// Shows the commands, asks (or takes `--yes`), and runs them one by one with their output
-/// streamed; the first failure stops everything.
+/// streamed; the first failure stops everything. With `-o json|yaml` all of it goes to stderr, so
+/// stdout holds only the data.
 pub(crate) async fn run(
     steps: &[Step],
     yes: bool,
     dry_run: bool,
+    data_on_stdout: bool,
     out: &mut dyn Write,
 ) -> anyhow::Result<Outcome> {
+    let mut stderr = std::io::stderr();
+    let out: &mut dyn Write = if data_on_stdout { &mut stderr } else { out };
     writeln!(out, "Build the images into the cluster:")?;
     for s in steps {
         writeln!(out, "  {s}")?;
@@ -150,6 +154,9 @@ pub(crate) async fn run(
         out.flush()?;
         let mut cmd = std::process::Command::new(s.program);
         cmd.args(&s.args).stdin(std::process::Stdio::null());
+        if data_on_stdout {
+            cmd.stdout(std::io::stderr());
+        }
         let status = tokio::task::spawn_blocking(move || cmd.status()).await?;
         let detail = match status {
             Ok(st) if st.success() => continue,

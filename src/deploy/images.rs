@@ -243,6 +243,9 @@ pub(crate) async fn check(
             _ => ask.push((u, r, on_node)),
         }
     }
+    if ask.is_empty() {
+        return checked;
+    }
     let client = match registry::client(limit) {
         Ok(c) => c,
         Err(e) => {
