@@ -1102,12 +1102,27 @@ fn build_runs_nothing_without_consent_and_stops_at_the_first_failure() {
         "",
     );
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("nothing was built."), "{}", r.stdout);
+    assert!(s.ran().is_empty(), "{:?}", s.ran());
+
+    // So does -o json, which prints the plan as data; stdout holds nothing else.
+    let r = s.run(
+        &sb,
+        &api,
+        &["deploy", "todo-app", "--build", repo, "-o", "json", "--yes"],
+        "",
+    );
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let plan: Value = serde_json::from_str(&r.stdout).expect(&r.stdout);
+    assert_eq!(plan["kind"], "Plan");
     assert!(
-        r.stdout.contains("Dry run: nothing was built."),
+        r.stderr
+            .contains("minikube image build -t ghcr.io/example/todo-backend:1.4.2"),
         "{}",
-        r.stdout
+        r.stderr
     );
     assert!(s.ran().is_empty(), "{:?}", s.ran());
+    assert!(api.real_mutations().is_empty());
 
     // Declined on a terminal.
     let kubeconfig = api.write_kubeconfig(sb.path(), "default");

@@ -120,7 +120,7 @@ fn elsewhere(flavour: &Flavour, images: &[(&str, String)]) -> Error {
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Outcome {
     Built,
-    /// `--dry-run`: shown, not run.
+    /// `--dry-run` or `-o json|yaml` (which print the plan and change nothing): shown, not run.
     Shown,
     Declined,
 }
@@ -142,7 +142,10 @@ pub(crate) async fn run(
         writeln!(out, "  {s}")?;
     }
     if dry_run {
-        writeln!(out, "Dry run: nothing was built.\n")?;
+        writeln!(
+            out,
+            "Not run (--dry-run, or a plan printed as data): nothing was built.\n"
+        )?;
         return Ok(Outcome::Shown);
     }
     if !yes && !ask()? {

@@ -166,7 +166,14 @@ pub async fn deploy(
     if let Some(dir) = &args.build {
         let wanted = build::app_images(&objects);
         let steps = build::steps(&found.nodes, dir, &wanted)?;
-        if build::run(&steps, plan_args.yes, plan_args.dry_run, !text, out).await?
+        if build::run(
+            &steps,
+            plan_args.yes,
+            plan_args.dry_run || !text,
+            !text,
+            out,
+        )
+        .await?
             == build::Outcome::Declined
         {
             return Ok(exit::NOT_APPLIED);
