@@ -927,6 +927,48 @@ fn a_directory_of_manifests_is_checked_too() {
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
 }
 
+#[test]
+fn a_node_copy_does_not_count_when_the_kubelet_pulls_anyway() {
+    let sb = Sandbox::new();
+    let reg = FakeRegistry::open();
+    let image = reg.image("shop/web:latest");
+    let mut images = node_images(false);
+    images
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"names": [image], "sizeBytes": 50_000_000}));
+    let api = cluster_holding(false, images);
+    let file = sb.path().join("web.yaml");
+    let manifest = |policy: &str| {
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: web}}\nspec:\n  containers: [{{name: web, image: '{image}'{policy}}}]\n"
+        )
+    };
+    // `:latest` without a policy is pulled every time: the registry decides, and has none.
+    std::fs::write(&file, manifest("")).unwrap();
+    let r = run(&sb, &api, &["deploy", file.to_str().unwrap(), "--yes"]);
+    assert_eq!(r.code, 5, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains(&format!(
+            "{image} (pod/web): imagePullPolicy makes the kubelet pull it although a node has it, and {} has no such image (404)",
+            reg.host
+        )),
+        "{}",
+        r.stdout
+    );
+    assert!(api.mutations().is_empty());
+    // IfNotPresent: the node's copy is what runs.
+    std::fs::write(&file, manifest(", imagePullPolicy: IfNotPresent")).unwrap();
+    let before = reg.journal().len();
+    let r = run(
+        &sb,
+        &api,
+        &["deploy", file.to_str().unwrap(), "--yes", "--timeout", "0"],
+    );
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(reg.journal().len(), before, "the registry was not asked");
+}
+
 /// Stand-in `minikube`, `kind` and `docker` that record their arguments, one line per run, and
 /// fail when their arguments contain $STANDIN_FAIL.
 struct Standins {

@@ -381,7 +381,7 @@ async fn deploy_manifests(
         true => Scope::Namespace(default_ns),
         false => Scope::AllNamespaces,
     };
-    if !skip_image_check {
+    if !skip_image_check && !images::uses(&objects).is_empty() {
         let nodes = match survey::list_nodes(&cluster).await {
             Ok(n) => n,
             Err(e) => {
