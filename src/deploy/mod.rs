@@ -2,10 +2,11 @@
 //! pipeline, adapted to the cluster it lands on, and verified healthy through the API.
 //!
 //! The order of work: values (flags, or words turned into values by the LLM) -> survey of the
-//! cluster -> adaptations -> objects -> one plan (diff, consent, apply, history) -> waiting for the
-//! database, then the backend, then the frontend -> endpoints -> `/ready` through the API server's
-//! service proxy -> how to reach it. A failure runs the diagnosis on the app's namespace and
-//! names the undo command.
+//! cluster -> adaptations -> objects -> with `--build`, the app's images built into the cluster
+//! -> the image check (every image on a node or in its registry) -> one plan (diff, consent,
+//! apply, history) -> waiting for the database, then the backend, then the frontend -> endpoints
+//! -> `/ready` through the API server's service proxy -> how to reach it. A failure runs the
+//! diagnosis on the app's namespace and names the undo command.
 
 pub mod app;
 pub(crate) mod build;
@@ -162,24 +163,13 @@ pub async fn deploy(
     if text {
         writeln!(out)?;
     }
-    let mut built = Vec::new();
-    if let Some(dir) = &args.build {
-        let wanted = build::app_images(&objects);
-        let steps = build::steps(&found.nodes, dir, &wanted)?;
-        if build::run(
-            &steps,
-            plan_args.yes,
-            plan_args.dry_run || !text,
-            !text,
-            out,
-        )
-        .await?
-            == build::Outcome::Declined
-        {
-            return Ok(exit::NOT_APPLIED);
-        }
-        built = wanted.into_iter().map(|(_, image)| image).collect();
-    }
+    let built = match &args.build {
+        Some(dir) => match build_images(dir, &found.nodes, &objects, plan_args, text, out).await? {
+            Some(built) => built,
+            None => return Ok(exit::NOT_APPLIED),
+        },
+        None => Vec::new(),
+    };
     if !args.skip_image_check {
         preflight(global, &cluster, &found.nodes, &objects, &built, true, out).await?;
     }
@@ -245,35 +235,64 @@ async fn preflight(
         return Ok(());
     }
     if global.output == Output::Text {
-        let p = Palette::for_stdout(global.no_color);
-        writeln!(out, "{}", p.bold("Images the cluster cannot get:"))?;
-        for m in &checked.missing {
-            writeln!(out, "  {} ({}): {}", m.image, m.workloads.join(", "), m.why)?;
-            let fix = images::fix(&nodes.flavour, nodes.cluster_name.as_deref(), &m.image);
-            writeln!(out, "    fix: {fix}")?;
-        }
-        if todo_app {
-            if matches!(
-                nodes.flavour,
-                survey::Flavour::Minikube | survey::Flavour::Kind | survey::Flavour::DockerDesktop
-            ) {
-                writeln!(
-                    out,
-                    "  or build both at once: kubectl ai deploy todo-app --build DIR (the app's repository, with frontend/ and backend/)"
-                )?;
-            }
-            writeln!(
-                out,
-                "  or use images that exist: --set backend.image=REPO --set frontend.image=REPO --image-tag TAG"
-            )?;
-        }
-        writeln!(out)?;
+        show_missing(nodes, &checked.missing, todo_app, global.no_color, out)?;
     }
     let names: Vec<&str> = checked.missing.iter().map(|m| m.image.as_str()).collect();
     Err(Error::ImagesMissing {
         images: names.join(", "),
     }
     .into())
+}
+
+/// Each missing image with its fix for this cluster, and for the todo app the ways to fix both.
+fn show_missing(
+    nodes: &survey::Nodes,
+    missing: &[images::Missing],
+    todo_app: bool,
+    no_color: bool,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    let p = Palette::for_stdout(no_color);
+    writeln!(out, "{}", p.bold("Images the cluster cannot get:"))?;
+    for m in missing {
+        writeln!(out, "  {} ({}): {}", m.image, m.workloads.join(", "), m.why)?;
+        let fix = images::fix(&nodes.flavour, nodes.cluster_name.as_deref(), &m.image);
+        writeln!(out, "    fix: {fix}")?;
+    }
+    if todo_app {
+        if matches!(
+            nodes.flavour,
+            survey::Flavour::Minikube | survey::Flavour::Kind | survey::Flavour::DockerDesktop
+        ) {
+            writeln!(
+                out,
+                "  or build both at once: kubectl ai deploy todo-app --build DIR (the app's repository, with frontend/ and backend/)"
+            )?;
+        }
+        writeln!(
+            out,
+            "  or use images that exist: --set backend.image=REPO --set frontend.image=REPO --image-tag TAG"
+        )?;
+    }
+    writeln!(out)
+}
+
+/// `--build DIR`: the app's images built into the cluster with the plan's tags, after consent.
+/// Returns the images built (or that would be, in a dry run), or None when declined.
+async fn build_images(
+    dir: &Path,
+    nodes: &survey::Nodes,
+    objects: &[Value],
+    plan_args: &PlanArgs,
+    text: bool,
+    out: &mut dyn Write,
+) -> anyhow::Result<Option<Vec<String>>> {
+    let wanted = build::app_images(objects);
+    let steps = build::steps(nodes, dir, &wanted)?;
+    // -o json|yaml prints the plan as data and changes nothing: neither does its build.
+    let show_only = plan_args.dry_run || !text;
+    let outcome = build::run(&steps, plan_args.yes, show_only, !text, out).await?;
+    Ok((outcome != build::Outcome::Declined).then(|| wanted.into_iter().map(|(_, i)| i).collect()))
 }
 
 /// The plan through the pipeline without its own rollout wait (deploy waits in dependency order
