@@ -335,6 +335,9 @@ async fn live_pull_secrets(cluster: &Cluster, (namespace, name): &(String, Strin
 
 /// How to get one image into this cluster.
 pub(crate) fn fix(flavour: &Flavour, cluster_name: Option<&str>, image: &str) -> String {
+    if ImageRef::parse(image).is_none() {
+        return "write it as [REGISTRY/]REPOSITORY[:TAG][@sha256:DIGEST], the repository in lower case".into();
+    }
     match flavour {
         Flavour::Minikube => {
             let p = profile_flag("-p", cluster_name, "minikube");
@@ -444,5 +447,6 @@ mod tests {
                 .ends_with("kind load docker-image ghcr.io/example/todo-backend:1.4.2`")
         );
         assert!(fix(&Flavour::Other, None, img).contains("registry the cluster can pull from"));
+        assert!(fix(&Flavour::Minikube, None, "Todo:1").starts_with("write it as"));
     }
 }
