@@ -220,6 +220,9 @@ const DEPLOY_HELP: &str = r#"Examples:
   # The todo app, adapted to the cluster (NodePort on minikube, LoadBalancer where there is one)
   kubectl ai deploy todo-app
 
+  # On minikube or kind: build the app's images into the cluster, then deploy (asks first)
+  kubectl ai deploy todo-app --build ~/src/todo-app
+
   # Values, as in the Helm chart's values.yaml (list them with --list-values)
   kubectl ai deploy todo-app --set backend.replicas=3 --set ingress.enabled=false --image-tag 1.5.0
 
@@ -234,9 +237,6 @@ const DEPLOY_HELP: &str = r#"Examples:
 
   # Remove it; the database volume and its Secret stay unless --delete-data
   kubectl ai undeploy todo-app
-
-  # On minikube or kind: build the app's images into the cluster, then deploy (asks first)
-  kubectl ai deploy todo-app --build ~/src/todo-app
 
 Before anything is applied, every image is checked: on a node already, or served by its registry.
 A missing one stops the deploy (exit 5) with the command that builds or loads it.

@@ -128,10 +128,7 @@ async fn token(
         .ok_or_else(|| Answer::Unreachable("a token challenge without a realm".into()))?;
     let mut url = Url::parse(&realm)
         .map_err(|_| Answer::Unreachable(format!("an invalid token realm {realm:?}")))?;
-    // A token is only fetched over HTTPS, or from a loopback host (a local test registry).
-    let safe = url.scheme() == "https"
-        || (url.scheme() == "http" && url.host_str().is_some_and(is_loopback));
-    if !safe {
+    if !safe_realm(&url) {
         return Err(Answer::Unreachable(format!(
             "an insecure token realm {realm:?}"
         )));
@@ -164,6 +161,11 @@ async fn token(
         .or_else(|| v["access_token"].as_str())
         .map(str::to_string)
         .ok_or_else(|| Answer::Unreachable("the token endpoint's reply holds no token".into()))
+}
+
+/// A token is only fetched over HTTPS, or from a loopback host (a local registry).
+fn safe_realm(url: &Url) -> bool {
+    url.scheme() == "https" || (url.scheme() == "http" && url.host_str().is_some_and(is_loopback))
 }
 
 /// `Bearer realm="...",service="...",scope="..."` as key/value pairs; quoted values may hold commas.
@@ -241,6 +243,17 @@ mod tests {
                 ),
             ]
         );
+    }
+
+    #[test]
+    fn tokens_come_only_from_https_or_loopback_realms() {
+        let safe = |u: &str| safe_realm(&Url::parse(u).unwrap());
+        assert!(safe("https://auth.docker.io/token"));
+        assert!(safe("http://127.0.0.1:5000/token"));
+        assert!(safe("http://localhost:5000/token"));
+        assert!(!safe("http://auth.example.com/token"));
+        assert!(!safe("http://127.0.0.1.nip.io/token"));
+        assert!(!safe("file:///etc/passwd"));
     }
 
     #[test]
