@@ -220,6 +220,9 @@ const DEPLOY_HELP: &str = r#"Examples:
   # The todo app, adapted to the cluster (NodePort on minikube, LoadBalancer where there is one)
   kubectl ai deploy todo-app
 
+  # On minikube or kind: build the app's images into the cluster, then deploy (asks first)
+  kubectl ai deploy todo-app --build ~/src/todo-app
+
   # Values, as in the Helm chart's values.yaml (list them with --list-values)
   kubectl ai deploy todo-app --set backend.replicas=3 --set ingress.enabled=false --image-tag 1.5.0
 
@@ -235,9 +238,9 @@ const DEPLOY_HELP: &str = r#"Examples:
   # Remove it; the database volume and its Secret stay unless --delete-data
   kubectl ai undeploy todo-app
 
-On minikube, build the images into the cluster first:
-  minikube image build -t ghcr.io/example/todo-backend:1.4.2 ./backend
-  minikube image build -t ghcr.io/example/todo-frontend:1.4.2 ./frontend"#;
+Before anything is applied, every image is checked: on a node already, or served by its registry.
+A missing one stops the deploy (exit 5) with the command that builds or loads it.
+--skip-image-check deploys anyway."#;
 
 #[derive(Debug, Args)]
 pub struct DeployArgs {
@@ -264,6 +267,15 @@ pub struct DeployArgs {
     /// List the values --set accepts, and exit
     #[arg(long)]
     pub list_values: bool,
+
+    /// Build the todo app's images into a local cluster first (minikube, kind, Docker Desktop),
+    /// from DIR/backend and DIR/frontend, with the tags the plan uses; asks first
+    #[arg(long, value_name = "DIR", conflicts_with = "render")]
+    pub build: Option<PathBuf>,
+
+    /// Deploy without checking that every image is on a node or in its registry
+    #[arg(long)]
+    pub skip_image_check: bool,
 }
 
 #[derive(Debug, Args)]

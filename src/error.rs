@@ -143,6 +143,14 @@ pub enum Error {
     /// A deployed app did not become healthy; the diagnosis has been printed.
     #[error("{app} is not healthy; the diagnosis above says why{undo}")]
     Unhealthy { app: String, undo: String },
+    /// The pre-flight check found images the cluster cannot get; the fixes have been printed.
+    #[error(
+        "the cluster cannot get {images}; nothing was applied (build or load them into the cluster, or point the deploy at images that exist; --skip-image-check deploys anyway)"
+    )]
+    ImagesMissing { images: String },
+    /// A build or load command for `deploy --build` failed.
+    #[error("`{command}` failed ({detail}); nothing was applied")]
+    BuildFailed { command: String, detail: String },
     /// The LLM endpoint could not be reached.
     #[error("cannot reach the LLM at {endpoint}: {detail}")]
     LlmUnreachable { endpoint: String, detail: String },
@@ -232,7 +240,8 @@ impl Error {
             | Error::DryRunRejected { .. }
             | Error::NoConsent
             | Error::DestructionNotConsented(_)
-            | Error::InvalidProposal(_) => exit::NOT_APPLIED,
+            | Error::InvalidProposal(_)
+            | Error::ImagesMissing { .. } => exit::NOT_APPLIED,
             Error::Usage(_) => exit::USAGE,
             _ => exit::ERROR,
         }

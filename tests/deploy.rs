@@ -9,11 +9,46 @@ use serde_json::{Value, json};
 
 use crate::support::fake_api::FakeApi;
 use crate::support::fake_llm::{FakeLlm, Reply};
-use crate::support::{Outcome, Sandbox, outcome, root, tool};
+use crate::support::fake_registry::FakeRegistry;
+use crate::support::{Outcome, Sandbox, on_a_terminal, outcome, root, tool};
 use kubectl_ai::cluster::kinds;
 
-/// A cluster as `minikube start` leaves it (ingress addon on), or a plain one.
+/// The images a node holds once the app's images are built into it and PostgreSQL was pulled,
+/// named as the kubelet lists them: Docker's short names on minikube (its default runtime),
+/// containerd's fully qualified ones elsewhere.
+fn node_images(minikube: bool) -> Value {
+    let (postgres, nginx, controller) = if minikube {
+        (
+            "postgres",
+            "nginx",
+            "registry.k8s.io/ingress-nginx/controller",
+        )
+    } else {
+        (
+            "docker.io/library/postgres",
+            "docker.io/library/nginx",
+            "registry.k8s.io/ingress-nginx/controller",
+        )
+    };
+    json!([
+        {"names": [format!("{controller}@sha256:d2fbc4ec70d8aa2050dd91a91506e998765e86c96f32cffb56c503c9c34eed5b"),
+                   format!("{controller}:v1.12.1")], "sizeBytes": 111_947_245},
+        {"names": ["ghcr.io/example/todo-frontend:1.4.2"], "sizeBytes": 182_320_114},
+        {"names": ["ghcr.io/example/todo-backend:1.4.2"], "sizeBytes": 97_512_806},
+        {"names": [format!("{postgres}@sha256:7c688148e5e156d0e86df7ba8ae5a05a2386aaec1e2ad8e6d11bdf10504b1fb7"),
+                   format!("{postgres}:16-alpine")], "sizeBytes": 104_011_564},
+        {"names": [format!("{nginx}@sha256:6784fb0834aa7dbbe12e3d7471e69c290df3e6ba810dc38b34ae33d3c1c05f7d"),
+                   format!("{nginx}:1.27")], "sizeBytes": 72_195_292},
+    ])
+}
+
+/// A cluster as `minikube start` leaves it (ingress addon on), or a plain one, with the app's
+/// images on its node.
 pub(crate) fn cluster(minikube: bool) -> FakeApi {
+    cluster_holding(minikube, node_images(minikube))
+}
+
+fn cluster_holding(minikube: bool, images: Value) -> FakeApi {
     let api = FakeApi::empty();
     let mut labels = json!({"kubernetes.io/hostname": "node-1"});
     if minikube {
@@ -23,7 +58,8 @@ pub(crate) fn cluster(minikube: bool) -> FakeApi {
         &kinds::NODES,
         vec![json!({"metadata": {"name": if minikube { "minikube" } else { "node-1" }, "labels": labels},
                     "status": {"addresses": [{"type": "InternalIP", "address": "192.168.49.2"}],
-                               "conditions": [{"type": "Ready", "status": "True"}]}})],
+                               "conditions": [{"type": "Ready", "status": "True"}],
+                               "images": images}})],
     );
     api.insert(
         &kinds::NAMESPACES,
@@ -233,7 +269,10 @@ fn minikube_and_a_generic_cluster_are_adapted_differently() {
     // Nothing to route through: the Ingress is left out, the frontend is a NodePort, and the
     // user is told why and how to fix it.
     let bare = FakeApi::empty();
-    bare.insert(&kinds::NODES, vec![json!({"metadata": {"name": "node-1"}})]);
+    bare.insert(
+        &kinds::NODES,
+        vec![json!({"metadata": {"name": "node-1"}, "status": {"images": node_images(false)}})],
+    );
     bare.insert(
         &kinds::NAMESPACES,
         vec![json!({"metadata": {"name": "default"}})],
@@ -274,6 +313,8 @@ fn an_image_that_cannot_be_pulled_ends_with_the_diagnosis_and_the_undo_command()
             "3s",
             "--image-tag",
             "9.9.9",
+            // An image that vanished after the check: the deploy's own diagnosis is the net.
+            "--skip-image-check",
         ],
     );
     assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
@@ -615,4 +656,585 @@ fn the_real_kubectl_reads_what_deploy_created() {
             "statefulset.apps/postgres"
         ]
     );
+}
+
+// The pre-flight image check and `--build`.
+
+/// The node's images without the app's own: a fresh cluster that pulled PostgreSQL only.
+fn without_app_images(minikube: bool) -> Value {
+    let all = node_images(minikube);
+    let kept: Vec<Value> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| !i["names"][0].as_str().unwrap().contains("example/todo"))
+        .cloned()
+        .collect();
+    assert_eq!(kept.len(), 3);
+    Value::Array(kept)
+}
+
+/// `--set` flags pointing the app's images at `backend` and `frontend` (tag 1.4.2 as bundled).
+fn images_at(backend: &str, frontend: &str) -> Vec<String> {
+    vec![
+        "--set".into(),
+        format!("backend.image={backend}"),
+        "--set".into(),
+        format!("frontend.image={frontend}"),
+    ]
+}
+
+fn deploy_args(extra: &[String]) -> Vec<&str> {
+    let mut args = vec!["deploy", "todo-app", "--yes", "--timeout", "0"];
+    args.extend(extra.iter().map(String::as_str));
+    args
+}
+
+#[test]
+fn a_missing_image_stops_the_deploy_before_the_dry_run_naming_it_and_its_fix() {
+    let sb = Sandbox::new();
+    let reg = FakeRegistry::with_tokens();
+    reg.push("todo/frontend", "1.4.2");
+    let api = cluster_holding(true, without_app_images(true));
+    let extra = images_at(&reg.image("todo/backend"), &reg.image("todo/frontend"));
+    let r = run(&sb, &api, &deploy_args(&extra));
+    assert_eq!(r.code, 5, "{}\n{}", r.stdout, r.stderr);
+    assert!(!api.journal().is_empty(), "the cluster was read");
+    assert!(api.mutations().is_empty(), "{:#?}", api.mutations());
+
+    let backend = format!("{}:1.4.2", reg.image("todo/backend"));
+    let listed = r
+        .stdout
+        .split_once("Images the cluster cannot get:")
+        .expect(&r.stdout)
+        .1;
+    assert!(
+        listed.contains(&format!(
+            "{backend} (deployment/todo-backend): not on any node, and {} has no such image (404)",
+            reg.host
+        )),
+        "{listed}"
+    );
+    assert!(
+        listed.contains(&format!("fix: minikube image build -t {backend} DIR")),
+        "{listed}"
+    );
+    assert!(
+        listed.contains("kubectl ai deploy todo-app --build DIR"),
+        "{listed}"
+    );
+    assert!(listed.contains("--set backend.image=REPO"), "{listed}");
+    assert!(
+        !listed.contains("todo/frontend"),
+        "the registry has it: {listed}"
+    );
+    assert!(!listed.contains("postgres"), "the node has it: {listed}");
+    assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+    assert!(
+        r.stderr.starts_with(&format!(
+            "error: the cluster cannot get {backend}; nothing was applied"
+        )),
+        "{}",
+        r.stderr
+    );
+
+    // The registry was asked as Docker Hub and GHCR are: a challenge, an anonymous token for
+    // pulling that repository, then the manifest with the token.
+    let hits = reg.journal();
+    let asked = |path: &str, bearer: bool| {
+        hits.iter()
+            .any(|h| h.method == "HEAD" && h.path == path && h.authorization.is_some() == bearer)
+    };
+    assert!(
+        asked("/v2/todo/backend/manifests/1.4.2", false),
+        "{hits:#?}"
+    );
+    assert!(asked("/v2/todo/backend/manifests/1.4.2", true), "{hits:#?}");
+    assert!(
+        hits.iter().any(|h| h.path == "/token"
+            && h.query.contains("service=fake-registry")
+            && h.query.contains("scope=repository%3Atodo%2Fbackend%3Apull")),
+        "{hits:#?}"
+    );
+}
+
+#[test]
+fn a_registry_that_wants_credentials_blocks_only_where_the_kubelet_has_none() {
+    let sb = Sandbox::new();
+    let reg = FakeRegistry::with_tokens();
+    for repo in ["todo/backend", "todo/frontend"] {
+        reg.push(repo, "1.4.2");
+    }
+    reg.make_private("todo/backend");
+    let extra = images_at(&reg.image("todo/backend"), &reg.image("todo/frontend"));
+    let backend = format!("{}:1.4.2", reg.image("todo/backend"));
+
+    // minikube's kubelet pulls with the pods' pull secrets only, and these pods have none.
+    let mini = cluster_holding(true, without_app_images(true));
+    let r = run(&sb, &mini, &deploy_args(&extra));
+    assert_eq!(r.code, 5, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("refuses it to anonymous pulls"),
+        "{}",
+        r.stdout
+    );
+    assert!(mini.mutations().is_empty());
+
+    // Elsewhere nodes may hold credentials of their own (a cloud's registry): a note, and on.
+    let generic = cluster_holding(false, without_app_images(false));
+    let r = run(&sb, &generic, &deploy_args(&extra));
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains(&format!(
+            "note: cannot verify image {backend}: {} needs credentials",
+            reg.host
+        )),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        generic
+            .object("apps", "deployments", Some("todo-app"), "todo-backend")
+            .is_some()
+    );
+}
+
+#[test]
+fn images_on_a_node_or_in_their_registry_let_the_deploy_proceed() {
+    let sb = Sandbox::new();
+    // On the node (as `minikube image build` leaves them): the registry is never asked.
+    let reg = FakeRegistry::open();
+    let mut images = without_app_images(true);
+    for repo in ["todo/backend", "todo/frontend"] {
+        images.as_array_mut().unwrap().push(
+            json!({"names": [format!("{}:1.4.2", reg.image(repo))], "sizeBytes": 90_000_000}),
+        );
+    }
+    let api = cluster_holding(true, images);
+    let extra = images_at(&reg.image("todo/backend"), &reg.image("todo/frontend"));
+    let r = run(&sb, &api, &deploy_args(&extra));
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("applied"), "{}", r.stdout);
+    assert!(reg.journal().is_empty(), "{:#?}", reg.journal());
+
+    // In the registry, behind the token flow: asked once each, then deployed.
+    let reg = FakeRegistry::with_tokens();
+    for repo in ["todo/backend", "todo/frontend"] {
+        reg.push(repo, "1.4.2");
+    }
+    let api = cluster_holding(false, without_app_images(false));
+    let extra = images_at(&reg.image("todo/backend"), &reg.image("todo/frontend"));
+    let r = run(&sb, &api, &deploy_args(&extra));
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let deployment = api
+        .object("apps", "deployments", Some("todo-app"), "todo-frontend")
+        .expect("deployed");
+    assert_eq!(
+        deployment["spec"]["template"]["spec"]["containers"][0]["image"],
+        format!("{}:1.4.2", reg.image("todo/frontend"))
+    );
+    let authorized: Vec<String> = reg
+        .journal()
+        .into_iter()
+        .filter(|h| h.method == "HEAD" && h.authorization.is_some())
+        .map(|h| h.path)
+        .collect();
+    assert_eq!(authorized.len(), 2, "{authorized:?}");
+    assert!(!r.stderr.contains("note:"), "{}", r.stderr);
+
+    // --skip-image-check: not even asked.
+    let reg = FakeRegistry::open();
+    let api = cluster_holding(false, without_app_images(false));
+    let mut extra = images_at(&reg.image("todo/backend"), &reg.image("todo/frontend"));
+    extra.push("--skip-image-check".into());
+    let r = run(&sb, &api, &deploy_args(&extra));
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(reg.journal().is_empty(), "{:#?}", reg.journal());
+    assert!(!api.real_mutations().is_empty());
+}
+
+#[test]
+fn an_unreachable_or_silent_registry_is_a_note_and_the_deploy_goes_on() {
+    let sb = Sandbox::new();
+    // Nothing listens on the first port; the second accepts connections and never answers.
+    let refused = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let refused_at = refused.local_addr().unwrap();
+    drop(refused);
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_at = silent.local_addr().unwrap();
+    let api = cluster_holding(true, without_app_images(true));
+    let mut extra = images_at(
+        &format!("{refused_at}/todo/backend"),
+        &format!("{silent_at}/todo/frontend"),
+    );
+    extra.extend(["--request-timeout".into(), "2s".into()]);
+    let r = run(&sb, &api, &deploy_args(&extra));
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains(&format!(
+            "note: cannot verify image {refused_at}/todo/backend:1.4.2: {refused_at} did not answer (cannot connect); deploying anyway"
+        )),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains(&format!(
+            "note: cannot verify image {silent_at}/todo/frontend:1.4.2: {silent_at} did not answer"
+        )),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        api.object("apps", "deployments", Some("todo-app"), "todo-frontend")
+            .is_some()
+    );
+    drop(silent);
+}
+
+#[test]
+fn a_directory_of_manifests_is_checked_too() {
+    let sb = Sandbox::new();
+    let reg = FakeRegistry::open();
+    let api = cluster(false);
+    let dir = sb.path().join("k8s");
+    std::fs::create_dir_all(&dir).unwrap();
+    let image = format!("{}:2.0", reg.image("shop/web"));
+    std::fs::write(
+        dir.join("web.yaml"),
+        format!("apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: web}}\nspec:\n  selector: {{matchLabels: {{app: web}}}}\n  template:\n    metadata: {{labels: {{app: web}}}}\n    spec:\n      initContainers: [{{name: wait, image: 'nginx:1.27'}}]\n      containers: [{{name: web, image: '{image}'}}]\n"),
+    )
+    .unwrap();
+    let r = run(&sb, &api, &["deploy", dir.to_str().unwrap(), "--yes"]);
+    assert_eq!(r.code, 5, "{}\n{}", r.stdout, r.stderr);
+    assert!(api.mutations().is_empty());
+    assert!(
+        r.stdout.contains(&format!(
+            "{image} (deployment/web): not on any node, and {} has no such image (404)\n    fix: push {image} to a registry the cluster can pull from",
+            reg.host
+        )),
+        "{}",
+        r.stdout
+    );
+    assert!(!r.stdout.contains("nginx"), "on the node: {}", r.stdout);
+    assert!(!r.stdout.contains("--build"), "{}", r.stdout);
+
+    reg.push("shop/web", "2.0");
+    let r = run(
+        &sb,
+        &api,
+        &["deploy", dir.to_str().unwrap(), "--yes", "--timeout", "0"],
+    );
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+}
+
+#[test]
+fn a_node_copy_does_not_count_when_the_kubelet_pulls_anyway() {
+    let sb = Sandbox::new();
+    let reg = FakeRegistry::open();
+    let image = reg.image("shop/web:latest");
+    let mut images = node_images(false);
+    images
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"names": [image], "sizeBytes": 50_000_000}));
+    let api = cluster_holding(false, images);
+    let file = sb.path().join("web.yaml");
+    let manifest = |policy: &str| {
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: web}}\nspec:\n  containers: [{{name: web, image: '{image}'{policy}}}]\n"
+        )
+    };
+    // `:latest` without a policy is pulled every time: the registry decides, and has none.
+    std::fs::write(&file, manifest("")).unwrap();
+    let r = run(&sb, &api, &["deploy", file.to_str().unwrap(), "--yes"]);
+    assert_eq!(r.code, 5, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains(&format!(
+            "{image} (pod/web): imagePullPolicy makes the kubelet pull it although a node has it, and {} has no such image (404)",
+            reg.host
+        )),
+        "{}",
+        r.stdout
+    );
+    assert!(api.mutations().is_empty());
+    // IfNotPresent: the node's copy is what runs.
+    std::fs::write(&file, manifest(", imagePullPolicy: IfNotPresent")).unwrap();
+    let before = reg.journal().len();
+    let r = run(
+        &sb,
+        &api,
+        &["deploy", file.to_str().unwrap(), "--yes", "--timeout", "0"],
+    );
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(reg.journal().len(), before, "the registry was not asked");
+}
+
+/// Stand-in `minikube`, `kind` and `docker` that record their arguments, one line per run, and
+/// fail when their arguments contain $STANDIN_FAIL.
+struct Standins {
+    path: String,
+    log: std::path::PathBuf,
+    repo: std::path::PathBuf,
+}
+
+impl Standins {
+    fn new(sb: &Sandbox) -> Standins {
+        let bin = sb.path().join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        let script = "#!/bin/sh\necho \"$(basename \"$0\") $*\" >> \"$STANDIN_LOG\"\nif [ -n \"$STANDIN_FAIL\" ]; then case \"$*\" in *\"$STANDIN_FAIL\"*) echo 'ERROR: failed to solve: process \"/bin/sh -c npm ci\" did not complete successfully: exit code: 1' >&2; exit 1;; esac; fi\necho \"$(basename \"$0\"): built\"\n";
+        for tool in ["minikube", "kind", "docker"] {
+            let p = bin.join(tool);
+            std::fs::write(&p, script).unwrap();
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let repo = sb.path().join("todo-src");
+        for c in ["backend", "frontend"] {
+            std::fs::create_dir_all(repo.join(c)).unwrap();
+            std::fs::write(repo.join(c).join("Dockerfile"), "FROM python:3.12-slim\n").unwrap();
+        }
+        Standins {
+            path: format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
+            log: sb.path().join("standins.log"),
+            repo,
+        }
+    }
+
+    fn run(&self, sb: &Sandbox, api: &FakeApi, args: &[&str], fail: &str) -> Outcome {
+        outcome(
+            sb.against(api, "default")
+                .env("PATH", &self.path)
+                .env("STANDIN_LOG", &self.log)
+                .env("STANDIN_FAIL", fail)
+                .args(args),
+        )
+    }
+
+    /// What ran, with the app's repository written as DIR.
+    fn ran(&self) -> Vec<String> {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| l.replace(&self.repo.display().to_string(), "DIR"))
+            .collect()
+    }
+}
+
+fn kind_cluster(name: &str) -> FakeApi {
+    let api = FakeApi::empty();
+    api.insert(
+        &kinds::NODES,
+        vec![
+            json!({"metadata": {"name": format!("{name}-control-plane")},
+                    "spec": {"providerID": format!("kind://docker/{name}/{name}-control-plane")},
+                    "status": {"images": without_app_images(false)}}),
+        ],
+    );
+    api.insert(
+        &kinds::NAMESPACES,
+        vec![json!({"metadata": {"name": "default"}})],
+    );
+    api
+}
+
+#[test]
+fn build_puts_the_images_into_minikube_with_the_plans_tags_then_deploys() {
+    let sb = Sandbox::new();
+    let s = Standins::new(&sb);
+    let api = cluster_holding(true, without_app_images(true));
+    let repo = s.repo.to_str().unwrap();
+    let r = s.run(
+        &sb,
+        &api,
+        &[
+            "deploy",
+            "todo-app",
+            "--build",
+            repo,
+            "--image-tag",
+            "2.0.0",
+            "--yes",
+            "--timeout",
+            "0",
+        ],
+        "",
+    );
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(
+        s.ran(),
+        [
+            "minikube image build -t ghcr.io/example/todo-backend:2.0.0 DIR/backend",
+            "minikube image build -t ghcr.io/example/todo-frontend:2.0.0 DIR/frontend",
+        ]
+    );
+    // Shown, streamed, and before the plan.
+    let shown = r
+        .stdout
+        .find("Build the images into the cluster:")
+        .expect(&r.stdout);
+    let streamed = r.stdout.find("minikube: built").expect(&r.stdout);
+    let plan = r.stdout.find("Plan:").expect(&r.stdout);
+    assert!(shown < streamed && streamed < plan, "{}", r.stdout);
+    let backend = api
+        .object("apps", "deployments", Some("todo-app"), "todo-backend")
+        .unwrap();
+    assert_eq!(
+        backend["spec"]["template"]["spec"]["containers"][0]["image"],
+        "ghcr.io/example/todo-backend:2.0.0"
+    );
+}
+
+#[test]
+fn build_on_kind_builds_with_docker_then_loads_into_the_named_cluster() {
+    let sb = Sandbox::new();
+    let s = Standins::new(&sb);
+    let api = kind_cluster("dev");
+    let repo = s.repo.to_str().unwrap();
+    let r = s.run(
+        &sb,
+        &api,
+        &[
+            "deploy",
+            "todo-app",
+            "--build",
+            repo,
+            "--yes",
+            "--timeout",
+            "0",
+        ],
+        "",
+    );
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(
+        s.ran(),
+        [
+            "docker build -t ghcr.io/example/todo-backend:1.4.2 DIR/backend",
+            "kind load docker-image ghcr.io/example/todo-backend:1.4.2 --name dev",
+            "docker build -t ghcr.io/example/todo-frontend:1.4.2 DIR/frontend",
+            "kind load docker-image ghcr.io/example/todo-frontend:1.4.2 --name dev",
+        ]
+    );
+    assert!(!api.real_mutations().is_empty());
+}
+
+#[test]
+fn build_runs_nothing_without_consent_and_stops_at_the_first_failure() {
+    let sb = Sandbox::new();
+    let s = Standins::new(&sb);
+    let api = cluster_holding(true, without_app_images(true));
+    let repo = s.repo.to_str().unwrap();
+
+    // No terminal and no --yes: nothing runs, nothing is applied.
+    let r = s.run(&sb, &api, &["deploy", "todo-app", "--build", repo], "");
+    assert_eq!(r.code, 5, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .contains("minikube image build -t ghcr.io/example/todo-backend:1.4.2"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stderr.contains("without consent"), "{}", r.stderr);
+    assert!(s.ran().is_empty(), "{:?}", s.ran());
+
+    // --dry-run shows the commands and runs none of them.
+    let r = s.run(
+        &sb,
+        &api,
+        &["deploy", "todo-app", "--build", repo, "--dry-run"],
+        "",
+    );
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("nothing was built."), "{}", r.stdout);
+    assert!(s.ran().is_empty(), "{:?}", s.ran());
+
+    // So does -o json, which prints the plan as data; stdout holds nothing else.
+    let r = s.run(
+        &sb,
+        &api,
+        &["deploy", "todo-app", "--build", repo, "-o", "json", "--yes"],
+        "",
+    );
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let plan: Value = serde_json::from_str(&r.stdout).expect(&r.stdout);
+    assert_eq!(plan["kind"], "Plan");
+    assert!(
+        r.stderr
+            .contains("minikube image build -t ghcr.io/example/todo-backend:1.4.2"),
+        "{}",
+        r.stderr
+    );
+    assert!(s.ran().is_empty(), "{:?}", s.ran());
+    assert!(api.real_mutations().is_empty());
+
+    // Declined on a terminal.
+    let kubeconfig = api.write_kubeconfig(sb.path(), "default");
+    let state = sb.path().join("state");
+    let (code, screen) = on_a_terminal(
+        &sb,
+        &format!(
+            "--kubeconfig '{}' deploy todo-app --build '{repo}'",
+            kubeconfig.display()
+        ),
+        &[
+            ("PATH", s.path.as_str()),
+            ("STANDIN_LOG", s.log.to_str().unwrap()),
+            ("KUBECTL_AI_STATE_DIR", state.to_str().unwrap()),
+        ],
+        Some("n\n"),
+    );
+    assert_eq!(code, 5, "{screen}");
+    assert!(screen.contains("Run these commands?"), "{screen}");
+    assert!(screen.contains("Nothing was built or changed."), "{screen}");
+    assert!(s.ran().is_empty(), "{:?}", s.ran());
+    assert!(api.real_mutations().is_empty());
+
+    // The frontend's build fails: the backend's ran, nothing is applied, one line says so.
+    let r = s.run(
+        &sb,
+        &api,
+        &["deploy", "todo-app", "--build", repo, "--yes"],
+        "frontend",
+    );
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(
+        s.ran(),
+        [
+            "minikube image build -t ghcr.io/example/todo-backend:1.4.2 DIR/backend",
+            "minikube image build -t ghcr.io/example/todo-frontend:1.4.2 DIR/frontend",
+        ]
+    );
+    assert!(
+        r.stderr.contains("failed to solve"),
+        "the tool's own output streams: {}",
+        r.stderr
+    );
+    let last = r.stderr.lines().last().unwrap();
+    assert_eq!(
+        last.replace(repo, "DIR"),
+        "error: `minikube image build -t ghcr.io/example/todo-frontend:1.4.2 DIR/frontend` failed (exit status 1); nothing was applied"
+    );
+    assert!(api.real_mutations().is_empty());
+}
+
+#[test]
+fn build_elsewhere_explains_that_images_go_through_a_registry() {
+    let sb = Sandbox::new();
+    let s = Standins::new(&sb);
+    let api = cluster(false);
+    let repo = s.repo.to_str().unwrap();
+    let r = s.run(
+        &sb,
+        &api,
+        &["deploy", "todo-app", "--build", repo, "--yes"],
+        "",
+    );
+    assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("a generic cluster pulls from registries: push ghcr.io/example/todo-backend:1.4.2 and ghcr.io/example/todo-frontend:1.4.2 to a registry it can pull from"),
+        "{}",
+        r.stderr
+    );
+    assert!(s.ran().is_empty());
+    assert!(api.mutations().is_empty());
 }

@@ -2,12 +2,16 @@
 //! pipeline, adapted to the cluster it lands on, and verified healthy through the API.
 //!
 //! The order of work: values (flags, or words turned into values by the LLM) -> survey of the
-//! cluster -> adaptations -> objects -> one plan (diff, consent, apply, history) -> waiting for the
-//! database, then the backend, then the frontend -> endpoints -> `/ready` through the API server's
-//! service proxy -> how to reach it. A failure runs the diagnosis on the app's namespace and
-//! names the undo command.
+//! cluster -> adaptations -> objects -> with `--build`, the app's images built into the cluster
+//! -> the image check (every image on a node or in its registry) -> one plan (diff, consent,
+//! apply, history) -> waiting for the database, then the backend, then the frontend -> endpoints
+//! -> `/ready` through the API server's service proxy -> how to reach it. A failure runs the
+//! diagnosis on the app's namespace and names the undo command.
 
 pub mod app;
+pub(crate) mod build;
+pub(crate) mod images;
+pub(crate) mod registry;
 pub mod survey;
 pub mod verify;
 pub mod words;
@@ -59,7 +63,13 @@ pub async fn deploy(
     }
     let source = source_of(&args.what)?;
     let Source::TodoApp = source else {
-        return deploy_manifests(global, plan_args, &args.what, out).await;
+        if args.build.is_some() {
+            return Err(Error::Usage(
+                "--build builds the todo app's images; for other manifests, build and load their images first".into(),
+            )
+            .into());
+        }
+        return deploy_manifests(global, plan_args, args.skip_image_check, &args.what, out).await;
     };
     let mut values = Values::default();
     if let Some(tag) = &args.image_tag {
@@ -110,7 +120,7 @@ pub async fn deploy(
         writeln!(
             out,
             "Deploying todo-app to {} ({}), namespace {namespace}",
-            found.flavour, cluster.description
+            found.nodes.flavour, cluster.description
         )?;
         for n in &notes {
             match n {
@@ -153,6 +163,16 @@ pub async fn deploy(
     if text {
         writeln!(out)?;
     }
+    let built = match &args.build {
+        Some(dir) => match build_images(dir, &found.nodes, &objects, plan_args, text, out).await? {
+            Some(built) => built,
+            None => return Ok(exit::NOT_APPLIED),
+        },
+        None => Vec::new(),
+    };
+    if !args.skip_image_check {
+        preflight(global, &cluster, &found.nodes, &objects, &built, true, out).await?;
+    }
     let actions: Vec<Action> = objects
         .iter()
         .filter_map(|o| Action::apply_manifest(o.clone(), "todo-app"))
@@ -183,6 +203,96 @@ pub async fn deploy(
         }
         Err(e) => unhealthy(global, &cluster, &namespace, id.as_deref(), e, out).await,
     }
+}
+
+/// The pre-flight image check: images just built count as present (a node's image list lags
+/// behind); notes go to stderr; missing images are listed with their fixes, then stop the deploy.
+async fn preflight(
+    global: &Global,
+    cluster: &Cluster,
+    nodes: &survey::Nodes,
+    objects: &[Value],
+    built: &[String],
+    todo_app: bool,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let wanted: Vec<images::Use> = images::uses(objects)
+        .into_iter()
+        .filter(|u| !built.contains(&u.image))
+        .collect();
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let limit = images::time_limit(global.request_timeout);
+    let checked = {
+        let _s = Spinner::start(format!("Checking {} image(s)…", wanted.len()));
+        images::check(cluster, &nodes.flavour, &nodes.images, &wanted, limit).await
+    };
+    for n in &checked.notes {
+        eprintln!("note: {n}");
+    }
+    if checked.missing.is_empty() {
+        return Ok(());
+    }
+    if global.output == Output::Text {
+        show_missing(nodes, &checked.missing, todo_app, global.no_color, out)?;
+    }
+    let names: Vec<&str> = checked.missing.iter().map(|m| m.image.as_str()).collect();
+    Err(Error::ImagesMissing {
+        images: names.join(", "),
+    }
+    .into())
+}
+
+/// Each missing image with its fix for this cluster, and for the todo app the ways to fix both.
+fn show_missing(
+    nodes: &survey::Nodes,
+    missing: &[images::Missing],
+    todo_app: bool,
+    no_color: bool,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    let p = Palette::for_stdout(no_color);
+    writeln!(out, "{}", p.bold("Images the cluster cannot get:"))?;
+    for m in missing {
+        writeln!(out, "  {} ({}): {}", m.image, m.workloads.join(", "), m.why)?;
+        let fix = images::fix(&nodes.flavour, nodes.cluster_name.as_deref(), &m.image);
+        writeln!(out, "    fix: {fix}")?;
+    }
+    if todo_app {
+        if matches!(
+            nodes.flavour,
+            survey::Flavour::Minikube | survey::Flavour::Kind | survey::Flavour::DockerDesktop
+        ) {
+            writeln!(
+                out,
+                "  or build both at once: kubectl ai deploy todo-app --build DIR (the app's repository, with frontend/ and backend/)"
+            )?;
+        }
+        writeln!(
+            out,
+            "  or use images that exist: --set backend.image=REPO --set frontend.image=REPO --image-tag TAG"
+        )?;
+    }
+    writeln!(out)
+}
+
+/// `--build DIR`: the app's images built into the cluster with the plan's tags, after consent.
+/// Returns the images built (or that would be, in a dry run), or None when declined.
+async fn build_images(
+    dir: &Path,
+    nodes: &survey::Nodes,
+    objects: &[Value],
+    plan_args: &PlanArgs,
+    text: bool,
+    out: &mut dyn Write,
+) -> anyhow::Result<Option<Vec<String>>> {
+    let wanted = build::app_images(objects);
+    let steps = build::steps(nodes, dir, &wanted)?;
+    // -o json|yaml prints the plan as data and changes nothing: neither does its build.
+    let show_only = plan_args.dry_run || !text;
+    let outcome = build::run(&steps, plan_args.yes, show_only, !text, out).await?;
+    Ok((outcome != build::Outcome::Declined).then(|| wanted.into_iter().map(|(_, i)| i).collect()))
 }
 
 /// The plan through the pipeline without its own rollout wait (deploy waits in dependency order
@@ -243,6 +353,7 @@ async fn unhealthy(
 async fn deploy_manifests(
     global: &Global,
     plan_args: &PlanArgs,
+    skip_image_check: bool,
     what: &str,
     out: &mut dyn Write,
 ) -> anyhow::Result<u8> {
@@ -298,6 +409,17 @@ async fn deploy_manifests(
         true => Scope::Namespace(default_ns),
         false => Scope::AllNamespaces,
     };
+    if !skip_image_check && !images::uses(&objects).is_empty() {
+        let nodes = match survey::list_nodes(&cluster).await {
+            Ok(n) => n,
+            Err(e) => {
+                eprintln!("note: images on the nodes not checked: {e}");
+                Vec::new()
+            }
+        };
+        let nodes = survey::Nodes::read(&nodes);
+        preflight(global, &cluster, &nodes, &objects, &[], false, out).await?;
+    }
     let (code, id) = apply(&cluster, &scope, actions, global, plan_args, out).await?;
     if code != exit::OK
         || plan_args.dry_run

@@ -38,7 +38,6 @@ impl std::fmt::Display for Flavour {
 
 #[derive(Debug, Clone)]
 pub struct Survey {
-    pub flavour: Flavour,
     pub storage_classes: Vec<String>,
     pub default_storage_class: Option<String>,
     pub ingress_classes: Vec<String>,
@@ -46,6 +45,63 @@ pub struct Survey {
     pub ingress_controller: bool,
     pub metrics_server: bool,
     pub load_balancer: bool,
+    pub nodes: Nodes,
+}
+
+/// What the nodes say: the kind of cluster, its name there, and the images they already hold.
+#[derive(Debug, Clone)]
+pub struct Nodes {
+    pub flavour: Flavour,
+    /// The minikube profile or kind cluster, for `minikube -p` and `kind --name`.
+    pub cluster_name: Option<String>,
+    pub count: usize,
+    /// Every name in the nodes' `status.images`, as the kubelet lists them.
+    pub images: Vec<String>,
+}
+
+impl Nodes {
+    pub fn read(nodes: &[Node]) -> Nodes {
+        let flavour = flavour_of(nodes);
+        let cluster_name = nodes.iter().find_map(|n| match flavour {
+            Flavour::Minikube => n
+                .metadata
+                .labels
+                .as_ref()?
+                .get("minikube.k8s.io/name")
+                .cloned(),
+            // kind://docker/CLUSTER/NODE
+            Flavour::Kind => n
+                .spec
+                .as_ref()?
+                .provider_id
+                .as_deref()?
+                .split('/')
+                .nth(3)
+                .map(str::to_string),
+            _ => None,
+        });
+        let images = nodes
+            .iter()
+            .filter_map(|n| n.status.as_ref()?.images.as_ref())
+            .flatten()
+            .flat_map(|i| i.names.iter().flatten().cloned())
+            .collect();
+        Nodes {
+            flavour,
+            cluster_name,
+            count: nodes.len(),
+            images,
+        }
+    }
+}
+
+/// Lists the nodes; an error says which request failed.
+pub async fn list_nodes(cluster: &Cluster) -> Result<Vec<Node>, Error> {
+    Api::<Node>::all(cluster.client.clone())
+        .list(&ListParams::default())
+        .await
+        .map(|l| l.items)
+        .map_err(|e| api_error("nodes", e))
 }
 
 fn api_error(what: &str, e: kube::Error) -> Error {
@@ -60,12 +116,8 @@ fn api_error(what: &str, e: kube::Error) -> Error {
 pub async fn survey(cluster: &Cluster) -> Result<Survey, Error> {
     let client = cluster.client.clone();
     let lp = ListParams::default();
-    let nodes = Api::<Node>::all(client.clone())
-        .list(&lp)
-        .await
-        .map_err(|e| api_error("nodes", e))?
-        .items;
-    let flavour = flavour_of(&nodes);
+    let nodes = Nodes::read(&list_nodes(cluster).await?);
+    let flavour = nodes.flavour.clone();
     let classes = Api::<StorageClass>::all(client.clone())
         .list(&lp)
         .await
@@ -121,7 +173,6 @@ pub async fn survey(cluster: &Cluster) -> Result<Survey, Error> {
                         .is_some_and(|i| !i.is_empty())
             });
     Ok(Survey {
-        flavour,
         storage_classes: classes
             .into_iter()
             .filter_map(|c| c.metadata.name)
@@ -131,6 +182,7 @@ pub async fn survey(cluster: &Cluster) -> Result<Survey, Error> {
         ingress_controller,
         metrics_server,
         load_balancer,
+        nodes,
     })
 }
 
@@ -175,7 +227,7 @@ pub fn adapt(s: &Survey, user: &Values, namespace: &str) -> (Values, Vec<Note>) 
     let set = |v: &mut Values, key: &str, value: serde_json::Value| {
         v.set(key, value).expect("adaptations use documented keys");
     };
-    let addon = |name: &str, generic: &str| match s.flavour {
+    let addon = |name: &str, generic: &str| match s.nodes.flavour {
         Flavour::Minikube => format!("minikube addons enable {name}"),
         _ => generic.to_string(),
     };
@@ -215,7 +267,7 @@ pub fn adapt(s: &Survey, user: &Values, namespace: &str) -> (Values, Vec<Note>) 
     }
 
     if !user.has("frontend.service.type") {
-        match (&s.flavour, s.load_balancer) {
+        match (&s.nodes.flavour, s.load_balancer) {
             (Flavour::Minikube, _) => {
                 set(&mut v, "frontend.service.type", json!("NodePort"));
                 if !user.has("frontend.service.nodePort") {
@@ -229,7 +281,7 @@ pub fn adapt(s: &Survey, user: &Values, namespace: &str) -> (Values, Vec<Note>) 
                 set(&mut v, "frontend.service.type", json!("LoadBalancer"));
                 notes.push(Note::Adapted(format!(
                     "{}: the cluster provisions load balancers, so the frontend is a LoadBalancer service",
-                    s.flavour
+                    s.nodes.flavour
                 )));
             }
             (_, false) if !ingress => {
@@ -278,13 +330,18 @@ mod tests {
 
     fn survey(flavour: Flavour) -> Survey {
         Survey {
-            flavour,
             storage_classes: vec!["standard".into()],
             default_storage_class: Some("standard".into()),
             ingress_classes: vec!["nginx".into()],
             ingress_controller: true,
             metrics_server: true,
             load_balancer: false,
+            nodes: Nodes {
+                flavour,
+                cluster_name: None,
+                count: 1,
+                images: Vec::new(),
+            },
         }
     }
 

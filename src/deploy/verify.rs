@@ -153,7 +153,7 @@ pub async fn reach(
                 .find_map(|p| p.node_port)
                 .map(|p| p.to_string())
                 .unwrap_or_else(|| "(assigned)".into());
-            if found.flavour == Flavour::Minikube {
+            if found.nodes.flavour == Flavour::Minikube {
                 writeln!(
                     out,
                     "  minikube service todo-frontend -n {namespace}    (NodePort {port})"
@@ -196,7 +196,7 @@ pub async fn reach(
         .and_then(|o| o.pointer("/spec/rules/0/host"))
         .and_then(Value::as_str)
     {
-        let hosts = if found.flavour == Flavour::Minikube {
+        let hosts = if found.nodes.flavour == Flavour::Minikube {
             format!(
                 "  (add it to /etc/hosts: echo \"$(minikube ip) {host}\" | sudo tee -a /etc/hosts)"
             )

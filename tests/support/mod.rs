@@ -5,6 +5,7 @@
 
 pub mod fake_api;
 pub mod fake_llm;
+pub mod fake_registry;
 pub mod server;
 pub mod sweep;
 
