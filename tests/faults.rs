@@ -540,7 +540,9 @@ fn a_deploy_under_write_faults_retries_where_safe_and_stops_cleanly_otherwise() 
         Flaky::writes(500, 1.0).on("PATCH", "/deployments/todo-frontend"),
         1,
     );
-    let r = deploy(&sb, &api, &["--image-tag", "1.5.0"]);
+    // A new tag, so the deploy has changes to make; its images are not on the node, and the test
+    // must not ask a real registry for them.
+    let r = deploy(&sb, &api, &["--image-tag", "1.5.0", "--skip-image-check"]);
     assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
     one_clean_line(&r);
     assert!(
