@@ -1,5 +1,10 @@
-//! Probes: a probe aimed at a port the container does not declare (the kubelet can never get an
-//! answer), and containers that run but stay unready because their readiness probe fails.
+//! Probes: a probe aimed at a port the container does not declare, and containers that run but
+//! stay unready because their readiness probe fails.
+//!
+//! Declaring a container port is informational: the kubelet probes whatever port it is told, and
+//! real manifests (coredns' health on 8080, ingress-nginx's on 10254) probe undeclared ports that
+//! work. So an undeclared probe port is only an error when the probe is seen failing; otherwise it
+//! is a note.
 
 use k8s_openapi::api::core::v1::{Container, Probe};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -75,8 +80,12 @@ pub struct Mismatch {
     pub port: IntOrString,
     /// Declared ports of the container, as "8000 (http)".
     pub declared: Vec<String>,
-    /// The port to aim at instead: the container's only declared port (none when it has several).
+    /// The declared port most likely meant: the only one, or the one whose name fits the probe.
     pub suggested: Option<i32>,
+    /// Whether `suggested` is the container's only declared port, so a fix can apply it unasked.
+    pub certain: bool,
+    /// Evidence that this probe fails: Unhealthy events, unready or liveness-killed containers.
+    pub failures: Vec<String>,
 }
 
 /// Every probe in every workload template (and bare pod) that targets an undeclared port.
@@ -113,7 +122,9 @@ pub fn mismatches(ctx: &Context) -> Vec<Mismatch> {
                             None => p.container_port.to_string(),
                         })
                         .collect(),
-                    suggested: (ports.len() == 1).then(|| ports[0].container_port),
+                    suggested: likely_port(ports),
+                    certain: ports.len() == 1,
+                    failures: probe_failing(ctx, &object, &c.name, probe),
                 });
             }
         }
@@ -137,20 +148,40 @@ fn port_mismatches(ctx: &Context) -> Vec<Finding> {
                     if m.declared.is_empty() { "none".into() } else { m.declared.join(", ") }
                 ),
             ];
-            evidence.extend(failures_of(ctx, &m.object, &m.container).into_iter().take(2));
-            let target = m.suggested.map(|p| format!(" to {p}")).unwrap_or_default();
+            let failing = !m.failures.is_empty();
+            evidence.extend(m.failures.iter().take(3).cloned());
+            let (severity, summary, fix) = if failing {
+                let target = m.suggested.map(|p| format!(" to {p}")).unwrap_or_default();
+                (
+                    Severity::Error,
+                    format!(
+                        "{} of container {} fails on port {shown}, which the container does not declare",
+                        m.probe, m.container
+                    ),
+                    format!(
+                        "Set {}.{} of container {}{target} (the declared port most likely meant), or declare the port the app really listens on.",
+                        m.probe, m.field, m.container
+                    ),
+                )
+            } else {
+                (
+                    Severity::Info,
+                    format!(
+                        "{} of container {} probes port {shown}, which the container does not declare; the probe passes",
+                        m.probe, m.container
+                    ),
+                    format!(
+                        "Nothing is failing; for clarity, list port {shown} in the ports of container {}.",
+                        m.container
+                    ),
+                )
+            };
             Finding {
                 rule: PORT_MISMATCH.into(),
-                severity: Severity::Error,
-                summary: format!(
-                    "{} of container {} probes port {shown}, which the container does not expose",
-                    m.probe, m.container
-                ),
+                severity,
+                summary,
                 evidence,
-                fix: format!(
-                    "Set {}.{} of container {}{target} (a port it declares), or declare the port the app really listens on.",
-                    m.probe, m.field, m.container
-                ),
+                fix,
                 object: m.object,
                 pods: vec![],
             }
@@ -158,18 +189,60 @@ fn port_mismatches(ctx: &Context) -> Vec<Finding> {
         .collect()
 }
 
-/// Probe failure events of any pod of `object`, for one container.
-fn failures_of(ctx: &Context, object: &crate::context::ObjectRef, container: &str) -> Vec<String> {
-    ctx.pods
+/// Evidence that one probe of one container of `object` fails: its Unhealthy events, and its
+/// containers that are running unready (readiness) or were restarted by the kubelet (liveness).
+fn probe_failing(
+    ctx: &Context,
+    object: &crate::context::ObjectRef,
+    container: &str,
+    probe: &str,
+) -> Vec<String> {
+    let kind = match probe {
+        "readinessProbe" => "Readiness",
+        "livenessProbe" => "Liveness",
+        _ => "Startup",
+    };
+    let mut out = Vec::new();
+    for pod in ctx.pods.iter().filter(|p| &ctx.owner_of(p) == object) {
+        out.extend(super::pods::probe_failures(ctx, pod, container, kind));
+        let status = pod
+            .status
+            .iter()
+            .flat_map(|s| s.container_statuses.iter().flatten())
+            .find(|cs| cs.name == container);
+        let Some(cs) = status else { continue };
+        let running = cs.state.as_ref().is_some_and(|s| s.running.is_some());
+        if kind == "Readiness" && running && !cs.ready {
+            out.push(format!(
+                "pod {}: container {container} is running but not ready",
+                super::pod_name(pod)
+            ));
+        }
+    }
+    out.dedup();
+    out
+}
+
+/// The declared port a probe most likely meant: the only declared port, else one whose name
+/// says health, else one named http, else none.
+fn likely_port(ports: &[k8s_openapi::api::core::v1::ContainerPort]) -> Option<i32> {
+    let tcp: Vec<_> = ports
         .iter()
-        .filter(|p| &ctx.owner_of(p) == object)
-        .flat_map(|p| {
-            ["Readiness", "Liveness", "Startup"]
-                .into_iter()
-                .flat_map(move |k| super::pods::probe_failures(ctx, p, container, k))
-        })
-        .take(4)
-        .collect()
+        .filter(|p| p.protocol.as_deref().is_none_or(|p| p == "TCP"))
+        .collect();
+    if let [only] = tcp.as_slice() {
+        return Some(only.container_port);
+    }
+    let named = |words: &[&str]| {
+        tcp.iter()
+            .find(|p| {
+                p.name
+                    .as_deref()
+                    .is_some_and(|n| words.iter().any(|w| n.contains(w)))
+            })
+            .map(|p| p.container_port)
+    };
+    named(&["health", "probe", "ready", "live"]).or_else(|| named(&["http", "web"]))
 }
 
 fn readiness_failures(ctx: &Context) -> Vec<Finding> {
