@@ -115,6 +115,20 @@ impl<'a> Report<'a> {
                     writeln!(out, "    - {e}")?;
                 }
             }
+            if !f.causes.is_empty() {
+                writeln!(out, "  {}", p.dim("caused:"))?;
+                for c in &f.causes {
+                    let guess = if c.guessed { ", a guess" } else { "" };
+                    writeln!(
+                        out,
+                        "    - {} {} {}",
+                        c.object,
+                        p.dim(&format!("[{}]", c.rule)),
+                        c.summary
+                    )?;
+                    writeln!(out, "      {}", p.dim(&format!("({}{guess})", c.via)))?;
+                }
+            }
             writeln!(out, "  {} {}", p.bold("fix:"), f.fix)?;
             writeln!(out)?;
         }

@@ -91,6 +91,7 @@ pub fn analyze(ctx: &Context) -> Vec<Finding> {
             )
         };
         out.push(Finding {
+            causes: Vec::new(),
             rule: HPA_METRICS.into(),
             severity,
             object,

@@ -6,7 +6,12 @@
 //! same object when one exists, and findings are ranked by severity and then by how many pods
 //! they touch.
 
+mod access;
+mod app_logs;
 mod autoscaling;
+pub(crate) mod hosts;
+pub(crate) mod keyline;
+pub(crate) mod links;
 mod nodes;
 pub mod pods;
 pub mod probes;
@@ -62,6 +67,38 @@ pub struct Finding {
     /// The pods showing the problem, when it is about pods.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pods: Vec<String>,
+    /// The problems this one causes, folded into it (see [`links`]): a root cause is one finding.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub causes: Vec<Consequence>,
+}
+
+/// A finding by identity: its rule and the object it is about.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct FindingId {
+    pub rule: String,
+    pub object: ObjectRef,
+}
+
+/// A problem that follows from another: what it is, and the fact linking it to its cause.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Consequence {
+    pub rule: String,
+    pub severity: Severity,
+    pub object: ObjectRef,
+    pub summary: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pods: Vec<String>,
+    /// Its own evidence, so nothing the folded finding knew is lost.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<String>,
+    /// The finding it follows from directly: the root, or another consequence of it.
+    pub caused_by: FindingId,
+    /// The fact that links the two ("selects its pods", "its log names host postgres").
+    pub via: String,
+    /// True when the link rests on a name match (a host name in a log), not on a reference.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub guessed: bool,
 }
 
 type Analyzer = fn(&Context) -> Vec<Finding>;
@@ -76,6 +113,7 @@ pub const ANALYZERS: &[(&str, Analyzer)] = &[
     ("services", services::analyze),
     ("autoscaling", autoscaling::analyze),
     ("workloads", workloads::analyze),
+    ("logs", app_logs::analyze),
 ];
 
 /// Rules that describe the effect of some other problem. When a more specific finding exists on
@@ -91,6 +129,7 @@ const SYMPTOMS: &[&str] = &[
 pub fn analyze(ctx: &Context) -> Vec<Finding> {
     let mut findings: Vec<Finding> = ANALYZERS.iter().flat_map(|(_, run)| run(ctx)).collect();
     fold_symptoms(ctx, &mut findings);
+    links::fold(ctx, &mut findings);
     rank(&mut findings);
     findings
 }
@@ -135,11 +174,13 @@ fn fold_symptoms(ctx: &Context, findings: &mut Vec<Finding>) {
     *findings = causes;
 }
 
-/// Severity first, then breadth (pods affected), then a stable order by object.
+/// Severity first, then the problems a finding causes, then breadth (pods affected), then a
+/// stable order by object.
 pub fn rank(findings: &mut [Finding]) {
     findings.sort_by(|a, b| {
         b.severity
             .cmp(&a.severity)
+            .then(b.causes.len().cmp(&a.causes.len()))
             .then(b.pods.len().cmp(&a.pods.len()))
             .then(a.object.cmp(&b.object))
             .then(a.rule.cmp(&b.rule))
@@ -172,6 +213,7 @@ impl Grouper {
         let name = pod.metadata.name.clone().unwrap_or_default();
         let key = (owner.clone(), problem.rule.to_string(), problem.container);
         let finding = self.groups.entry(key).or_insert_with(|| Finding {
+            causes: Vec::new(),
             rule: problem.rule.to_string(),
             severity: problem.severity,
             object: owner,

@@ -6,7 +6,7 @@
 
 use k8s_openapi::api::core::v1::{ContainerStateTerminated, ContainerStatus, Pod, Probe};
 
-use super::{Finding, Grouper, PodProblem, Severity, container, namespace, pod_name};
+use super::{Finding, Grouper, PodProblem, Severity, container, keyline, namespace, pod_name};
 use crate::context::Context;
 use crate::quantity;
 
@@ -115,12 +115,16 @@ fn restart_problem(
 
     let lines = log_lines(ctx, pod, &cs.name);
     let exit = last.map(|t| t.exit_code);
-    let fix = crash_fix(pod, &cs.name, exit, last, &lines);
+    let facts = log_facts(ctx, pod, &cs.name, &lines);
+    let fix = facts
+        .fix
+        .unwrap_or_else(|| crash_fix(pod, &cs.name, exit, last, &lines));
     evidence.extend(
         lines
             .into_iter()
             .map(|(which, l)| format!("{which} log: {l}")),
     );
+    evidence.extend(facts.evidence);
     let summary = match (backing_off, exit) {
         (true, Some(code)) => format!(
             "container {} is crash-looping: it exits with code {code}{}",
@@ -258,7 +262,9 @@ fn liveness_problem(
         "livenessProbe: {}, initialDelaySeconds {delay}, periodSeconds {period}, failureThreshold {threshold}: the container is killed if not healthy within ~{budget}s",
         super::probes::describe_action(probe)
     ));
+    let answer = super::probes::http_answer("livenessProbe", probe, &failures);
     evidence.extend(failures.into_iter().take(2));
+    evidence.extend(answer);
     for (which, line) in log_lines(ctx, pod, &cs.name).into_iter().take(3) {
         evidence.push(format!("{which} log: {line}"));
     }
@@ -488,6 +494,9 @@ fn init_problem(ctx: &Context, pod: &Pod, cs: &ContainerStatus) -> Option<PodPro
                 return Some(image_problem(ctx, pod, cs, reason, &message));
             }
             "CreateContainerConfigError" => return Some(config_problem(ctx, pod, cs, &message)),
+            "CreateContainerError" | "RunContainerError" | "StartError" => {
+                return Some(init_start_problem(pod, cs, reason, &message));
+            }
             "CrashLoopBackOff" => {}
             _ => return None,
         }
@@ -501,11 +510,13 @@ fn init_problem(ctx: &Context, pod: &Pod, cs: &ContainerStatus) -> Option<PodPro
             cs.last_state.as_ref()?.terminated.as_ref()
         })?;
     let lines = log_lines(ctx, pod, &cs.name);
+    let facts = log_facts(ctx, pod, &cs.name, &lines);
     let mut evidence = vec![
         termination_line(failed),
         format!("restarts: {}", cs.restart_count),
     ];
     evidence.extend(lines.iter().map(|(which, l)| format!("{which} log: {l}")));
+    evidence.extend(facts.evidence);
     Some(PodProblem {
         rule: INIT_FAILING,
         severity: Severity::Error,
@@ -515,8 +526,29 @@ fn init_problem(ctx: &Context, pod: &Pod, cs: &ContainerStatus) -> Option<PodPro
             cs.name, failed.exit_code
         ),
         evidence,
-        fix: crash_fix(pod, &cs.name, Some(failed.exit_code), Some(failed), &lines),
+        fix: facts.fix.unwrap_or_else(|| {
+            crash_fix(pod, &cs.name, Some(failed.exit_code), Some(failed), &lines)
+        }),
     })
+}
+
+/// An init container the runtime cannot start: the pod never gets to its app containers.
+fn init_start_problem(pod: &Pod, cs: &ContainerStatus, reason: &str, message: &str) -> PodProblem {
+    let mut p = start_problem(pod, cs, reason, message);
+    p.rule = INIT_FAILING;
+    let last = cs.last_state.as_ref().and_then(|s| s.terminated.as_ref());
+    if let Some(t) = last {
+        p.evidence.push(termination_line(t));
+    }
+    p.evidence.push(format!("restarts: {}", cs.restart_count));
+    let code = last
+        .map(|t| format!(" (exit code {})", t.exit_code))
+        .unwrap_or_default();
+    p.summary = format!(
+        "init container {} cannot start ({reason}){code}, so the pod never starts",
+        cs.name
+    );
+    p
 }
 
 fn termination_line(t: &ContainerStateTerminated) -> String {
@@ -568,67 +600,13 @@ pub fn log_lines(ctx: &Context, pod: &Pod, container: &str) -> Vec<(&'static str
         .collect()
 }
 
-const ERROR_WORDS: &[&str] = &[
-    "error",
-    "exception",
-    "fatal",
-    "panic",
-    "failed",
-    "failure",
-    "refused",
-    "denied",
-    "not found",
-    "cannot",
-    "can't",
-    "could not",
-    "unable",
-    "invalid",
-    "killed",
-    "timeout",
-    "timed out",
-    "no such",
-    "missing",
-    "critical",
-];
-
-/// The last `max` lines that look like errors, in log order; the last non-empty lines when none
-/// do, since a crash's final words are its best explanation.
+/// The lines that explain a log's errors (see [`keyline`]).
 pub fn error_lines(log: &str, max: usize) -> Vec<String> {
-    let lines: Vec<&str> = log
-        .lines()
-        .map(str::trim_end)
-        .filter(|l| !l.trim().is_empty())
-        .collect();
-    let mut picked: Vec<&str> = lines
-        .iter()
-        .rev()
-        .filter(|l| {
-            let lower = l.to_lowercase();
-            ERROR_WORDS.iter().any(|w| lower.contains(w))
-        })
-        .take(max)
-        .copied()
-        .collect();
-    if picked.is_empty() {
-        picked = lines.iter().rev().take(3.min(max)).copied().collect();
-    }
-    picked.reverse();
-    picked.into_iter().map(|l| clip(l, 300)).collect()
-}
-
-fn clip(s: &str, max: usize) -> String {
-    if s.len() <= max {
-        return s.to_string();
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &s[..end])
+    keyline::key_lines(log, max)
 }
 
 fn first_line(s: &str) -> String {
-    clip(s.lines().next().unwrap_or_default().trim(), 300)
+    keyline::clip(s.lines().next().unwrap_or_default().trim(), 300)
 }
 
 /// Unhealthy events of one container's probe of one kind ("Liveness", "Readiness", "Startup").
@@ -656,6 +634,46 @@ pub fn probe_failures(ctx: &Context, pod: &Pod, container: &str, kind: &str) -> 
             })
         })
         .collect()
+}
+
+/// What a container's failing log lines point at beyond themselves, and the fix that follows.
+pub(crate) struct LogFacts {
+    pub evidence: Vec<String>,
+    pub fix: Option<String>,
+}
+
+/// Cross-references for a container's log lines: a host no Service answers to (and the one most
+/// likely meant), a request the API server refuses to the pod's ServiceAccount.
+pub(crate) fn log_facts(
+    ctx: &Context,
+    pod: &Pod,
+    container: &str,
+    lines: &[(&str, String)],
+) -> LogFacts {
+    let text: Vec<&str> = lines.iter().map(|(_, l)| l.as_str()).collect();
+    if let Some(u) = super::hosts::unresolved(ctx, pod, container, &text) {
+        let fix = u.nearest.as_ref().map(|n| {
+            format!(
+                "Container {container} asks for host {}, which no Service in {} answers to: point it at Service {n} (the nearest name) where that host is set, or create the Service it expects.",
+                u.host,
+                namespace(pod)
+            )
+        });
+        return LogFacts {
+            evidence: u.evidence,
+            fix,
+        };
+    }
+    if let Some(r) = text.iter().find_map(|l| super::access::refusal(l)) {
+        return LogFacts {
+            evidence: vec![r.evidence()],
+            fix: Some(r.fix()),
+        };
+    }
+    LogFacts {
+        evidence: vec![],
+        fix: None,
+    }
 }
 
 fn crash_fix(
@@ -725,17 +743,6 @@ fn crash_fix(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn error_lines_prefer_errors_and_keep_order() {
-        let log =
-            "starting\nconnecting to db\nERROR: connection refused\nretrying\nFATAL: giving up\n";
-        assert_eq!(
-            error_lines(log, 5),
-            vec!["ERROR: connection refused", "FATAL: giving up"]
-        );
-        assert_eq!(error_lines("a\nb\nc\nd\n", 5), vec!["b", "c", "d"]);
-    }
 
     #[test]
     fn parses_kubelet_config_messages() {

@@ -68,6 +68,37 @@ pub fn describe_action(probe: &Probe) -> String {
     }
 }
 
+/// For an HTTP probe whose failures quote a status code: the path probed and what it answered.
+pub(crate) fn http_answer(field: &str, probe: &Probe, failures: &[String]) -> Option<String> {
+    let get = probe.http_get.as_ref()?;
+    let code: u16 = failures.iter().find_map(|f| {
+        let rest = &f[f.find("statuscode: ")? + "statuscode: ".len()..];
+        rest.split(|c: char| !c.is_ascii_digit())
+            .next()?
+            .parse()
+            .ok()
+    })?;
+    let meaning = match code {
+        404 => " (Not Found): the app serves no such path; fix the probe's path",
+        401 | 403 => {
+            " (refused): the endpoint wants authentication; probe an unauthenticated health path"
+        }
+        500 => " (Internal Server Error): the app's own health check fails; its log says why",
+        503 => {
+            " (Service Unavailable): the app reports itself not ready, often a dependency it checks"
+        }
+        _ => "",
+    };
+    Some(format!(
+        "{field} GET {}{} answers HTTP {code}{meaning}",
+        get.path.as_deref().unwrap_or("/"),
+        match &get.port {
+            IntOrString::Int(n) => format!(" on port {n}"),
+            IntOrString::String(s) => format!(" on port {s}"),
+        }
+    ))
+}
+
 /// A probe aimed at a port its container does not declare.
 #[derive(Debug, Clone)]
 pub struct Mismatch {
@@ -177,6 +208,7 @@ fn port_mismatches(ctx: &Context) -> Vec<Finding> {
                 )
             };
             Finding {
+causes: Vec::new(),
                 rule: PORT_MISMATCH.into(),
                 severity,
                 summary,
@@ -189,8 +221,9 @@ fn port_mismatches(ctx: &Context) -> Vec<Finding> {
         .collect()
 }
 
-/// Evidence that one probe of one container of `object` fails: its Unhealthy events, and its
-/// containers that are running unready (readiness) or were restarted by the kubelet (liveness).
+/// Evidence that one probe of one container of `object` fails now: the Unhealthy events of pods
+/// whose container is unready (readiness) or was restarted within the hour (liveness, startup).
+/// An old Unhealthy event of a pod that is fine since (a slow first start) is not a failure.
 fn probe_failing(
     ctx: &Context,
     object: &crate::context::ObjectRef,
@@ -204,7 +237,6 @@ fn probe_failing(
     };
     let mut out = Vec::new();
     for pod in ctx.pods.iter().filter(|p| &ctx.owner_of(p) == object) {
-        out.extend(super::pods::probe_failures(ctx, pod, container, kind));
         let status = pod
             .status
             .iter()
@@ -212,7 +244,21 @@ fn probe_failing(
             .find(|cs| cs.name == container);
         let Some(cs) = status else { continue };
         let running = cs.state.as_ref().is_some_and(|s| s.running.is_some());
-        if kind == "Readiness" && running && !cs.ready {
+        let restarted = cs
+            .last_state
+            .as_ref()
+            .and_then(|s| s.terminated.as_ref())
+            .and_then(|t| t.finished_at.as_ref())
+            .is_some_and(|t| ctx.observed_at.duration_since(t.0).as_secs() < 3600);
+        let failing_now = match kind {
+            "Readiness" => running && !cs.ready,
+            _ => restarted || !running,
+        };
+        if !failing_now {
+            continue;
+        }
+        out.extend(super::pods::probe_failures(ctx, pod, container, kind));
+        if kind == "Readiness" && !out.is_empty() {
             out.push(format!(
                 "pod {}: container {container} is running but not ready",
                 super::pod_name(pod)
@@ -268,7 +314,9 @@ fn readiness_failures(ctx: &Context) -> Vec<Finding> {
                 .map(|p| format!("readinessProbe: {}", describe_action(p)))
                 .into_iter()
                 .collect();
+            let answer = probe.and_then(|p| http_answer("readinessProbe", p, &failures));
             evidence.extend(failures.into_iter().take(3));
+            evidence.extend(answer);
             groups.add(
                 ctx,
                 pod,

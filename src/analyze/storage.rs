@@ -133,6 +133,7 @@ fn unbound(ctx: &Context, pvc: &PersistentVolumeClaim) -> Option<Finding> {
         ),
     };
     Some(Finding {
+        causes: Vec::new(),
         rule: PVC_UNBOUND.into(),
         severity: Severity::Error,
         object,

@@ -30,6 +30,7 @@ pub fn analyze(ctx: &Context) -> Vec<Finding> {
             c.type_ == "Progressing" && c.reason.as_deref() == Some("ProgressDeadlineExceeded")
         }) {
             out.push(Finding {
+causes: Vec::new(),
                 rule: ROLLOUT_STUCK.into(),
                 severity: Severity::Error,
                 object: object.clone(),
@@ -44,6 +45,7 @@ pub fn analyze(ctx: &Context) -> Vec<Finding> {
             .find(|c| c.type_ == "Available" && c.status == "False")
         {
             out.push(Finding {
+                causes: Vec::new(),
                 rule: UNAVAILABLE.into(),
                 severity: if available == 0 {
                     Severity::Error
@@ -79,6 +81,7 @@ pub fn analyze(ctx: &Context) -> Vec<Finding> {
             .unwrap_or(0);
         if desired > 0 && ready < desired {
             out.push(Finding {
+causes: Vec::new(),
                 rule: UNAVAILABLE.into(),
                 severity: if ready == 0 { Severity::Error } else { Severity::Warning },
                 object: object.clone(),
@@ -97,6 +100,7 @@ pub fn analyze(ctx: &Context) -> Vec<Finding> {
         let unavailable = st.number_unavailable.unwrap_or(0);
         if unavailable > 0 {
             out.push(Finding {
+causes: Vec::new(),
                 rule: UNAVAILABLE.into(),
                 severity: Severity::Warning,
                 object: object.clone(),
@@ -187,11 +191,15 @@ fn failed_jobs(ctx: &Context) -> Vec<Finding> {
                         evidence.push(line);
                     }
                 }
-                for (which, l) in super::pods::log_lines(ctx, pod, &cs.name)
+                let lines: Vec<_> = super::pods::log_lines(ctx, pod, &cs.name)
                     .into_iter()
                     .take(3)
-                {
-                    let line = format!("{which} log: {l}");
+                    .collect();
+                let facts = super::pods::log_facts(ctx, pod, &cs.name, &lines);
+                let lines = lines
+                    .into_iter()
+                    .map(|(which, l)| format!("{which} log: {l}"));
+                for line in lines.chain(facts.evidence) {
                     if !evidence.contains(&line) {
                         evidence.push(line);
                     }
@@ -199,6 +207,7 @@ fn failed_jobs(ctx: &Context) -> Vec<Finding> {
             }
         }
         let entry = by_owner.entry(owner.clone()).or_insert_with(|| Finding {
+causes: Vec::new(),
             rule: JOB_FAILED.into(),
             severity: Severity::Error,
             summary: String::new(),
