@@ -12,5 +12,6 @@ mod kubectl;
 mod live;
 mod manifests;
 mod plan;
+mod quality;
 mod recommend;
 mod release;
