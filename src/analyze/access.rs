@@ -57,6 +57,8 @@ impl Refusal {
 
 /// The refusal a log line reports, when it is one for a ServiceAccount.
 pub(crate) fn refusal(line: &str) -> Option<Refusal> {
+    // klog's structured lines quote the message again: `err="... User \"system:...\" ..."`.
+    let line = line.replace("\\\"", "\"");
     let rest = &line[line.find("User \"system:serviceaccount:")? + 28..];
     let (who, rest) = rest.split_once('"')?;
     let (namespace, account) = who.split_once(':')?;
@@ -105,6 +107,8 @@ mod tests {
             r.evidence()
                 .contains("may not list pods (API group core) in namespace shop")
         );
+        let klog = r#"E1120 reflector.go:158] "Unhandled Error" err="failed to list *v1.Pod: pods is forbidden: User \"system:serviceaccount:ops:pod-reaper\" cannot list resource \"pods\" in API group \"\" in the namespace \"ops\"""#;
+        assert_eq!(refusal(klog).unwrap().account, "pod-reaper");
         let cluster = r#"nodes is forbidden: User "system:serviceaccount:monitoring:agent" cannot watch resource "nodes" in API group "" at the cluster scope"#;
         assert_eq!(refusal(cluster).unwrap().scope, None);
         assert!(refusal("connection refused").is_none());

@@ -42,7 +42,7 @@ pub fn analyze(ctx: &Context) -> Vec<Finding> {
                 "{} of the last {total} lines of its current log report failures",
                 failing.len()
             )];
-            let key: Vec<(&str, String)> = keyline::key_lines(log, 3)
+            let key: Vec<(&str, String)> = distinct(keyline::key_lines(log, 12))
                 .into_iter()
                 .map(|l| ("current", l))
                 .collect();
@@ -76,6 +76,38 @@ pub fn analyze(ctx: &Context) -> Vec<Finding> {
     groups.finish(ctx)
 }
 
+/// The newest three lines that say different things: a line repeated every 30 seconds is quoted
+/// once, whatever its timestamp.
+fn distinct(lines: Vec<String>) -> Vec<String> {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut out: Vec<String> = lines
+        .into_iter()
+        .rev()
+        .filter(|l| seen.insert(without_time(l).to_string()))
+        .take(3)
+        .collect();
+    out.reverse();
+    out
+}
+
+/// A line without its leading timestamp and log-level prefix (`2026-11-20T09:58:35Z`, klog's
+/// `E1120 09:41:03.324682       1`).
+fn without_time(line: &str) -> &str {
+    let mut rest = line;
+    for _ in 0..3 {
+        let token = rest.split_whitespace().next().unwrap_or_default();
+        let stamp = token.chars().any(|c| c.is_ascii_digit())
+            && token
+                .chars()
+                .all(|c| c.is_ascii_digit() || "-:.TZEIWF+".contains(c));
+        if !stamp {
+            break;
+        }
+        rest = rest.trim_start()[token.len()..].trim_start();
+    }
+    rest
+}
+
 /// A line reporting a failure worth repeating to an operator: an unreachable dependency, a
 /// server error answered, a stack trace.
 pub(crate) fn is_failure(line: &str) -> bool {
@@ -101,7 +133,10 @@ pub(crate) fn is_failure(line: &str) -> bool {
     ]
     .iter()
     .any(|w| lower.contains(w));
-    server_error || trace || hosts::is_connection_error(line)
+    server_error
+        || trace
+        || hosts::is_connection_error(line)
+        || super::access::refusal(line).is_some()
 }
 
 #[cfg(test)]
@@ -119,5 +154,12 @@ mod tests {
         assert!(is_failure("Traceback (most recent call last):"));
         assert!(!is_failure("GET /healthz 200 OK"));
         assert!(!is_failure("I1120 10:00:00 server.go:42] Serving on :8443"));
+        assert_eq!(
+            distinct(vec![
+                "2026-11-20T09:58:35Z ERROR ping: no such host".into(),
+                "2026-11-20T09:59:05Z ERROR ping: no such host".into(),
+            ]),
+            ["2026-11-20T09:59:05Z ERROR ping: no such host"]
+        );
     }
 }
