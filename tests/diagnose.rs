@@ -101,13 +101,13 @@ pub const EXPECTED: &[Expect] = &[
     ),
     (
         "evicted",
-        &[
-            ("evicted", "Deployment", "catalog-api", 2),
-            ("node-pressure", "Node", "minikube", 0),
-        ],
+        // The evictions are the node's doing: one finding on the Node, the evictions under it.
+        &[("node-pressure", "Node", "minikube", 2)],
         &[
             "The node was low on resource: memory",
             "MemoryPressure=True",
+            "the kubelet of node minikube evicted them",
+            "pods evicted from it:",
         ],
     ),
     (
@@ -225,23 +225,53 @@ fn healthy_cluster_has_no_error_and_benign_states_stay_quiet() {
 }
 
 #[test]
-fn findings_are_ranked_errors_first_then_by_pods_affected() {
+fn findings_are_ranked_root_cause_first_with_its_consequences_folded_in() {
     let sb = Sandbox::new();
     let report = json_of(sb.kubectl_ai().args(["diagnose", "--demo", "-o", "json"]));
-    let severities: Vec<&str> = report["findings"]
-        .as_array()
-        .unwrap()
+    let findings = report["findings"].as_array().unwrap();
+    let severities: Vec<&str> = findings
         .iter()
         .map(|f| f["severity"].as_str().unwrap())
         .collect();
-    assert_eq!(severities, ["error", "error", "error", "warning"]);
-    let pods: Vec<usize> = report["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["pods"].as_array().map_or(0, Vec::len))
-        .collect();
-    assert!(pods[0] >= pods[1] && pods[1] >= pods[2], "{pods:?}");
+    assert_eq!(severities, ["error", "error", "warning"]);
+    // The unbound claim keeps postgres down; the backend crash-loops because it cannot reach it.
+    let root = &findings[0];
+    assert_eq!(root["rule"], "pvc-unbound");
+    let causes = root["causes"].as_array().unwrap();
+    assert_eq!(causes.len(), 1, "{causes:?}");
+    assert_eq!(causes[0]["rule"], "crash-loop");
+    assert_eq!(causes[0]["object"]["name"], "todo-backend");
+    assert_eq!(causes[0]["causedBy"]["rule"], "pvc-unbound");
+    assert_eq!(causes[0]["guessed"], true);
+    assert!(
+        causes[0]["via"]
+            .as_str()
+            .unwrap()
+            .contains("Service postgres has no ready endpoints")
+    );
+    assert!(
+        !findings.iter().any(|f| f["rule"] == "crash-loop"),
+        "the crash loop is not also a finding of its own"
+    );
+    let text = sb
+        .kubectl_ai()
+        .args(["diagnose", "--demo"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(text.stdout).unwrap();
+    assert!(
+        text.contains("caused:") && text.contains("a guess)"),
+        "{text}"
+    );
+    // A TARGET naming the consequence still gets the root that explains it.
+    let targeted = json_of(sb.kubectl_ai().args([
+        "diagnose",
+        "deployment/todo-backend",
+        "--demo",
+        "-o",
+        "json",
+    ]));
+    assert_eq!(targeted["findings"][0]["rule"], "pvc-unbound");
 }
 
 #[test]

@@ -36,9 +36,10 @@ const ERROR_WORDS: &[&str] = &[
 /// multi-line errors first, then lines with error words; the last lines when none match, since a
 /// crash's final words are its best explanation.
 pub(crate) fn key_lines(log: &str, max: usize) -> Vec<String> {
-    let lines: Vec<&str> = log
-        .lines()
-        .map(str::trim_end)
+    let expanded: Vec<String> = log.lines().flat_map(structured_message).collect();
+    let lines: Vec<&str> = expanded
+        .iter()
+        .map(|l| l.trim_end())
         .filter(|l| !l.trim().is_empty())
         .collect();
     let mut picked: Vec<usize> = structural(&lines);
@@ -63,6 +64,28 @@ pub(crate) fn key_lines(log: &str, max: usize) -> Vec<String> {
         .into_iter()
         .map(|i| clip(lines[i].trim(), 300))
         .collect()
+}
+
+/// A JSON log line (ECS, logrus, zap, bunyan) as the lines of its message, so the error inside
+/// `"message": "...\\n..."` reads like any other; other lines as they are.
+fn structured_message(line: &str) -> Vec<String> {
+    let trimmed = line.trim();
+    if !trimmed.starts_with('{') {
+        return vec![line.to_string()];
+    }
+    let Ok(serde_json::Value::Object(fields)) = serde_json::from_str::<serde_json::Value>(trimmed)
+    else {
+        return vec![line.to_string()];
+    };
+    let text = ["message", "msg", "error.message", "err", "error"]
+        .iter()
+        .filter_map(|k| fields.get(*k)?.as_str())
+        .collect::<Vec<_>>()
+        .join(": ");
+    if text.is_empty() {
+        return vec![line.to_string()];
+    }
+    text.lines().map(str::to_string).collect()
 }
 
 fn has_error_word(line: &str) -> bool {
@@ -263,6 +286,16 @@ DATABASE_URL
                 "main.loadConfig(0x0)",
                 "/src/cmd/api/config.go:42 +0x2a"
             ]
+        );
+    }
+
+    #[test]
+    fn json_lines_read_as_their_message() {
+        let log = r#"{"@timestamp":"2026-11-20T09:58:00.000Z", "log.level":"ERROR", "message":"node validation exception\n[1] bootstrap checks failed. You must address the points described in the following [1] lines before starting Elasticsearch.\nbootstrap check failure [1] of [1]: max virtual memory areas vm.max_map_count [65530] is too low, increase to at least [262144]", "ecs.version": "1.2.0"}"#;
+        let lines = key_lines(log, 5);
+        assert!(
+            lines.iter().any(|l| l.starts_with("bootstrap check failure [1] of [1]: max virtual memory areas vm.max_map_count [65530] is too low")),
+            "{lines:?}"
         );
     }
 

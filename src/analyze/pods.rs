@@ -17,6 +17,7 @@ pub const CONFIG_ERROR: &str = "container-config";
 pub const START_FAILED: &str = "container-start";
 pub const INIT_FAILING: &str = "init-container";
 pub const LIVENESS_RESTARTS: &str = "liveness-restarts";
+pub const VOLUME_MOUNT: &str = "volume-mount";
 
 pub fn analyze(ctx: &Context) -> Vec<Finding> {
     let mut groups = Grouper::default();
@@ -26,6 +27,10 @@ pub fn analyze(ctx: &Context) -> Vec<Finding> {
         };
         // Finished pods (a Job's Completed pod, an Evicted pod) are other analyzers' business.
         if matches!(status.phase.as_deref(), Some("Succeeded" | "Failed")) {
+            continue;
+        }
+        if let Some(p) = mount_problem(ctx, pod) {
+            groups.add(ctx, pod, p);
             continue;
         }
         for cs in status.init_container_statuses.iter().flatten() {
@@ -72,6 +77,71 @@ fn container_problem(ctx: &Context, pod: &Pod, cs: &ContainerStatus) -> Option<P
         .is_some_and(|t| ctx.observed_at.duration_since(t.0).as_secs() < 3600);
     (recent && (last.exit_code != 0 || last.reason.as_deref() == Some("OOMKilled")))
         .then(|| restart_problem(ctx, pod, cs, Some(last), false))
+}
+
+/// A pod held in ContainerCreating because a volume cannot be attached or mounted: the kubelet
+/// says why only in its events.
+fn mount_problem(ctx: &Context, pod: &Pod) -> Option<PodProblem> {
+    let status = pod.status.as_ref()?;
+    let creating = status
+        .container_statuses
+        .iter()
+        .flatten()
+        .chain(status.init_container_statuses.iter().flatten())
+        .any(|cs| {
+            cs.state
+                .as_ref()
+                .and_then(|s| s.waiting.as_ref())
+                .and_then(|w| w.reason.as_deref())
+                .is_some_and(|r| matches!(r, "ContainerCreating" | "PodInitializing"))
+        });
+    if !creating {
+        return None;
+    }
+    let events: Vec<String> = ctx
+        .events_for("Pod", pod.metadata.namespace.as_deref(), pod_name(pod))
+        .filter(|e| {
+            matches!(
+                e.reason.as_deref(),
+                Some("FailedMount" | "FailedAttachVolume")
+            )
+        })
+        .filter_map(|e| {
+            let count = crate::context::event_count(e);
+            Some(format!(
+                "event {} (x{count}): {}",
+                e.reason.as_deref()?,
+                first_line(e.message.as_deref()?)
+            ))
+        })
+        .take(3)
+        .collect();
+    if events.is_empty() {
+        return None;
+    }
+    let text = events.join("\n").to_lowercase();
+    let ns = namespace(pod);
+    let fix = if text.contains("multi-attach") {
+        "The volume is ReadWriteOnce and still attached to the old pod on another node: give the Deployment `strategy: {type: Recreate}` (the old pod goes first), or use ReadWriteMany storage, or a StatefulSet.".to_string()
+    } else if let Some((kind, name)) = missing_object(&text) {
+        format!(
+            "Create the {kind} {name} in namespace {ns} (if a controller such as cert-manager should issue it, check its Certificate), or fix the volume's reference to it."
+        )
+    } else {
+        format!(
+            "Fix what the kubelet reports about the volume (`kubectl describe pod {} -n {ns}`): its claim, Secret or ConfigMap, or the CSI driver on the node.",
+            pod_name(pod)
+        )
+    };
+    Some(PodProblem {
+        rule: VOLUME_MOUNT,
+        severity: Severity::Error,
+        container: String::new(),
+        summary: "pods wait in ContainerCreating: a volume cannot be attached or mounted"
+            .to_string(),
+        evidence: events,
+        fix,
+    })
 }
 
 /// A container that keeps stopping: OOM, liveness kill, or its own crash, in that order of

@@ -6,12 +6,15 @@
 
 use std::collections::BTreeMap;
 
+use k8s_openapi::api::apps::v1::Deployment;
+
 use super::{Finding, Severity};
 use crate::context::{Context, ObjectRef};
 
 pub const UNAVAILABLE: &str = "workload-unavailable";
 pub const ROLLOUT_STUCK: &str = "rollout-stuck";
 pub const JOB_FAILED: &str = "job-failed";
+pub const REPLICA_FAILURE: &str = "replica-failure";
 
 pub fn analyze(ctx: &Context) -> Vec<Finding> {
     let mut out = Vec::new();
@@ -71,6 +74,11 @@ causes: Vec::new(),
             });
         }
     }
+    out.extend(
+        ctx.deployments
+            .iter()
+            .filter_map(|d| replica_failure(ctx, d)),
+    );
     for s in &ctx.stateful_sets {
         let object = ObjectRef::of("StatefulSet", &s.metadata);
         let desired = s.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
@@ -113,6 +121,78 @@ causes: Vec::new(),
     }
     out.extend(failed_jobs(ctx));
     out
+}
+
+/// A Deployment whose ReplicaSet cannot create pods at all (a quota, an admission policy): the
+/// API server refuses them, so there is no pod to look at and the reason is only here.
+fn replica_failure(ctx: &Context, d: &Deployment) -> Option<Finding> {
+    let object = ObjectRef::of("Deployment", &d.metadata);
+    let c = d
+        .status
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .find(|c| c.type_ == "ReplicaFailure" && c.status == "True")?;
+    let message = c.message.clone().unwrap_or_default();
+    let mut evidence = vec![format!(
+        "ReplicaFailure=True ({}): {message}",
+        c.reason.as_deref().unwrap_or_default()
+    )];
+    let owned = ctx.replica_sets.iter().filter(|rs| {
+        rs.metadata.namespace == d.metadata.namespace
+            && rs
+                .metadata
+                .owner_references
+                .iter()
+                .flatten()
+                .any(|o| o.kind == "Deployment" && Some(&o.name) == d.metadata.name.as_ref())
+    });
+    for rs in owned {
+        let name = rs.metadata.name.as_deref().unwrap_or_default();
+        evidence.extend(
+            ctx.events_for("ReplicaSet", object.namespace.as_deref(), name)
+                .filter(|e| e.reason.as_deref() == Some("FailedCreate"))
+                .take(1)
+                .filter_map(|e| {
+                    Some(format!(
+                        "event FailedCreate (x{}) on replicaset {name}: {}",
+                        crate::context::event_count(e),
+                        e.message.as_deref()?
+                    ))
+                }),
+        );
+    }
+    let lower = message.to_lowercase();
+    let fix = if lower.contains("exceeded quota") {
+        let quota = lower
+            .split("exceeded quota: ")
+            .nth(1)
+            .and_then(|r| r.split(',').next())
+            .unwrap_or("the namespace's quota")
+            .to_string();
+        format!(
+            "The namespace's ResourceQuota {quota} has no room for another pod: raise its hard limits (`kubectl describe resourcequota {quota}{}`), free quota by scaling something down, or lower the pod's requests/limits.",
+            super::ns_flag(&object)
+        )
+    } else if lower.contains("violates podsecurity") {
+        "The namespace's Pod Security level refuses the pod: make the pod template comply (securityContext: runAsNonRoot, drop capabilities, seccompProfile RuntimeDefault) or relabel the namespace.".to_string()
+    } else {
+        "The API server refuses the ReplicaSet's pods: fix what the message above names (an admission webhook, a LimitRange, a missing ServiceAccount).".to_string()
+    };
+    Some(Finding {
+        causes: Vec::new(),
+        rule: REPLICA_FAILURE.into(),
+        severity: Severity::Error,
+        summary: format!(
+            "deployment {} cannot create its pods: the API server refuses them",
+            object.name
+        ),
+        object,
+        evidence,
+        fix,
+        pods: vec![],
+    })
 }
 
 fn selector_of(

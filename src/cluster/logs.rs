@@ -280,23 +280,27 @@ mod tests {
         let tail = Tail {
             lines: 3,
             bytes: 1000,
+            reach: Reach::DEFAULT,
         };
         assert_eq!(tail.apply(&text), "line 8\nline 9\nline 10\n");
         let tail = Tail {
             lines: 100,
             bytes: 16,
+            reach: Reach::DEFAULT,
         };
         assert_eq!(tail.apply(&text), "line 9\nline 10\n");
         let tail = Tail {
             lines: 100,
             bytes: 1000,
+            reach: Reach::DEFAULT,
         };
         assert_eq!(tail.apply(&text), text);
         let huge = "x".repeat(100);
         assert_eq!(
             Tail {
                 lines: 5,
-                bytes: 10
+                bytes: 10,
+                reach: Reach::DEFAULT,
             }
             .apply(&huge)
             .len(),
