@@ -10,13 +10,18 @@
 //!
 //! Each consequence gets one cause (the first link found, in that order of certainty), chains
 //! stay chains (claim -> database -> backend), and a root keeps the consequences in
-//! [`Finding::causes`] instead of leaving them as separate findings.
+//! [`Finding::causes`] instead of leaving them as separate findings. A link that rests only on a
+//! host name in a log line is a guess: the consequence then stays a finding of its own and names
+//! its probable cause in [`Finding::caused_by`].
 
 use std::collections::BTreeSet;
 
 use k8s_openapi::api::core::v1::{Pod, Service};
 
-use super::{Consequence, Finding, FindingId, hosts, nodes, pod_name, pods, scheduling, storage};
+use super::{
+    Consequence, Finding, FindingId, GuessedCause, hosts, nodes, pod_name, pods, scheduling,
+    storage,
+};
 use crate::context::{Context, ObjectRef};
 
 /// One cause -> effect link between two findings (indexes into the list).
@@ -41,8 +46,24 @@ const DEPENDENT_RULES: &[&str] = &[
 pub(crate) fn fold(ctx: &Context, findings: &mut Vec<Finding>) {
     let mut links = node_links(ctx, findings);
     links.extend(claim_links(ctx, findings));
-    links.extend(service_links(ctx, findings));
-    let parents = choose_parents(findings.len(), links);
+    // A link guessed from a host name is said on the consequence, which stays a finding of its
+    // own: folding it away on a guess could hide the real problem.
+    let (guessed, certain): (Vec<Link>, Vec<Link>) = service_links(ctx, findings)
+        .into_iter()
+        .chain(links)
+        .partition(|l| l.guessed);
+    for link in guessed {
+        if findings[link.effect].caused_by.is_none() {
+            let cause = &findings[link.cause];
+            findings[link.effect].caused_by = Some(GuessedCause {
+                rule: cause.rule.clone(),
+                object: cause.object.clone(),
+                via: link.via,
+                guessed: true,
+            });
+        }
+    }
+    let parents = choose_parents(findings.len(), certain);
     let roots: Vec<usize> = (0..findings.len())
         .filter(|i| parents[*i].is_none())
         .collect();
@@ -69,7 +90,6 @@ pub(crate) fn fold(ctx: &Context, findings: &mut Vec<Finding>) {
                         object: findings[at].object.clone(),
                     },
                     via: link.via.clone(),
-                    guessed: link.guessed,
                 });
                 queue.push(child);
             }
@@ -256,7 +276,7 @@ fn service_links(ctx: &Context, findings: &[Finding]) -> Vec<Link> {
                 out.push(Link {
                     cause,
                     effect,
-                    via: format!("{via}, and Service {} has no ready endpoints", svc_ref.name),
+                    via: format!("{via}; Service {} has no ready endpoints", svc_ref.name),
                     guessed,
                 });
             }

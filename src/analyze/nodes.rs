@@ -115,6 +115,7 @@ fn not_ready(ctx: &Context, node: &Node, name: &str, ready: &NodeCondition) -> F
     };
     Finding {
         causes: Vec::new(),
+        caused_by: None,
         rule: NOT_READY.into(),
         severity: Severity::Error,
         object: ObjectRef::new("Node", None, name),
@@ -161,6 +162,7 @@ fn pressure(ctx: &Context, name: &str, cond: &Condition, c: &NodeCondition) -> F
     };
     Finding {
         causes: Vec::new(),
+        caused_by: None,
         rule: PRESSURE.into(),
         severity,
         object: ObjectRef::new("Node", None, name),

@@ -209,6 +209,7 @@ fn port_mismatches(ctx: &Context) -> Vec<Finding> {
             };
             Finding {
 causes: Vec::new(),
+            caused_by: None,
                 rule: PORT_MISMATCH.into(),
                 severity,
                 summary,

@@ -82,6 +82,7 @@ fn no_endpoints(ctx: &Context, svc: &Service) -> Option<Finding> {
         };
         return Some(Finding {
             causes: Vec::new(),
+            caused_by: None,
             rule: NO_ENDPOINTS.into(),
             severity: Severity::Error,
             summary: format!(
@@ -102,6 +103,7 @@ fn no_endpoints(ctx: &Context, svc: &Service) -> Option<Finding> {
     };
     Some(Finding {
         causes: Vec::new(),
+        caused_by: None,
         rule: NO_READY_ENDPOINTS.into(),
         severity: Severity::Error,
         summary: format!(
@@ -307,6 +309,7 @@ fn ingress(ctx: &Context, ing: &Ingress) -> Vec<Finding> {
     if !problems.is_empty() {
         out.push(Finding {
 causes: Vec::new(),
+            caused_by: None,
             rule: INGRESS_BACKEND.into(),
             severity: Severity::Error,
             object: object.clone(),
@@ -339,6 +342,7 @@ causes: Vec::new(),
     match (spec.ingress_class_name.as_ref().or(annotated.as_ref()), known) {
         (None, true) if default_class.is_none() => out.push(Finding {
 causes: Vec::new(),
+            caused_by: None,
             rule: INGRESS_CLASS.into(),
             severity: Severity::Warning,
             object: object.clone(),
@@ -356,6 +360,7 @@ causes: Vec::new(),
         }),
         (None, false) => out.push(Finding {
 causes: Vec::new(),
+            caused_by: None,
             rule: INGRESS_CLASS.into(),
             severity: Severity::Warning,
             object: object.clone(),
@@ -366,6 +371,7 @@ causes: Vec::new(),
         }),
         (Some(name), true) if !classes.contains(&name.as_str()) => out.push(Finding {
 causes: Vec::new(),
+            caused_by: None,
             rule: INGRESS_CLASS.into(),
             severity: Severity::Error,
             object: object.clone(),

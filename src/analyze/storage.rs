@@ -134,6 +134,7 @@ fn unbound(ctx: &Context, pvc: &PersistentVolumeClaim) -> Option<Finding> {
     };
     Some(Finding {
         causes: Vec::new(),
+        caused_by: None,
         rule: PVC_UNBOUND.into(),
         severity: Severity::Error,
         object,

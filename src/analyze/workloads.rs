@@ -34,6 +34,7 @@ pub fn analyze(ctx: &Context) -> Vec<Finding> {
         }) {
             out.push(Finding {
 causes: Vec::new(),
+            caused_by: None,
                 rule: ROLLOUT_STUCK.into(),
                 severity: Severity::Error,
                 object: object.clone(),
@@ -49,6 +50,7 @@ causes: Vec::new(),
         {
             out.push(Finding {
                 causes: Vec::new(),
+                caused_by: None,
                 rule: UNAVAILABLE.into(),
                 severity: if available == 0 {
                     Severity::Error
@@ -90,6 +92,7 @@ causes: Vec::new(),
         if desired > 0 && ready < desired {
             out.push(Finding {
 causes: Vec::new(),
+            caused_by: None,
                 rule: UNAVAILABLE.into(),
                 severity: if ready == 0 { Severity::Error } else { Severity::Warning },
                 object: object.clone(),
@@ -109,6 +112,7 @@ causes: Vec::new(),
         if unavailable > 0 {
             out.push(Finding {
 causes: Vec::new(),
+            caused_by: None,
                 rule: UNAVAILABLE.into(),
                 severity: Severity::Warning,
                 object: object.clone(),
@@ -182,6 +186,7 @@ fn replica_failure(ctx: &Context, d: &Deployment) -> Option<Finding> {
     };
     Some(Finding {
         causes: Vec::new(),
+        caused_by: None,
         rule: REPLICA_FAILURE.into(),
         severity: Severity::Error,
         summary: format!(
@@ -288,6 +293,7 @@ fn failed_jobs(ctx: &Context) -> Vec<Finding> {
         }
         let entry = by_owner.entry(owner.clone()).or_insert_with(|| Finding {
 causes: Vec::new(),
+            caused_by: None,
             rule: JOB_FAILED.into(),
             severity: Severity::Error,
             summary: String::new(),
