@@ -321,11 +321,11 @@ fn named_services<'a>(
                     if let Some(svc) = hosts::service_for(ctx, ns, t)
                         && seen.insert(svc.metadata.name.clone())
                     {
-                        out.push((
-                            svc,
-                            format!("its log fails to reach host {t} (guessed from the name)"),
-                            true,
-                        ));
+                        // An address that is the Service's ClusterIP is a fact, a name a guess.
+                        let by_ip =
+                            svc.spec.as_ref().and_then(|s| s.cluster_ip.as_deref()) == Some(t);
+                        let what = if by_ip { "address" } else { "host" };
+                        out.push((svc, format!("its log fails to reach {what} {t}"), !by_ip));
                     }
                 }
             }

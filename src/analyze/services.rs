@@ -216,10 +216,13 @@ fn nearest_workloads(
                 .get(k)
                 .is_some_and(|l| l.contains(v.as_str()) || v.contains(l.as_str()))
         });
-        let score = same_pairs * 4 + same_keys * 2 + usize::from(value_close);
-        if score == 0 {
+        // Sharing only a key (`app`) with unrelated values is no evidence of the pods meant, and a
+        // Job's pods are a Service's clients, not what it fronts.
+        let owner = ctx.owner_of(pod);
+        if same_pairs == 0 && !value_close || owner.kind.ends_with("Job") {
             continue;
         }
+        let score = same_pairs * 4 + same_keys * 2 + usize::from(value_close);
         let shown: BTreeMap<String, String> = selector
             .keys()
             .filter_map(|k| Some((k.clone(), labels.get(k)?.clone())))
@@ -229,7 +232,6 @@ fn nearest_workloads(
         } else {
             shown
         };
-        let owner = ctx.owner_of(pod);
         let entry = best.entry(owner).or_insert((0, shown.clone()));
         if score > entry.0 {
             *entry = (score, shown);
