@@ -340,3 +340,71 @@ fn readiness_failures(ctx: &Context) -> Vec<Finding> {
     }
     groups.finish(ctx)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::logs::Tail;
+    use crate::cluster::snapshot::{Root, load};
+
+    fn scenario(name: &str) -> Context {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/scenarios");
+        load(&Root::Dir(dir.join(name)), None, Tail::default()).unwrap()
+    }
+
+    #[test]
+    fn an_undeclared_probe_port_is_an_error_only_while_the_probe_fails() {
+        let ctx = scenario("probe-port");
+        let failing = port_mismatches(&ctx);
+        assert_eq!(failing.len(), 1);
+        assert_eq!(failing[0].severity, Severity::Error);
+        assert!(failing[0].fix.contains("to 8000"), "{}", failing[0].fix);
+
+        // The same spec on pods that are ready, with the old Unhealthy events still around.
+        let mut healed = ctx.clone();
+        for pod in &mut healed.pods {
+            for cs in pod
+                .status
+                .iter_mut()
+                .flat_map(|s| s.container_statuses.iter_mut().flatten())
+            {
+                cs.ready = true;
+            }
+        }
+        let quiet = port_mismatches(&healed);
+        assert_eq!(quiet.len(), 1);
+        assert_eq!(quiet[0].severity, Severity::Info);
+        assert!(quiet[0].summary.contains("the probe passes"));
+    }
+
+    #[test]
+    fn http_probe_failures_name_path_and_status() {
+        let probe = Probe {
+            http_get: Some(k8s_openapi::api::core::v1::HTTPGetAction {
+                path: Some("/healthz".into()),
+                port: IntOrString::Int(8080),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let failures = [
+            "event Unhealthy (x12): Liveness probe failed: HTTP probe failed with statuscode: 404"
+                .to_string(),
+        ];
+        let line = http_answer("livenessProbe", &probe, &failures).unwrap();
+        assert!(
+            line.starts_with(
+                "livenessProbe GET /healthz on port 8080 answers HTTP 404 (Not Found)"
+            ),
+            "{line}"
+        );
+        assert!(
+            http_answer(
+                "livenessProbe",
+                &probe,
+                &["event Unhealthy: Liveness probe failed: dial tcp: connection refused".into()]
+            )
+            .is_none()
+        );
+    }
+}

@@ -214,6 +214,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_node_condition_taint_is_never_answered_with_a_toleration() {
+        let m = "0/1 nodes are available: 1 node(s) had untolerated taint {node.kubernetes.io/disk-pressure: }. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling.".to_lowercase();
+        let fix = scheduling_fix(&m);
+        assert!(fix.contains("fix the node's condition"), "{fix}");
+        assert!(!fix.to_lowercase().contains("add a toleration"), "{fix}");
+        let m = "0/3 nodes are available: 3 node(s) had untolerated taint {dedicated: gpu}."
+            .to_lowercase();
+        assert!(scheduling_fix(&m).contains("toleration for the node taint"));
+    }
+
+    #[test]
     fn splits_scheduler_message_into_causes() {
         let m = "0/3 nodes are available: 1 node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }, 2 Insufficient memory. preemption: 0/3 nodes are available: 1 Preemption is not helpful for scheduling, 2 No preemption victims found for incoming pod.";
         assert_eq!(

@@ -309,6 +309,52 @@ mod tests {
     }
 
     #[test]
+    fn running_containers_are_read_in_small_scopes_or_when_asked() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/scenarios/healthy");
+        let ctx = crate::cluster::snapshot::load(
+            &crate::cluster::snapshot::Root::Dir(dir),
+            None,
+            Tail::NONE,
+        )
+        .unwrap();
+        let small = targets(&ctx, Tail::default());
+        assert!(!small.is_empty());
+        assert!(small.iter().all(|t| !t.previous));
+        let large = Tail {
+            reach: Reach {
+                all: false,
+                namespace_pods: 0,
+            },
+            ..Tail::default()
+        };
+        assert!(
+            targets(&ctx, large).is_empty(),
+            "nothing points at a healthy pod"
+        );
+        let asked = Tail {
+            reach: Reach {
+                all: true,
+                namespace_pods: 0,
+            },
+            ..Tail::default()
+        };
+        assert_eq!(targets(&ctx, asked), small);
+        // Two pods per workload and container, however many replicas run.
+        let mut per: HashMap<(String, String), usize> = HashMap::new();
+        for t in &small {
+            let pod = ctx
+                .pods
+                .iter()
+                .find(|p| p.metadata.name.as_deref() == Some(&t.pod))
+                .unwrap();
+            *per.entry((ctx.owner_of(pod).to_string(), t.container.clone()))
+                .or_default() += 1;
+        }
+        assert!(per.values().all(|n| *n <= PODS_PER_WORKLOAD));
+    }
+
+    #[test]
     fn parses_kubectl_dump_blocks() {
         let text = format!(
             "{}{}",
