@@ -158,9 +158,9 @@ fn structural(lines: &[&str]) -> Vec<usize> {
             && lines
                 .get(i + 1)
                 .is_some_and(|n| n.trim_start().starts_with("at "))
+            // A Ruby boot error: `file.rb:658:in `method': message (ArgumentError)`.
+            || line.ends_with("Error)") && line.contains(":in `")
         {
-            out.push(i);
-        } else if line.ends_with("Error)") && line.contains(":in `") {
             out.push(i);
         }
         i += 1;

@@ -42,10 +42,10 @@ pub(super) fn label_mismatch(ctx: &Context, pod: &Pod) -> Vec<String> {
 }
 
 /// The nodes whose labels fail `ok`, with their value for the key (if any).
-fn lacking<'a>(
-    ctx: &'a Context,
+fn lacking(
+    ctx: &Context,
     ok: impl Fn(&BTreeMap<String, String>) -> bool,
-) -> Vec<(&'a str, &'a BTreeMap<String, String>)> {
+) -> Vec<(&str, &BTreeMap<String, String>)> {
     static EMPTY: BTreeMap<String, String> = BTreeMap::new();
     ctx.nodes
         .iter()
