@@ -199,6 +199,38 @@ fn healthy_clusters_have_no_warning_or_error_live() {
     );
 }
 
+#[test]
+fn broken_cases_give_the_same_findings_live() {
+    let sb = Sandbox::new();
+    let mut disagree = Vec::new();
+    for case in cases().iter().filter(|c| c.name.starts_with("broken/")) {
+        let api = FakeApi::start(&case.snapshot);
+        let live = json_of(
+            sb.against(&api, "default")
+                .args(["diagnose", "-A", "-o", "json"]),
+        );
+        let snap = snapshot_report(&sb, &case.snapshot);
+        assert_eq!(
+            live["summary"]["podsChecked"], snap["summary"]["podsChecked"],
+            "{}",
+            case.name
+        );
+        if live["findings"] != snap["findings"] {
+            disagree.push(format!(
+                "{}:\n  live:     {:?}\n  snapshot: {:?}",
+                case.name,
+                alarms(&live),
+                alarms(&snap)
+            ));
+        }
+    }
+    assert!(
+        disagree.is_empty(),
+        "live and snapshot disagree:\n{}",
+        disagree.join("\n")
+    );
+}
+
 fn finding(
     object: &score::ObjectId,
     rule: &str,
@@ -252,6 +284,16 @@ fn scoring_judges_reports_built_from_the_expected_answers() {
         assert!(
             !s.top_right && !s.found && s.true_alarms == 1,
             "{}: evidence missing: {s:?}",
+            case.name
+        );
+
+        // Evidence shown through a consequence folded into the root finding counts.
+        let mut root = finding(&t.object, rule, "error", &[], "x");
+        root["causes"] = json!([finding(&elsewhere, "r", "warning", &t.evidence, "x")]);
+        let s = scored(case, vec![root]);
+        assert!(
+            s.top_right && s.false_alarms.is_empty(),
+            "{}: {s:?}",
             case.name
         );
 

@@ -170,12 +170,18 @@ fn is_alarm(f: &Value) -> bool {
     matches!(f["severity"].as_str(), Some("warning" | "error"))
 }
 
-/// What a finding says about its object: its summary and evidence lines.
+/// What a finding says: its summary and evidence lines, and those of the consequences folded into it
+/// (`causes`, with the `via` that links each), since a root cause shows what it caused.
 fn said(f: &Value) -> String {
     let mut text = f["summary"].as_str().unwrap_or_default().to_string();
-    for line in f["evidence"].as_array().into_iter().flatten() {
+    let lines = f["evidence"].as_array().into_iter().flatten();
+    for line in lines.chain(std::iter::once(&f["via"])) {
         text.push('\n');
         text.push_str(line.as_str().unwrap_or_default());
+    }
+    for consequence in f["causes"].as_array().into_iter().flatten() {
+        text.push('\n');
+        text.push_str(&said(consequence));
     }
     text
 }
@@ -300,25 +306,23 @@ pub fn table(scores: &[Score]) -> String {
         "| case | first warning/error | top right | rule | found | false alarms |\n| --- | --- | --- | --- | --- | --- |\n",
     );
     for s in scores {
-        let mut false_alarms = s.false_alarms.join(", ");
-        if !s.harmful.is_empty() {
-            false_alarms.push_str(&format!(" (harmful: {})", s.harmful.join(", ")));
-        }
+        let mut notes = s.false_alarms.clone();
+        notes.extend(s.harmful.iter().map(|h| format!("harmful: {h}")));
+        let notes = if notes.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", notes.join("; "))
+        };
         let (top_right, rule, found) = if s.healthy {
             ("-", "-", "-")
         } else {
             (mark(s.top_right), mark(s.rule_right), mark(s.found))
         };
         out.push_str(&format!(
-            "| {} | {} | {top_right} | {rule} | {found} | {} {} |\n",
+            "| {} | {} | {top_right} | {rule} | {found} | {}{notes} |\n",
             s.case,
             s.top.as_deref().unwrap_or("(none)"),
             s.false_alarms.len(),
-            if false_alarms.is_empty() {
-                String::new()
-            } else {
-                format!("({false_alarms})")
-            },
         ));
     }
     let t = Totals::of(scores);
