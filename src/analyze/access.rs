@@ -71,10 +71,16 @@ pub(crate) fn refusal(line: &str) -> Option<Refusal> {
         .and_then(|(_, g)| g.split_once('"'))
         .map(|(g, _)| g.to_string())
         .unwrap_or_default();
-    let scope = rest
-        .split_once("in the namespace \"")
-        .and_then(|(_, n)| n.split_once('"'))
-        .map(|(n, _)| n.to_string());
+    // A clipped line may have lost its tail: only "at the cluster scope" says cluster-wide.
+    let scope = if rest.contains("at the cluster scope") {
+        None
+    } else {
+        let named = rest
+            .split_once("in the namespace \"")
+            .and_then(|(_, n)| n.split_once('"'))
+            .map(|(n, _)| n.to_string());
+        Some(named.unwrap_or_else(|| namespace.to_string()))
+    };
     Some(Refusal {
         namespace: namespace.to_string(),
         account: account.to_string(),

@@ -30,6 +30,9 @@ const ERROR_WORDS: &[&str] = &[
     "missing",
     "required",
     "critical",
+    "not defined",
+    "unknown flag",
+    "unrecognized",
 ];
 
 /// The last `max` lines that explain the log's errors, in log order: the key lines of
@@ -286,6 +289,15 @@ DATABASE_URL
                 "main.loadConfig(0x0)",
                 "/src/cmd/api/config.go:42 +0x2a"
             ]
+        );
+    }
+
+    #[test]
+    fn a_usage_text_yields_the_line_before_it() {
+        let log = "flag provided but not defined: -listen-addr\nUsage of /usr/local/bin/ratelimiter:\n  -addr string\n    \taddress to listen on (default \":8080\")\n";
+        assert_eq!(
+            key_lines(log, 3),
+            ["flag provided but not defined: -listen-addr"]
         );
     }
 

@@ -333,12 +333,29 @@ fn liveness_problem(
         super::probes::describe_action(probe)
     ));
     let answer = super::probes::http_answer("livenessProbe", probe, &failures);
+    let status = super::probes::http_status(&failures);
     evidence.extend(failures.into_iter().take(2));
     evidence.extend(answer);
     for (which, line) in log_lines(ctx, pod, &cs.name).into_iter().take(3) {
         evidence.push(format!("{which} log: {line}"));
     }
-    let (summary, fix) = if startup.is_none() {
+    let path = probe
+        .http_get
+        .as_ref()
+        .and_then(|h| h.path.as_deref())
+        .unwrap_or("/");
+    let (summary, fix) = if status == Some(404) {
+        (
+            format!(
+                "container {} is restarted because its liveness probe asks for {path}, which the app does not serve (HTTP 404)",
+                cs.name
+            ),
+            format!(
+                "Point livenessProbe.httpGet.path of container {} at the health endpoint the app really serves (its log shows the paths it answers), or add that endpoint to the app.",
+                cs.name
+            ),
+        )
+    } else if startup.is_none() {
         (
             format!(
                 "container {} is restarted by its liveness probe before it finishes starting (no startupProbe)",
@@ -746,6 +763,15 @@ pub(crate) fn log_facts(
     }
 }
 
+/// The setting pydantic says is missing: the field line before "Field required".
+fn missing_field(lines: &[(&str, String)]) -> Option<String> {
+    let at = lines
+        .iter()
+        .position(|(_, l)| l.starts_with("Field required"))?;
+    let field = &lines.get(at.checked_sub(1)?)?.1;
+    (!field.contains(' ')).then(|| field.clone())
+}
+
 fn crash_fix(
     pod: &Pod,
     container: &str,
@@ -786,6 +812,20 @@ fn crash_fix(
         format!(
             "Container {container} cannot reach a service it needs at startup: check that the host and port in its configuration are right and that the Service there has ready endpoints (`kubectl get endpoints -n {}`). Full log: {logs_cmd}.",
             namespace(pod)
+        )
+    } else if has(&[
+        "flag provided but not defined",
+        "unknown flag",
+        "unrecognized option",
+        "unrecognized arguments",
+    ]) {
+        format!(
+            "Container {container} is started with a flag its program does not know (quoted above): fix `args`/`command` to the flags this image's version accepts (its usage text lists them). Full log: {logs_cmd}."
+        )
+    } else if let Some(field) = missing_field(lines) {
+        format!(
+            "Container {container} refuses to start without setting {field} (a required field of its settings): set env {} (or its source ConfigMap/Secret key) for container {container}. Full log: {logs_cmd}.",
+            field.to_uppercase()
         )
     } else if has(&[
         "keyerror",

@@ -68,16 +68,21 @@ pub fn describe_action(probe: &Probe) -> String {
     }
 }
 
-/// For an HTTP probe whose failures quote a status code: the path probed and what it answered.
-pub(crate) fn http_answer(field: &str, probe: &Probe, failures: &[String]) -> Option<String> {
-    let get = probe.http_get.as_ref()?;
-    let code: u16 = failures.iter().find_map(|f| {
+/// The HTTP status the kubelet quotes in probe failure events ("... with statuscode: 404").
+pub(crate) fn http_status(failures: &[String]) -> Option<u16> {
+    failures.iter().find_map(|f| {
         let rest = &f[f.find("statuscode: ")? + "statuscode: ".len()..];
         rest.split(|c: char| !c.is_ascii_digit())
             .next()?
             .parse()
             .ok()
-    })?;
+    })
+}
+
+/// For an HTTP probe whose failures quote a status code: the path probed and what it answered.
+pub(crate) fn http_answer(field: &str, probe: &Probe, failures: &[String]) -> Option<String> {
+    let get = probe.http_get.as_ref()?;
+    let code = http_status(failures)?;
     let meaning = match code {
         404 => " (Not Found): the app serves no such path; fix the probe's path",
         401 | 403 => {
@@ -323,7 +328,8 @@ fn readiness_failures(ctx: &Context) -> Vec<Finding> {
                 pod,
                 PodProblem {
                     rule: READINESS_FAILING,
-                    severity: Severity::Warning,
+                    // Not ready is failing now: the pod gets no traffic.
+                    severity: Severity::Error,
                     container: cs.name.clone(),
                     summary: format!(
                         "container {} runs but is not ready: its readiness probe fails, so it gets no traffic",

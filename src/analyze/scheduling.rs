@@ -130,9 +130,13 @@ fn scheduling_fix(lower: &str) -> String {
     if lower.contains("node.kubernetes.io/") {
         fixes.push("a node condition taints the nodes (node.kubernetes.io/...): fix the node's condition (see the node's finding), do not tolerate the taint");
     }
-    let other_taint = lower
-        .match_indices("taint {")
-        .any(|(i, _)| !lower[i..].starts_with("taint {node.kubernetes.io/"));
+    // The control plane's taint keeps ordinary pods off it on purpose: not worth tolerating
+    // when the scheduler names other reasons for the other nodes.
+    let other_taint = lower.match_indices("taint {").any(|(i, _)| {
+        let taint = &lower[i + "taint {".len()..];
+        !taint.starts_with("node.kubernetes.io/") && !taint.starts_with("node-role.kubernetes.io/")
+    }) || lower.contains("taint {node-role.kubernetes.io/")
+        && scheduler_causes(lower).len() == 1;
     if other_taint {
         fixes.push("add a toleration for the node taint named above, or remove the taint from a node meant for this pod");
     }
