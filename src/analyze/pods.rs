@@ -344,6 +344,22 @@ fn liveness_problem(
         .as_ref()
         .and_then(|h| h.path.as_deref())
         .unwrap_or("/");
+    // Killed within about twice the probe's budget: it never got going. Running well past it,
+    // then killed: the check itself fails on a started app, and a startupProbe would not help.
+    let ran = cs
+        .last_state
+        .as_ref()
+        .and_then(|s| s.terminated.as_ref())
+        .and_then(|t| {
+            Some(
+                t.finished_at
+                    .as_ref()?
+                    .0
+                    .duration_since(t.started_at.as_ref()?.0),
+            )
+        })
+        .map(|d| d.as_secs());
+    let slow_start = ran.is_none_or(|secs| secs <= 2 * i64::from(budget));
     let (summary, fix) = if status == Some(404) {
         (
             format!(
@@ -355,7 +371,7 @@ fn liveness_problem(
                 cs.name
             ),
         )
-    } else if startup.is_none() {
+    } else if startup.is_none() && slow_start {
         (
             format!(
                 "container {} is restarted by its liveness probe before it finishes starting (no startupProbe)",
@@ -369,12 +385,13 @@ fn liveness_problem(
     } else {
         (
             format!(
-                "container {} is restarted because its liveness probe fails",
+                "container {} is restarted because its liveness check fails on the running app",
                 cs.name
             ),
             format!(
-                "Check that the liveness endpoint of container {} answers quickly on the probed port; if it is slow under load raise timeoutSeconds or failureThreshold.",
-                cs.name
+                "The liveness check of container {} ({}) fails after the app has started, so the kubelet kills it each time: fix the check or what it checks in the app (the probe's output is quoted above); raise timeoutSeconds or failureThreshold only if it is merely slow.",
+                cs.name,
+                super::probes::describe_action(probe)
             ),
         )
     };

@@ -98,11 +98,11 @@ fn unschedulable(ctx: &Context, pod: &Pod) -> Option<PodProblem> {
         evidence.push(requests);
     }
     let lower = message.to_lowercase();
-    if lower.contains("node affinity")
-        || lower.contains("node selector")
-        || lower.contains("nodeselector")
-    {
+    if asks_node_labels(&lower) {
         evidence.extend(placement::label_mismatch(ctx, pod));
+    }
+    if lower.contains("volume node affinity conflict") {
+        evidence.extend(placement::volume_zones(ctx, pod));
     }
     let fix = scheduling_fix(&lower);
     let cause = if causes.is_empty() {
@@ -118,6 +118,13 @@ fn unschedulable(ctx: &Context, pod: &Pod) -> Option<PodProblem> {
         evidence,
         fix,
     })
+}
+
+/// Whether the scheduler says the pod's own nodeSelector/affinity rules out nodes (not the
+/// volume's node affinity, which is the PersistentVolume's).
+fn asks_node_labels(lower: &str) -> bool {
+    let own = lower.replace("volume node affinity", "");
+    own.contains("node affinity") || own.contains("node selector") || own.contains("nodeselector")
 }
 
 /// What to change, for each reason the scheduler gives.
@@ -140,10 +147,10 @@ fn scheduling_fix(lower: &str) -> String {
     if other_taint {
         fixes.push("add a toleration for the node taint named above, or remove the taint from a node meant for this pod");
     }
-    if lower.contains("node affinity")
-        || lower.contains("node selector")
-        || lower.contains("nodeselector")
-    {
+    if lower.contains("volume node affinity conflict") {
+        fixes.push("the pod's volume lives where no node can reach it (the PersistentVolume's nodeAffinity, usually a zone): add a node in that zone (node group or autoscaler), or move the data to a volume in a zone with nodes (snapshot and restore into a new claim); do not relabel nodes");
+    }
+    if asks_node_labels(lower) {
         fixes.push("fix the pod's nodeSelector/nodeAffinity, or label a node meant for it: no node carries the labels it asks for");
     }
     if lower.contains("anti-affinity") || lower.contains("affinity rules") {

@@ -41,6 +41,66 @@ pub(super) fn label_mismatch(ctx: &Context, pod: &Pod) -> Vec<String> {
     out
 }
 
+/// For a volume node affinity conflict: each bound PersistentVolume of the pod with the node labels
+/// it requires, and the values the nodes have for those keys.
+pub(super) fn volume_zones(ctx: &Context, pod: &Pod) -> Vec<String> {
+    let ns = pod.metadata.namespace.as_deref();
+    let claims = pod
+        .spec
+        .iter()
+        .flat_map(|s| s.volumes.iter().flatten())
+        .filter_map(|v| Some(v.persistent_volume_claim.as_ref()?.claim_name.as_str()));
+    let mut out = Vec::new();
+    for claim in claims {
+        let pv_name = ctx
+            .pvcs
+            .iter()
+            .find(|c| {
+                c.metadata.namespace.as_deref() == ns && c.metadata.name.as_deref() == Some(claim)
+            })
+            .and_then(|c| c.spec.as_ref()?.volume_name.as_deref());
+        let Some(pv) = pv_name.and_then(|n| {
+            ctx.pvs
+                .iter()
+                .find(|pv| pv.metadata.name.as_deref() == Some(n))
+        }) else {
+            continue;
+        };
+        let terms = pv
+            .spec
+            .as_ref()
+            .and_then(|s| s.node_affinity.as_ref()?.required.as_ref())
+            .map(|r| r.node_selector_terms.as_slice())
+            .unwrap_or_default();
+        for req in terms
+            .iter()
+            .flat_map(|t| t.match_expressions.iter().flatten())
+        {
+            let have: Vec<String> = ctx
+                .nodes
+                .iter()
+                .take(6)
+                .map(|n| {
+                    let value = n.metadata.labels.as_ref().and_then(|l| l.get(&req.key));
+                    format!(
+                        "{} {}",
+                        n.metadata.name.as_deref().unwrap_or_default(),
+                        value.map_or("(none)", String::as_str)
+                    )
+                })
+                .collect();
+            out.push(format!(
+                "claim {claim} is bound to PersistentVolume {}, which requires {}; the nodes' {}: {}",
+                pv.metadata.name.as_deref().unwrap_or_default(),
+                requirement_text(req),
+                req.key,
+                have.join(", ")
+            ));
+        }
+    }
+    out
+}
+
 /// The nodes whose labels fail `ok`, with their value for the key (if any).
 fn lacking(
     ctx: &Context,
