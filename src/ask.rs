@@ -382,6 +382,7 @@ fn read_piped() -> anyhow::Result<Option<String>> {
     let text = crate::cluster::logs::Tail {
         lines: usize::MAX,
         bytes: MAX_PIPED,
+        ..Default::default()
     }
     .apply(&text);
     Ok((!text.trim().is_empty()).then_some(text))

@@ -450,6 +450,22 @@ pub struct Global {
     )]
     pub chunk_size: u32,
 
+    /// Read the current logs of every running container too (two pods per workload), not only
+    /// of unhealthy ones and those another signal points at
+    #[arg(long, global = true, env = "KUBECTL_AI_LOGS")]
+    pub logs: bool,
+
+    /// A namespace (or cluster, with -A) of at most N pods has the logs of its running containers
+    /// read as well
+    #[arg(
+        long,
+        global = true,
+        env = "KUBECTL_AI_LOG_PODS",
+        value_name = "N",
+        default_value_t = 50
+    )]
+    pub log_pods: usize,
+
     /// More logs on stderr (-v info, -vv debug, -vvv trace); KUBECTL_AI_VERBOSE=N does the same
     #[arg(short = 'v', long = "verbose", global = true, action = ArgAction::Count)]
     pub verbose: u8,

@@ -400,7 +400,14 @@ impl Context {
                 .chain(p.metadata.creation_timestamp.as_ref().map(|t| t.0))
                 .collect::<Vec<_>>()
         });
-        events.chain(pods).max()
+        // A kubelet's heartbeat is the freshest clock in a quiet cluster's dump.
+        let heartbeats = self.nodes.iter().flat_map(|n| {
+            n.status
+                .iter()
+                .flat_map(|s| s.conditions.iter().flatten())
+                .filter_map(|c| c.last_heartbeat_time.as_ref().map(|t| t.0))
+        });
+        events.chain(pods).chain(heartbeats).max()
     }
 
     /// Whether this context holds data for a resource (plural name, e.g. "secrets").

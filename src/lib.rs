@@ -278,7 +278,13 @@ pub(crate) async fn collect_context(global: &Global) -> Result<context::Context,
     };
     let limits = Limits {
         chunk_size: global.chunk_size,
-        ..Limits::default()
+        tail: cluster::logs::Tail {
+            reach: cluster::logs::Reach {
+                all: global.logs,
+                namespace_pods: global.log_pods,
+            },
+            ..Default::default()
+        },
     };
     // Only a live cluster makes anyone wait; a snapshot reads in milliseconds.
     let _spinner = matches!(source, Source::Live(_))

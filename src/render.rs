@@ -115,6 +115,29 @@ impl<'a> Report<'a> {
                     writeln!(out, "    - {e}")?;
                 }
             }
+            if let Some(c) = &f.caused_by {
+                writeln!(
+                    out,
+                    "  {} {} {} {}",
+                    p.dim("probably caused by:"),
+                    c.object,
+                    p.dim(&format!("[{}]", c.rule)),
+                    p.dim(&format!("({}, a guess)", c.via))
+                )?;
+            }
+            if !f.causes.is_empty() {
+                writeln!(out, "  {}", p.dim("caused:"))?;
+                for c in &f.causes {
+                    writeln!(
+                        out,
+                        "    - {} {} {}",
+                        c.object,
+                        p.dim(&format!("[{}]", c.rule)),
+                        c.summary
+                    )?;
+                    writeln!(out, "      {}", p.dim(&format!("({})", c.via)))?;
+                }
+            }
             writeln!(out, "  {} {}", p.bold("fix:"), f.fix)?;
             writeln!(out)?;
         }

@@ -153,7 +153,14 @@ impl Target {
         Ok(findings
             .into_iter()
             .filter(|f| {
-                related.contains(&f.object) || f.pods.iter().any(|p| pod_names.contains(p.as_str()))
+                // A root cause is about the target when any of its consequences is.
+                let caused = f.causes.iter().any(|c| {
+                    related.contains(&c.object)
+                        || c.pods.iter().any(|p| pod_names.contains(p.as_str()))
+                });
+                related.contains(&f.object)
+                    || f.pods.iter().any(|p| pod_names.contains(p.as_str()))
+                    || caused
             })
             .collect())
     }

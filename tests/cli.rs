@@ -173,7 +173,13 @@ fn a_target_narrows_the_report_to_what_it_names() {
     assert_eq!(only("svc/todo-backend")[0].0, "crash-loop");
     assert_eq!(only("svc/postgres")[0].0, "pvc-unbound");
     let demo = json_of(sb.kubectl_ai().args(["diagnose", "--demo", "-o", "json"]));
-    let pod = demo["findings"][0]["pods"][0].as_str().unwrap().to_string();
+    let crash = demo["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"] == "crash-loop")
+        .unwrap();
+    let pod = crash["pods"][0].as_str().unwrap().to_string();
     assert_eq!(only(&format!("pod/{pod}"))[0].0, "crash-loop");
     // A bare name matches any kind with that name: the Deployment and the HPA of todo-backend.
     let bare = only("todo-backend");

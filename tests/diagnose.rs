@@ -101,13 +101,13 @@ pub const EXPECTED: &[Expect] = &[
     ),
     (
         "evicted",
-        &[
-            ("evicted", "Deployment", "catalog-api", 2),
-            ("node-pressure", "Node", "minikube", 0),
-        ],
+        // The evictions are the node's doing: one finding on the Node, the evictions under it.
+        &[("node-pressure", "Node", "minikube", 2)],
         &[
             "The node was low on resource: memory",
             "MemoryPressure=True",
+            "the kubelet of node minikube evicted them",
+            "pods evicted from it:",
         ],
     ),
     (
@@ -225,23 +225,43 @@ fn healthy_cluster_has_no_error_and_benign_states_stay_quiet() {
 }
 
 #[test]
-fn findings_are_ranked_errors_first_then_by_pods_affected() {
+fn findings_are_ranked_errors_first_and_a_guessed_cause_is_said_as_one() {
     let sb = Sandbox::new();
     let report = json_of(sb.kubectl_ai().args(["diagnose", "--demo", "-o", "json"]));
-    let severities: Vec<&str> = report["findings"]
-        .as_array()
-        .unwrap()
+    let findings = report["findings"].as_array().unwrap();
+    let severities: Vec<&str> = findings
         .iter()
         .map(|f| f["severity"].as_str().unwrap())
         .collect();
     assert_eq!(severities, ["error", "error", "error", "warning"]);
-    let pods: Vec<usize> = report["findings"]
-        .as_array()
-        .unwrap()
+    // The backend's log names host postgres, whose only pod waits for an unbound claim: a link
+    // guessed from a name, so the crash loop stays a finding and says what probably causes it.
+    let crash = findings
         .iter()
-        .map(|f| f["pods"].as_array().map_or(0, Vec::len))
-        .collect();
-    assert!(pods[0] >= pods[1] && pods[1] >= pods[2], "{pods:?}");
+        .find(|f| f["rule"] == "crash-loop")
+        .expect("the crash loop");
+    let cause = &crash["causedBy"];
+    assert_eq!(cause["rule"], "pvc-unbound");
+    assert_eq!(cause["object"]["name"], "data-postgres-0");
+    assert_eq!(cause["guessed"], true);
+    let via = cause["via"].as_str().unwrap();
+    assert!(
+        via.contains("postgres.todo-app.svc.cluster.local")
+            && via.contains("Service postgres has no ready endpoints"),
+        "{via}"
+    );
+    let text = sb
+        .kubectl_ai()
+        .args(["diagnose", "--demo"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(text.stdout).unwrap();
+    assert!(
+        text.contains(
+            "probably caused by: persistentvolumeclaim/data-postgres-0 -n todo-app [pvc-unbound]"
+        ),
+        "{text}"
+    );
 }
 
 #[test]

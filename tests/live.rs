@@ -105,17 +105,31 @@ fn lists_are_paged_and_run_concurrently() {
 }
 
 #[test]
-fn logs_are_read_only_for_unhealthy_containers_with_a_bounded_tail() {
+fn logs_are_read_for_unhealthy_containers_and_small_namespaces_with_a_bounded_tail() {
     let sb = Sandbox::new();
+    // A small namespace: the current logs of its running containers, never a previous one.
     let api = FakeApi::start(&scenario("healthy"));
     json_of(live(&sb, &api, "todo-app").args(["diagnose", "-o", "json"]));
+    let read: Vec<_> = api
+        .journal()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/log"))
+        .collect();
+    assert!(
+        !read.is_empty(),
+        "a small namespace has its running logs read"
+    );
+    assert!(read.iter().all(|r| r.param("previous").is_none()));
+    // Above the threshold a healthy namespace needs no logs.
+    let api = FakeApi::start(&scenario("healthy"));
+    json_of(live(&sb, &api, "todo-app").args(["diagnose", "-o", "json", "--log-pods", "0"]));
     assert!(
         api.journal().iter().all(|r| !r.path.ends_with("/log")),
-        "a healthy namespace needs no logs"
+        "a healthy namespace above --log-pods needs no logs"
     );
 
     let api = FakeApi::start(&scenario("crash-loop"));
-    json_of(live(&sb, &api, "todo-app").args(["diagnose", "-o", "json"]));
+    json_of(live(&sb, &api, "todo-app").args(["diagnose", "-o", "json", "--log-pods", "0"]));
     let logs: Vec<_> = api
         .journal()
         .into_iter()
@@ -135,7 +149,7 @@ fn logs_are_read_only_for_unhealthy_containers_with_a_bounded_tail() {
     }
     // Three failed pods of one Job: replicas fail alike, so two are read.
     let api_job = FakeApi::start(&scenario("job-failed"));
-    json_of(live(&sb, &api_job, "todo-app").args(["diagnose", "-o", "json"]));
+    json_of(live(&sb, &api_job, "todo-app").args(["diagnose", "-o", "json", "--log-pods", "0"]));
     let job_logs = api_job
         .journal()
         .into_iter()

@@ -13,5 +13,6 @@ mod kubectl;
 mod live;
 mod manifests;
 mod plan;
+mod quality;
 mod recommend;
 mod release;

@@ -91,6 +91,8 @@ pub fn analyze(ctx: &Context) -> Vec<Finding> {
             )
         };
         out.push(Finding {
+            causes: Vec::new(),
+            caused_by: None,
             rule: HPA_METRICS.into(),
             severity,
             object,

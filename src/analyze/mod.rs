@@ -6,7 +6,12 @@
 //! same object when one exists, and findings are ranked by severity and then by how many pods
 //! they touch.
 
+mod access;
+mod app_logs;
 mod autoscaling;
+pub(crate) mod hosts;
+pub(crate) mod keyline;
+pub(crate) mod links;
 mod nodes;
 pub mod pods;
 pub mod probes;
@@ -62,6 +67,49 @@ pub struct Finding {
     /// The pods showing the problem, when it is about pods.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pods: Vec<String>,
+    /// The problems this one causes, folded into it (see [`links`]): a root cause is one finding.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub causes: Vec<Consequence>,
+    /// What probably causes this problem, when the link is only a guess (a host name in a log):
+    /// said here rather than folded away, since a wrong guess must not hide a problem.
+    #[serde(default, rename = "causedBy", skip_serializing_if = "Option::is_none")]
+    pub caused_by: Option<GuessedCause>,
+}
+
+/// The finding that probably causes another, and why we think so.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GuessedCause {
+    pub rule: String,
+    pub object: ObjectRef,
+    pub via: String,
+    pub guessed: bool,
+}
+
+/// A finding by identity: its rule and the object it is about.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct FindingId {
+    pub rule: String,
+    pub object: ObjectRef,
+}
+
+/// A problem that follows from another: what it is, and the fact linking it to its cause.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Consequence {
+    pub rule: String,
+    pub severity: Severity,
+    pub object: ObjectRef,
+    pub summary: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pods: Vec<String>,
+    /// Its own evidence, so nothing the folded finding knew is lost.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<String>,
+    /// The finding it follows from directly: the root, or another consequence of it.
+    pub caused_by: FindingId,
+    /// The fact that links the two ("its pods mount claim data", "env DB_HOST names it").
+    pub via: String,
 }
 
 type Analyzer = fn(&Context) -> Vec<Finding>;
@@ -76,6 +124,7 @@ pub const ANALYZERS: &[(&str, Analyzer)] = &[
     ("services", services::analyze),
     ("autoscaling", autoscaling::analyze),
     ("workloads", workloads::analyze),
+    ("logs", app_logs::analyze),
 ];
 
 /// Rules that describe the effect of some other problem. When a more specific finding exists on
@@ -91,6 +140,7 @@ const SYMPTOMS: &[&str] = &[
 pub fn analyze(ctx: &Context) -> Vec<Finding> {
     let mut findings: Vec<Finding> = ANALYZERS.iter().flat_map(|(_, run)| run(ctx)).collect();
     fold_symptoms(ctx, &mut findings);
+    links::fold(ctx, &mut findings);
     rank(&mut findings);
     findings
 }
@@ -135,15 +185,33 @@ fn fold_symptoms(ctx: &Context, findings: &mut Vec<Finding>) {
     *findings = causes;
 }
 
-/// Severity first, then breadth (pods affected), then a stable order by object.
+/// Severity first, then the problems a finding causes (folded in, or pointing at it as their
+/// probable cause), then breadth (pods affected), then a stable order by object.
 pub fn rank(findings: &mut [Finding]) {
-    findings.sort_by(|a, b| {
-        b.severity
-            .cmp(&a.severity)
-            .then(b.pods.len().cmp(&a.pods.len()))
-            .then(a.object.cmp(&b.object))
-            .then(a.rule.cmp(&b.rule))
+    let caused = |f: &Finding, all: &[Finding]| {
+        f.causes.len()
+            + all
+                .iter()
+                .filter(|o| {
+                    o.caused_by
+                        .as_ref()
+                        .is_some_and(|c| c.rule == f.rule && c.object == f.object)
+                })
+                .count()
+    };
+    let weights: Vec<usize> = findings.iter().map(|f| caused(f, findings)).collect();
+    let mut order: Vec<usize> = (0..findings.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (fa, fb) = (&findings[a], &findings[b]);
+        fb.severity
+            .cmp(&fa.severity)
+            .then(weights[b].cmp(&weights[a]))
+            .then(fb.pods.len().cmp(&fa.pods.len()))
+            .then(fa.object.cmp(&fb.object))
+            .then(fa.rule.cmp(&fb.rule))
     });
+    let sorted: Vec<Finding> = order.into_iter().map(|i| findings[i].clone()).collect();
+    findings.clone_from_slice(&sorted);
 }
 
 /// Collects per-pod problems into one finding per (workload, rule, container), so three replicas
@@ -172,6 +240,8 @@ impl Grouper {
         let name = pod.metadata.name.clone().unwrap_or_default();
         let key = (owner.clone(), problem.rule.to_string(), problem.container);
         let finding = self.groups.entry(key).or_insert_with(|| Finding {
+            causes: Vec::new(),
+            caused_by: None,
             rule: problem.rule.to_string(),
             severity: problem.severity,
             object: owner,

@@ -6,7 +6,7 @@
 
 use k8s_openapi::api::core::v1::{ContainerStateTerminated, ContainerStatus, Pod, Probe};
 
-use super::{Finding, Grouper, PodProblem, Severity, container, namespace, pod_name};
+use super::{Finding, Grouper, PodProblem, Severity, container, keyline, namespace, pod_name};
 use crate::context::Context;
 use crate::quantity;
 
@@ -17,6 +17,7 @@ pub const CONFIG_ERROR: &str = "container-config";
 pub const START_FAILED: &str = "container-start";
 pub const INIT_FAILING: &str = "init-container";
 pub const LIVENESS_RESTARTS: &str = "liveness-restarts";
+pub const VOLUME_MOUNT: &str = "volume-mount";
 
 pub fn analyze(ctx: &Context) -> Vec<Finding> {
     let mut groups = Grouper::default();
@@ -26,6 +27,10 @@ pub fn analyze(ctx: &Context) -> Vec<Finding> {
         };
         // Finished pods (a Job's Completed pod, an Evicted pod) are other analyzers' business.
         if matches!(status.phase.as_deref(), Some("Succeeded" | "Failed")) {
+            continue;
+        }
+        if let Some(p) = mount_problem(ctx, pod) {
+            groups.add(ctx, pod, p);
             continue;
         }
         for cs in status.init_container_statuses.iter().flatten() {
@@ -74,6 +79,71 @@ fn container_problem(ctx: &Context, pod: &Pod, cs: &ContainerStatus) -> Option<P
         .then(|| restart_problem(ctx, pod, cs, Some(last), false))
 }
 
+/// A pod held in ContainerCreating because a volume cannot be attached or mounted: the kubelet
+/// says why only in its events.
+fn mount_problem(ctx: &Context, pod: &Pod) -> Option<PodProblem> {
+    let status = pod.status.as_ref()?;
+    let creating = status
+        .container_statuses
+        .iter()
+        .flatten()
+        .chain(status.init_container_statuses.iter().flatten())
+        .any(|cs| {
+            cs.state
+                .as_ref()
+                .and_then(|s| s.waiting.as_ref())
+                .and_then(|w| w.reason.as_deref())
+                .is_some_and(|r| matches!(r, "ContainerCreating" | "PodInitializing"))
+        });
+    if !creating {
+        return None;
+    }
+    let events: Vec<String> = ctx
+        .events_for("Pod", pod.metadata.namespace.as_deref(), pod_name(pod))
+        .filter(|e| {
+            matches!(
+                e.reason.as_deref(),
+                Some("FailedMount" | "FailedAttachVolume")
+            )
+        })
+        .filter_map(|e| {
+            let count = crate::context::event_count(e);
+            Some(format!(
+                "event {} (x{count}): {}",
+                e.reason.as_deref()?,
+                first_line(e.message.as_deref()?)
+            ))
+        })
+        .take(3)
+        .collect();
+    if events.is_empty() {
+        return None;
+    }
+    let text = events.join("\n").to_lowercase();
+    let ns = namespace(pod);
+    let fix = if text.contains("multi-attach") {
+        "The volume is ReadWriteOnce and still attached to the old pod on another node: give the Deployment `strategy: {type: Recreate}` (the old pod goes first), or use ReadWriteMany storage, or a StatefulSet.".to_string()
+    } else if let Some((kind, name)) = missing_object(&text) {
+        format!(
+            "Create the {kind} {name} in namespace {ns} (if a controller such as cert-manager should issue it, check its Certificate), or fix the volume's reference to it."
+        )
+    } else {
+        format!(
+            "Fix what the kubelet reports about the volume (`kubectl describe pod {} -n {ns}`): its claim, Secret or ConfigMap, or the CSI driver on the node.",
+            pod_name(pod)
+        )
+    };
+    Some(PodProblem {
+        rule: VOLUME_MOUNT,
+        severity: Severity::Error,
+        container: String::new(),
+        summary: "pods wait in ContainerCreating: a volume cannot be attached or mounted"
+            .to_string(),
+        evidence: events,
+        fix,
+    })
+}
+
 /// A container that keeps stopping: OOM, liveness kill, or its own crash, in that order of
 /// specificity.
 fn restart_problem(
@@ -115,12 +185,16 @@ fn restart_problem(
 
     let lines = log_lines(ctx, pod, &cs.name);
     let exit = last.map(|t| t.exit_code);
-    let fix = crash_fix(pod, &cs.name, exit, last, &lines);
+    let facts = log_facts(ctx, pod, &cs.name, &lines);
+    let fix = facts
+        .fix
+        .unwrap_or_else(|| crash_fix(pod, &cs.name, exit, last, &lines));
     evidence.extend(
         lines
             .into_iter()
             .map(|(which, l)| format!("{which} log: {l}")),
     );
+    evidence.extend(facts.evidence);
     let summary = match (backing_off, exit) {
         (true, Some(code)) => format!(
             "container {} is crash-looping: it exits with code {code}{}",
@@ -258,11 +332,46 @@ fn liveness_problem(
         "livenessProbe: {}, initialDelaySeconds {delay}, periodSeconds {period}, failureThreshold {threshold}: the container is killed if not healthy within ~{budget}s",
         super::probes::describe_action(probe)
     ));
+    let answer = super::probes::http_answer("livenessProbe", probe, &failures);
+    let status = super::probes::http_status(&failures);
     evidence.extend(failures.into_iter().take(2));
+    evidence.extend(answer);
     for (which, line) in log_lines(ctx, pod, &cs.name).into_iter().take(3) {
         evidence.push(format!("{which} log: {line}"));
     }
-    let (summary, fix) = if startup.is_none() {
+    let path = probe
+        .http_get
+        .as_ref()
+        .and_then(|h| h.path.as_deref())
+        .unwrap_or("/");
+    // Killed within about twice the probe's budget: it never got going. Running well past it,
+    // then killed: the check itself fails on a started app, and a startupProbe would not help.
+    let ran = cs
+        .last_state
+        .as_ref()
+        .and_then(|s| s.terminated.as_ref())
+        .and_then(|t| {
+            Some(
+                t.finished_at
+                    .as_ref()?
+                    .0
+                    .duration_since(t.started_at.as_ref()?.0),
+            )
+        })
+        .map(|d| d.as_secs());
+    let slow_start = ran.is_none_or(|secs| secs <= 2 * i64::from(budget));
+    let (summary, fix) = if status == Some(404) {
+        (
+            format!(
+                "container {} is restarted because its liveness probe asks for {path}, which the app does not serve (HTTP 404)",
+                cs.name
+            ),
+            format!(
+                "Point livenessProbe.httpGet.path of container {} at the health endpoint the app really serves (its log shows the paths it answers), or add that endpoint to the app.",
+                cs.name
+            ),
+        )
+    } else if startup.is_none() && slow_start {
         (
             format!(
                 "container {} is restarted by its liveness probe before it finishes starting (no startupProbe)",
@@ -276,12 +385,13 @@ fn liveness_problem(
     } else {
         (
             format!(
-                "container {} is restarted because its liveness probe fails",
+                "container {} is restarted because its liveness check fails on the running app",
                 cs.name
             ),
             format!(
-                "Check that the liveness endpoint of container {} answers quickly on the probed port; if it is slow under load raise timeoutSeconds or failureThreshold.",
-                cs.name
+                "The liveness check of container {} ({}) fails after the app has started, so the kubelet kills it each time: fix the check or what it checks in the app (the probe's output is quoted above); raise timeoutSeconds or failureThreshold only if it is merely slow.",
+                cs.name,
+                super::probes::describe_action(probe)
             ),
         )
     };
@@ -488,6 +598,9 @@ fn init_problem(ctx: &Context, pod: &Pod, cs: &ContainerStatus) -> Option<PodPro
                 return Some(image_problem(ctx, pod, cs, reason, &message));
             }
             "CreateContainerConfigError" => return Some(config_problem(ctx, pod, cs, &message)),
+            "CreateContainerError" | "RunContainerError" | "StartError" => {
+                return Some(init_start_problem(pod, cs, reason, &message));
+            }
             "CrashLoopBackOff" => {}
             _ => return None,
         }
@@ -501,11 +614,13 @@ fn init_problem(ctx: &Context, pod: &Pod, cs: &ContainerStatus) -> Option<PodPro
             cs.last_state.as_ref()?.terminated.as_ref()
         })?;
     let lines = log_lines(ctx, pod, &cs.name);
+    let facts = log_facts(ctx, pod, &cs.name, &lines);
     let mut evidence = vec![
         termination_line(failed),
         format!("restarts: {}", cs.restart_count),
     ];
     evidence.extend(lines.iter().map(|(which, l)| format!("{which} log: {l}")));
+    evidence.extend(facts.evidence);
     Some(PodProblem {
         rule: INIT_FAILING,
         severity: Severity::Error,
@@ -515,8 +630,29 @@ fn init_problem(ctx: &Context, pod: &Pod, cs: &ContainerStatus) -> Option<PodPro
             cs.name, failed.exit_code
         ),
         evidence,
-        fix: crash_fix(pod, &cs.name, Some(failed.exit_code), Some(failed), &lines),
+        fix: facts.fix.unwrap_or_else(|| {
+            crash_fix(pod, &cs.name, Some(failed.exit_code), Some(failed), &lines)
+        }),
     })
+}
+
+/// An init container the runtime cannot start: the pod never gets to its app containers.
+fn init_start_problem(pod: &Pod, cs: &ContainerStatus, reason: &str, message: &str) -> PodProblem {
+    let mut p = start_problem(pod, cs, reason, message);
+    p.rule = INIT_FAILING;
+    let last = cs.last_state.as_ref().and_then(|s| s.terminated.as_ref());
+    if let Some(t) = last {
+        p.evidence.push(termination_line(t));
+    }
+    p.evidence.push(format!("restarts: {}", cs.restart_count));
+    let code = last
+        .map(|t| format!(" (exit code {})", t.exit_code))
+        .unwrap_or_default();
+    p.summary = format!(
+        "init container {} cannot start ({reason}){code}, so the pod never starts",
+        cs.name
+    );
+    p
 }
 
 fn termination_line(t: &ContainerStateTerminated) -> String {
@@ -568,67 +704,13 @@ pub fn log_lines(ctx: &Context, pod: &Pod, container: &str) -> Vec<(&'static str
         .collect()
 }
 
-const ERROR_WORDS: &[&str] = &[
-    "error",
-    "exception",
-    "fatal",
-    "panic",
-    "failed",
-    "failure",
-    "refused",
-    "denied",
-    "not found",
-    "cannot",
-    "can't",
-    "could not",
-    "unable",
-    "invalid",
-    "killed",
-    "timeout",
-    "timed out",
-    "no such",
-    "missing",
-    "critical",
-];
-
-/// The last `max` lines that look like errors, in log order; the last non-empty lines when none
-/// do, since a crash's final words are its best explanation.
+/// The lines that explain a log's errors (see [`keyline`]).
 pub fn error_lines(log: &str, max: usize) -> Vec<String> {
-    let lines: Vec<&str> = log
-        .lines()
-        .map(str::trim_end)
-        .filter(|l| !l.trim().is_empty())
-        .collect();
-    let mut picked: Vec<&str> = lines
-        .iter()
-        .rev()
-        .filter(|l| {
-            let lower = l.to_lowercase();
-            ERROR_WORDS.iter().any(|w| lower.contains(w))
-        })
-        .take(max)
-        .copied()
-        .collect();
-    if picked.is_empty() {
-        picked = lines.iter().rev().take(3.min(max)).copied().collect();
-    }
-    picked.reverse();
-    picked.into_iter().map(|l| clip(l, 300)).collect()
-}
-
-fn clip(s: &str, max: usize) -> String {
-    if s.len() <= max {
-        return s.to_string();
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &s[..end])
+    keyline::key_lines(log, max)
 }
 
 fn first_line(s: &str) -> String {
-    clip(s.lines().next().unwrap_or_default().trim(), 300)
+    keyline::clip(s.lines().next().unwrap_or_default().trim(), 300)
 }
 
 /// Unhealthy events of one container's probe of one kind ("Liveness", "Readiness", "Startup").
@@ -656,6 +738,55 @@ pub fn probe_failures(ctx: &Context, pod: &Pod, container: &str, kind: &str) -> 
             })
         })
         .collect()
+}
+
+/// What a container's failing log lines point at beyond themselves, and the fix that follows.
+pub(crate) struct LogFacts {
+    pub evidence: Vec<String>,
+    pub fix: Option<String>,
+}
+
+/// Cross-references for a container's log lines: a host no Service answers to (and the one most
+/// likely meant), a request the API server refuses to the pod's ServiceAccount.
+pub(crate) fn log_facts(
+    ctx: &Context,
+    pod: &Pod,
+    container: &str,
+    lines: &[(&str, String)],
+) -> LogFacts {
+    let text: Vec<&str> = lines.iter().map(|(_, l)| l.as_str()).collect();
+    if let Some(u) = super::hosts::unresolved(ctx, pod, container, &text) {
+        let fix = u.nearest.as_ref().map(|n| {
+            format!(
+                "Container {container} asks for host {}, which no Service in {} answers to: point it at Service {n} (the nearest name) where that host is set, or create the Service it expects.",
+                u.host,
+                namespace(pod)
+            )
+        });
+        return LogFacts {
+            evidence: u.evidence,
+            fix,
+        };
+    }
+    if let Some(r) = text.iter().find_map(|l| super::access::refusal(l)) {
+        return LogFacts {
+            evidence: vec![r.evidence()],
+            fix: Some(r.fix()),
+        };
+    }
+    LogFacts {
+        evidence: vec![],
+        fix: None,
+    }
+}
+
+/// The setting pydantic says is missing: the field line before "Field required".
+fn missing_field(lines: &[(&str, String)]) -> Option<String> {
+    let at = lines
+        .iter()
+        .position(|(_, l)| l.starts_with("Field required"))?;
+    let field = &lines.get(at.checked_sub(1)?)?.1;
+    (!field.contains(' ')).then(|| field.clone())
 }
 
 fn crash_fix(
@@ -700,6 +831,20 @@ fn crash_fix(
             namespace(pod)
         )
     } else if has(&[
+        "flag provided but not defined",
+        "unknown flag",
+        "unrecognized option",
+        "unrecognized arguments",
+    ]) {
+        format!(
+            "Container {container} is started with a flag its program does not know (quoted above): fix `args`/`command` to the flags this image's version accepts (its usage text lists them). Full log: {logs_cmd}."
+        )
+    } else if let Some(field) = missing_field(lines) {
+        format!(
+            "Container {container} refuses to start without setting {field} (a required field of its settings): set env {} (or its source ConfigMap/Secret key) for container {container}. Full log: {logs_cmd}.",
+            field.to_uppercase()
+        )
+    } else if has(&[
         "keyerror",
         "environment variable",
         "is not set",
@@ -725,17 +870,6 @@ fn crash_fix(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn error_lines_prefer_errors_and_keep_order() {
-        let log =
-            "starting\nconnecting to db\nERROR: connection refused\nretrying\nFATAL: giving up\n";
-        assert_eq!(
-            error_lines(log, 5),
-            vec!["ERROR: connection refused", "FATAL: giving up"]
-        );
-        assert_eq!(error_lines("a\nb\nc\nd\n", 5), vec!["b", "c", "d"]);
-    }
 
     #[test]
     fn parses_kubelet_config_messages() {

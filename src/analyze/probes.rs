@@ -1,5 +1,10 @@
-//! Probes: a probe aimed at a port the container does not declare (the kubelet can never get an
-//! answer), and containers that run but stay unready because their readiness probe fails.
+//! Probes: a probe aimed at a port the container does not declare, and containers that run but
+//! stay unready because their readiness probe fails.
+//!
+//! Declaring a container port is informational: the kubelet probes whatever port it is told, and
+//! real manifests (coredns' health on 8080, ingress-nginx's on 10254) probe undeclared ports that
+//! work. So an undeclared probe port is only an error when the probe is seen failing; otherwise it
+//! is a note.
 
 use k8s_openapi::api::core::v1::{Container, Probe};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -63,6 +68,42 @@ pub fn describe_action(probe: &Probe) -> String {
     }
 }
 
+/// The HTTP status the kubelet quotes in probe failure events ("... with statuscode: 404").
+pub(crate) fn http_status(failures: &[String]) -> Option<u16> {
+    failures.iter().find_map(|f| {
+        let rest = &f[f.find("statuscode: ")? + "statuscode: ".len()..];
+        rest.split(|c: char| !c.is_ascii_digit())
+            .next()?
+            .parse()
+            .ok()
+    })
+}
+
+/// For an HTTP probe whose failures quote a status code: the path probed and what it answered.
+pub(crate) fn http_answer(field: &str, probe: &Probe, failures: &[String]) -> Option<String> {
+    let get = probe.http_get.as_ref()?;
+    let code = http_status(failures)?;
+    let meaning = match code {
+        404 => " (Not Found): the app serves no such path; fix the probe's path",
+        401 | 403 => {
+            " (refused): the endpoint wants authentication; probe an unauthenticated health path"
+        }
+        500 => " (Internal Server Error): the app's own health check fails; its log says why",
+        503 => {
+            " (Service Unavailable): the app reports itself not ready, often a dependency it checks"
+        }
+        _ => "",
+    };
+    Some(format!(
+        "{field} GET {}{} answers HTTP {code}{meaning}",
+        get.path.as_deref().unwrap_or("/"),
+        match &get.port {
+            IntOrString::Int(n) => format!(" on port {n}"),
+            IntOrString::String(s) => format!(" on port {s}"),
+        }
+    ))
+}
+
 /// A probe aimed at a port its container does not declare.
 #[derive(Debug, Clone)]
 pub struct Mismatch {
@@ -75,8 +116,12 @@ pub struct Mismatch {
     pub port: IntOrString,
     /// Declared ports of the container, as "8000 (http)".
     pub declared: Vec<String>,
-    /// The port to aim at instead: the container's only declared port (none when it has several).
+    /// The declared port most likely meant: the only one, or the one whose name fits the probe.
     pub suggested: Option<i32>,
+    /// Whether `suggested` is the container's only declared port, so a fix can apply it unasked.
+    pub certain: bool,
+    /// Evidence that this probe fails: Unhealthy events, unready or liveness-killed containers.
+    pub failures: Vec<String>,
 }
 
 /// Every probe in every workload template (and bare pod) that targets an undeclared port.
@@ -113,7 +158,9 @@ pub fn mismatches(ctx: &Context) -> Vec<Mismatch> {
                             None => p.container_port.to_string(),
                         })
                         .collect(),
-                    suggested: (ports.len() == 1).then(|| ports[0].container_port),
+                    suggested: likely_port(ports),
+                    certain: ports.len() == 1,
+                    failures: probe_failing(ctx, &object, &c.name, probe),
                 });
             }
         }
@@ -137,20 +184,42 @@ fn port_mismatches(ctx: &Context) -> Vec<Finding> {
                     if m.declared.is_empty() { "none".into() } else { m.declared.join(", ") }
                 ),
             ];
-            evidence.extend(failures_of(ctx, &m.object, &m.container).into_iter().take(2));
-            let target = m.suggested.map(|p| format!(" to {p}")).unwrap_or_default();
+            let failing = !m.failures.is_empty();
+            evidence.extend(m.failures.iter().take(3).cloned());
+            let (severity, summary, fix) = if failing {
+                let target = m.suggested.map(|p| format!(" to {p}")).unwrap_or_default();
+                (
+                    Severity::Error,
+                    format!(
+                        "{} of container {} fails on port {shown}, which the container does not declare",
+                        m.probe, m.container
+                    ),
+                    format!(
+                        "Set {}.{} of container {}{target} (the declared port most likely meant), or declare the port the app really listens on.",
+                        m.probe, m.field, m.container
+                    ),
+                )
+            } else {
+                (
+                    Severity::Info,
+                    format!(
+                        "{} of container {} probes port {shown}, which the container does not declare; the probe passes",
+                        m.probe, m.container
+                    ),
+                    format!(
+                        "Nothing is failing; for clarity, list port {shown} in the ports of container {}.",
+                        m.container
+                    ),
+                )
+            };
             Finding {
+causes: Vec::new(),
+            caused_by: None,
                 rule: PORT_MISMATCH.into(),
-                severity: Severity::Error,
-                summary: format!(
-                    "{} of container {} probes port {shown}, which the container does not expose",
-                    m.probe, m.container
-                ),
+                severity,
+                summary,
                 evidence,
-                fix: format!(
-                    "Set {}.{} of container {}{target} (a port it declares), or declare the port the app really listens on.",
-                    m.probe, m.field, m.container
-                ),
+                fix,
                 object: m.object,
                 pods: vec![],
             }
@@ -158,18 +227,74 @@ fn port_mismatches(ctx: &Context) -> Vec<Finding> {
         .collect()
 }
 
-/// Probe failure events of any pod of `object`, for one container.
-fn failures_of(ctx: &Context, object: &crate::context::ObjectRef, container: &str) -> Vec<String> {
-    ctx.pods
+/// Evidence that one probe of one container of `object` fails now: the Unhealthy events of pods
+/// whose container is unready (readiness) or was restarted within the hour (liveness, startup).
+/// An old Unhealthy event of a pod that is fine since (a slow first start) is not a failure.
+fn probe_failing(
+    ctx: &Context,
+    object: &crate::context::ObjectRef,
+    container: &str,
+    probe: &str,
+) -> Vec<String> {
+    let kind = match probe {
+        "readinessProbe" => "Readiness",
+        "livenessProbe" => "Liveness",
+        _ => "Startup",
+    };
+    let mut out = Vec::new();
+    for pod in ctx.pods.iter().filter(|p| &ctx.owner_of(p) == object) {
+        let status = pod
+            .status
+            .iter()
+            .flat_map(|s| s.container_statuses.iter().flatten())
+            .find(|cs| cs.name == container);
+        let Some(cs) = status else { continue };
+        let running = cs.state.as_ref().is_some_and(|s| s.running.is_some());
+        let restarted = cs
+            .last_state
+            .as_ref()
+            .and_then(|s| s.terminated.as_ref())
+            .and_then(|t| t.finished_at.as_ref())
+            .is_some_and(|t| ctx.observed_at.duration_since(t.0).as_secs() < 3600);
+        let failing_now = match kind {
+            "Readiness" => running && !cs.ready,
+            _ => restarted || !running,
+        };
+        if !failing_now {
+            continue;
+        }
+        out.extend(super::pods::probe_failures(ctx, pod, container, kind));
+        if kind == "Readiness" && !out.is_empty() {
+            out.push(format!(
+                "pod {}: container {container} is running but not ready",
+                super::pod_name(pod)
+            ));
+        }
+    }
+    out.dedup();
+    out
+}
+
+/// The declared port a probe most likely meant: the only declared port, else one whose name
+/// says health, else one named http, else none.
+fn likely_port(ports: &[k8s_openapi::api::core::v1::ContainerPort]) -> Option<i32> {
+    let tcp: Vec<_> = ports
         .iter()
-        .filter(|p| &ctx.owner_of(p) == object)
-        .flat_map(|p| {
-            ["Readiness", "Liveness", "Startup"]
-                .into_iter()
-                .flat_map(move |k| super::pods::probe_failures(ctx, p, container, k))
-        })
-        .take(4)
-        .collect()
+        .filter(|p| p.protocol.as_deref().is_none_or(|p| p == "TCP"))
+        .collect();
+    if let [only] = tcp.as_slice() {
+        return Some(only.container_port);
+    }
+    let named = |words: &[&str]| {
+        tcp.iter()
+            .find(|p| {
+                p.name
+                    .as_deref()
+                    .is_some_and(|n| words.iter().any(|w| n.contains(w)))
+            })
+            .map(|p| p.container_port)
+    };
+    named(&["health", "probe", "ready", "live"]).or_else(|| named(&["http", "web"]))
 }
 
 fn readiness_failures(ctx: &Context) -> Vec<Finding> {
@@ -195,13 +320,16 @@ fn readiness_failures(ctx: &Context) -> Vec<Finding> {
                 .map(|p| format!("readinessProbe: {}", describe_action(p)))
                 .into_iter()
                 .collect();
+            let answer = probe.and_then(|p| http_answer("readinessProbe", p, &failures));
             evidence.extend(failures.into_iter().take(3));
+            evidence.extend(answer);
             groups.add(
                 ctx,
                 pod,
                 PodProblem {
                     rule: READINESS_FAILING,
-                    severity: Severity::Warning,
+                    // Not ready is failing now: the pod gets no traffic.
+                    severity: Severity::Error,
                     container: cs.name.clone(),
                     summary: format!(
                         "container {} runs but is not ready: its readiness probe fails, so it gets no traffic",
@@ -217,4 +345,72 @@ fn readiness_failures(ctx: &Context) -> Vec<Finding> {
         }
     }
     groups.finish(ctx)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::logs::Tail;
+    use crate::cluster::snapshot::{Root, load};
+
+    fn scenario(name: &str) -> Context {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/scenarios");
+        load(&Root::Dir(dir.join(name)), None, Tail::default()).unwrap()
+    }
+
+    #[test]
+    fn an_undeclared_probe_port_is_an_error_only_while_the_probe_fails() {
+        let ctx = scenario("probe-port");
+        let failing = port_mismatches(&ctx);
+        assert_eq!(failing.len(), 1);
+        assert_eq!(failing[0].severity, Severity::Error);
+        assert!(failing[0].fix.contains("to 8000"), "{}", failing[0].fix);
+
+        // The same spec on pods that are ready, with the old Unhealthy events still around.
+        let mut healed = ctx.clone();
+        for pod in &mut healed.pods {
+            for cs in pod
+                .status
+                .iter_mut()
+                .flat_map(|s| s.container_statuses.iter_mut().flatten())
+            {
+                cs.ready = true;
+            }
+        }
+        let quiet = port_mismatches(&healed);
+        assert_eq!(quiet.len(), 1);
+        assert_eq!(quiet[0].severity, Severity::Info);
+        assert!(quiet[0].summary.contains("the probe passes"));
+    }
+
+    #[test]
+    fn http_probe_failures_name_path_and_status() {
+        let probe = Probe {
+            http_get: Some(k8s_openapi::api::core::v1::HTTPGetAction {
+                path: Some("/healthz".into()),
+                port: IntOrString::Int(8080),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let failures = [
+            "event Unhealthy (x12): Liveness probe failed: HTTP probe failed with statuscode: 404"
+                .to_string(),
+        ];
+        let line = http_answer("livenessProbe", &probe, &failures).unwrap();
+        assert!(
+            line.starts_with(
+                "livenessProbe GET /healthz on port 8080 answers HTTP 404 (Not Found)"
+            ),
+            "{line}"
+        );
+        assert!(
+            http_answer(
+                "livenessProbe",
+                &probe,
+                &["event Unhealthy: Liveness probe failed: dial tcp: connection refused".into()]
+            )
+            .is_none()
+        );
+    }
 }

@@ -2,6 +2,8 @@
 
 use k8s_openapi::api::core::v1::Pod;
 
+mod placement;
+
 use super::{Finding, Grouper, PodProblem, Severity, namespace, pod_name};
 use crate::context::Context;
 
@@ -53,6 +55,23 @@ pub fn analyze(ctx: &Context) -> Vec<Finding> {
     groups.finish(ctx)
 }
 
+/// Why the scheduler left a pod Pending: its PodScheduled condition, else its latest
+/// FailedScheduling event.
+pub(crate) fn scheduler_message(ctx: &Context, pod: &Pod) -> Option<String> {
+    let condition = pod
+        .status
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .find(|c| c.type_ == "PodScheduled" && c.status == "False")?;
+    condition.message.clone().or_else(|| {
+        ctx.events_for("Pod", pod.metadata.namespace.as_deref(), pod_name(pod))
+            .find(|e| e.reason.as_deref() == Some("FailedScheduling"))
+            .and_then(|e| e.message.clone())
+    })
+}
+
 fn unschedulable(ctx: &Context, pod: &Pod) -> Option<PodProblem> {
     let condition = pod
         .status
@@ -61,15 +80,7 @@ fn unschedulable(ctx: &Context, pod: &Pod) -> Option<PodProblem> {
         .as_ref()?
         .iter()
         .find(|c| c.type_ == "PodScheduled" && c.status == "False")?;
-    let message = condition
-        .message
-        .clone()
-        .or_else(|| {
-            ctx.events_for("Pod", pod.metadata.namespace.as_deref(), pod_name(pod))
-                .find(|e| e.reason.as_deref() == Some("FailedScheduling"))
-                .and_then(|e| e.message.clone())
-        })
-        .unwrap_or_default();
+    let message = scheduler_message(ctx, pod).unwrap_or_default();
     let causes = scheduler_causes(&message);
     // A pod waiting only for its volume is the PVC's story; the storage analyzer tells it once.
     if !causes.is_empty()
@@ -86,47 +97,19 @@ fn unschedulable(ctx: &Context, pod: &Pod) -> Option<PodProblem> {
     if let Some(requests) = requests_line(pod) {
         evidence.push(requests);
     }
-    let mut fixes = Vec::new();
     let lower = message.to_lowercase();
-    if lower.contains("insufficient cpu") || lower.contains("insufficient memory") {
-        fixes.push("lower the pod's resource requests to what it needs, or add node capacity (a bigger node or more nodes)");
+    if asks_node_labels(&lower) {
+        evidence.extend(placement::label_mismatch(ctx, pod));
     }
-    if lower.contains("untolerated taint") || lower.contains("taint") {
-        fixes.push("add a toleration for the node taint named above, or remove the taint from a node meant for this pod");
+    if lower.contains("volume node affinity conflict") {
+        evidence.extend(placement::volume_zones(ctx, pod));
     }
-    if lower.contains("node affinity")
-        || lower.contains("node selector")
-        || lower.contains("nodeselector")
-    {
-        fixes.push(
-            "fix the pod's nodeSelector/nodeAffinity: no node carries the labels it asks for",
-        );
-    }
-    if lower.contains("anti-affinity") || lower.contains("affinity rules") {
-        fixes.push("relax podAntiAffinity (preferred instead of required) or add nodes: every node already runs a pod it refuses to share with");
-    }
-    if lower.contains("topology spread") {
-        fixes.push("relax topologySpreadConstraints (whenUnsatisfiable: ScheduleAnyway) or add nodes in the missing zone");
-    }
-    if lower.contains("unschedulable") && lower.contains("node(s) were unschedulable") {
-        fixes.push("uncordon a node (`kubectl uncordon NODE`): the others are cordoned");
-    }
-    if lower.contains("too many pods") {
-        fixes.push("the nodes are at their pod limit: add nodes or remove unused pods");
-    }
-    if fixes.is_empty() {
-        fixes.push("read the scheduler's reason above and change the pod's requests, selectors or tolerations to fit a node");
-    }
+    let fix = scheduling_fix(&lower);
     let cause = if causes.is_empty() {
         "no node fits".to_string()
     } else {
         causes.join(", ")
     };
-    let mut fix = fixes.join("; ");
-    if let Some(first) = fix.get_mut(0..1) {
-        first.make_ascii_uppercase();
-    }
-    fix.push('.');
     Some(PodProblem {
         rule: UNSCHEDULABLE,
         severity: Severity::Error,
@@ -135,6 +118,62 @@ fn unschedulable(ctx: &Context, pod: &Pod) -> Option<PodProblem> {
         evidence,
         fix,
     })
+}
+
+/// Whether the scheduler says the pod's own nodeSelector/affinity rules out nodes (not the
+/// volume's node affinity, which is the PersistentVolume's).
+fn asks_node_labels(lower: &str) -> bool {
+    let own = lower.replace("volume node affinity", "");
+    own.contains("node affinity") || own.contains("node selector") || own.contains("nodeselector")
+}
+
+/// What to change, for each reason the scheduler gives.
+fn scheduling_fix(lower: &str) -> String {
+    let mut fixes = Vec::new();
+    if lower.contains("insufficient cpu") || lower.contains("insufficient memory") {
+        fixes.push("lower the pod's resource requests to what it needs, or add node capacity (a bigger node or more nodes)");
+    }
+    // The node lifecycle controller's taints mirror a node condition: the cure is the node's.
+    if lower.contains("node.kubernetes.io/") {
+        fixes.push("a node condition taints the nodes (node.kubernetes.io/...): fix the node's condition (see the node's finding), do not tolerate the taint");
+    }
+    // The control plane's taint keeps ordinary pods off it on purpose: not worth tolerating
+    // when the scheduler names other reasons for the other nodes.
+    let other_taint = lower.match_indices("taint {").any(|(i, _)| {
+        let taint = &lower[i + "taint {".len()..];
+        !taint.starts_with("node.kubernetes.io/") && !taint.starts_with("node-role.kubernetes.io/")
+    }) || lower.contains("taint {node-role.kubernetes.io/")
+        && scheduler_causes(lower).len() == 1;
+    if other_taint {
+        fixes.push("add a toleration for the node taint named above, or remove the taint from a node meant for this pod");
+    }
+    if lower.contains("volume node affinity conflict") {
+        fixes.push("the pod's volume lives where no node can reach it (the PersistentVolume's nodeAffinity, usually a zone): add a node in that zone (node group or autoscaler), or move the data to a volume in a zone with nodes (snapshot and restore into a new claim); do not relabel nodes");
+    }
+    if asks_node_labels(lower) {
+        fixes.push("fix the pod's nodeSelector/nodeAffinity, or label a node meant for it: no node carries the labels it asks for");
+    }
+    if lower.contains("anti-affinity") || lower.contains("affinity rules") {
+        fixes.push("relax podAntiAffinity (preferred instead of required) or add nodes: every node already runs a pod it refuses to share with");
+    }
+    if lower.contains("topology spread") {
+        fixes.push("relax topologySpreadConstraints (whenUnsatisfiable: ScheduleAnyway) or add nodes in the missing zone");
+    }
+    if lower.contains("node(s) were unschedulable") {
+        fixes.push("uncordon a node (`kubectl uncordon NODE`): the others are cordoned");
+    }
+    if lower.contains("too many pods") {
+        fixes.push("the nodes are at their pod limit: add nodes or remove unused pods");
+    }
+    if fixes.is_empty() {
+        fixes.push("read the scheduler's reason above and change the pod's requests, selectors or tolerations to fit a node");
+    }
+    let mut fix = fixes.join("; ");
+    if let Some(first) = fix.get_mut(0..1) {
+        first.make_ascii_uppercase();
+    }
+    fix.push('.');
+    fix
 }
 
 /// The per-node reasons in a scheduler message:
@@ -184,6 +223,17 @@ fn requests_line(pod: &Pod) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_node_condition_taint_is_never_answered_with_a_toleration() {
+        let m = "0/1 nodes are available: 1 node(s) had untolerated taint {node.kubernetes.io/disk-pressure: }. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling.".to_lowercase();
+        let fix = scheduling_fix(&m);
+        assert!(fix.contains("fix the node's condition"), "{fix}");
+        assert!(!fix.to_lowercase().contains("add a toleration"), "{fix}");
+        let m = "0/3 nodes are available: 3 node(s) had untolerated taint {dedicated: gpu}."
+            .to_lowercase();
+        assert!(scheduling_fix(&m).contains("toleration for the node taint"));
+    }
 
     #[test]
     fn splits_scheduler_message_into_causes() {

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::core::v1::{Pod, Service};
 use k8s_openapi::api::networking::v1::{Ingress, IngressBackend};
 
 use super::{Finding, Severity};
@@ -54,21 +54,7 @@ fn no_endpoints(ctx: &Context, svc: &Service) -> Option<Finding> {
             )
         })
         .collect();
-    // The endpoints controller's view when we have it; pod readiness when the Endpoints object
-    // is unreadable or not written yet.
-    let endpoints = ctx.endpoints.iter().find(|e| {
-        e.metadata.namespace.as_deref() == Some(ns.as_str()) && e.metadata.name == svc.metadata.name
-    });
-    let ready_addresses = match endpoints {
-        Some(e) => e
-            .subsets
-            .iter()
-            .flatten()
-            .map(|s| s.addresses.as_ref().map_or(0, Vec::len))
-            .sum::<usize>(),
-        None => live.iter().filter(|p| pod_ready(p)).count(),
-    };
-    if ready_addresses > 0 {
+    if ready_addresses(ctx, svc, &live) > 0 {
         return None;
     }
     let sel = selector_text(selector);
@@ -95,6 +81,8 @@ fn no_endpoints(ctx: &Context, svc: &Service) -> Option<Finding> {
             ),
         };
         return Some(Finding {
+            causes: Vec::new(),
+            caused_by: None,
             rule: NO_ENDPOINTS.into(),
             severity: Severity::Error,
             summary: format!(
@@ -114,6 +102,8 @@ fn no_endpoints(ctx: &Context, svc: &Service) -> Option<Finding> {
         o
     };
     Some(Finding {
+        causes: Vec::new(),
+        caused_by: None,
         rule: NO_READY_ENDPOINTS.into(),
         severity: Severity::Error,
         summary: format!(
@@ -135,6 +125,38 @@ fn no_endpoints(ctx: &Context, svc: &Service) -> Option<Finding> {
             .filter_map(|p| p.metadata.name.clone())
             .collect(),
     })
+}
+
+/// How many ready addresses a Service has: the endpoints controller's view when we have it, pod
+/// readiness when the Endpoints object is unreadable or not written yet.
+fn ready_addresses(ctx: &Context, svc: &Service, live: &[&Pod]) -> usize {
+    let endpoints = ctx.endpoints.iter().find(|e| {
+        e.metadata.namespace == svc.metadata.namespace && e.metadata.name == svc.metadata.name
+    });
+    match endpoints {
+        Some(e) => e
+            .subsets
+            .iter()
+            .flatten()
+            .map(|s| s.addresses.as_ref().map_or(0, Vec::len))
+            .sum::<usize>(),
+        None => live.iter().filter(|p| pod_ready(p)).count(),
+    }
+}
+
+/// Whether a Service with a selector routes to no ready pod: what its clients then fail on.
+pub(crate) fn down(ctx: &Context, svc: &Service) -> bool {
+    let Some(selector) = svc
+        .spec
+        .as_ref()
+        .and_then(|s| s.selector.as_ref())
+        .filter(|s| !s.is_empty())
+    else {
+        return false;
+    };
+    let ns = svc.metadata.namespace.as_deref().unwrap_or_default();
+    let live: Vec<&Pod> = ctx.pods_matching(ns, selector).collect();
+    ready_addresses(ctx, svc, &live) == 0
 }
 
 /// For a Service that selects no pods: the selector that would route to the one workload whose
@@ -161,7 +183,7 @@ pub fn suggested_selector(ctx: &Context, service: &ObjectRef) -> Option<BTreeMap
     }
 }
 
-fn pod_ready(pod: &k8s_openapi::api::core::v1::Pod) -> bool {
+fn pod_ready(pod: &Pod) -> bool {
     pod.status
         .as_ref()
         .and_then(|s| s.conditions.as_ref())
@@ -194,10 +216,13 @@ fn nearest_workloads(
                 .get(k)
                 .is_some_and(|l| l.contains(v.as_str()) || v.contains(l.as_str()))
         });
-        let score = same_pairs * 4 + same_keys * 2 + usize::from(value_close);
-        if score == 0 {
+        // Sharing only a key (`app`) with unrelated values is no evidence of the pods meant, and a
+        // Job's pods are a Service's clients, not what it fronts.
+        let owner = ctx.owner_of(pod);
+        if same_pairs == 0 && !value_close || owner.kind.ends_with("Job") {
             continue;
         }
+        let score = same_pairs * 4 + same_keys * 2 + usize::from(value_close);
         let shown: BTreeMap<String, String> = selector
             .keys()
             .filter_map(|k| Some((k.clone(), labels.get(k)?.clone())))
@@ -207,7 +232,6 @@ fn nearest_workloads(
         } else {
             shown
         };
-        let owner = ctx.owner_of(pod);
         let entry = best.entry(owner).or_insert((0, shown.clone()));
         if score > entry.0 {
             *entry = (score, shown);
@@ -286,6 +310,8 @@ fn ingress(ctx: &Context, ing: &Ingress) -> Vec<Finding> {
     }
     if !problems.is_empty() {
         out.push(Finding {
+causes: Vec::new(),
+            caused_by: None,
             rule: INGRESS_BACKEND.into(),
             severity: Severity::Error,
             object: object.clone(),
@@ -317,6 +343,8 @@ fn ingress(ctx: &Context, ing: &Ingress) -> Vec<Finding> {
     });
     match (spec.ingress_class_name.as_ref().or(annotated.as_ref()), known) {
         (None, true) if default_class.is_none() => out.push(Finding {
+causes: Vec::new(),
+            caused_by: None,
             rule: INGRESS_CLASS.into(),
             severity: Severity::Warning,
             object: object.clone(),
@@ -333,6 +361,8 @@ fn ingress(ctx: &Context, ing: &Ingress) -> Vec<Finding> {
             pods: vec![],
         }),
         (None, false) => out.push(Finding {
+causes: Vec::new(),
+            caused_by: None,
             rule: INGRESS_CLASS.into(),
             severity: Severity::Warning,
             object: object.clone(),
@@ -342,6 +372,8 @@ fn ingress(ctx: &Context, ing: &Ingress) -> Vec<Finding> {
             pods: vec![],
         }),
         (Some(name), true) if !classes.contains(&name.as_str()) => out.push(Finding {
+causes: Vec::new(),
+            caused_by: None,
             rule: INGRESS_CLASS.into(),
             severity: Severity::Error,
             object: object.clone(),

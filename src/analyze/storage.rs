@@ -133,6 +133,8 @@ fn unbound(ctx: &Context, pvc: &PersistentVolumeClaim) -> Option<Finding> {
         ),
     };
     Some(Finding {
+        causes: Vec::new(),
+        caused_by: None,
         rule: PVC_UNBOUND.into(),
         severity: Severity::Error,
         object,

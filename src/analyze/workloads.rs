@@ -6,12 +6,15 @@
 
 use std::collections::BTreeMap;
 
+use k8s_openapi::api::apps::v1::Deployment;
+
 use super::{Finding, Severity};
 use crate::context::{Context, ObjectRef};
 
 pub const UNAVAILABLE: &str = "workload-unavailable";
 pub const ROLLOUT_STUCK: &str = "rollout-stuck";
 pub const JOB_FAILED: &str = "job-failed";
+pub const REPLICA_FAILURE: &str = "replica-failure";
 
 pub fn analyze(ctx: &Context) -> Vec<Finding> {
     let mut out = Vec::new();
@@ -30,6 +33,8 @@ pub fn analyze(ctx: &Context) -> Vec<Finding> {
             c.type_ == "Progressing" && c.reason.as_deref() == Some("ProgressDeadlineExceeded")
         }) {
             out.push(Finding {
+causes: Vec::new(),
+            caused_by: None,
                 rule: ROLLOUT_STUCK.into(),
                 severity: Severity::Error,
                 object: object.clone(),
@@ -44,6 +49,8 @@ pub fn analyze(ctx: &Context) -> Vec<Finding> {
             .find(|c| c.type_ == "Available" && c.status == "False")
         {
             out.push(Finding {
+                causes: Vec::new(),
+                caused_by: None,
                 rule: UNAVAILABLE.into(),
                 severity: if available == 0 {
                     Severity::Error
@@ -69,6 +76,11 @@ pub fn analyze(ctx: &Context) -> Vec<Finding> {
             });
         }
     }
+    out.extend(
+        ctx.deployments
+            .iter()
+            .filter_map(|d| replica_failure(ctx, d)),
+    );
     for s in &ctx.stateful_sets {
         let object = ObjectRef::of("StatefulSet", &s.metadata);
         let desired = s.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
@@ -79,6 +91,8 @@ pub fn analyze(ctx: &Context) -> Vec<Finding> {
             .unwrap_or(0);
         if desired > 0 && ready < desired {
             out.push(Finding {
+causes: Vec::new(),
+            caused_by: None,
                 rule: UNAVAILABLE.into(),
                 severity: if ready == 0 { Severity::Error } else { Severity::Warning },
                 object: object.clone(),
@@ -97,6 +111,8 @@ pub fn analyze(ctx: &Context) -> Vec<Finding> {
         let unavailable = st.number_unavailable.unwrap_or(0);
         if unavailable > 0 {
             out.push(Finding {
+causes: Vec::new(),
+            caused_by: None,
                 rule: UNAVAILABLE.into(),
                 severity: Severity::Warning,
                 object: object.clone(),
@@ -109,6 +125,79 @@ pub fn analyze(ctx: &Context) -> Vec<Finding> {
     }
     out.extend(failed_jobs(ctx));
     out
+}
+
+/// A Deployment whose ReplicaSet cannot create pods at all (a quota, an admission policy): the
+/// API server refuses them, so there is no pod to look at and the reason is only here.
+fn replica_failure(ctx: &Context, d: &Deployment) -> Option<Finding> {
+    let object = ObjectRef::of("Deployment", &d.metadata);
+    let c = d
+        .status
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .find(|c| c.type_ == "ReplicaFailure" && c.status == "True")?;
+    let message = c.message.clone().unwrap_or_default();
+    let mut evidence = vec![format!(
+        "ReplicaFailure=True ({}): {message}",
+        c.reason.as_deref().unwrap_or_default()
+    )];
+    let owned = ctx.replica_sets.iter().filter(|rs| {
+        rs.metadata.namespace == d.metadata.namespace
+            && rs
+                .metadata
+                .owner_references
+                .iter()
+                .flatten()
+                .any(|o| o.kind == "Deployment" && Some(&o.name) == d.metadata.name.as_ref())
+    });
+    for rs in owned {
+        let name = rs.metadata.name.as_deref().unwrap_or_default();
+        evidence.extend(
+            ctx.events_for("ReplicaSet", object.namespace.as_deref(), name)
+                .filter(|e| e.reason.as_deref() == Some("FailedCreate"))
+                .take(1)
+                .filter_map(|e| {
+                    Some(format!(
+                        "event FailedCreate (x{}) on replicaset {name}: {}",
+                        crate::context::event_count(e),
+                        e.message.as_deref()?
+                    ))
+                }),
+        );
+    }
+    let lower = message.to_lowercase();
+    let fix = if lower.contains("exceeded quota") {
+        let quota = lower
+            .split("exceeded quota: ")
+            .nth(1)
+            .and_then(|r| r.split(',').next())
+            .unwrap_or("the namespace's quota")
+            .to_string();
+        format!(
+            "The namespace's ResourceQuota {quota} has no room for another pod: raise its hard limits (`kubectl describe resourcequota {quota}{}`), free quota by scaling something down, or lower the pod's requests/limits.",
+            super::ns_flag(&object)
+        )
+    } else if lower.contains("violates podsecurity") {
+        "The namespace's Pod Security level refuses the pod: make the pod template comply (securityContext: runAsNonRoot, drop capabilities, seccompProfile RuntimeDefault) or relabel the namespace.".to_string()
+    } else {
+        "The API server refuses the ReplicaSet's pods: fix what the message above names (an admission webhook, a LimitRange, a missing ServiceAccount).".to_string()
+    };
+    Some(Finding {
+        causes: Vec::new(),
+        caused_by: None,
+        rule: REPLICA_FAILURE.into(),
+        severity: Severity::Error,
+        summary: format!(
+            "deployment {} cannot create its pods: the API server refuses them",
+            object.name
+        ),
+        object,
+        evidence,
+        fix,
+        pods: vec![],
+    })
 }
 
 fn selector_of(
@@ -187,11 +276,15 @@ fn failed_jobs(ctx: &Context) -> Vec<Finding> {
                         evidence.push(line);
                     }
                 }
-                for (which, l) in super::pods::log_lines(ctx, pod, &cs.name)
+                let lines: Vec<_> = super::pods::log_lines(ctx, pod, &cs.name)
                     .into_iter()
                     .take(3)
-                {
-                    let line = format!("{which} log: {l}");
+                    .collect();
+                let facts = super::pods::log_facts(ctx, pod, &cs.name, &lines);
+                let lines = lines
+                    .into_iter()
+                    .map(|(which, l)| format!("{which} log: {l}"));
+                for line in lines.chain(facts.evidence) {
                     if !evidence.contains(&line) {
                         evidence.push(line);
                     }
@@ -199,6 +292,8 @@ fn failed_jobs(ctx: &Context) -> Vec<Finding> {
             }
         }
         let entry = by_owner.entry(owner.clone()).or_insert_with(|| Finding {
+causes: Vec::new(),
+            caused_by: None,
             rule: JOB_FAILED.into(),
             severity: Severity::Error,
             summary: String::new(),

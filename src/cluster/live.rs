@@ -184,7 +184,7 @@ impl Cluster {
         let targets = if tail.lines == 0 {
             Vec::new()
         } else {
-            logs::targets(&ctx)
+            logs::targets(&ctx, tail)
         };
         let fetched: Vec<(LogTarget, Option<String>)> = stream::iter(targets)
             .map(|t| c.log(t, tail))

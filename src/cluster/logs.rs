@@ -1,25 +1,34 @@
 //! Which container logs are worth reading, how much of them, and kubectl's dump format for them.
 //!
 //! Logs are the most expensive evidence to collect and the easiest to drown in, so both sources
-//! apply the same rules: only containers that are unhealthy, only a couple of pods per broken
-//! workload (replicas of one Deployment fail the same way), and only a bounded tail.
+//! apply the same rules: unhealthy containers always; running containers where a person would
+//! read them too (a small namespace, a running Job, a pod with restarts or warning events, or
+//! everywhere with `--logs`), bounded to one extra wave of requests on a cluster-wide run; only a
+//! couple of pods per workload (replicas of one Deployment fail the same way), and only a
+//! bounded tail of each.
 
 use std::collections::{BTreeMap, HashMap};
 
 use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
 
-use crate::context::Context;
+use crate::context::{Context, ObjectRef};
 
-/// How much of one log is kept.
+/// How much of the logs is read: which running containers (see [`Reach`]), and how much of each
+/// log is kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Tail {
     pub lines: usize,
     pub bytes: usize,
+    pub reach: Reach,
 }
 
 impl Tail {
     /// No logs: for callers that need the objects, not the evidence.
-    pub const NONE: Tail = Tail { lines: 0, bytes: 0 };
+    pub const NONE: Tail = Tail {
+        lines: 0,
+        bytes: 0,
+        reach: Reach::DEFAULT,
+    };
 }
 
 impl Default for Tail {
@@ -27,9 +36,38 @@ impl Default for Tail {
         Tail {
             lines: 200,
             bytes: 64 * 1024,
+            reach: Reach::DEFAULT,
         }
     }
 }
+
+/// Which running (healthy-looking) containers get their current log read, besides the unhealthy
+/// ones that always do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reach {
+    /// `--logs`: every running container (still two pods per workload).
+    pub all: bool,
+    /// A scope (namespace, or a whole small cluster) with at most this many pods has every running
+    /// container read (`--log-pods`).
+    pub namespace_pods: usize,
+}
+
+impl Reach {
+    pub const DEFAULT: Reach = Reach {
+        all: false,
+        namespace_pods: 50,
+    };
+}
+
+impl Default for Reach {
+    fn default() -> Self {
+        Reach::DEFAULT
+    }
+}
+
+/// Running containers read on a signal alone (a large namespace, a cluster-wide run): one extra
+/// wave of the live source's parallel log requests, so collection time grows by one round trip.
+pub const SIGNALLED_LOGS: usize = 32;
 
 impl Tail {
     /// Keeps the end of `text`: the last `lines` lines, then at most `bytes` bytes, cut at a line
@@ -71,41 +109,79 @@ pub struct LogTarget {
 /// How many pods of one workload get their logs read, per container.
 pub const PODS_PER_WORKLOAD: usize = 2;
 
-/// The logs diagnosis needs: current and previous logs of unhealthy containers, for at most
-/// [`PODS_PER_WORKLOAD`] pods of each workload.
-pub fn targets(ctx: &Context) -> Vec<LogTarget> {
-    let mut per_workload: HashMap<(crate::context::ObjectRef, String), usize> = HashMap::new();
+/// The logs diagnosis needs: current and previous logs of unhealthy containers, then current
+/// logs of running ones as [`Reach`] allows, for at most [`PODS_PER_WORKLOAD`] pods of each
+/// workload.
+pub fn targets(ctx: &Context, tail: Tail) -> Vec<LogTarget> {
+    let mut per_workload: HashMap<(ObjectRef, String), usize> = HashMap::new();
     let mut out = Vec::new();
+    let take = |pod: &Pod, container: &str, per_workload: &mut HashMap<_, usize>| {
+        let seen = per_workload
+            .entry((ctx.owner_of(pod), container.to_string()))
+            .or_default();
+        *seen += 1;
+        *seen <= PODS_PER_WORKLOAD
+    };
     for pod in &ctx.pods {
-        let owner = ctx.owner_of(pod);
-        let namespace = pod.metadata.namespace.clone().unwrap_or_default();
-        let pod_name = pod.metadata.name.clone().unwrap_or_default();
         for status in statuses(pod) {
-            if !is_unhealthy(pod, status) {
+            if !is_unhealthy(pod, status) || !take(pod, &status.name, &mut per_workload) {
                 continue;
             }
-            let seen = per_workload
-                .entry((owner.clone(), status.name.clone()))
-                .or_default();
-            if *seen >= PODS_PER_WORKLOAD {
-                continue;
-            }
-            *seen += 1;
-            let target = |previous| LogTarget {
-                namespace: namespace.clone(),
-                pod: pod_name.clone(),
-                container: status.name.clone(),
-                previous,
-            };
             if has_run(status) {
-                out.push(target(false));
+                out.push(target(pod, &status.name, false));
             }
             if status.restart_count > 0 && last_terminated(status) {
-                out.push(target(true));
+                out.push(target(pod, &status.name, true));
+            }
+        }
+    }
+    // What a small scope costs is what a namespace of that many pods costs, whatever -A says.
+    let every = tail.reach.all || ctx.pods.len() <= tail.reach.namespace_pods;
+    let mut signalled = 0;
+    for pod in &ctx.pods {
+        if !every && !signalled_pod(ctx, pod) {
+            continue;
+        }
+        for status in statuses(pod).filter(|s| running(s) && !is_unhealthy(pod, s)) {
+            if !every && signalled >= SIGNALLED_LOGS {
+                return out;
+            }
+            if take(pod, &status.name, &mut per_workload) {
+                out.push(target(pod, &status.name, false));
+                signalled += 1;
             }
         }
     }
     out
+}
+
+fn target(pod: &Pod, container: &str, previous: bool) -> LogTarget {
+    LogTarget {
+        namespace: pod.metadata.namespace.clone().unwrap_or_default(),
+        pod: pod.metadata.name.clone().unwrap_or_default(),
+        container: container.to_string(),
+        previous,
+    }
+}
+
+fn running(status: &ContainerStatus) -> bool {
+    status.state.as_ref().is_some_and(|s| s.running.is_some())
+}
+
+/// A running pod another signal points at: a Job's (it runs until it succeeds), one that has
+/// restarted, one with warning events.
+fn signalled_pod(ctx: &Context, pod: &Pod) -> bool {
+    let job = ctx.owner_of(pod).kind.ends_with("Job");
+    let restarted = statuses(pod).any(|s| s.restart_count > 0);
+    let warned = ctx
+        .events_for(
+            "Pod",
+            pod.metadata.namespace.as_deref(),
+            pod.metadata.name.as_deref().unwrap_or_default(),
+        )
+        .next()
+        .is_some();
+    job || restarted || warned
 }
 
 fn statuses(pod: &Pod) -> impl Iterator<Item = &ContainerStatus> {
@@ -204,28 +280,78 @@ mod tests {
         let tail = Tail {
             lines: 3,
             bytes: 1000,
+            reach: Reach::DEFAULT,
         };
         assert_eq!(tail.apply(&text), "line 8\nline 9\nline 10\n");
         let tail = Tail {
             lines: 100,
             bytes: 16,
+            reach: Reach::DEFAULT,
         };
         assert_eq!(tail.apply(&text), "line 9\nline 10\n");
         let tail = Tail {
             lines: 100,
             bytes: 1000,
+            reach: Reach::DEFAULT,
         };
         assert_eq!(tail.apply(&text), text);
         let huge = "x".repeat(100);
         assert_eq!(
             Tail {
                 lines: 5,
-                bytes: 10
+                bytes: 10,
+                reach: Reach::DEFAULT,
             }
             .apply(&huge)
             .len(),
             10
         );
+    }
+
+    #[test]
+    fn running_containers_are_read_in_small_scopes_or_when_asked() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/scenarios/healthy");
+        let ctx = crate::cluster::snapshot::load(
+            &crate::cluster::snapshot::Root::Dir(dir),
+            None,
+            Tail::NONE,
+        )
+        .unwrap();
+        let small = targets(&ctx, Tail::default());
+        assert!(!small.is_empty());
+        assert!(small.iter().all(|t| !t.previous));
+        let large = Tail {
+            reach: Reach {
+                all: false,
+                namespace_pods: 0,
+            },
+            ..Tail::default()
+        };
+        assert!(
+            targets(&ctx, large).is_empty(),
+            "nothing points at a healthy pod"
+        );
+        let asked = Tail {
+            reach: Reach {
+                all: true,
+                namespace_pods: 0,
+            },
+            ..Tail::default()
+        };
+        assert_eq!(targets(&ctx, asked), small);
+        // Two pods per workload and container, however many replicas run.
+        let mut per: HashMap<(String, String), usize> = HashMap::new();
+        for t in &small {
+            let pod = ctx
+                .pods
+                .iter()
+                .find(|p| p.metadata.name.as_deref() == Some(&t.pod))
+                .unwrap();
+            *per.entry((ctx.owner_of(pod).to_string(), t.container.clone()))
+                .or_default() += 1;
+        }
+        assert!(per.values().all(|n| *n <= PODS_PER_WORKLOAD));
     }
 
     #[test]

@@ -283,7 +283,7 @@ fn read_logs(
 ) -> Result<BTreeMap<ContainerKey, ContainerLogs>, Error> {
     let mut out: BTreeMap<ContainerKey, ContainerLogs> = BTreeMap::new();
     let mut files: BTreeMap<(String, String, bool), BTreeMap<String, String>> = BTreeMap::new();
-    for target in logs::targets(ctx) {
+    for target in logs::targets(ctx, tail) {
         let file = (
             target.namespace.clone(),
             target.pod.clone(),

@@ -20,7 +20,11 @@ pub fn for_findings(ctx: &Context, findings: &[Finding]) -> Vec<Action> {
                     .into_iter()
                     .filter(|m| m.object == f.object)
                 {
-                    let Some(port) = m.suggested else { continue };
+                    // Only a failing probe is worth changing, and only to the one port declared.
+                    let Some(port) = m.suggested.filter(|_| m.certain && !m.failures.is_empty())
+                    else {
+                        continue;
+                    };
                     let action_field = m.field.split('.').next().unwrap_or("httpGet");
                     actions.push(Action::container(
                         f.object.clone(),
