@@ -214,6 +214,34 @@ pub struct RecommendArgs {
     /// Print every rule with its severity and category, and exit
     #[arg(long)]
     pub list_rules: bool,
+
+    /// Check -f manifests against the API schema: the bundled schemas of --kubernetes-version,
+    /// the live cluster's own OpenAPI, or not at all
+    #[arg(long, value_enum, value_name = "SCHEMAS", default_value_t = Validate::Bundled)]
+    pub validate: Validate,
+
+    /// Kubernetes version whose API the manifests must match (schemas and removed apiVersions)
+    #[arg(long, value_name = "VERSION", env = "KUBECTL_AI_KUBERNETES_VERSION", default_value = crate::recommend::schema::DEFAULT_VERSION)]
+    pub kubernetes_version: String,
+
+    /// Directory (or file) of CustomResourceDefinitions whose custom resources to check too
+    #[arg(long, value_name = "DIR")]
+    pub crd_schemas: Vec<PathBuf>,
+
+    /// Accept an input with no Kubernetes objects (an empty file, only `---`) instead of failing
+    #[arg(long)]
+    pub allow_empty: bool,
+}
+
+/// Which schemas `recommend -f` validates manifests against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Validate {
+    /// The Kubernetes JSON schemas bundled with kubectl-ai, for --kubernetes-version
+    Bundled,
+    /// The OpenAPI schema the current cluster publishes
+    Cluster,
+    /// No schema validation
+    None,
 }
 
 const DEPLOY_HELP: &str = r#"Examples:

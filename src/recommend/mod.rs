@@ -7,8 +7,11 @@
 //! pipeline for a cluster, or through [`write`] into the manifest files.
 
 pub mod inventory;
+mod lines;
 pub mod output;
 pub mod rules;
+pub mod schema;
+mod validate;
 pub mod write;
 
 use std::io::Write;
@@ -75,19 +78,25 @@ pub async fn run(
         )
         .into());
     }
-    let inv = if args.files.is_empty() {
-        inventory::from_context(crate::collect_context(global).await?)
-    } else {
-        let ns = global.namespace.as_deref().unwrap_or("default");
-        inventory::from_manifests(&args.files, ns)?
-    };
     let file = config::load()?;
     let mut ignore = args.ignore.clone();
     ignore.extend(file.recommend.map(|r| r.ignore).unwrap_or_default());
     let suppress = Suppressions::parse(&ignore)?;
-    let (recommendations, suppressed): (Vec<_>, Vec<_>) = rules::check(&inv)
-        .into_iter()
-        .partition(|r| !suppress.silences(&inv, r));
+    let mut found = Vec::new();
+    let inv = if args.files.is_empty() {
+        inventory::from_context(crate::collect_context(global).await?)
+    } else {
+        let ns = global.namespace.as_deref().unwrap_or("default");
+        let inv = inventory::from_manifests(&args.files, ns)?;
+        if !args.allow_empty {
+            refuse_empty(&inv)?;
+        }
+        found.extend(validated(global, args, &inv).await?);
+        inv
+    };
+    found.extend(rules::check(&inv));
+    let (recommendations, suppressed): (Vec<_>, Vec<_>) =
+        found.into_iter().partition(|r| !suppress.silences(&inv, r));
 
     let mut outcome = Outcome {
         source: inv.source.clone(),
@@ -144,6 +153,42 @@ pub async fn run(
         .await;
     }
     Ok(threshold_code(&outcome))
+}
+
+/// A file with no objects is a mistake a gate must not pass as "nothing to recommend": a
+/// template that rendered to nothing, a wrong path, a truncated pipe.
+fn refuse_empty(inv: &Inventory) -> Result<(), Error> {
+    let with_objects: std::collections::HashSet<&str> = inv
+        .objects
+        .iter()
+        .filter_map(|o| o.file_line().map(|(f, _)| f))
+        .collect();
+    match inv.files.iter().find(|(f, _)| !with_objects.contains(f.as_str())) {
+        Some((f, _)) => Err(Error::Manifest {
+            path: f.clone(),
+            detail: "no Kubernetes objects in it (empty, or only `---` and comments); pass --allow-empty if that is expected".into(),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Schema problems of the manifests, with a note for the custom resources left unchecked.
+async fn validated(
+    global: &Global,
+    args: &RecommendArgs,
+    inv: &Inventory,
+) -> anyhow::Result<Vec<Recommendation>> {
+    let Some((schemas, label)) = validate::schemas(global, args, inv).await? else {
+        return Ok(Vec::new());
+    };
+    let v = validate::check(inv, &schemas, &label);
+    if !v.skipped.is_empty() {
+        eprintln!(
+            "note: not validated, no CustomResourceDefinition known for: {} (check them with --crd-schemas DIR)",
+            v.skipped.iter().cloned().collect::<Vec<_>>().join(", ")
+        );
+    }
+    Ok(v.findings)
 }
 
 /// One action per object: the fixes for the same object merged into one apply, so the diff shows

@@ -21,6 +21,7 @@ use crate::context::ObjectRef;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Category {
+    Validity,
     Reliability,
     Resources,
     Scaling,
@@ -31,6 +32,7 @@ pub enum Category {
 impl Category {
     pub fn name(self) -> &'static str {
         match self {
+            Category::Validity => "validity",
             Category::Reliability => "reliability",
             Category::Resources => "resources",
             Category::Scaling => "scaling",
@@ -73,6 +75,13 @@ use Severity::{Error as E, Info as I, Warning as W};
 
 /// Every rule, in the order reports list them.
 pub const RULES: &[Rule] = &[
+    rule(
+        "schema-invalid",
+        E,
+        Validity,
+        "A manifest does not match the Kubernetes API schema",
+        "The API server rejects an object with an unknown field, a value of the wrong type or a missing required field, so the manifest cannot be applied as written. Fix the field at the reported path (the schemas are those of --kubernetes-version, or the cluster's own with --validate cluster).",
+    ),
     rule(
         "liveness-probe-missing",
         W,
