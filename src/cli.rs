@@ -167,7 +167,13 @@ Suppress a rule on one object with the annotation `kubectl-ai.io/ignore: rule-a,
 with `--ignore RULE` (or `RULE@KIND/NAME` for one object), or in the config file:
   recommend:
     ignore: [image-latest, single-replica@statefulset/postgres]
-`--list-rules` prints every rule with its severity.
+Turn rules on or off and change their severity with --enable, --disable and --severity RULE=LEVEL,
+or in the config file:
+  recommend:
+    enable: [cpu-limit-missing]
+    disable: [spread-missing]
+    severity: {image-latest: error}
+`--list-rules` prints every rule with its effective severity and whether it runs.
 
 Exit codes:
   0    nothing at or above the --fail-on severity
@@ -197,6 +203,18 @@ pub struct RecommendArgs {
     /// Skip a rule everywhere (RULE) or on one object (RULE@KIND/NAME); repeatable
     #[arg(long = "ignore", value_name = "RULE[@KIND/NAME]")]
     pub ignore: Vec<String>,
+
+    /// Run a rule that is off by default (see --list-rules); repeatable
+    #[arg(long, value_name = "RULE")]
+    pub enable: Vec<String>,
+
+    /// Do not run a rule at all; repeatable
+    #[arg(long, value_name = "RULE")]
+    pub disable: Vec<String>,
+
+    /// Change a rule's severity: RULE=error|warning|info; repeatable
+    #[arg(long, value_name = "RULE=SEVERITY")]
+    pub severity: Vec<String>,
 
     /// Add a summary written by the LLM, grounded in these recommendations (optional)
     #[arg(long)]

@@ -9,6 +9,7 @@
 pub mod inventory;
 mod lines;
 pub mod output;
+pub mod policy;
 pub mod rules;
 pub mod schema;
 mod validate;
@@ -23,7 +24,8 @@ use crate::error::{Error, exit};
 use crate::llm::Conversation;
 use crate::llm::prompt::{self, Item};
 use inventory::Inventory;
-use rules::Recommendation;
+use policy::Policy;
+use rules::{Recommendation, RuleId};
 
 /// The annotation that silences rules on one object.
 pub const IGNORE_ANNOTATION: &str = "kubectl-ai.io/ignore";
@@ -61,8 +63,10 @@ pub async fn run(
     args: &RecommendArgs,
     out: &mut dyn Write,
 ) -> anyhow::Result<u8> {
+    let file = config::load()?;
+    let policy = Policy::new(file.recommend.as_ref(), args)?;
     if args.list_rules {
-        output::rules(global.output, out)?;
+        output::rules(global.output, &policy, out)?;
         return Ok(exit::OK);
     }
     let stdin = args.files.iter().any(|f| f.as_os_str() == "-");
@@ -78,7 +82,6 @@ pub async fn run(
         )
         .into());
     }
-    let file = config::load()?;
     let mut ignore = args.ignore.clone();
     ignore.extend(file.recommend.map(|r| r.ignore).unwrap_or_default());
     let suppress = Suppressions::parse(&ignore)?;
@@ -87,16 +90,19 @@ pub async fn run(
         inventory::from_context(crate::collect_context(global).await?)
     } else {
         let ns = global.namespace.as_deref().unwrap_or("default");
-        let inv = inventory::from_manifests(&args.files, ns)?;
+        let mut inv = inventory::from_manifests(&args.files, ns)?;
+        inv.kubernetes_minor = Some(schema::minor(&args.kubernetes_version)?);
         if !args.allow_empty {
             refuse_empty(&inv)?;
         }
         found.extend(validated(global, args, &inv).await?);
         inv
     };
-    found.extend(rules::check(&inv));
-    let (recommendations, suppressed): (Vec<_>, Vec<_>) =
-        found.into_iter().partition(|r| !suppress.silences(&inv, r));
+    found.extend(rules::check_all(&inv));
+    let (recommendations, suppressed): (Vec<_>, Vec<_>) = policy
+        .apply(found)
+        .into_iter()
+        .partition(|r| !suppress.silences(&inv, r));
 
     let mut outcome = Outcome {
         source: inv.source.clone(),
@@ -232,9 +238,9 @@ fn threshold_code(outcome: &Outcome) -> u8 {
 /// Rules the user has accepted: everywhere, or on one object.
 #[derive(Debug, Default)]
 struct Suppressions {
-    everywhere: Vec<String>,
+    everywhere: Vec<RuleId>,
     /// (rule, lowercase kind, name)
-    on_object: Vec<(String, String, String)>,
+    on_object: Vec<(RuleId, String, String)>,
 }
 
 impl Suppressions {
@@ -245,17 +251,13 @@ impl Suppressions {
                 Some((r, o)) => (r, Some(o)),
                 None => (entry.as_str(), None),
             };
-            if rules::by_id(rule).is_none() {
-                return Err(Error::Usage(format!(
-                    "unknown rule {rule:?} in ignore list (see `kubectl ai recommend --list-rules`)"
-                )));
-            }
+            let rule = policy::rule(rule, "ignore list")?;
             match object.map(|o| o.split_once('/')) {
-                None => s.everywhere.push(rule.to_string()),
+                None => s.everywhere.push(rule),
                 Some(Some((kind, name))) => {
                     let kind = crate::target::canonical(kind).unwrap_or(kind);
                     s.on_object
-                        .push((rule.to_string(), kind.to_lowercase(), name.to_string()));
+                        .push((rule, kind.to_lowercase(), name.to_string()));
                 }
                 Some(None) => {
                     return Err(Error::Usage(format!(
@@ -268,14 +270,14 @@ impl Suppressions {
     }
 
     fn silences(&self, inv: &Inventory, r: &Recommendation) -> bool {
-        if self.everywhere.iter().any(|e| e == r.rule) {
+        if self.everywhere.contains(&r.rule) {
             return true;
         }
         let kind = r.object.kind.to_lowercase();
         if self
             .on_object
             .iter()
-            .any(|(rule, k, n)| rule == r.rule && *k == kind && *n == r.object.name)
+            .any(|(rule, k, n)| *rule == r.rule && *k == kind && *n == r.object.name)
         {
             return true;
         }
@@ -285,7 +287,7 @@ impl Suppressions {
             .is_some_and(|list| {
                 list.split(',')
                     .map(str::trim)
-                    .any(|id| id == r.rule || id == "all")
+                    .any(|id| id == r.rule.as_str() || id == "all")
             })
     }
 }

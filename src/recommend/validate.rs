@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::inventory::{Document, Inventory, Object, Origin, split_documents};
 use super::lines::line_of;
-use super::rules::{Location, Recommendation, by_id};
+use super::rules::{Location, Recommendation, RuleId};
 use super::schema;
 use crate::cli::{Global, RecommendArgs, Validate};
 use crate::error::Error;
@@ -96,13 +96,23 @@ pub(crate) fn check(inv: &Inventory, schemas: &Schemas, label: &str) -> Validati
             Some(root) => schemas.problems(root, &object.value),
             None => {
                 let group = api_version.split_once('/').map_or("", |(g, _)| g);
-                if !group.is_empty() && !schemas.knows_group(group) {
+                let retired = super::rules::retirement(api_version, kind);
+                if !group.is_empty() && !schemas.knows_group(group) && retired.is_none() {
                     v.skipped.insert(format!("{kind} ({api_version})"));
                     continue;
                 }
+                let why = match retired {
+                    Some(r) => format!(
+                        " (removed in Kubernetes 1.{}: use {})",
+                        r.removed, r.replacement
+                    ),
+                    None => String::new(),
+                };
                 vec![Problem {
                     path: Vec::new(),
-                    message: format!("{label} has no kind {kind} in apiVersion {api_version:?}"),
+                    message: format!(
+                        "{label} has no kind {kind} in apiVersion {api_version:?}{why}"
+                    ),
                 }]
             }
         };
@@ -127,7 +137,7 @@ pub(crate) fn check(inv: &Inventory, schemas: &Schemas, label: &str) -> Validati
 }
 
 fn finding(object: &Object, file: &str, line: usize, message: String) -> Recommendation {
-    let rule = by_id("schema-invalid").expect("schema-invalid is in RULES");
+    let rule = RuleId::SchemaInvalid.rule();
     Recommendation {
         rule: rule.id,
         severity: rule.severity,
