@@ -163,6 +163,11 @@ const RECOMMEND_HELP: &str = r#"Examples:
   # Rewrite the manifest files with the fixes instead
   kubectl ai recommend -f k8s/ --fix --write
 
+  # Manifests are validated against the API schema first (bundled, offline): another version,
+  # the team's CRDs, or the live cluster's own OpenAPI
+  kubectl ai recommend -f k8s/ --kubernetes-version 1.30 --crd-schemas crds/
+  kubectl ai recommend -f k8s/ --validate cluster
+
 Suppress a rule on one object with the annotation `kubectl-ai.io/ignore: rule-a,rule-b`, everywhere
 with `--ignore RULE` (or `RULE@KIND/NAME` for one object), or in the config file:
   recommend:

@@ -1117,3 +1117,34 @@ fn rules_are_configuration_in_flags_and_the_config_file() {
         );
     }
 }
+
+#[test]
+fn validate_cluster_checks_against_the_clusters_own_openapi() {
+    let sb = Sandbox::new();
+    let api = FakeApi::empty();
+    let file = sb.path().join("web.yaml");
+    std::fs::write(
+        &file,
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  replicas: many\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec:\n      containers: [{name: web, image: web:1.0}]\n",
+    )
+    .unwrap();
+    let r = report(
+        sb.against(&api, "default")
+            .args(["recommend", "-o", "json", "--validate", "cluster", "-f"])
+            .arg(&file),
+    );
+    assert_eq!(
+        schema_findings(&r),
+        vec![(
+            "web".to_string(),
+            "spec.replicas: expected integer, got string \"many\"".to_string(),
+            5
+        )]
+    );
+    assert!(
+        api.journal()
+            .iter()
+            .any(|j| j.path == "/openapi/v3/apis/apps/v1"),
+        "the schema came from the cluster"
+    );
+}

@@ -299,7 +299,8 @@ impl Schemas {
 
     fn check(&self, schema: &Value, v: &Value, path: &mut Vec<Step>, errors: &mut Vec<Problem>) {
         let (s, name) = self.resolve(schema);
-        let at = dotted(path);
+        // Only a problem needs the path as text.
+        let at = || dotted(path);
         // Quantities and int-or-string fields take either a string or a number.
         let either = name.is_some_and(|n| n.ends_with(".IntOrString") || n.ends_with(".Quantity"))
             || s["format"] == "int-or-string"
@@ -308,7 +309,7 @@ impl Schemas {
             if !(v.is_string() || v.is_number() || v.is_null()) {
                 errors.push(Problem::at(
                     path,
-                    format!("{at}: expected a number or a string, got {}", shape(v)),
+                    format!("{}: expected a number or a string, got {}", at(), shape(v)),
                 ));
             }
             return;
@@ -334,7 +335,12 @@ impl Schemas {
         if !ok {
             errors.push(Problem::at(
                 path,
-                format!("{at}: expected {}, got {}", want.unwrap_or("?"), shape(v)),
+                format!(
+                    "{}: expected {}, got {}",
+                    at(),
+                    want.unwrap_or("?"),
+                    shape(v)
+                ),
             ));
             return;
         }

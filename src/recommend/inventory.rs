@@ -781,6 +781,76 @@ mod tests {
     }
 
     #[test]
+    fn indexed_lookups_find_what_a_scan_would() {
+        let text = r#"
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: shop}
+spec: {selector: {app.kubernetes.io/instance: shop, app.kubernetes.io/name: web}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: api, namespace: shop}
+spec: {selector: {app.kubernetes.io/instance: shop, app.kubernetes.io/name: api}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: all, namespace: shop}
+spec: {selector: {app.kubernetes.io/instance: shop}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: other}
+spec: {selector: {app.kubernetes.io/name: web}}
+---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: {name: by-labels, namespace: shop}
+spec: {maxUnavailable: 1, selector: {matchLabels: {app.kubernetes.io/name: web}}}
+---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: {name: by-expression, namespace: shop}
+spec: {maxUnavailable: 1, selector: {matchExpressions: [{key: app.kubernetes.io/name, operator: In, values: [web, api]}]}}
+---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: {name: for-api, namespace: shop}
+spec: {maxUnavailable: 1, selector: {matchLabels: {app.kubernetes.io/name: api}}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: shop}
+spec:
+  selector: {matchLabels: {app.kubernetes.io/name: web}}
+  template:
+    metadata: {labels: {app.kubernetes.io/instance: shop, app.kubernetes.io/name: web}}
+    spec: {containers: [{name: web, image: web:1}]}
+"#;
+        let objects = parse_documents("shop.yaml", text, "default").unwrap();
+        let inv = Inventory {
+            objects,
+            ..Default::default()
+        };
+        let workloads = inv.workloads();
+        let names = |it: &mut dyn Iterator<Item = &Object>| {
+            let mut v: Vec<String> = it.map(|o| o.oref.name.clone()).collect();
+            v.sort();
+            v
+        };
+        assert_eq!(names(&mut inv.services_for(&workloads[0])), ["all", "web"]);
+        assert_eq!(
+            names(&mut inv.selecting("PodDisruptionBudget", &workloads[0])),
+            ["by-expression", "by-labels"]
+        );
+        assert_eq!(
+            inv.find("Service", "other", "web").unwrap().namespace(),
+            "other"
+        );
+        assert_eq!(inv.of_kind("PodDisruptionBudget").count(), 3);
+    }
+
+    #[test]
     fn secret_values_are_dropped_while_reading() {
         let objs = parse_documents(
             "s.yaml",

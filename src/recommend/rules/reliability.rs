@@ -209,6 +209,14 @@ fn replicas(inv: &Inventory, w: &Workload<'_>, sink: &mut Sink<'_>) {
     } else {
         declared
     };
+    // An HPA may scale up to its maxReplicas: disruption budgets and spreading matter as soon
+    // as the workload can run two pods, whatever it starts with.
+    let most = inv
+        .hpas_for(w)
+        .filter_map(|h| h.value.pointer("/spec/maxReplicas").and_then(Value::as_i64))
+        .max()
+        .map_or(effective, |m| effective.max(m as i32));
+    let unset = w.object.value.pointer("/spec/replicas").is_none();
     let served = inv.services_for(w).next().is_some();
     let kind = w.object.kind().to_lowercase();
     if served && effective <= 1 {
@@ -226,9 +234,14 @@ fn replicas(inv: &Inventory, w: &Workload<'_>, sink: &mut Sink<'_>) {
             w.object,
             None,
             format!(
-                "{kind} {} runs {effective} replica{} behind a Service",
+                "{kind} {} runs {effective} replica{} behind a Service{}",
                 w.object.oref.name,
-                if effective == 1 { "" } else { "s" }
+                if effective == 1 { "" } else { "s" },
+                if unset && !hpa {
+                    " (spec.replicas is not set, and no HPA targets it: the default is 1)"
+                } else {
+                    ""
+                }
             ),
             fixed,
         );
@@ -255,9 +268,14 @@ fn replicas(inv: &Inventory, w: &Workload<'_>, sink: &mut Sink<'_>) {
             );
         }
     }
-    if effective < 2 {
+    if most < 2 {
         return;
     }
+    let effective = if most > effective {
+        format!("up to {most}")
+    } else {
+        effective.to_string()
+    };
     if inv.knows("poddisruptionbudgets") && inv.selecting("PodDisruptionBudget", w).next().is_none()
     {
         let selector = w
