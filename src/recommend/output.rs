@@ -19,6 +19,13 @@ const SARIF_SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
 const HOME: &str = "https://github.com/kubectl-ai/kubectl-ai";
 
 pub fn write(global: &Global, outcome: &Outcome, out: &mut dyn Write) -> io::Result<()> {
+    // Stdout is line-buffered: a report of thousands of lines would be as many writes.
+    let mut out = io::BufWriter::with_capacity(1 << 16, out);
+    write_to(global, outcome, &mut out)?;
+    out.flush()
+}
+
+fn write_to(global: &Global, outcome: &Outcome, out: &mut dyn Write) -> io::Result<()> {
     match global.output {
         Output::Text => text(outcome, &Palette::for_stdout(global.no_color), out),
         Output::Json => {
