@@ -163,11 +163,22 @@ const RECOMMEND_HELP: &str = r#"Examples:
   # Rewrite the manifest files with the fixes instead
   kubectl ai recommend -f k8s/ --fix --write
 
+  # Manifests are validated against the API schema first (bundled, offline): another version,
+  # the team's CRDs, or the live cluster's own OpenAPI
+  kubectl ai recommend -f k8s/ --kubernetes-version 1.30 --crd-schemas crds/
+  kubectl ai recommend -f k8s/ --validate cluster
+
 Suppress a rule on one object with the annotation `kubectl-ai.io/ignore: rule-a,rule-b`, everywhere
 with `--ignore RULE` (or `RULE@KIND/NAME` for one object), or in the config file:
   recommend:
     ignore: [image-latest, single-replica@statefulset/postgres]
-`--list-rules` prints every rule with its severity.
+Turn rules on or off and change their severity with --enable, --disable and --severity RULE=LEVEL,
+or in the config file:
+  recommend:
+    enable: [cpu-limit-missing]
+    disable: [spread-missing]
+    severity: {image-latest: error}
+`--list-rules` prints every rule with its effective severity and whether it runs.
 
 Exit codes:
   0    nothing at or above the --fail-on severity
@@ -198,6 +209,18 @@ pub struct RecommendArgs {
     #[arg(long = "ignore", value_name = "RULE[@KIND/NAME]")]
     pub ignore: Vec<String>,
 
+    /// Run a rule that is off by default (see --list-rules); repeatable
+    #[arg(long, value_name = "RULE")]
+    pub enable: Vec<String>,
+
+    /// Do not run a rule at all; repeatable
+    #[arg(long, value_name = "RULE")]
+    pub disable: Vec<String>,
+
+    /// Change a rule's severity: RULE=error|warning|info; repeatable
+    #[arg(long, value_name = "RULE=SEVERITY")]
+    pub severity: Vec<String>,
+
     /// Add a summary written by the LLM, grounded in these recommendations (optional)
     #[arg(long)]
     pub explain: bool,
@@ -214,6 +237,34 @@ pub struct RecommendArgs {
     /// Print every rule with its severity and category, and exit
     #[arg(long)]
     pub list_rules: bool,
+
+    /// Check -f manifests against the API schema: the bundled schemas of --kubernetes-version,
+    /// the live cluster's own OpenAPI, or not at all
+    #[arg(long, value_enum, value_name = "SCHEMAS", default_value_t = Validate::Bundled)]
+    pub validate: Validate,
+
+    /// Kubernetes version whose API the manifests must match (schemas and removed apiVersions)
+    #[arg(long, value_name = "VERSION", env = "KUBECTL_AI_KUBERNETES_VERSION", default_value = crate::recommend::schema::DEFAULT_VERSION)]
+    pub kubernetes_version: String,
+
+    /// Directory (or file) of CustomResourceDefinitions whose custom resources to check too
+    #[arg(long, value_name = "DIR")]
+    pub crd_schemas: Vec<PathBuf>,
+
+    /// Accept an input with no Kubernetes objects (an empty file, only `---`) instead of failing
+    #[arg(long)]
+    pub allow_empty: bool,
+}
+
+/// Which schemas `recommend -f` validates manifests against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Validate {
+    /// The Kubernetes JSON schemas bundled with kubectl-ai, for --kubernetes-version
+    Bundled,
+    /// The OpenAPI schema the current cluster publishes
+    Cluster,
+    /// No schema validation
+    None,
 }
 
 const DEPLOY_HELP: &str = r#"Examples:

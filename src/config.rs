@@ -35,6 +35,15 @@ pub struct RecommendFile {
     /// Rules to skip: `RULE` everywhere, `RULE@KIND/NAME` on one object.
     #[serde(default)]
     pub ignore: Vec<String>,
+    /// Rules to run that are off by default (`cpu-limit-missing`).
+    #[serde(default)]
+    pub enable: Vec<String>,
+    /// Rules not to run at all.
+    #[serde(default)]
+    pub disable: Vec<String>,
+    /// A severity per rule, overriding the table: `image-latest: error`.
+    #[serde(default)]
+    pub severity: std::collections::BTreeMap<String, String>,
 }
 
 /// The config file the environment points at, or an empty one when there is none.

@@ -69,7 +69,15 @@ fn every_manifest_rule_fails_its_bad_fixture_and_passes_its_good_one() {
         .iter()
         .map(|r| r["id"].as_str().unwrap())
         .collect();
-    assert!(ids.len() >= 30, "{ids:?}");
+    assert!(ids.len() >= 50, "{ids:?}");
+    let off: Vec<&str> = rules
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["enabled"] == false)
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(off, ["cpu-limit-missing"]);
     for id in ids.iter().filter(|id| !LIVE_RULES.contains(id)) {
         let file = fixtures().join(format!("{id}.yaml"));
         assert!(
@@ -88,9 +96,29 @@ fn every_manifest_rule_fails_its_bad_fixture_and_passes_its_good_one() {
             names.iter().any(|n| n.starts_with("pass-")),
             "{id}: no passing fixture"
         );
+        // A fixture may need flags (`# args: --kubernetes-version 1.28` on its first line).
+        let text = std::fs::read_to_string(&file).unwrap();
+        let mut args: Vec<&str> = text
+            .lines()
+            .next()
+            .and_then(|l| l.strip_prefix("# args: "))
+            .map(|a| a.split_whitespace().collect())
+            .unwrap_or_default();
+        if off.contains(id) {
+            let quiet = report(
+                sb.kubectl_ai()
+                    .args(["recommend", "-o", "json", "--fail-on", "never", "-f"])
+                    .arg(&file),
+            );
+            assert!(quiet["recommendations"].is_array());
+            assert!(flagged(&quiet, id).is_empty(), "{id} is off by default");
+            args.extend(["--enable", id]);
+        }
         let r = report(
             sb.kubectl_ai()
-                .args(["recommend", "-o", "json", "--fail-on", "never", "-f"])
+                .args(["recommend", "-o", "json", "--fail-on", "never"])
+                .args(&args)
+                .arg("-f")
                 .arg(&file),
         );
         assert_eq!(flagged(&r, id), fail, "rule {id} on {}", file.display());
@@ -305,18 +333,25 @@ fn sarif_output_is_valid_sarif_2_1_0_with_file_and_line() {
     let results = run0["results"].as_array().unwrap();
     assert!(results.len() > 30);
     for r in results {
-        // ruleIndex points at the rule it names, and the location at the object's first line.
+        // ruleIndex points at the rule it names, and the location at the object's first line
+        // (a schema problem at the offending field).
         let i = r["ruleIndex"].as_u64().unwrap() as usize;
         assert_eq!(rules[i]["id"], r["ruleId"]);
         let loc = &r["locations"][0]["physicalLocation"];
         let uri = loc["artifactLocation"]["uri"].as_str().unwrap();
         let line = loc["region"]["startLine"].as_u64().unwrap() as usize;
         let text = std::fs::read_to_string(uri).unwrap_or_else(|_| panic!("uri {uri} is the file"));
+        let at = text.lines().nth(line - 1).unwrap();
+        if r["ruleId"] == "schema-invalid" {
+            // The offending field's own line (or the object's, for a kind that does not exist).
+            assert!(
+                !at.trim().is_empty() && !at.trim_start().starts_with('#'),
+                "{uri}:{line}"
+            );
+            continue;
+        }
         assert!(
-            text.lines()
-                .nth(line - 1)
-                .unwrap()
-                .starts_with("apiVersion:"),
+            at.starts_with("apiVersion:"),
             "{uri}:{line} is not where the object starts"
         );
     }
@@ -731,4 +766,385 @@ fn explain_asks_the_llm_with_the_findings_only() {
     assert_eq!(code, 3);
     assert!(stdout.contains("secret-literal-env"));
     assert!(stderr.contains("--explain needs an LLM"), "{stderr}");
+}
+
+/// (rule, object name, message, line) of every schema finding.
+fn schema_findings(report: &Value) -> Vec<(String, String, u64)> {
+    report["recommendations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["rule"] == "schema-invalid")
+        .map(|r| {
+            (
+                r["object"]["name"].as_str().unwrap().to_string(),
+                r["message"].as_str().unwrap().to_string(),
+                r["location"]["line"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn broken_manifests_fail_the_gate_with_the_field_path_and_line() {
+    let sb = Sandbox::new();
+    let file = fixtures().join("schema-invalid.yaml");
+    let (code, stdout, stderr) = run(sb
+        .kubectl_ai()
+        .args(["recommend", "-o", "json", "-f"])
+        .arg(&file));
+    assert_eq!(code, 3, "{stderr}");
+    let found = schema_findings(&serde_json::from_str(&stdout).unwrap());
+    let text = std::fs::read_to_string(&file).unwrap();
+    let line_of = |needle: &str| text.lines().position(|l| l.contains(needle)).unwrap() as u64 + 1;
+    let expect = [
+        (
+            "fail-replicas-word",
+            "spec.replicas: expected integer, got string \"many\"",
+            line_of("replicas: many"),
+        ),
+        (
+            "fail-containers-map",
+            "spec.template.spec.containers: expected array, got an object",
+            line_of("app: {image: app:1}") - 1,
+        ),
+        (
+            "fail-unknown-field",
+            "unknown field \"spec.ports[0].targetPrt\"",
+            line_of("targetPrt"),
+        ),
+        (
+            "fail-no-template",
+            "spec: required field \"template\" is missing",
+            line_of("metadata: {name: fail-no-template}") + 1,
+        ),
+        (
+            "fail-port-string",
+            "spec.template.spec.containers[0].ports[0].containerPort: expected integer, got string \"8080\"",
+            line_of("containerPort: \"8080\""),
+        ),
+    ];
+    for (name, message, line) in expect {
+        assert!(
+            found.contains(&(name.to_string(), message.to_string(), line)),
+            "{name}: {message} at {line} not in {found:#?}"
+        );
+    }
+    assert_eq!(found.len(), expect.len(), "{found:#?}");
+    // Text output names the file and line too, and `--validate none` is the way around it.
+    let (_, text_out, _) = run(sb.kubectl_ai().args(["recommend", "-f"]).arg(&file));
+    assert!(
+        text_out.contains(&format!(
+            "schema-invalid.yaml:{}",
+            line_of("replicas: many")
+        )),
+        "{text_out}"
+    );
+    let none = report(
+        sb.kubectl_ai()
+            .args(["recommend", "-o", "json", "--validate", "none", "-f"])
+            .arg(&file),
+    );
+    assert!(!none["recommendations"].as_array().unwrap().is_empty());
+    assert!(schema_findings(&none).is_empty());
+}
+
+#[test]
+fn an_empty_input_is_an_error_unless_allowed() {
+    let sb = Sandbox::new();
+    for (name, content) in [
+        ("empty.yaml", ""),
+        ("dashes.yaml", "---\n---\n# nothing\n---\n"),
+    ] {
+        let file = sb.path().join(name);
+        std::fs::write(&file, content).unwrap();
+        let (code, stdout, stderr) = run(sb.kubectl_ai().args(["recommend", "-f"]).arg(&file));
+        assert_eq!(code, 1, "{name}: {stdout}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(
+            stderr.starts_with("error: ")
+                && stderr.contains(name)
+                && stderr.contains("--allow-empty"),
+            "{stderr}"
+        );
+        let (code, stdout, stderr) = run(sb
+            .kubectl_ai()
+            .args(["recommend", "--allow-empty", "-f"])
+            .arg(&file));
+        assert_eq!(code, 0, "{stderr}");
+        assert!(stdout.contains("No recommendations"), "{stdout}");
+    }
+    let (code, _, stderr) = run(sb
+        .kubectl_ai()
+        .args(["recommend", "-f", "-"])
+        .write_stdin(""));
+    assert_eq!(code, 1);
+    assert!(
+        stderr.starts_with("error: -: no Kubernetes objects"),
+        "{stderr}"
+    );
+}
+
+const CRD: &str = r#"apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: backups.stash.example.com}
+spec:
+  group: stash.example.com
+  scope: Namespaced
+  names: {kind: Backup, plural: backups, singular: backup, listKind: BackupList}
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema:
+          type: object
+          properties:
+            spec:
+              type: object
+              required: [schedule]
+              properties:
+                schedule: {type: string}
+                retainDays: {type: integer}
+"#;
+
+#[test]
+fn custom_resources_are_skipped_with_a_note_or_checked_with_their_crd() {
+    let sb = Sandbox::new();
+    let cr = sb.path().join("backup.yaml");
+    std::fs::write(
+        &cr,
+        "apiVersion: stash.example.com/v1\nkind: Backup\nmetadata: {name: nightly}\nspec:\n  schedule: \"0 3 * * *\"\n  retainDays: seven\n",
+    )
+    .unwrap();
+    let (code, stdout, stderr) = run(sb.kubectl_ai().args(["recommend", "-f"]).arg(&cr));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stderr.contains("note: not validated")
+            && stderr.contains("Backup (stash.example.com/v1)")
+            && stderr.contains("--crd-schemas"),
+        "{stderr}"
+    );
+    let crds = sb.path().join("crds");
+    std::fs::create_dir(&crds).unwrap();
+    std::fs::write(crds.join("backup-crd.yaml"), CRD).unwrap();
+    let checked = report(
+        sb.kubectl_ai()
+            .args(["recommend", "-o", "json", "--crd-schemas"])
+            .arg(&crds)
+            .arg("-f")
+            .arg(&cr),
+    );
+    assert_eq!(
+        schema_findings(&checked),
+        vec![(
+            "nightly".to_string(),
+            "spec.retainDays: expected integer, got string \"seven\"".to_string(),
+            6
+        )]
+    );
+    // A CRD among the inputs describes its resources as well.
+    let both = sb.path().join("both.yaml");
+    std::fs::write(&both, format!("{CRD}---\napiVersion: stash.example.com/v1\nkind: Backup\nmetadata: {{name: weekly}}\nspec: {{retainDays: 7}}\n")).unwrap();
+    let inline = report(
+        sb.kubectl_ai()
+            .args(["recommend", "-o", "json", "-f"])
+            .arg(&both),
+    );
+    assert_eq!(
+        schema_findings(&inline),
+        vec![(
+            "weekly".to_string(),
+            "spec: required field \"schedule\" is missing".to_string(),
+            26
+        )]
+    );
+}
+
+#[test]
+fn kubernetes_version_chooses_the_schemas() {
+    let sb = Sandbox::new();
+    let hpa = sb.path().join("hpa.yaml");
+    std::fs::write(
+        &hpa,
+        "apiVersion: autoscaling/v2beta2\nkind: HorizontalPodAutoscaler\nmetadata: {name: web}\nspec:\n  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}\n  minReplicas: 2\n  maxReplicas: 5\n",
+    )
+    .unwrap();
+    let old = report(
+        sb.kubectl_ai()
+            .args([
+                "recommend",
+                "-o",
+                "json",
+                "--kubernetes-version",
+                "v1.25.3",
+                "-f",
+            ])
+            .arg(&hpa),
+    );
+    assert!(old["recommendations"].is_array());
+    assert!(schema_findings(&old).is_empty(), "{old:#}");
+    let new = report(
+        sb.kubectl_ai()
+            .args(["recommend", "-o", "json", "-f"])
+            .arg(&hpa),
+    );
+    let found = schema_findings(&new);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].1.contains("Kubernetes 1.33 has no kind HorizontalPodAutoscaler in apiVersion \"autoscaling/v2beta2\""), "{found:?}");
+    let (code, _, stderr) = run(sb
+        .kubectl_ai()
+        .args(["recommend", "--kubernetes-version", "1.12", "-f"])
+        .arg(&hpa));
+    assert_eq!(code, 2);
+    assert!(
+        stderr.starts_with("error: no bundled schemas for Kubernetes 1.12"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn rules_are_configuration_in_flags_and_the_config_file() {
+    let sb = Sandbox::new();
+    let file = fixtures().join("image-latest.yaml");
+    let severity_of = |r: &Value, rule: &str| -> Vec<String> {
+        r["recommendations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|x| x["rule"] == rule)
+            .map(|x| x["severity"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let base = report(
+        sb.kubectl_ai()
+            .args(["recommend", "-o", "json", "-f"])
+            .arg(&file),
+    );
+    let before = severity_of(&base, "image-latest");
+    assert!(
+        !before.is_empty() && before.iter().all(|s| s == "warning"),
+        "{before:?}"
+    );
+    // Flags: a severity raised, a rule turned off.
+    let (code, stdout, stderr) = run(sb
+        .kubectl_ai()
+        .args([
+            "recommend",
+            "-o",
+            "json",
+            "--severity",
+            "image-latest=error",
+            "--disable",
+            "root-filesystem-writable",
+            "-f",
+        ])
+        .arg(&file));
+    assert_eq!(code, 3, "{stderr}");
+    let flags: Value = serde_json::from_str(&stdout).unwrap();
+    assert!(
+        severity_of(&flags, "image-latest")
+            .iter()
+            .all(|s| s == "error")
+    );
+    assert_eq!(severity_of(&flags, "image-latest").len(), before.len());
+    assert!(!severity_of(&base, "root-filesystem-writable").is_empty());
+    assert!(severity_of(&flags, "root-filesystem-writable").is_empty());
+    // The config file says the same, and flags win over it.
+    let config = sb.path().join("config.yaml");
+    std::fs::write(
+        &config,
+        "recommend:\n  severity: {image-latest: info}\n  disable: [root-filesystem-writable]\n  enable: [cpu-limit-missing]\n",
+    )
+    .unwrap();
+    let from_file = report(
+        sb.kubectl_ai()
+            .env("KUBECTL_AI_CONFIG", &config)
+            .args(["recommend", "-o", "json", "-f"])
+            .arg(&file),
+    );
+    assert!(
+        severity_of(&from_file, "image-latest")
+            .iter()
+            .all(|s| s == "info")
+    );
+    assert!(severity_of(&from_file, "root-filesystem-writable").is_empty());
+    assert!(!severity_of(&from_file, "cpu-limit-missing").is_empty());
+    let listed = report(sb.kubectl_ai().env("KUBECTL_AI_CONFIG", &config).args([
+        "recommend",
+        "--list-rules",
+        "-o",
+        "json",
+        "--severity",
+        "image-latest=error",
+    ]));
+    let row = |id: &str| {
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == id)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(row("image-latest")["severity"], "error");
+    assert_eq!(row("image-latest")["defaultSeverity"], "warning");
+    assert_eq!(row("cpu-limit-missing")["enabled"], true);
+    assert_eq!(row("root-filesystem-writable")["enabled"], false);
+    assert!(row("rbac-wildcard")["help"].as_str().unwrap().len() > 40);
+    let (code, text, _) = run(sb.kubectl_ai().args(["recommend", "--list-rules"]));
+    assert_eq!(code, 0);
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("cpu-limit-missing") && l.contains(" no ")),
+        "{text}"
+    );
+    // Mistakes are usage errors, in one line.
+    for bad in [
+        ["--severity", "image-latest=fatal"],
+        ["--severity", "no-such-rule=error"],
+        ["--disable", "no-such-rule"],
+    ] {
+        let (code, _, stderr) = run(sb
+            .kubectl_ai()
+            .args(["recommend", "-f"])
+            .arg(&file)
+            .args(bad));
+        assert_eq!(code, 2, "{bad:?}: {stderr}");
+        assert!(
+            stderr.starts_with("error: ") && stderr.lines().count() == 1,
+            "{stderr}"
+        );
+    }
+}
+
+#[test]
+fn validate_cluster_checks_against_the_clusters_own_openapi() {
+    let sb = Sandbox::new();
+    let api = FakeApi::empty();
+    let file = sb.path().join("web.yaml");
+    std::fs::write(
+        &file,
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  replicas: many\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec:\n      containers: [{name: web, image: web:1.0}]\n",
+    )
+    .unwrap();
+    let r = report(
+        sb.against(&api, "default")
+            .args(["recommend", "-o", "json", "--validate", "cluster", "-f"])
+            .arg(&file),
+    );
+    assert_eq!(
+        schema_findings(&r),
+        vec![(
+            "web".to_string(),
+            "spec.replicas: expected integer, got string \"many\"".to_string(),
+            5
+        )]
+    );
+    assert!(
+        api.journal()
+            .iter()
+            .any(|j| j.path == "/openapi/v3/apis/apps/v1"),
+        "the schema came from the cluster"
+    );
 }

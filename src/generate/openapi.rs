@@ -7,7 +7,7 @@
 //! field a schema does not declare as unknown, except where the schema says
 //! `x-kubernetes-preserve-unknown-fields` (CRDs with free-form parts).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
 use serde_json::Value;
@@ -19,6 +19,57 @@ use crate::error::Error;
 #[derive(Debug, Default)]
 pub struct Schemas {
     schemas: BTreeMap<String, Value>,
+    /// "group/version/kind" -> the name of its root schema.
+    roots: HashMap<String, String>,
+}
+
+/// One step of a path into an object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    Key(String),
+    Index(usize),
+}
+
+/// One way an object breaks its schema: where, and what is wrong there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// From the object's root to the offending field (for a missing field, its parent).
+    pub path: Vec<Step>,
+    pub message: String,
+}
+
+impl Problem {
+    fn at(path: &[Step], message: String) -> Problem {
+        Problem {
+            path: path.to_vec(),
+            message,
+        }
+    }
+}
+
+/// `spec.template.spec.containers[0].image`, or `(object)` for the root.
+pub fn dotted(path: &[Step]) -> String {
+    let mut out = String::new();
+    for step in path {
+        match step {
+            Step::Key(k) if out.is_empty() => out.push_str(k),
+            Step::Key(k) => {
+                out.push('.');
+                out.push_str(k);
+            }
+            Step::Index(i) => out.push_str(&format!("[{i}]")),
+        }
+    }
+    if out.is_empty() {
+        out.push_str("(object)");
+    }
+    out
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.message)
+    }
 }
 
 fn cache_dir() -> Option<PathBuf> {
@@ -126,7 +177,9 @@ impl Schemas {
                 }
             };
             if let Some(Value::Object(schemas)) = doc.pointer("/components/schemas") {
-                out.schemas.extend(schemas.clone());
+                for (name, schema) in schemas {
+                    out.insert(name.clone(), schema.clone());
+                }
             }
         }
         Ok(out)
@@ -153,14 +206,46 @@ impl Schemas {
             }
         };
         let schemas = doc["definitions"].as_object().cloned().unwrap_or_default();
-        Ok(Schemas {
-            schemas: schemas.into_iter().collect(),
-        })
+        Ok(Schemas::from_map(schemas.into_iter().collect()))
     }
 
-    /// Schemas from a document already in hand (tests, or a file).
+    /// Schemas from a document already in hand (the bundled ones, tests, or a file).
     pub fn from_map(schemas: BTreeMap<String, Value>) -> Schemas {
-        Schemas { schemas }
+        let mut out = Schemas::default();
+        for (name, schema) in schemas {
+            out.insert(name, schema);
+        }
+        out
+    }
+
+    /// Adds one schema; one that declares group-version-kinds becomes their root.
+    pub fn insert(&mut self, name: String, schema: Value) {
+        for gvk in schema["x-kubernetes-group-version-kind"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let part = |k: &str| gvk[k].as_str().unwrap_or_default().to_string();
+            self.roots.insert(
+                gvk_key(&part("group"), &part("version"), &part("kind")),
+                name.clone(),
+            );
+        }
+        self.schemas.insert(name, schema);
+    }
+
+    /// The schema of objects of `kind` in `api_version`, if there is one.
+    pub fn root(&self, api_version: &str, kind: &str) -> Option<&Value> {
+        let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+        let name = self.roots.get(&gvk_key(group, version, kind))?;
+        self.schemas.get(name)
+    }
+
+    /// Whether any kind of this API group is known (a group nobody declared is a custom
+    /// resource's, whose definition is elsewhere).
+    pub fn knows_group(&self, group: &str) -> bool {
+        let prefix = format!("{group}/");
+        self.roots.keys().any(|k| k.starts_with(&prefix))
     }
 
     /// The problems with one object: unknown fields, wrong types, missing required fields; an
@@ -168,19 +253,20 @@ impl Schemas {
     pub fn validate(&self, obj: &Value) -> Vec<String> {
         let api_version = obj["apiVersion"].as_str().unwrap_or_default();
         let kind = obj["kind"].as_str().unwrap_or_default();
-        let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
-        let root = self.schemas.values().find(|s| {
-            s["x-kubernetes-group-version-kind"]
-                .as_array()
+        match self.root(api_version, kind) {
+            Some(root) => self
+                .problems(root, obj)
                 .into_iter()
-                .flatten()
-                .any(|g| g["group"] == group && g["version"] == version && g["kind"] == kind)
-        });
-        let Some(root) = root else {
-            return vec![format!("the cluster has no kind {kind} in {api_version}")];
-        };
+                .map(|p| p.message)
+                .collect(),
+            None => vec![format!("the cluster has no kind {kind} in {api_version}")],
+        }
+    }
+
+    /// The problems with an object against its root schema, each with its path.
+    pub fn problems(&self, root: &Value, obj: &Value) -> Vec<Problem> {
         let mut errors = Vec::new();
-        self.check(root, obj, "", &mut errors);
+        self.check(root, obj, &mut Vec::new(), &mut errors);
         errors
     }
 
@@ -207,18 +293,19 @@ impl Schemas {
         (s, name)
     }
 
-    fn check(&self, schema: &Value, v: &Value, path: &str, errors: &mut Vec<String>) {
+    fn check(&self, schema: &Value, v: &Value, path: &mut Vec<Step>, errors: &mut Vec<Problem>) {
         let (s, name) = self.resolve(schema);
-        let at = if path.is_empty() { "(object)" } else { path };
+        // Only a problem needs the path as text.
+        let at = || dotted(path);
         // Quantities and int-or-string fields take either a string or a number.
         let either = name.is_some_and(|n| n.ends_with(".IntOrString") || n.ends_with(".Quantity"))
             || s["format"] == "int-or-string"
             || s["x-kubernetes-int-or-string"] == true;
         if either {
-            if !(v.is_string() || v.is_number()) {
-                errors.push(format!(
-                    "{at}: expected a number or a string, got {}",
-                    shape(v)
+            if !(v.is_string() || v.is_number() || v.is_null()) {
+                errors.push(Problem::at(
+                    path,
+                    format!("{}: expected a number or a string, got {}", at(), shape(v)),
                 ));
             }
             return;
@@ -226,7 +313,12 @@ impl Schemas {
         if s["x-kubernetes-preserve-unknown-fields"] == true || v.is_null() {
             return;
         }
-        let want = s["type"].as_str();
+        // OpenAPI names one type; the JSON schemas list it with "null".
+        let want = match &s["type"] {
+            Value::String(t) => Some(t.as_str()),
+            Value::Array(ts) => ts.iter().filter_map(Value::as_str).find(|t| *t != "null"),
+            _ => None,
+        };
         let ok = match want {
             Some("object") => v.is_object(),
             Some("array") => v.is_array(),
@@ -237,54 +329,72 @@ impl Schemas {
             _ => true,
         };
         if !ok {
-            errors.push(format!(
-                "{at}: expected {}, got {}",
-                want.unwrap_or("?"),
-                shape(v)
+            errors.push(Problem::at(
+                path,
+                format!(
+                    "{}: expected {}, got {}",
+                    at(),
+                    want.unwrap_or("?"),
+                    shape(v)
+                ),
             ));
             return;
         }
         match v {
-            Value::Object(map) => {
-                let props = s["properties"].as_object();
-                for req in s["required"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(Value::as_str)
-                {
-                    if !map.contains_key(req) {
-                        errors.push(format!("{}: required field {req:?} is missing", at));
-                    }
-                }
-                for (k, child) in map {
-                    let child_path = if path.is_empty() {
-                        k.clone()
-                    } else {
-                        format!("{path}.{k}")
-                    };
-                    match (props.and_then(|p| p.get(k)), s.get("additionalProperties")) {
-                        (Some(p), _) => self.check(p, child, &child_path, errors),
-                        (None, Some(extra)) if extra.is_object() => {
-                            self.check(extra, child, &child_path, errors)
-                        }
-                        (None, _) if props.is_some() => {
-                            errors.push(format!("unknown field {child_path:?}"))
-                        }
-                        _ => {}
-                    }
-                }
-            }
+            Value::Object(map) => self.check_fields(s, map, path, errors),
             Value::Array(items) => {
                 if let Some(item) = s.get("items") {
                     for (i, x) in items.iter().enumerate() {
-                        self.check(item, x, &format!("{path}[{i}]"), errors);
+                        path.push(Step::Index(i));
+                        self.check(item, x, path, errors);
+                        path.pop();
                     }
                 }
             }
             _ => {}
         }
     }
+
+    fn check_fields(
+        &self,
+        s: &Value,
+        map: &serde_json::Map<String, Value>,
+        path: &mut Vec<Step>,
+        errors: &mut Vec<Problem>,
+    ) {
+        let props = s["properties"].as_object();
+        for req in s["required"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+        {
+            if !map.contains_key(req) {
+                let at = dotted(path);
+                errors.push(Problem::at(
+                    path,
+                    format!("{at}: required field {req:?} is missing"),
+                ));
+            }
+        }
+        for (k, child) in map {
+            path.push(Step::Key(k.clone()));
+            match (props.and_then(|p| p.get(k)), s.get("additionalProperties")) {
+                (Some(p), _) => self.check(p, child, path, errors),
+                (None, Some(extra)) if extra.is_object() => self.check(extra, child, path, errors),
+                (None, _) if props.is_some() => {
+                    let at = dotted(path);
+                    errors.push(Problem::at(path, format!("unknown field {at:?}")));
+                }
+                _ => {}
+            }
+            path.pop();
+        }
+    }
+}
+
+fn gvk_key(group: &str, version: &str, kind: &str) -> String {
+    format!("{group}/{version}/{kind}")
 }
 
 fn shape(v: &Value) -> String {

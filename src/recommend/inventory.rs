@@ -6,12 +6,12 @@
 //! SARIF and GitHub annotations point at it and `--fix --write` can rewrite just that document.
 //! A live cluster adds what files cannot know: pod states and metrics.k8s.io usage.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::LazyLock;
+use std::sync::{LazyLock, OnceLock};
 
-use k8s_openapi::api::core::v1::PodSpec;
+use k8s_openapi::api::core::v1::{Container, PodSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use regex::Regex;
 use serde_json::{Value, json};
@@ -120,8 +120,11 @@ pub struct Workload<'a> {
     pub pod_path: &'static [&'static str],
     /// Declared replicas (absent means 1 for the kinds that have the field).
     pub replicas: Option<i32>,
-    /// Runs until stopped (not a Job, CronJob or bare Pod), so probes and replicas matter.
+    /// Runs until stopped (not a Job, CronJob or a Pod that restarts never or only on
+    /// failure), so probes and network exposure matter.
     pub long_running: bool,
+    /// Ephemeral containers, read as containers (the same fields, minus a few).
+    pub ephemeral: Vec<Container>,
 }
 
 impl Workload<'_> {
@@ -135,13 +138,27 @@ impl Workload<'_> {
         self.object.intent(nested)
     }
 
-    /// A partial object setting `fields` on one container (lists merge by container name).
+    /// A partial object setting `fields` on one container, in whichever list holds it (lists
+    /// merge by container name).
     pub fn container_intent(&self, container: &str, fields: Value) -> Value {
         let mut c = json!({ "name": container });
         if let (Some(obj), Value::Object(extra)) = (c.as_object_mut(), fields) {
             obj.extend(extra);
         }
-        self.pod_intent(json!({ "containers": [c] }))
+        let list = self
+            .all_containers()
+            .find(|(_, x)| x.name == container)
+            .map_or("containers", |(list, _)| list);
+        self.pod_intent(json!({ list: [c] }))
+    }
+
+    /// Every container the pod can run, with the field of its list: init containers,
+    /// containers, and ephemeral (debug) containers.
+    pub fn all_containers(&self) -> impl Iterator<Item = (&'static str, &Container)> {
+        let init = self.spec.init_containers.iter().flatten();
+        init.map(|c| ("initContainers", c))
+            .chain(self.spec.containers.iter().map(|c| ("containers", c)))
+            .chain(self.ephemeral.iter().map(|c| ("ephemeralContainers", c)))
     }
 
     pub fn replicas_or_one(&self) -> i32 {
@@ -162,11 +179,145 @@ pub struct Inventory {
     pub unknown: Vec<String>,
     /// Manifest inputs as read (path as given, text), for `--fix --write`.
     pub files: Vec<(String, String)>,
+    /// The Kubernetes minor version (1.x) the manifests target, for apiVersion deprecations;
+    /// `None` for a cluster, whose objects come back in the versions it serves.
+    pub kubernetes_minor: Option<u32>,
+    /// Built on first use, after which the objects do not change.
+    pub(crate) index: OnceLock<Index>,
+}
+
+/// Lookups the cross-object rules make for every workload, answered without scanning every
+/// object: positions in `objects` by identity, by kind, and by the label pairs selectors name.
+#[derive(Debug, Default)]
+pub(crate) struct Index {
+    by_name: HashMap<(String, String, String), usize>,
+    by_kind: HashMap<String, Vec<usize>>,
+    /// Services by (namespace, one pair of their selector): every pair of a selector must match,
+    /// so a workload's pods can only be selected by Services indexed under one of their labels.
+    services: HashMap<(String, String, String), Vec<usize>>,
+    /// HPAs by (namespace, target kind, target name).
+    hpas: HashMap<(String, String, String), Vec<usize>>,
+    /// Objects with a label selector, by (kind, namespace), with the parsed selector.
+    selectors: HashMap<(String, String), Selectors>,
+}
+
+/// The label selectors of one kind in one namespace.
+#[derive(Debug, Default)]
+struct Selectors {
+    /// By one matchLabels pair (a selector that requires it).
+    by_pair: HashMap<(String, String), Vec<(usize, LabelSelector)>>,
+    /// Selectors without matchLabels (expressions only, or empty: everything).
+    other: Vec<(usize, LabelSelector)>,
+}
+
+/// Where each selector-bearing kind keeps its pod selector.
+fn selector_pointer(kind: &str) -> Option<&'static str> {
+    match kind {
+        "PodDisruptionBudget" => Some("/spec/selector"),
+        "NetworkPolicy" => Some("/spec/podSelector"),
+        _ => None,
+    }
+}
+
+impl Index {
+    fn new(objects: &[Object]) -> Index {
+        let mut ix = Index::default();
+        let mut services = Vec::new();
+        let mut selectors = Vec::new();
+        for (i, o) in objects.iter().enumerate() {
+            let ns = o.namespace().to_string();
+            ix.by_name
+                .insert((o.kind().to_string(), ns.clone(), o.oref.name.clone()), i);
+            ix.by_kind.entry(o.kind().to_string()).or_default().push(i);
+            match o.kind() {
+                "Service" => services.push((i, ns, service_selector(o))),
+                "HorizontalPodAutoscaler" => {
+                    let at = |p: &str| o.value.pointer(p).and_then(Value::as_str);
+                    if let (Some(kind), Some(name)) = (
+                        at("/spec/scaleTargetRef/kind"),
+                        at("/spec/scaleTargetRef/name"),
+                    ) {
+                        ix.hpas
+                            .entry((ns, kind.to_string(), name.to_string()))
+                            .or_default()
+                            .push(i);
+                    }
+                }
+                kind => {
+                    if let Some(sel) = selector_pointer(kind)
+                        .and_then(|p| o.value.pointer(p))
+                        .and_then(|s| serde_json::from_value::<LabelSelector>(s.clone()).ok())
+                    {
+                        selectors.push((i, (kind.to_string(), ns), sel));
+                    }
+                }
+            }
+        }
+        // Each selector is filed under its rarest pair, so that pairs every object carries (a
+        // Helm release's instance label) do not gather every selector into one bucket.
+        let mut seen: HashMap<(String, String, String), usize> = HashMap::new();
+        for (_, ns, sel) in &services {
+            for (k, v) in sel {
+                *seen.entry((ns.clone(), k.clone(), v.clone())).or_default() += 1;
+            }
+        }
+        for (i, ns, sel) in services {
+            let rarest = sel
+                .into_iter()
+                .map(|(k, v)| (ns.clone(), k, v))
+                .min_by_key(|key| seen.get(key).copied().unwrap_or(0));
+            if let Some(key) = rarest {
+                ix.services.entry(key).or_default().push(i);
+            }
+        }
+        let mut seen: HashMap<(&(String, String), &String, &String), usize> = HashMap::new();
+        for (_, at, sel) in &selectors {
+            for (k, v) in sel.match_labels.iter().flatten() {
+                *seen.entry((at, k, v)).or_default() += 1;
+            }
+        }
+        let rarest: Vec<Option<(String, String)>> = selectors
+            .iter()
+            .map(|(_, at, sel)| {
+                sel.match_labels
+                    .iter()
+                    .flatten()
+                    .min_by_key(|(k, v)| seen.get(&(at, *k, *v)).copied().unwrap_or(0))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+            })
+            .collect();
+        drop(seen);
+        for ((i, at, sel), pair) in selectors.into_iter().zip(rarest) {
+            let entry = ix.selectors.entry(at).or_default();
+            match pair {
+                Some(pair) => entry.by_pair.entry(pair).or_default().push((i, sel)),
+                None => entry.other.push((i, sel)),
+            }
+        }
+        ix
+    }
+}
+
+/// A Service's selector as label pairs (empty when it has none).
+pub fn service_selector(svc: &Object) -> BTreeMap<String, String> {
+    svc.value
+        .pointer("/spec/selector")
+        .and_then(|s| serde_json::from_value(s.clone()).ok())
+        .unwrap_or_default()
 }
 
 impl Inventory {
-    pub fn of_kind<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = &'a Object> + 'a {
-        self.objects.iter().filter(move |o| o.kind() == kind)
+    fn index(&self) -> &Index {
+        self.index.get_or_init(|| Index::new(&self.objects))
+    }
+
+    pub fn of_kind<'a>(&'a self, kind: &str) -> impl Iterator<Item = &'a Object> + 'a {
+        self.index()
+            .by_kind
+            .get(kind)
+            .into_iter()
+            .flatten()
+            .map(|&i| &self.objects[i])
     }
 
     pub fn knows(&self, resource: &str) -> bool {
@@ -174,9 +325,8 @@ impl Inventory {
     }
 
     pub fn find(&self, kind: &str, namespace: &str, name: &str) -> Option<&Object> {
-        self.objects
-            .iter()
-            .find(|o| o.kind() == kind && o.namespace() == namespace && o.oref.name == name)
+        let key = (kind.to_string(), namespace.to_string(), name.to_string());
+        self.index().by_name.get(&key).map(|&i| &self.objects[i])
     }
 
     /// Every workload with a pod template, once: Pods and ReplicaSets and Jobs that a controller
@@ -197,7 +347,13 @@ impl Inventory {
                 "ReplicaSet" | "ReplicationController" if !owned => (TEMPLATE, true),
                 "Job" if !owned => (TEMPLATE, false),
                 "CronJob" => (CRON, false),
-                "Pod" if !owned => (POD, false),
+                "Pod" if !owned => {
+                    let restart = object.value.pointer("/spec/restartPolicy");
+                    let runs_on = restart
+                        .and_then(Value::as_str)
+                        .is_none_or(|r| r == "Always");
+                    (POD, runs_on)
+                }
                 _ => continue,
             };
             let spec_pointer = format!("/{}", pod_path.join("/"));
@@ -231,6 +387,11 @@ impl Inventory {
                         .unwrap_or(1) as i32,
                 ),
             };
+            let ephemeral = object
+                .value
+                .pointer(&format!("{spec_pointer}/ephemeralContainers"))
+                .and_then(|e| serde_json::from_value(e.clone()).ok())
+                .unwrap_or_default();
             out.push(Workload {
                 object,
                 spec,
@@ -238,6 +399,7 @@ impl Inventory {
                 pod_path,
                 replicas,
                 long_running,
+                ephemeral,
             });
         }
         out
@@ -277,49 +439,56 @@ impl Inventory {
 
     /// Services selecting a workload's pods.
     pub fn services_for<'a>(&'a self, w: &'a Workload<'_>) -> impl Iterator<Item = &'a Object> {
-        self.of_kind("Service").filter(move |s| {
-            s.namespace() == w.object.namespace()
-                && s.value
-                    .pointer("/spec/selector")
-                    .and_then(|sel| {
-                        serde_json::from_value::<BTreeMap<String, String>>(sel.clone()).ok()
-                    })
-                    .is_some_and(|sel| {
-                        !sel.is_empty() && sel.iter().all(|(k, v)| w.labels.get(k) == Some(v))
-                    })
-        })
+        let ns = w.object.namespace();
+        let ix = self.index();
+        w.labels
+            .iter()
+            .filter_map(move |(k, v)| ix.services.get(&(ns.to_string(), k.clone(), v.clone())))
+            .flatten()
+            .map(|&i| &self.objects[i])
+            .filter(|s| {
+                service_selector(s)
+                    .iter()
+                    .all(|(k, v)| w.labels.get(k) == Some(v))
+            })
     }
 
     /// HorizontalPodAutoscalers whose target is this workload.
     pub fn hpas_for<'a>(&'a self, w: &'a Workload<'_>) -> impl Iterator<Item = &'a Object> {
-        self.of_kind("HorizontalPodAutoscaler").filter(move |h| {
-            h.namespace() == w.object.namespace()
-                && h.value
-                    .pointer("/spec/scaleTargetRef/kind")
-                    .and_then(Value::as_str)
-                    == Some(w.object.kind())
-                && h.value
-                    .pointer("/spec/scaleTargetRef/name")
-                    .and_then(Value::as_str)
-                    == Some(w.object.oref.name.as_str())
-        })
+        let key = (
+            w.object.namespace().to_string(),
+            w.object.kind().to_string(),
+            w.object.oref.name.clone(),
+        );
+        self.index()
+            .hpas
+            .get(&key)
+            .into_iter()
+            .flatten()
+            .map(|&i| &self.objects[i])
     }
 
-    /// Objects of `kind` in the workload's namespace whose label selector at `pointer` selects
-    /// the workload's pods (PodDisruptionBudgets, NetworkPolicies).
+    /// Objects of `kind` (PodDisruptionBudgets, NetworkPolicies) in the workload's namespace whose
+    /// pod selector selects the workload's pods.
     pub fn selecting<'a>(
         &'a self,
-        kind: &'a str,
-        pointer: &'a str,
+        kind: &str,
         w: &'a Workload<'_>,
-    ) -> impl Iterator<Item = &'a Object> {
-        self.of_kind(kind).filter(move |o| {
-            o.namespace() == w.object.namespace()
-                && o.value
-                    .pointer(pointer)
-                    .and_then(|s| serde_json::from_value::<LabelSelector>(s.clone()).ok())
-                    .is_some_and(|s| selector_selects(&s, &w.labels))
-        })
+    ) -> impl Iterator<Item = &'a Object> + 'a {
+        let sels = self
+            .index()
+            .selectors
+            .get(&(kind.to_string(), w.object.namespace().to_string()));
+        let by_label = sels.into_iter().flat_map(move |s| {
+            w.labels
+                .iter()
+                .filter_map(|(k, v)| s.by_pair.get(&(k.clone(), v.clone())))
+                .flatten()
+                .chain(&s.other)
+        });
+        by_label
+            .filter(|(_, sel)| selector_selects(sel, &w.labels))
+            .map(|(i, _)| &self.objects[*i])
     }
 }
 
@@ -365,6 +534,8 @@ pub fn from_manifests(paths: &[PathBuf], default_namespace: &str) -> Result<Inve
         live: None,
         unknown: vec![],
         files,
+        kubernetes_minor: None,
+        index: OnceLock::new(),
     })
 }
 
@@ -572,6 +743,8 @@ pub fn from_context(ctx: Context) -> Inventory {
         live: Some(ctx),
         unknown,
         files: vec![],
+        kubernetes_minor: None,
+        index: OnceLock::new(),
     }
 }
 
@@ -605,6 +778,76 @@ mod tests {
         .unwrap();
         assert!(!selector_selects(&sel, &labels));
         assert!(selector_selects(&LabelSelector::default(), &labels));
+    }
+
+    #[test]
+    fn indexed_lookups_find_what_a_scan_would() {
+        let text = r#"
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: shop}
+spec: {selector: {app.kubernetes.io/instance: shop, app.kubernetes.io/name: web}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: api, namespace: shop}
+spec: {selector: {app.kubernetes.io/instance: shop, app.kubernetes.io/name: api}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: all, namespace: shop}
+spec: {selector: {app.kubernetes.io/instance: shop}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: other}
+spec: {selector: {app.kubernetes.io/name: web}}
+---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: {name: by-labels, namespace: shop}
+spec: {maxUnavailable: 1, selector: {matchLabels: {app.kubernetes.io/name: web}}}
+---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: {name: by-expression, namespace: shop}
+spec: {maxUnavailable: 1, selector: {matchExpressions: [{key: app.kubernetes.io/name, operator: In, values: [web, api]}]}}
+---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: {name: for-api, namespace: shop}
+spec: {maxUnavailable: 1, selector: {matchLabels: {app.kubernetes.io/name: api}}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: shop}
+spec:
+  selector: {matchLabels: {app.kubernetes.io/name: web}}
+  template:
+    metadata: {labels: {app.kubernetes.io/instance: shop, app.kubernetes.io/name: web}}
+    spec: {containers: [{name: web, image: web:1}]}
+"#;
+        let objects = parse_documents("shop.yaml", text, "default").unwrap();
+        let inv = Inventory {
+            objects,
+            ..Default::default()
+        };
+        let workloads = inv.workloads();
+        let names = |it: &mut dyn Iterator<Item = &Object>| {
+            let mut v: Vec<String> = it.map(|o| o.oref.name.clone()).collect();
+            v.sort();
+            v
+        };
+        assert_eq!(names(&mut inv.services_for(&workloads[0])), ["all", "web"]);
+        assert_eq!(
+            names(&mut inv.selecting("PodDisruptionBudget", &workloads[0])),
+            ["by-expression", "by-labels"]
+        );
+        assert_eq!(
+            inv.find("Service", "other", "web").unwrap().namespace(),
+            "other"
+        );
+        assert_eq!(inv.of_kind("PodDisruptionBudget").count(), 3);
     }
 
     #[test]

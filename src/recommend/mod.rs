@@ -7,8 +7,12 @@
 //! pipeline for a cluster, or through [`write`] into the manifest files.
 
 pub mod inventory;
+mod lines;
 pub mod output;
+pub mod policy;
 pub mod rules;
+pub mod schema;
+mod validate;
 pub mod write;
 
 use std::io::Write;
@@ -20,7 +24,8 @@ use crate::error::{Error, exit};
 use crate::llm::Conversation;
 use crate::llm::prompt::{self, Item};
 use inventory::Inventory;
-use rules::Recommendation;
+use policy::Policy;
+use rules::{Recommendation, RuleId};
 
 /// The annotation that silences rules on one object.
 pub const IGNORE_ANNOTATION: &str = "kubectl-ai.io/ignore";
@@ -58,8 +63,10 @@ pub async fn run(
     args: &RecommendArgs,
     out: &mut dyn Write,
 ) -> anyhow::Result<u8> {
+    let file = config::load()?;
+    let policy = Policy::new(file.recommend.as_ref(), args)?;
     if args.list_rules {
-        output::rules(global.output, out)?;
+        output::rules(global.output, &policy, out)?;
         return Ok(exit::OK);
     }
     let stdin = args.files.iter().any(|f| f.as_os_str() == "-");
@@ -75,17 +82,25 @@ pub async fn run(
         )
         .into());
     }
+    let mut ignore = args.ignore.clone();
+    ignore.extend(file.recommend.map(|r| r.ignore).unwrap_or_default());
+    let suppress = Suppressions::parse(&ignore)?;
+    let mut found = Vec::new();
     let inv = if args.files.is_empty() {
         inventory::from_context(crate::collect_context(global).await?)
     } else {
         let ns = global.namespace.as_deref().unwrap_or("default");
-        inventory::from_manifests(&args.files, ns)?
+        let mut inv = inventory::from_manifests(&args.files, ns)?;
+        inv.kubernetes_minor = Some(schema::minor(&args.kubernetes_version)?);
+        if !args.allow_empty {
+            refuse_empty(&inv)?;
+        }
+        found.extend(validated(global, args, &inv).await?);
+        inv
     };
-    let file = config::load()?;
-    let mut ignore = args.ignore.clone();
-    ignore.extend(file.recommend.map(|r| r.ignore).unwrap_or_default());
-    let suppress = Suppressions::parse(&ignore)?;
-    let (recommendations, suppressed): (Vec<_>, Vec<_>) = rules::check(&inv)
+    found.extend(rules::check_all(&inv));
+    let (recommendations, suppressed): (Vec<_>, Vec<_>) = policy
+        .apply(found)
         .into_iter()
         .partition(|r| !suppress.silences(&inv, r));
 
@@ -146,6 +161,42 @@ pub async fn run(
     Ok(threshold_code(&outcome))
 }
 
+/// A file with no objects is a mistake a gate must not pass as "nothing to recommend": a
+/// template that rendered to nothing, a wrong path, a truncated pipe.
+fn refuse_empty(inv: &Inventory) -> Result<(), Error> {
+    let with_objects: std::collections::HashSet<&str> = inv
+        .objects
+        .iter()
+        .filter_map(|o| o.file_line().map(|(f, _)| f))
+        .collect();
+    match inv.files.iter().find(|(f, _)| !with_objects.contains(f.as_str())) {
+        Some((f, _)) => Err(Error::Manifest {
+            path: f.clone(),
+            detail: "no Kubernetes objects in it (empty, or only `---` and comments); pass --allow-empty if that is expected".into(),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Schema problems of the manifests, with a note for the custom resources left unchecked.
+async fn validated(
+    global: &Global,
+    args: &RecommendArgs,
+    inv: &Inventory,
+) -> anyhow::Result<Vec<Recommendation>> {
+    let Some((schemas, label)) = validate::schemas(global, args, inv).await? else {
+        return Ok(Vec::new());
+    };
+    let v = validate::check(inv, &schemas, &label);
+    if !v.skipped.is_empty() {
+        eprintln!(
+            "note: not validated, no CustomResourceDefinition known for: {} (check them with --crd-schemas DIR)",
+            v.skipped.iter().cloned().collect::<Vec<_>>().join(", ")
+        );
+    }
+    Ok(v.findings)
+}
+
 /// One action per object: the fixes for the same object merged into one apply, so the diff shows
 /// the object's whole change once and it is applied (and undone) as a unit.
 fn plan_of(recs: &[Recommendation]) -> Vec<crate::plan::Action> {
@@ -187,9 +238,9 @@ fn threshold_code(outcome: &Outcome) -> u8 {
 /// Rules the user has accepted: everywhere, or on one object.
 #[derive(Debug, Default)]
 struct Suppressions {
-    everywhere: Vec<String>,
+    everywhere: Vec<RuleId>,
     /// (rule, lowercase kind, name)
-    on_object: Vec<(String, String, String)>,
+    on_object: Vec<(RuleId, String, String)>,
 }
 
 impl Suppressions {
@@ -200,17 +251,13 @@ impl Suppressions {
                 Some((r, o)) => (r, Some(o)),
                 None => (entry.as_str(), None),
             };
-            if rules::by_id(rule).is_none() {
-                return Err(Error::Usage(format!(
-                    "unknown rule {rule:?} in ignore list (see `kubectl ai recommend --list-rules`)"
-                )));
-            }
+            let rule = policy::rule(rule, "ignore list")?;
             match object.map(|o| o.split_once('/')) {
-                None => s.everywhere.push(rule.to_string()),
+                None => s.everywhere.push(rule),
                 Some(Some((kind, name))) => {
                     let kind = crate::target::canonical(kind).unwrap_or(kind);
                     s.on_object
-                        .push((rule.to_string(), kind.to_lowercase(), name.to_string()));
+                        .push((rule, kind.to_lowercase(), name.to_string()));
                 }
                 Some(None) => {
                     return Err(Error::Usage(format!(
@@ -223,14 +270,14 @@ impl Suppressions {
     }
 
     fn silences(&self, inv: &Inventory, r: &Recommendation) -> bool {
-        if self.everywhere.iter().any(|e| e == r.rule) {
+        if self.everywhere.contains(&r.rule) {
             return true;
         }
         let kind = r.object.kind.to_lowercase();
         if self
             .on_object
             .iter()
-            .any(|(rule, k, n)| rule == r.rule && *k == kind && *n == r.object.name)
+            .any(|(rule, k, n)| *rule == r.rule && *k == kind && *n == r.object.name)
         {
             return true;
         }
@@ -240,7 +287,7 @@ impl Suppressions {
             .is_some_and(|list| {
                 list.split(',')
                     .map(str::trim)
-                    .any(|id| id == r.rule || id == "all")
+                    .any(|id| id == r.rule.as_str() || id == "all")
             })
     }
 }

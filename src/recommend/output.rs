@@ -9,6 +9,7 @@ use serde_json::json;
 use serde_sarif::sarif;
 
 use super::Outcome;
+use super::policy::Policy;
 use super::rules::{Category, RULES, Recommendation};
 use crate::analyze::Severity;
 use crate::cli::{FailOn, Global, Output};
@@ -18,6 +19,13 @@ const SARIF_SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
 const HOME: &str = "https://github.com/kubectl-ai/kubectl-ai";
 
 pub fn write(global: &Global, outcome: &Outcome, out: &mut dyn Write) -> io::Result<()> {
+    // Stdout is line-buffered: a report of thousands of lines would be as many writes.
+    let mut out = io::BufWriter::with_capacity(1 << 16, out);
+    write_to(global, outcome, &mut out)?;
+    out.flush()
+}
+
+fn write_to(global: &Global, outcome: &Outcome, out: &mut dyn Write) -> io::Result<()> {
     match global.output {
         Output::Text => text(outcome, &Palette::for_stdout(global.no_color), out),
         Output::Json => {
@@ -130,7 +138,12 @@ fn text(outcome: &Outcome, p: &Palette, out: &mut dyn Write) -> io::Result<()> {
         for r in recs {
             let label = p.severity(r.severity);
             let pad = " ".repeat(8usize.saturating_sub(r.severity.to_string().len() + 1));
-            writeln!(out, "  {label}{pad} {}  {}", r.message, p.dim(r.rule))?;
+            writeln!(
+                out,
+                "  {label}{pad} {}  {}",
+                r.message,
+                p.dim(r.rule.as_str())
+            )?;
             if let Some(fix) = &r.fix {
                 writeln!(out, "           {} {}", p.dim("fix:"), fix.summary)?;
             }
@@ -199,8 +212,8 @@ fn sarif(outcome: &Outcome) -> sarif::Sarif {
                 extra.insert("security-severity".to_string(), json!(score));
             }
             sarif::ReportingDescriptor::builder()
-                .id(r.id)
-                .name(r.id)
+                .id(r.id.as_str())
+                .name(r.id.as_str())
                 .short_description(
                     sarif::MultiformatMessageString::builder()
                         .text(r.title)
@@ -216,7 +229,7 @@ fn sarif(outcome: &Outcome) -> sarif::Sarif {
                         .text(r.help)
                         .build(),
                 )
-                .help_uri(format!("{HOME}/blob/main/docs/recommend.md#{}", r.id))
+                .help_uri(format!("{HOME}/blob/main/docs/rules.md#{}", r.id))
                 .default_configuration(
                     sarif::ReportingConfiguration::builder()
                         .level(json!(level(r.severity)))
@@ -238,7 +251,7 @@ fn sarif(outcome: &Outcome) -> sarif::Sarif {
         .recommendations
         .iter()
         .map(|r| {
-            let index = RULES.iter().position(|x| x.id == r.rule).unwrap_or(0) as i64;
+            let index = r.rule as usize as i64;
             let logical = sarif::LogicalLocation::builder()
                 .name(r.object.name.clone())
                 .fully_qualified_name(r.object.to_string())
@@ -273,7 +286,7 @@ fn sarif(outcome: &Outcome) -> sarif::Sarif {
             )]
             .into();
             sarif::Result::builder()
-                .rule_id(r.rule)
+                .rule_id(r.rule.as_str())
                 .rule_index(index)
                 .level(match r.severity {
                     Severity::Error => sarif::ResultLevel::Error,
@@ -353,28 +366,104 @@ fn github(outcome: &Outcome, out: &mut dyn Write) -> io::Result<()> {
 }
 
 /// `--list-rules`.
-pub fn rules(output: Output, out: &mut dyn Write) -> io::Result<()> {
+/// `--list-rules`: every rule with its effective severity and whether it runs.
+pub fn rules(output: Output, policy: &Policy, out: &mut dyn Write) -> io::Result<()> {
     match output {
         Output::Text => {
-            for r in RULES {
+            writeln!(
+                out,
+                "{:<30} {:<8} {:<12} {:<4} WHAT",
+                "RULE", "SEVERITY", "CATEGORY", "ON"
+            )?;
+            for (r, severity, on) in policy.rules() {
                 writeln!(
                     out,
-                    "{:<26} {:<8} {:<12} {}",
+                    "{:<30} {:<8} {:<12} {:<4} {}",
                     r.id,
-                    r.severity.to_string(),
+                    severity.to_string(),
                     r.category.name(),
+                    if on { "yes" } else { "no" },
                     r.title
                 )?;
             }
-            Ok(())
+            writeln!(
+                out,
+                "\nWhy each matters and what to do: `--list-rules -o json`, or docs/rules.md."
+            )
         }
         _ => {
-            let list: Vec<_> = RULES
-                .iter()
-                .map(|r| json!({"id": r.id, "severity": r.severity, "category": r.category, "title": r.title, "help": r.help}))
+            let list: Vec<_> = policy
+                .rules()
+                .map(|(r, severity, on)| {
+                    json!({"id": r.id, "severity": severity, "defaultSeverity": r.severity,
+                           "category": r.category, "enabled": on, "title": r.title, "help": r.help})
+                })
                 .collect();
             serde_json::to_writer_pretty(&mut *out, &list)?;
             writeln!(out)
         }
+    }
+}
+
+/// docs/rules.md, from the rule table (a test keeps the committed page equal to it).
+pub fn rules_markdown() -> String {
+    let mut md = String::from(
+        "# Recommendation rules\n\n<!-- Generated from the rule table in src/recommend/rules/mod.rs; \
+         `KUBECTL_AI_BLESS_DOCS=1 cargo test --lib rules_page` rewrites it. -->\n\n\
+         Every rule `kubectl ai recommend` runs, with its default severity. Change a severity, turn a \
+         rule off, or turn on one that is off by default with `--severity RULE=LEVEL`, `--disable \
+         RULE`, `--enable RULE` or the config file ([recommend.md](recommend.md#rules-as-configuration)).\n\n\
+         | rule | severity | category | on by default | fires when |\n|---|---|---|---|---|\n",
+    );
+    for r in RULES {
+        md.push_str(&format!(
+            "| [`{id}`](#{id}) | {} | {} | {} | {} |\n",
+            r.severity,
+            r.category.name(),
+            if r.enabled { "yes" } else { "no" },
+            r.title,
+            id = r.id
+        ));
+    }
+    let mut category = None;
+    for r in RULES {
+        if category != Some(r.category) {
+            category = Some(r.category);
+            let name = r.category.name();
+            let title = format!("{}{}", name[..1].to_uppercase(), &name[1..]);
+            md.push_str(&format!("\n## {title}\n"));
+        }
+        md.push_str(&format!(
+            "\n### {}\n\n**{}**{}: {}. {}\n",
+            r.id,
+            r.severity,
+            if r.enabled { "" } else { " (off by default)" },
+            r.title,
+            r.help
+        ));
+    }
+    md
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Rewrite with `KUBECTL_AI_BLESS_DOCS=1 cargo test --lib rules_page`.
+    #[test]
+    fn rules_page_is_generated_from_the_table() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/rules.md");
+        let want = rules_markdown();
+        if std::env::var_os("KUBECTL_AI_BLESS_DOCS").is_some() {
+            std::fs::write(path, &want).unwrap();
+        }
+        let have = std::fs::read_to_string(path).unwrap_or_default();
+        for r in RULES {
+            assert!(want.contains(&format!("\n### {}\n", r.id)), "{}", r.id);
+        }
+        assert!(
+            have == want,
+            "docs/rules.md is out of date: KUBECTL_AI_BLESS_DOCS=1 cargo test --lib rules_page"
+        );
     }
 }

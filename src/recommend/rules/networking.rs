@@ -1,21 +1,19 @@
 //! Traffic: pods no NetworkPolicy covers, Services that select nothing, Ingresses routing nowhere.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde_json::Value;
 
-use super::Sink;
-use crate::recommend::inventory::{Inventory, Object, Workload};
+use super::{RuleId, Sink};
+use crate::recommend::inventory::{Inventory, Object, Workload, service_selector};
 
 pub(super) fn check(inv: &Inventory, workloads: &[Workload<'_>], sink: &mut Sink<'_>) {
     if inv.knows("networkpolicies") {
         for w in workloads.iter().filter(|w| w.long_running) {
-            let covered = inv
-                .selecting("NetworkPolicy", "/spec/podSelector", w)
-                .any(governs_ingress);
+            let covered = inv.selecting("NetworkPolicy", w).any(governs_ingress);
             if !covered {
                 sink.add(
-                    "network-policy-missing",
+                    RuleId::NetworkPolicyMissing,
                     w.object,
                     None,
                     format!(
@@ -28,21 +26,36 @@ pub(super) fn check(inv: &Inventory, workloads: &[Workload<'_>], sink: &mut Sink
             }
         }
     }
+    // Pod templates by (namespace, label, value): a selector needs all its pairs, so only the
+    // templates carrying its first pair can match.
+    let mut by_label: HashMap<(&str, &str, &str), Vec<&Workload<'_>>> = HashMap::new();
+    for w in workloads {
+        for (k, v) in &w.labels {
+            by_label
+                .entry((w.object.namespace(), k, v))
+                .or_default()
+                .push(w);
+        }
+    }
     for svc in inv.of_kind("Service") {
-        let selector: BTreeMap<String, String> = svc
-            .value
-            .pointer("/spec/selector")
-            .and_then(|s| serde_json::from_value(s.clone()).ok())
-            .unwrap_or_default();
+        let selector = service_selector(svc);
         if selector.is_empty() {
             continue;
         }
         let matches = |labels: &BTreeMap<String, String>| {
             selector.iter().all(|(k, v)| labels.get(k) == Some(v))
         };
-        let by_template = workloads
+        // The fewest templates carrying one of its pairs are the only candidates.
+        let candidates = selector
             .iter()
-            .any(|w| w.object.namespace() == svc.namespace() && matches(&w.labels));
+            .map(|(k, v)| {
+                by_label
+                    .get(&(svc.namespace(), k.as_str(), v.as_str()))
+                    .map_or(&[][..], Vec::as_slice)
+            })
+            .min_by_key(|c| c.len())
+            .unwrap_or_default();
+        let by_template = candidates.iter().any(|w| matches(&w.labels));
         let by_pod = inv.live.as_ref().is_some_and(|ctx| {
             ctx.pods_matching(svc.namespace(), &selector)
                 .next()
@@ -51,7 +64,7 @@ pub(super) fn check(inv: &Inventory, workloads: &[Workload<'_>], sink: &mut Sink
         if !by_template && !by_pod {
             let shown: Vec<String> = selector.iter().map(|(k, v)| format!("{k}={v}")).collect();
             sink.add(
-                "service-selects-nothing",
+                RuleId::ServiceSelectsNothing,
                 svc,
                 None,
                 format!(
@@ -67,6 +80,21 @@ pub(super) fn check(inv: &Inventory, workloads: &[Workload<'_>], sink: &mut Sink
     if inv.knows("services") {
         for ing in inv.of_kind("Ingress") {
             ingress(inv, ing, sink);
+        }
+    }
+    for ing in inv.of_kind("Ingress") {
+        let tls = ing.value.pointer("/spec/tls").and_then(Value::as_array);
+        if tls.is_none_or(|t| t.is_empty()) {
+            sink.add(
+                RuleId::IngressTlsMissing,
+                ing,
+                None,
+                format!(
+                    "ingress {} has no tls section: it serves plain HTTP",
+                    ing.oref.name
+                ),
+                None,
+            );
         }
     }
 }
@@ -112,7 +140,7 @@ fn ingress(inv: &Inventory, ing: &Object, sink: &mut Sink<'_>) {
         };
         let Some(svc) = inv.find("Service", ing.namespace(), name) else {
             sink.add(
-                "ingress-backend-missing",
+                RuleId::IngressBackendMissing,
                 ing,
                 None,
                 format!(
@@ -148,7 +176,7 @@ fn ingress(inv: &Inventory, ing: &Object, sink: &mut Sink<'_>) {
         };
         if !found {
             sink.add(
-                "ingress-backend-missing",
+                RuleId::IngressBackendMissing,
                 ing,
                 None,
                 format!(

@@ -4,18 +4,72 @@ use k8s_openapi::api::core::v1::{Container, Probe};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde_json::{Value, json};
 
-use super::{Fix, Sink, containers, fix};
-use crate::recommend::inventory::{Inventory, Workload};
+use super::{Fix, RuleId, Sink, containers, fix};
+use crate::recommend::inventory::{Inventory, Object, Workload, selector_selects};
 
 pub(super) fn check(inv: &Inventory, workloads: &[Workload<'_>], sink: &mut Sink<'_>) {
     for w in workloads {
         probes(inv, w, sink);
+        if w.object.kind() == "Pod" {
+            sink.add(
+                RuleId::BarePod,
+                w.object,
+                None,
+                format!(
+                    "pod {} has no controller: nothing recreates it when its node goes away",
+                    w.object.oref.name
+                ),
+                None,
+            );
+        }
         if !w.long_running {
             continue;
+        }
+        if w.spec
+            .priority_class_name
+            .as_deref()
+            .is_none_or(str::is_empty)
+        {
+            sink.add(
+                RuleId::PriorityClassMissing,
+                w.object,
+                None,
+                format!(
+                    "{} {} sets no priorityClassName",
+                    w.object.kind().to_lowercase(),
+                    w.object.oref.name
+                ),
+                None,
+            );
         }
         replicas(inv, w, sink);
         strategy(w, sink);
     }
+    for pdb in inv.of_kind("PodDisruptionBudget") {
+        let max = pdb.value.pointer("/spec/maxUnavailable");
+        let min = pdb.value.pointer("/spec/minAvailable");
+        let none = matches!(max, Some(v) if v == 0 || v == "0%" || v == "0")
+            || matches!(min, Some(v) if v == "100%");
+        if none {
+            no_disruptions(pdb, "it allows 0 pods to be unavailable".into(), sink);
+        }
+    }
+}
+
+fn no_disruptions(pdb: &Object, why: String, sink: &mut Sink<'_>) {
+    sink.add(
+        RuleId::PdbNoDisruptions,
+        pdb,
+        None,
+        format!(
+            "poddisruptionbudget {}: {why}, so no node can be drained",
+            pdb.oref.name
+        ),
+        fix(
+            "allow one pod at a time to be evicted (maxUnavailable: 1)",
+            pdb.intent(json!({"spec": {"maxUnavailable": 1, "minAvailable": null}})),
+        ),
+    );
 }
 
 fn probes(inv: &Inventory, w: &Workload<'_>, sink: &mut Sink<'_>) {
@@ -36,7 +90,7 @@ fn probes(inv: &Inventory, w: &Workload<'_>, sink: &mut Sink<'_>) {
         }
         if c.liveness_probe.is_none() {
             sink.add(
-                "liveness-probe-missing",
+                RuleId::LivenessProbeMissing,
                 w.object,
                 Some(&c.name),
                 format!("container {} has no livenessProbe", c.name),
@@ -46,7 +100,7 @@ fn probes(inv: &Inventory, w: &Workload<'_>, sink: &mut Sink<'_>) {
         let serves = c.ports.as_ref().is_some_and(|p| !p.is_empty()) || !any_ports;
         if served && serves && c.readiness_probe.is_none() {
             sink.add(
-                "readiness-probe-missing",
+                RuleId::ReadinessProbeMissing,
                 w.object,
                 Some(&c.name),
                 format!(
@@ -60,7 +114,7 @@ fn probes(inv: &Inventory, w: &Workload<'_>, sink: &mut Sink<'_>) {
             && l == r
         {
             sink.add(
-                "probes-identical",
+                RuleId::ProbesIdentical,
                 w.object,
                 Some(&c.name),
                 format!(
@@ -117,7 +171,7 @@ fn probe_port(w: &Workload<'_>, c: &Container, field: &str, p: &Probe, sink: &mu
         _ => None,
     };
     sink.add(
-        "probe-port-undeclared",
+        RuleId::ProbePortUndeclared,
         w.object,
         Some(&c.name),
         format!(
@@ -155,6 +209,14 @@ fn replicas(inv: &Inventory, w: &Workload<'_>, sink: &mut Sink<'_>) {
     } else {
         declared
     };
+    // An HPA may scale up to its maxReplicas: disruption budgets and spreading matter as soon
+    // as the workload can run two pods, whatever it starts with.
+    let most = inv
+        .hpas_for(w)
+        .filter_map(|h| h.value.pointer("/spec/maxReplicas").and_then(Value::as_i64))
+        .max()
+        .map_or(effective, |m| effective.max(m as i32));
+    let unset = w.object.value.pointer("/spec/replicas").is_none();
     let served = inv.services_for(w).next().is_some();
     let kind = w.object.kind().to_lowercase();
     if served && effective <= 1 {
@@ -168,25 +230,53 @@ fn replicas(inv: &Inventory, w: &Workload<'_>, sink: &mut Sink<'_>) {
             })
             .flatten();
         sink.add(
-            "single-replica",
+            RuleId::SingleReplica,
             w.object,
             None,
             format!(
-                "{kind} {} runs {effective} replica{} behind a Service",
+                "{kind} {} runs {effective} replica{} behind a Service{}",
                 w.object.oref.name,
-                if effective == 1 { "" } else { "s" }
+                if effective == 1 { "" } else { "s" },
+                if unset && !hpa {
+                    " (spec.replicas is not set, and no HPA targets it: the default is 1)"
+                } else {
+                    ""
+                }
             ),
             fixed,
         );
     }
-    if effective < 2 {
+    for pdb in inv.selecting("PodDisruptionBudget", w) {
+        if let Some(min) = pdb
+            .value
+            .pointer("/spec/minAvailable")
+            .and_then(Value::as_i64)
+            && min >= i64::from(effective)
+        {
+            let of = if hpa {
+                "the HPA's minReplicas"
+            } else {
+                "its replicas"
+            };
+            no_disruptions(
+                pdb,
+                format!(
+                    "minAvailable {min} is at or above {of} ({effective}) of {kind} {}",
+                    w.object.oref.name
+                ),
+                sink,
+            );
+        }
+    }
+    if most < 2 {
         return;
     }
-    if inv.knows("poddisruptionbudgets")
-        && inv
-            .selecting("PodDisruptionBudget", "/spec/selector", w)
-            .next()
-            .is_none()
+    let effective = if most > effective {
+        format!("up to {most}")
+    } else {
+        effective.to_string()
+    };
+    if inv.knows("poddisruptionbudgets") && inv.selecting("PodDisruptionBudget", w).next().is_none()
     {
         let selector = w
             .object
@@ -201,7 +291,7 @@ fn replicas(inv: &Inventory, w: &Workload<'_>, sink: &mut Sink<'_>) {
             "spec": { "maxUnavailable": 1, "selector": { "matchLabels": selector } },
         });
         sink.add(
-            "pdb-missing",
+            RuleId::PdbMissing,
             w.object,
             None,
             format!(
@@ -223,12 +313,24 @@ fn replicas(inv: &Inventory, w: &Workload<'_>, sink: &mut Sink<'_>) {
         .affinity
         .as_ref()
         .is_some_and(|a| a.pod_anti_affinity.is_some());
-    let spread = w
+    // A constraint counts only the pods its selector matches: one that matches none of these
+    // spreads nothing.
+    let constraints = w
         .spec
         .topology_spread_constraints
-        .as_ref()
-        .is_some_and(|t| !t.is_empty());
+        .as_deref()
+        .unwrap_or_default();
+    let spread = constraints.iter().any(|t| {
+        t.label_selector
+            .as_ref()
+            .is_some_and(|s| selector_selects(s, &w.labels))
+    });
     if !anti_affinity && !spread {
+        let why = if constraints.is_empty() {
+            "nothing spreads them across nodes"
+        } else {
+            "its topologySpreadConstraints select none of its pods"
+        };
         let constraint = json!([{
             "maxSkew": 1,
             "topologyKey": "kubernetes.io/hostname",
@@ -236,11 +338,11 @@ fn replicas(inv: &Inventory, w: &Workload<'_>, sink: &mut Sink<'_>) {
             "labelSelector": { "matchLabels": w.labels },
         }]);
         sink.add(
-            "spread-missing",
+            RuleId::SpreadMissing,
             w.object,
             None,
             format!(
-                "{kind} {} has {effective} replicas and nothing spreads them across nodes",
+                "{kind} {} has {effective} replicas and {why}",
                 w.object.oref.name
             ),
             fix(
@@ -301,7 +403,7 @@ fn strategy(w: &Workload<'_>, sink: &mut Sink<'_>) {
             "rollingUpdate": { "maxUnavailable": 0, "maxSurge": 1 },
         }}}));
         sink.add(
-            "rolling-update-risky",
+            RuleId::RollingUpdateRisky,
             w.object,
             None,
             message,

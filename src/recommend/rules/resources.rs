@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use super::{Sink, containers, fix};
+use super::{RuleId, Sink, containers, fix};
 use crate::quantity;
 use crate::recommend::inventory::{Inventory, Workload};
 
@@ -62,7 +62,7 @@ pub(super) fn check(inv: &Inventory, workloads: &[Workload<'_>], sink: &mut Sink
                     )
                 });
                 sink.add(
-                    "requests-missing",
+                    RuleId::RequestsMissing,
                     w.object,
                     Some(&c.name),
                     format!(
@@ -75,10 +75,19 @@ pub(super) fn check(inv: &Inventory, workloads: &[Workload<'_>], sink: &mut Sink
             }
             if limit("memory").is_none() && !limit_range_default(inv, ns, "default", "memory") {
                 sink.add(
-                    "memory-limit-missing",
+                    RuleId::MemoryLimitMissing,
                     w.object,
                     Some(&c.name),
                     format!("container {} has no memory limit", c.name),
+                    None,
+                );
+            }
+            if limit("cpu").is_none() && !limit_range_default(inv, ns, "default", "cpu") {
+                sink.add(
+                    RuleId::CpuLimitMissing,
+                    w.object,
+                    Some(&c.name),
+                    format!("container {} has no CPU limit", c.name),
                     None,
                 );
             }
@@ -93,7 +102,7 @@ pub(super) fn check(inv: &Inventory, workloads: &[Workload<'_>], sink: &mut Sink
                 {
                     let new = crate::analyze::pods::suggest_memory(l, Some(mem));
                     sink.add(
-                        "limit-below-usage",
+                        RuleId::LimitBelowUsage,
                         w.object,
                         Some(&c.name),
                         format!(
@@ -110,7 +119,7 @@ pub(super) fn check(inv: &Inventory, workloads: &[Workload<'_>], sink: &mut Sink
                     );
                 } else if let Some(l) = cpu_limit.filter(|l| *l > 0 && cpu >= *l) {
                     sink.add(
-                        "limit-below-usage",
+                        RuleId::LimitBelowUsage,
                         w.object,
                         Some(&c.name),
                         format!("container {} uses {cpu}m CPU, all of its {l}m limit: it is being throttled", c.name),
@@ -128,7 +137,7 @@ fn oom(inv: &Inventory, w: &Workload<'_>, sink: &mut Sink<'_>) -> Option<String>
     let (container, limit, usage) = crate::analyze::pods::oom_facts(ctx, &w.object.oref)?;
     let new = crate::analyze::pods::suggest_memory(limit, usage);
     sink.add(
-        "memory-limit-oom",
+        RuleId::MemoryLimitOom,
         w.object,
         Some(&container),
         format!(

@@ -1,9 +1,11 @@
 //! Autoscaling: HPAs that cannot work, workloads that could use one, requests far from usage.
 
+use std::collections::HashMap;
+
 use serde_json::{Value, json};
 
 use super::resources::{suggest_cpu, suggest_memory};
-use super::{Fix, Sink, containers, fix};
+use super::{Fix, RuleId, Sink, containers, fix};
 use crate::quantity;
 use crate::recommend::inventory::{Inventory, Workload};
 
@@ -16,6 +18,13 @@ pub(super) fn check(inv: &Inventory, workloads: &[Workload<'_>], sink: &mut Sink
 }
 
 fn hpas(inv: &Inventory, workloads: &[Workload<'_>], sink: &mut Sink<'_>) {
+    let by_name: HashMap<(&str, &str, &str), &Workload<'_>> = workloads
+        .iter()
+        .map(|w| {
+            let o = w.object;
+            ((o.kind(), o.namespace(), o.oref.name.as_str()), w)
+        })
+        .collect();
     for hpa in inv.of_kind("HorizontalPodAutoscaler") {
         let min = hpa
             .value
@@ -29,7 +38,7 @@ fn hpas(inv: &Inventory, workloads: &[Workload<'_>], sink: &mut Sink<'_>) {
             .unwrap_or(0);
         if min == max {
             sink.add(
-                "hpa-min-equals-max",
+                RuleId::HpaMinEqualsMax,
                 hpa,
                 None,
                 format!(
@@ -49,12 +58,7 @@ fn hpas(inv: &Inventory, workloads: &[Workload<'_>], sink: &mut Sink<'_>) {
             .pointer("/spec/scaleTargetRef/name")
             .and_then(Value::as_str)
             .unwrap_or_default();
-        let target = workloads.iter().find(|w| {
-            w.object.kind() == kind
-                && w.object.oref.name == name
-                && w.object.namespace() == hpa.namespace()
-        });
-        let Some(target) = target else {
+        let Some(target) = by_name.get(&(kind, hpa.namespace(), name)) else {
             let plural = match kind {
                 "Deployment" => "deployments",
                 "StatefulSet" => "statefulsets",
@@ -63,7 +67,7 @@ fn hpas(inv: &Inventory, workloads: &[Workload<'_>], sink: &mut Sink<'_>) {
             };
             if inv.knows(plural) {
                 sink.add(
-                    "hpa-target-missing",
+                    RuleId::HpaTargetMissing,
                     hpa,
                     None,
                     format!(
@@ -108,7 +112,7 @@ fn hpas(inv: &Inventory, workloads: &[Workload<'_>], sink: &mut Sink<'_>) {
                 .collect();
             if !lacking.is_empty() {
                 sink.add(
-                    "hpa-target-no-requests",
+                    RuleId::HpaTargetNoRequests,
                     hpa,
                     None,
                     format!(
@@ -155,7 +159,7 @@ fn missing_hpa(inv: &Inventory, w: &Workload<'_>, sink: &mut Sink<'_>) {
         },
     });
     sink.add(
-        "hpa-missing",
+        RuleId::HpaMissing,
         w.object,
         None,
         format!(
@@ -211,7 +215,7 @@ fn rightsizing(inv: &Inventory, w: &Workload<'_>, sink: &mut Sink<'_>) {
             continue;
         }
         sink.add(
-            "rightsizing",
+            RuleId::Rightsizing,
             w.object,
             Some(&c.name),
             format!(

@@ -7,21 +7,46 @@ use k8s_openapi::api::core::v1::{Container, SecurityContext};
 use regex::Regex;
 use serde_json::{Value, json};
 
-use super::{Sink, fix};
-use crate::recommend::inventory::{Inventory, Workload};
+use super::{RuleId, Sink, fix};
+use crate::recommend::inventory::{Inventory, Object, Workload};
 
 pub(super) fn check(inv: &Inventory, workloads: &[Workload<'_>], sink: &mut Sink<'_>) {
     for w in workloads {
         pod_level(inv, w, sink);
-        let all = w
-            .spec
-            .init_containers
-            .iter()
-            .flatten()
-            .chain(&w.spec.containers);
-        for c in all {
+        for (_, c) in w.all_containers() {
             container(w, c, sink);
         }
+    }
+    for cm in inv.of_kind("ConfigMap") {
+        configmap(cm, sink);
+    }
+}
+
+/// Keys that name a credential and values that are one, never quoting the value.
+fn configmap(cm: &Object, sink: &mut Sink<'_>) {
+    let Some(data) = cm.value.get("data").and_then(Value::as_object) else {
+        return;
+    };
+    let keys: Vec<&str> = data
+        .iter()
+        .filter(|(k, v)| {
+            let v = v.as_str().unwrap_or_default();
+            !v.trim().is_empty() && (credential_name(k) || credential_value(v))
+        })
+        .map(|(k, _)| k.as_str())
+        .collect();
+    if !keys.is_empty() {
+        sink.add(
+            RuleId::ConfigmapCredentials,
+            cm,
+            None,
+            format!(
+                "configmap {} holds what looks like a credential under {} (values not shown)",
+                cm.oref.name,
+                keys.join(", ")
+            ),
+            None,
+        );
     }
 }
 
@@ -30,7 +55,7 @@ fn pod_level(inv: &Inventory, w: &Workload<'_>, sink: &mut Sink<'_>) {
     for v in spec.volumes.iter().flatten() {
         if let Some(h) = &v.host_path {
             sink.add(
-                "host-path",
+                RuleId::HostPath,
                 w.object,
                 None,
                 format!("volume {} mounts {} from the node", v.name, h.path),
@@ -40,7 +65,7 @@ fn pod_level(inv: &Inventory, w: &Workload<'_>, sink: &mut Sink<'_>) {
     }
     if spec.host_network == Some(true) {
         sink.add(
-            "host-network",
+            RuleId::HostNetwork,
             w.object,
             None,
             "the pod uses the node's network namespace (hostNetwork: true)".into(),
@@ -49,7 +74,7 @@ fn pod_level(inv: &Inventory, w: &Workload<'_>, sink: &mut Sink<'_>) {
     }
     if spec.host_pid == Some(true) {
         sink.add(
-            "host-pid",
+            RuleId::HostPid,
             w.object,
             None,
             "the pod shares the node's process namespace (hostPID: true)".into(),
@@ -73,7 +98,7 @@ fn pod_level(inv: &Inventory, w: &Workload<'_>, sink: &mut Sink<'_>) {
         .unwrap_or(true);
     if account == "default" && automount {
         sink.add(
-            "default-service-account",
+            RuleId::DefaultServiceAccount,
             w.object,
             None,
             "the pod runs as the default ServiceAccount and mounts its API token".into(),
@@ -99,7 +124,7 @@ fn container(w: &Workload<'_>, c: &Container, sink: &mut Sink<'_>) {
             .is_some_and(|u| u > 0);
     if !non_root {
         sink.add(
-            "run-as-non-root-missing",
+            RuleId::RunAsNonRootMissing,
             w.object,
             Some(name),
             format!("container {name} may run as root: neither runAsNonRoot nor a non-zero runAsUser is set"),
@@ -111,7 +136,7 @@ fn container(w: &Workload<'_>, c: &Container, sink: &mut Sink<'_>) {
     };
     if sc.privileged == Some(true) {
         sink.add(
-            "privileged",
+            RuleId::Privileged,
             w.object,
             Some(name),
             format!("container {name} is privileged"),
@@ -122,7 +147,7 @@ fn container(w: &Workload<'_>, c: &Container, sink: &mut Sink<'_>) {
         );
     } else if sc.allow_privilege_escalation != Some(false) {
         sink.add(
-            "privilege-escalation",
+            RuleId::PrivilegeEscalation,
             w.object,
             Some(name),
             format!("container {name} allows privilege escalation (allowPrivilegeEscalation is not false)"),
@@ -134,7 +159,7 @@ fn container(w: &Workload<'_>, c: &Container, sink: &mut Sink<'_>) {
     }
     if sc.read_only_root_filesystem != Some(true) {
         sink.add(
-            "root-filesystem-writable",
+            RuleId::RootFilesystemWritable,
             w.object,
             Some(name),
             format!("container {name} can write to its root filesystem"),
@@ -144,7 +169,7 @@ fn container(w: &Workload<'_>, c: &Container, sink: &mut Sink<'_>) {
     let added = added_capabilities(&sc);
     if !added.is_empty() {
         sink.add(
-            "capabilities-added",
+            RuleId::CapabilitiesAdded,
             w.object,
             Some(name),
             format!("container {name} adds capabilities {}", added.join(", ")),
@@ -155,7 +180,7 @@ fn container(w: &Workload<'_>, c: &Container, sink: &mut Sink<'_>) {
         && floating(image)
     {
         sink.add(
-            "image-latest",
+            RuleId::ImageLatest,
             w.object,
             Some(name),
             format!("container {name} runs {image}, which is not pinned to a version"),
@@ -168,7 +193,7 @@ fn container(w: &Workload<'_>, c: &Container, sink: &mut Sink<'_>) {
         };
         if credential_name(&env.name) || credential_value(value) {
             sink.add(
-                "secret-literal-env",
+                RuleId::SecretLiteralEnv,
                 w.object,
                 Some(name),
                 format!(
@@ -205,12 +230,16 @@ pub fn floating(image: &str) -> bool {
 }
 
 static CREDENTIAL_NAME: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)(password|passwd|pwd|secret|token|api_?key|apikey|access_?key|private_?key|credentials?)")
+    // AZURE_STORAGE_KEY, ACCOUNT_KEY, *_KEY_CONTENT: cloud keys named only "key".
+    Regex::new(r"(?i)(password|passwd|pwd|secret|token|api_?key|apikey|access_?key|private_?key|credentials?|^azure_.*key$|account_?key|_key_content$|connection_?string)")
         .expect("valid pattern")
 });
 static CREDENTIAL_VALUE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s:/@]+:[^\s@/]+@|-----BEGIN [A-Z ]*PRIVATE KEY-----")
-        .expect("valid pattern")
+    // PEM armour is five dashes, but hand-written keys often carry fewer.
+    Regex::new(
+        r"[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s:/@]+:[^\s@/]+@|-{2,}\s*BEGIN [A-Z ]*PRIVATE KEY\s*-{2,}",
+    )
+    .expect("valid pattern")
 });
 
 /// A name that says it holds a credential, unless it only points at one (a file or a path).
@@ -247,5 +276,10 @@ mod tests {
         assert!(!credential_name("LOG_LEVEL"));
         assert!(credential_value("postgres://app:s3cret@db:5432/app"));
         assert!(!credential_value("postgres://db:5432/app"));
+        assert!(credential_name("AZURE_STORAGE_KEY"));
+        assert!(credential_name("TLS_KEY_CONTENT"));
+        assert!(!credential_name("CACHE_KEY_PREFIX"));
+        assert!(credential_value("---BEGIN RSA PRIVATE KEY---\nMIIE"));
+        assert!(credential_value("-----BEGIN PRIVATE KEY-----\nMIIE"));
     }
 }

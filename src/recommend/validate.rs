@@ -1,0 +1,154 @@
+//! Manifests checked against the API schema before any rule reads them: a manifest the API
+//! server would reject fails the gate as an error with its field path and line, rather than
+//! passing because no rule happened to look at the broken field.
+
+use std::collections::{BTreeSet, HashMap};
+
+use serde_json::Value;
+
+use super::inventory::{Document, Inventory, Object, Origin, split_documents};
+use super::lines::line_of;
+use super::rules::{Location, Recommendation, RuleId};
+use super::schema;
+use crate::cli::{Global, RecommendArgs, Validate};
+use crate::error::Error;
+use crate::generate::openapi::{Problem, Schemas};
+
+/// What validation found, and the custom resources it could not check.
+#[derive(Debug, Default)]
+pub(crate) struct Validation {
+    pub findings: Vec<Recommendation>,
+    /// `Kind (group/version)` of the custom resources no known CRD describes.
+    pub skipped: BTreeSet<String>,
+}
+
+/// The schemas to check against and what to call them in messages; `None` with `--validate none`.
+pub(crate) async fn schemas(
+    global: &Global,
+    args: &RecommendArgs,
+    inv: &Inventory,
+) -> anyhow::Result<Option<(Schemas, String)>> {
+    let (mut schemas, label) = match args.validate {
+        Validate::None => return Ok(None),
+        Validate::Bundled => {
+            let minor = schema::minor(&args.kubernetes_version)?;
+            (schema::bundled(minor)?, format!("Kubernetes 1.{minor}"))
+        }
+        Validate::Cluster => {
+            let (cluster, _) = crate::live_cluster(global, "recommend --validate cluster").await?;
+            let versions: BTreeSet<String> = inv
+                .objects
+                .iter()
+                .filter_map(|o| o.value["apiVersion"].as_str().map(str::to_string))
+                .chain(["v1".to_string()])
+                .collect();
+            let versions: Vec<String> = versions.into_iter().collect();
+            let label = format!("the cluster ({})", cluster.description);
+            (Schemas::fetch(&cluster, &versions).await?, label)
+        }
+    };
+    for crd in crds(inv, &args.crd_schemas)? {
+        for (name, root) in schema::from_crd(&crd) {
+            schemas.insert(name, root);
+        }
+    }
+    Ok(Some((schemas, label)))
+}
+
+/// CustomResourceDefinitions among the inputs and in `--crd-schemas`.
+fn crds(inv: &Inventory, dirs: &[std::path::PathBuf]) -> Result<Vec<Value>, Error> {
+    let mut out: Vec<Value> = inv
+        .of_kind("CustomResourceDefinition")
+        .map(|o| o.value.clone())
+        .collect();
+    if !dirs.is_empty() {
+        let extra = super::inventory::from_manifests(dirs, "default")?;
+        let found: Vec<Value> = extra
+            .of_kind("CustomResourceDefinition")
+            .map(|o| o.value.clone())
+            .collect();
+        if found.is_empty() {
+            return Err(Error::Manifest {
+                path: dirs
+                    .iter()
+                    .map(|d| d.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                detail: "--crd-schemas: no CustomResourceDefinition in it".into(),
+            });
+        }
+        out.extend(found);
+    }
+    Ok(out)
+}
+
+/// Every manifest object against `schemas`.
+pub(crate) fn check(inv: &Inventory, schemas: &Schemas, label: &str) -> Validation {
+    let mut v = Validation::default();
+    let mut docs: HashMap<&str, Vec<Document<'_>>> = HashMap::new();
+    for object in &inv.objects {
+        let Origin::File { path, doc, line } = &object.origin else {
+            continue;
+        };
+        let api_version = object.value["apiVersion"].as_str().unwrap_or_default();
+        let kind = object.kind();
+        let problems = match schemas.root(api_version, kind) {
+            Some(root) => schemas.problems(root, &object.value),
+            None => {
+                let group = api_version.split_once('/').map_or("", |(g, _)| g);
+                let retired = super::rules::retirement(api_version, kind);
+                if !group.is_empty() && !schemas.knows_group(group) && retired.is_none() {
+                    v.skipped.insert(format!("{kind} ({api_version})"));
+                    continue;
+                }
+                let why = match retired {
+                    Some(r) => format!(
+                        " (removed in Kubernetes 1.{}: use {})",
+                        r.removed, r.replacement
+                    ),
+                    None => String::new(),
+                };
+                vec![Problem {
+                    path: Vec::new(),
+                    message: format!(
+                        "{label} has no kind {kind} in apiVersion {api_version:?}{why}"
+                    ),
+                }]
+            }
+        };
+        for p in problems {
+            let doc_text = docs
+                .entry(path.as_str())
+                .or_insert_with(|| {
+                    inv.files
+                        .iter()
+                        .find(|(name, _)| name == path)
+                        .map(|(_, text)| split_documents(text))
+                        .unwrap_or_default()
+                })
+                .get(*doc);
+            let at = doc_text
+                .and_then(|d| line_of(d.text, &p.path).map(|l| d.first_line + l - 1))
+                .unwrap_or(*line);
+            v.findings.push(finding(object, path, at, p.message));
+        }
+    }
+    v
+}
+
+fn finding(object: &Object, file: &str, line: usize, message: String) -> Recommendation {
+    let rule = RuleId::SchemaInvalid.rule();
+    Recommendation {
+        rule: rule.id,
+        severity: rule.severity,
+        category: rule.category,
+        object: object.oref.clone(),
+        container: None,
+        message,
+        location: Some(Location {
+            file: file.to_string(),
+            line,
+        }),
+        fix: None,
+    }
+}
