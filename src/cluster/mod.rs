@@ -1,8 +1,10 @@
 //! The two sources of a [`Context`]: a live API server and a snapshot directory.
 
+mod item;
 pub mod kinds;
 pub mod live;
 pub mod logs;
+mod parts;
 pub mod snapshot;
 
 use crate::context::{Context, Scope};
