@@ -3,7 +3,7 @@
 //!
 //! Run: `cargo bench --bench collect` for every case, or one of them with `-- --case 10k` (or
 //! `COLLECT_CASE=10k`); cases are `1k`, `10k` and `100k`. `-- --latency-ms 20` changes the
-//! injected latency. Each case is generated in memory (nothing committed), served by the fake API
+//! injected latency; `-- --no-baseline` skips the kubectl calls (minutes at 100k). Each case is generated in memory (nothing committed), served by the fake API
 //! server and written as a snapshot directory, then measured for:
 //! - `kubectl ai diagnose -A` live and `--snapshot`: wall time, API requests, peak RSS, CPU time;
 //! - the floor of the test server: every request the live run made, replayed all at once;
@@ -194,7 +194,9 @@ fn measure(shape: &Shape, latency: Duration, launcher: &mut Launcher) {
     );
 
     let kubectl = root().join(".tools/bin/kubectl");
-    if kubectl.is_file() {
+    if std::env::args().any(|a| a == "--no-baseline") {
+        println!("(baseline skipped: --no-baseline)");
+    } else if kubectl.is_file() {
         let theirs = baseline(
             &api,
             launcher,
@@ -612,7 +614,8 @@ fn populate(api: &FakeApi, shape: &Shape, snapshot: &Path) -> Generated {
                 } else {
                     healthy_seen += 1;
                 }
-                let warn = shape.warning_every > 0 && healthy_seen.is_multiple_of(shape.warning_every);
+                let warn =
+                    shape.warning_every > 0 && healthy_seen.is_multiple_of(shape.warning_every);
                 if ns == "kube-system" {
                     continue;
                 }
