@@ -79,18 +79,52 @@ fn lists_are_paged_and_run_concurrently() {
         .into_iter()
         .filter(|r| r.path.ends_with("/pods") && !r.path.contains("metrics"))
         .collect();
-    assert_eq!(pod_pages.len(), 3, "3 pods at 1 per page");
     assert!(
         pod_pages
             .iter()
             .all(|r| r.param("limit").as_deref() == Some("1"))
     );
-    assert_eq!(
-        pod_pages
+    // A first page that shows more gets the list cut by node: one part per node, one for the
+    // rest, each paged on its own.
+    let selectors: Vec<String> = pod_pages
+        .iter()
+        .filter_map(|r| r.param("fieldSelector"))
+        .collect();
+    assert!(
+        selectors
             .iter()
-            .filter(|r| r.param("continue").is_some())
-            .count(),
-        2
+            .any(|s| s.starts_with("spec.nodeName=") && !s.contains(',')),
+        "{selectors:?}"
+    );
+    assert!(
+        selectors.iter().any(|s| s.starts_with("spec.nodeName!=")),
+        "{selectors:?}"
+    );
+    assert!(
+        pod_pages.iter().any(|r| r.param("continue").is_some()),
+        "parts are paged"
+    );
+
+    // Across namespaces, pods and events are cut by namespace (one here), then by node and by
+    // reason: the same findings as one page per list.
+    let api = FakeApi::start(&scenario("image-pull"));
+    let whole = json_of(live(&sb, &api, "todo-app").args(["diagnose", "-A", "-o", "json"]));
+    api.reset_journal();
+    let paged = json_of(live(&sb, &api, "todo-app").args([
+        "diagnose",
+        "-A",
+        "-o",
+        "json",
+        "--chunk-size",
+        "1",
+    ]));
+    assert!(!whole["findings"].as_array().unwrap().is_empty());
+    assert_eq!(whole["findings"], paged["findings"]);
+    assert_eq!(whole["summary"], paged["summary"]);
+    assert!(
+        api.journal().iter().any(|r| r.path.ends_with("/events")
+            && r.param("fieldSelector").as_deref() == Some("type!=Normal,reason=Failed")),
+        "events were cut by reason"
     );
 
     // With 200 ms per request, ~25 lists one after another would take 5 s; concurrently, well under 2.

@@ -1,11 +1,14 @@
 //! The live source: a kube client from kubeconfig (or in-cluster config) and a bounded, concurrent
 //! collection of everything one diagnosis reads.
 //!
-//! Collection is two phases, each fully concurrent: every list (paged with limit/continue), then
-//! the logs that the lists show are worth reading. Latency is therefore about
-//! `max(pages of one list) + 1` round trips, not the sum of all requests. A 403 or a missing API
-//! on one kind becomes a note; only failures that make the whole answer meaningless (cluster
-//! unreachable, credentials rejected, pods unreadable) stop the run.
+//! Collection is two phases: every list, then the logs that the lists show are worth reading.
+//! Lists run side by side, and a list whose first page shows more is cut into parts the API server
+//! filters itself (pods by namespace, then by node; events by namespace, then by reason: see
+//! `parts`), whose pages are fetched side by side too. Wall time is therefore a few round trips
+//! plus the pages of the largest part, not the sum of all pages. At most [`MAX_IN_FLIGHT`]
+//! requests are in flight at once, and pages are parsed off the async threads, slimmed as they
+//! arrive. A 403 or a missing API on one kind becomes a note; only failures that make the whole
+//! answer meaningless (cluster unreachable, credentials rejected, pods unreadable) stop the run.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -13,8 +16,9 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use futures::{StreamExt, TryFutureExt, stream};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta;
+use futures::future::{self, BoxFuture};
+use futures::{AsyncReadExt, FutureExt, StreamExt, TryFutureExt, stream};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ListMeta, ObjectMeta};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{ListParams, LogParams};
 use kube::client::ClientBuilder;
@@ -22,13 +26,17 @@ use kube::config::KubeConfigOptions;
 use kube::{Client, Config};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use tokio::sync::{Semaphore, watch};
 use tower::buffer::BufferLayer;
 use tower::retry::RetryLayer;
 
+use super::item::{ListItem, list_order};
 use super::kinds::{self, Kind};
 use super::logs::{self, LogTarget, Tail};
+use super::parts::{Cut, Names, Part};
 use crate::context::{ContainerKey, Context, Scope, Unavailable};
 use crate::error::Error;
+use crate::ui;
 
 /// How to reach the cluster: kubectl's own flags.
 #[derive(Debug, Clone, Default)]
@@ -119,6 +127,10 @@ impl Cluster {
             chunk,
             requests: AtomicUsize::new(0),
             unavailable: Mutex::new(BTreeMap::new()),
+            in_flight: Semaphore::new(MAX_IN_FLIGHT),
+            nodes: Pending::new(),
+            namespaces: Pending::new(),
+            arrived: Mutex::new(BTreeMap::new()),
         };
         let mut ctx = Context::empty(self.description.clone(), scope, Timestamp::now());
         // Normal events ("Pulled", "Started", "Scheduled") are most of any event list and never
@@ -126,8 +138,7 @@ impl Cluster {
         let events = ListParams::default().fields("type!=Normal");
         let all = ListParams::default;
         (
-            ctx.pods,
-            ctx.events,
+            (ctx.pods, ctx.events),
             ctx.services,
             ctx.endpoints,
             ctx.deployments,
@@ -144,37 +155,44 @@ impl Cluster {
             ctx.pdbs,
             ctx.config_maps,
             ctx.secrets,
-            ctx.namespaces,
-            ctx.nodes,
+            (ctx.namespaces, ctx.nodes),
             ctx.pvs,
             ctx.storage_classes,
             ctx.ingress_classes,
             ctx.pod_metrics,
             ctx.node_metrics,
         ) = tokio::try_join!(
-            c.required(&kinds::PODS),
-            c.list(&kinds::EVENTS, events),
-            c.list(&kinds::SERVICES, all()),
-            c.list(&kinds::ENDPOINTS, all()),
-            c.list(&kinds::DEPLOYMENTS, all()),
-            c.list(&kinds::REPLICA_SETS, all()),
-            c.list(&kinds::STATEFUL_SETS, all()),
-            c.list(&kinds::DAEMON_SETS, all()),
-            c.list(&kinds::REPLICATION_CONTROLLERS, all()),
-            c.list(&kinds::JOBS, all()),
-            c.list(&kinds::CRON_JOBS, all()),
-            c.list(&kinds::PVCS, all()),
-            c.list(&kinds::INGRESSES, all()),
-            c.list(&kinds::HPAS, all()),
-            c.list(&kinds::NETWORK_POLICIES, all()),
-            c.list(&kinds::PDBS, all()),
-            c.list(&kinds::CONFIG_MAPS, all()),
-            c.list(&kinds::SECRETS, all()),
-            c.list(&kinds::NAMESPACES, all()),
-            c.list(&kinds::NODES, all()),
-            c.list(&kinds::PVS, all()),
-            c.list(&kinds::STORAGE_CLASSES, all()),
-            c.list(&kinds::INGRESS_CLASSES, all()),
+            async {
+                tokio::try_join!(
+                    c.required(&kinds::PODS, &[Cut::Namespaces, Cut::Nodes]),
+                    c.list(&kinds::EVENTS, events, &[Cut::Namespaces, Cut::Reasons]),
+                )
+            },
+            c.list(&kinds::SERVICES, all(), &[]),
+            c.list(&kinds::ENDPOINTS, all(), &[]),
+            c.list(&kinds::DEPLOYMENTS, all(), &[]),
+            c.list(&kinds::REPLICA_SETS, all(), &[]),
+            c.list(&kinds::STATEFUL_SETS, all(), &[]),
+            c.list(&kinds::DAEMON_SETS, all(), &[]),
+            c.list(&kinds::REPLICATION_CONTROLLERS, all(), &[]),
+            c.list(&kinds::JOBS, all(), &[]),
+            c.list(&kinds::CRON_JOBS, all(), &[]),
+            c.list(&kinds::PVCS, all(), &[]),
+            c.list(&kinds::INGRESSES, all(), &[]),
+            c.list(&kinds::HPAS, all(), &[]),
+            c.list(&kinds::NETWORK_POLICIES, all(), &[]),
+            c.list(&kinds::PDBS, all(), &[]),
+            c.list(&kinds::CONFIG_MAPS, all(), &[]),
+            c.list(&kinds::SECRETS, all(), &[]),
+            async {
+                tokio::try_join!(
+                    c.names_of(&kinds::NAMESPACES, &c.namespaces),
+                    c.names_of(&kinds::NODES, &c.nodes),
+                )
+            },
+            c.list(&kinds::PVS, all(), &[]),
+            c.list(&kinds::STORAGE_CLASSES, all(), &[]),
+            c.list(&kinds::INGRESS_CLASSES, all(), &[]),
             c.optional(&kinds::POD_METRICS),
             c.optional(&kinds::NODE_METRICS),
         )?;
@@ -188,7 +206,7 @@ impl Cluster {
         };
         let fetched: Vec<(LogTarget, Option<String>)> = stream::iter(targets)
             .map(|t| c.log(t, tail))
-            .buffer_unordered(LOG_CONCURRENCY)
+            .buffer_unordered(MAX_IN_FLIGHT)
             .collect()
             .await;
         for (target, text) in fetched {
@@ -218,9 +236,11 @@ impl Cluster {
     }
 }
 
-/// Logs are fetched this many at a time: enough to finish in one or two round trips for a badly
-/// broken namespace, few enough not to look like a flood to the API server.
-const LOG_CONCURRENCY: usize = 32;
+/// Requests in flight at once, lists and logs together. An API server's priority and fairness
+/// gives each user a share of its seats (a list of many objects takes several); a dozen or so at
+/// a time stays inside a default share, so a big collection is queued behind nobody and never
+/// crowds out the cluster's own controllers, while one request's latency hides behind the others.
+const MAX_IN_FLIGHT: usize = 16;
 
 /// The server may return up to this much for one log before we keep our own tail of it; larger
 /// than the kept tail so the end of the log, where the error is, survives the cut.
@@ -235,13 +255,46 @@ struct Page<T> {
     metadata: ListMeta,
 }
 
+impl<T> Page<T> {
+    fn next(&self) -> Option<String> {
+        self.metadata.continue_.clone().filter(|t| !t.is_empty())
+    }
+}
+
+/// Names one list gives the cuts of another, once it is read (`None` inside when it could not
+/// be read: no cut is made along it then).
+struct Pending(watch::Sender<Option<Option<Vec<String>>>>);
+
+impl Pending {
+    fn new() -> Pending {
+        Pending(watch::channel(None).0)
+    }
+
+    fn set(&self, names: Option<Vec<String>>) {
+        self.0.send_replace(Some(names));
+    }
+
+    async fn get(&self) -> Option<Vec<String>> {
+        let mut rx = self.0.subscribe();
+        let known = rx.wait_for(Option::is_some).await.ok()?;
+        known.clone().flatten()
+    }
+}
+
 struct Collector<'a> {
     cluster: &'a Cluster,
     scope: Scope,
     chunk: u32,
     requests: AtomicUsize,
     unavailable: Mutex<BTreeMap<String, Unavailable>>,
+    in_flight: Semaphore,
+    nodes: Pending,
+    namespaces: Pending,
+    /// Objects read so far, by resource, for the progress line.
+    arrived: Mutex<BTreeMap<&'static str, usize>>,
 }
+
+type Listed<'s, T> = BoxFuture<'s, Result<Vec<T>, kube::Error>>;
 
 impl Collector<'_> {
     fn namespace_for(&self, kind: &Kind) -> Option<&str> {
@@ -251,45 +304,154 @@ impl Collector<'_> {
         }
     }
 
-    async fn pages<T: DeserializeOwned>(
-        &self,
-        kind: &Kind,
-        params: &ListParams,
-    ) -> Result<Vec<T>, kube::Error> {
-        let request = kube::core::Request::new(kind.path(self.namespace_for(kind)));
-        let mut params = params.clone().limit(self.chunk);
-        let mut out = Vec::new();
-        loop {
-            let req = request.list(&params).map_err(kube::Error::BuildRequest)?;
-            self.requests.fetch_add(1, Ordering::Relaxed);
-            let page: Page<T> = self.cluster.client.request(req).await?;
-            out.extend(page.items);
-            match page.metadata.continue_ {
-                Some(token) if !token.is_empty() => params = params.continue_token(&token),
-                _ => return Ok(out),
+    /// Every object of one part of a list. When its first page shows more, the part is cut
+    /// along the first of `cuts` that applies and the parts are read side by side; otherwise the
+    /// pages follow one another.
+    fn gather<'s, T: Item>(
+        &'s self,
+        kind: &'s Kind,
+        params: &'s ListParams,
+        part: Part,
+        cuts: &'s [Cut],
+    ) -> Listed<'s, T> {
+        async move {
+            let first = self.page::<T>(kind, params, &part, None).await?;
+            let Some(mut token) = first.next() else {
+                self.arrived(kind, first.items.len());
+                return Ok(first.items);
+            };
+            for (i, cut) in cuts.iter().enumerate() {
+                let names = self.names_for(*cut, &part).await;
+                if let Some(parts) = part.cut(*cut, &names) {
+                    drop(first);
+                    let lists = future::try_join_all(
+                        parts
+                            .into_iter()
+                            .map(|p| self.gather::<T>(kind, params, p, &cuts[i + 1..])),
+                    )
+                    .await?;
+                    let mut items = concat(lists);
+                    list_order(&mut items);
+                    return Ok(items);
+                }
             }
+            let mut out = first.items;
+            out.reserve(first.metadata.remaining_item_count.unwrap_or(0).max(0) as usize);
+            self.arrived(kind, out.len());
+            loop {
+                let page = self.page::<T>(kind, params, &part, Some(&token)).await?;
+                self.arrived(kind, page.items.len());
+                let next = page.next();
+                out.extend(page.items);
+                match next {
+                    Some(t) => token = t,
+                    None => return Ok(out),
+                }
+            }
+        }
+        .boxed()
+    }
+
+    async fn names_for(&self, cut: Cut, part: &Part) -> Names {
+        match cut {
+            Cut::Namespaces if part.namespace.is_none() => Names {
+                namespaces: self.namespaces.get().await,
+                ..Names::default()
+            },
+            Cut::Nodes => Names {
+                nodes: self.nodes.get().await,
+                ..Names::default()
+            },
+            _ => Names::default(),
         }
     }
 
-    /// A list whose refusal or absence is a note, not a failure.
-    async fn list<T: DeserializeOwned>(
-        &self,
-        kind: &Kind,
-        params: ListParams,
-    ) -> Result<Vec<T>, Error> {
-        Ok(self.optional_with(kind, &params).await?.unwrap_or_default())
-    }
-
-    async fn optional<T: DeserializeOwned>(&self, kind: &Kind) -> Result<Option<Vec<T>>, Error> {
-        self.optional_with(kind, &ListParams::default()).await
-    }
-
-    async fn optional_with<T: DeserializeOwned>(
+    /// One page of one part, parsed off the async threads (a page of pods is milliseconds of
+    /// CPU) with what no analyzer reads already dropped.
+    async fn page<T: Item>(
         &self,
         kind: &Kind,
         params: &ListParams,
+        part: &Part,
+        token: Option<&str>,
+    ) -> Result<Page<T>, kube::Error> {
+        let mut params = part.params(params).limit(self.chunk);
+        if let Some(token) = token {
+            params = params.continue_token(token);
+        }
+        let req = kube::core::Request::new(kind.path(part.namespace.as_deref()))
+            .list(&params)
+            .map_err(kube::Error::BuildRequest)?;
+        let body = {
+            let _permit = self.in_flight.acquire().await.expect("never closed");
+            self.requests.fetch_add(1, Ordering::Relaxed);
+            let mut body = Vec::new();
+            let mut stream = self.cluster.client.request_stream(req).await?;
+            stream
+                .read_to_end(&mut body)
+                .await
+                .map_err(|e| kube::Error::Service(e.into()))?;
+            body
+        };
+        let parsed = tokio::task::spawn_blocking(move || {
+            serde_json::from_slice::<Page<T>>(&body).map(|mut page| {
+                page.items.iter_mut().for_each(ListItem::slim);
+                page
+            })
+        })
+        .await
+        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+        parsed.map_err(kube::Error::SerdeError)
+    }
+
+    fn arrived(&self, kind: &Kind, n: usize) {
+        let mut arrived = self.arrived.lock().expect("poisoned");
+        *arrived.entry(kind.plural).or_default() += n;
+        ui::progress(&ui::counts(&arrived));
+    }
+
+    /// A list whose refusal or absence is a note, not a failure.
+    async fn list<T: Item>(
+        &self,
+        kind: &Kind,
+        params: ListParams,
+        cuts: &[Cut],
+    ) -> Result<Vec<T>, Error> {
+        Ok(self
+            .optional_with(kind, &params, cuts)
+            .await?
+            .unwrap_or_default())
+    }
+
+    /// A list whose names the cuts of other lists use, published as soon as it is read.
+    async fn names_of<T: Item + k8s_openapi::Metadata<Ty = ObjectMeta>>(
+        &self,
+        kind: &Kind,
+        pending: &Pending,
+    ) -> Result<Vec<T>, Error> {
+        let listed = self.optional_with(kind, &ListParams::default(), &[]).await;
+        let names = listed.as_ref().ok().and_then(Option::as_ref).map(|items| {
+            items
+                .iter()
+                .filter_map(|o: &T| o.metadata().name.clone())
+                .collect()
+        });
+        pending.set(names);
+        Ok(listed?.unwrap_or_default())
+    }
+
+    async fn optional<T: Item>(&self, kind: &Kind) -> Result<Option<Vec<T>>, Error> {
+        self.optional_with(kind, &ListParams::default(), &[]).await
+    }
+
+    async fn optional_with<T: Item>(
+        &self,
+        kind: &Kind,
+        params: &ListParams,
+        cuts: &[Cut],
     ) -> Result<Option<Vec<T>>, Error> {
-        match self.pages(kind, params).await {
+        let whole = Part::whole(self.namespace_for(kind));
+        match self.gather(kind, params, whole, cuts).await {
             Ok(items) => Ok(Some(items)),
             Err(kube::Error::Api(status)) if matches!(status.code, 403 | 404) => {
                 let why = if status.code == 403 {
@@ -311,8 +473,9 @@ impl Collector<'_> {
     }
 
     /// Pods are the one list diagnosis cannot do without.
-    async fn required<T: DeserializeOwned>(&self, kind: &Kind) -> Result<Vec<T>, Error> {
-        self.pages(kind, &ListParams::default())
+    async fn required<T: Item>(&self, kind: &Kind, cuts: &[Cut]) -> Result<Vec<T>, Error> {
+        let whole = Part::whole(self.namespace_for(kind));
+        self.gather(kind, &ListParams::default(), whole, cuts)
             .await
             .map_err(|e| self.cluster.error(e, kind))
     }
@@ -330,6 +493,7 @@ impl Collector<'_> {
         let path = kinds::PODS.path(Some(&target.namespace));
         let result = match kube::core::Request::new(path).logs(&target.pod, &params) {
             Ok(req) => {
+                let _permit = self.in_flight.acquire().await.expect("never closed");
                 self.requests.fetch_add(1, Ordering::Relaxed);
                 self.cluster
                     .client
@@ -354,6 +518,24 @@ impl Collector<'_> {
             }
         }
     }
+}
+
+/// What a list can hold: parsed on a blocking thread, slimmed as it is read.
+trait Item: DeserializeOwned + ListItem + Send + 'static {}
+
+impl<T: DeserializeOwned + ListItem + Send + 'static> Item for T {}
+
+/// The parts' objects as one list, moved into the largest part's allocation.
+fn concat<T>(mut lists: Vec<Vec<T>>) -> Vec<T> {
+    let Some(largest) = (0..lists.len()).max_by_key(|&i| lists[i].len()) else {
+        return Vec::new();
+    };
+    let mut out = lists.swap_remove(largest);
+    out.reserve_exact(lists.iter().map(Vec::len).sum());
+    for list in lists {
+        out.extend(list);
+    }
+    out
 }
 
 impl Cluster {

@@ -1,9 +1,11 @@
 //! The two sources of a [`Context`]: a live API server and a snapshot directory.
 
+mod item;
 pub mod kinds;
 mod kubeconfig;
 pub mod live;
 pub mod logs;
+mod parts;
 pub(crate) mod retry;
 pub mod snapshot;
 

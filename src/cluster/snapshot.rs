@@ -5,13 +5,17 @@
 //! file, because a silently half-read snapshot would produce a confidently wrong diagnosis.
 
 use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::BufReader;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use include_dir::{Dir, include_dir};
+use k8s_openapi::api::core::v1::Event;
 use k8s_openapi::jiff::Timestamp;
-use serde::Deserialize;
-use serde::de::DeserializeOwned;
+use serde::de::{DeserializeOwned, DeserializeSeed};
 
+use super::item::{ListItem, ListSeed};
 use super::kinds::{self, Kind};
 use super::logs::{self, Tail};
 use crate::context::{ContainerKey, ContainerLogs, Context, Scope, Unavailable};
@@ -60,6 +64,57 @@ impl Root {
         }
     }
 
+    /// Whether a file is there, without reading it.
+    fn exists(&self, rel: &str) -> bool {
+        match self {
+            Root::Dir(dir) => dir.join(rel).is_file(),
+            Root::Demo => DEMO.get_file(rel).is_some(),
+        }
+    }
+
+    /// The items of one List file, parsed as the file is read (no copy of the whole file is
+    /// held), slimmed, and only those `keep` wants.
+    fn list<T: DeserializeOwned + ListItem>(
+        &self,
+        rel: &str,
+        keep: fn(&T) -> bool,
+    ) -> Result<Option<Vec<T>>, Error> {
+        let invalid = |e: serde_json::Error| Error::Snapshot {
+            path: self.path_of(rel),
+            detail: format!("not a valid Kubernetes List: {e}"),
+        };
+        let seed = ListSeed::new(keep);
+        match self {
+            Root::Dir(dir) => {
+                let path = dir.join(rel);
+                let file = match File::open(&path) {
+                    Ok(file) => file,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                    Err(e) => {
+                        return Err(Error::Snapshot {
+                            path,
+                            detail: e.to_string(),
+                        });
+                    }
+                };
+                let reader = BufReader::with_capacity(256 * 1024, file);
+                let mut de = serde_json::Deserializer::from_reader(reader);
+                let items = seed.deserialize(&mut de).map_err(invalid)?;
+                de.end().map_err(invalid)?;
+                Ok(Some(items))
+            }
+            Root::Demo => {
+                let Some(file) = DEMO.get_file(rel) else {
+                    return Ok(None);
+                };
+                let mut de = serde_json::Deserializer::from_slice(file.contents());
+                let items = seed.deserialize(&mut de).map_err(invalid)?;
+                de.end().map_err(invalid)?;
+                Ok(Some(items))
+            }
+        }
+    }
+
     /// Names of the subdirectories of `rel` ("" for the top).
     fn subdirs(&self, rel: &str) -> Result<Vec<String>, Error> {
         let mut names: Vec<String> = match self {
@@ -101,13 +156,6 @@ impl Root {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(bound(deserialize = "T: DeserializeOwned"))]
-struct List<T> {
-    #[serde(default = "Vec::new")]
-    items: Vec<T>,
-}
-
 /// Reads a snapshot into a context. `namespace` narrows it to one namespace; otherwise every
 /// namespace in the snapshot is read.
 pub fn load(root: &Root, namespace: Option<&str>, tail: Tail) -> Result<Context, Error> {
@@ -140,35 +188,21 @@ pub fn load(root: &Root, namespace: Option<&str>, tail: Tail) -> Result<Context,
         None => (Scope::AllNamespaces, present),
     };
 
-    let mut reader = Reader {
+    let reader = Reader {
         root,
         namespaces: &namespaces,
-        unavailable: BTreeMap::new(),
+        unavailable: Mutex::new(BTreeMap::new()),
     };
     let mut ctx = Context::empty(root.describe(), scope, Timestamp::UNIX_EPOCH);
-    ctx.namespaces = reader.cluster(&kinds::NAMESPACES)?;
-    ctx.nodes = reader.cluster(&kinds::NODES)?;
-    ctx.pvs = reader.cluster(&kinds::PVS)?;
-    ctx.storage_classes = reader.cluster(&kinds::STORAGE_CLASSES)?;
-    ctx.ingress_classes = reader.cluster(&kinds::INGRESS_CLASSES)?;
-    ctx.pods = reader.namespaced(&kinds::PODS)?;
-    ctx.events = reader.namespaced(&kinds::EVENTS)?;
-    ctx.services = reader.namespaced(&kinds::SERVICES)?;
-    ctx.endpoints = reader.namespaced(&kinds::ENDPOINTS)?;
-    ctx.deployments = reader.namespaced(&kinds::DEPLOYMENTS)?;
-    ctx.replica_sets = reader.namespaced(&kinds::REPLICA_SETS)?;
-    ctx.stateful_sets = reader.namespaced(&kinds::STATEFUL_SETS)?;
-    ctx.daemon_sets = reader.namespaced(&kinds::DAEMON_SETS)?;
-    ctx.replication_controllers = reader.namespaced(&kinds::REPLICATION_CONTROLLERS)?;
-    ctx.jobs = reader.namespaced(&kinds::JOBS)?;
-    ctx.cron_jobs = reader.namespaced(&kinds::CRON_JOBS)?;
-    ctx.pvcs = reader.namespaced(&kinds::PVCS)?;
-    ctx.ingresses = reader.namespaced(&kinds::INGRESSES)?;
-    ctx.hpas = reader.namespaced(&kinds::HPAS)?;
-    ctx.network_policies = reader.namespaced(&kinds::NETWORK_POLICIES)?;
-    ctx.pdbs = reader.namespaced(&kinds::PDBS)?;
-    ctx.config_maps = reader.namespaced(&kinds::CONFIG_MAPS)?;
-    ctx.secrets = reader.namespaced(&kinds::SECRETS)?;
+    // Pods and events are most of any snapshot: the pods are parsed on a thread of their own
+    // while this one reads the events and everything else.
+    let pods = std::thread::scope(|s| {
+        let pods = s.spawn(|| reader.namespaced(&kinds::PODS, all));
+        read_the_rest(&reader, &mut ctx)?;
+        pods.join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })?;
+    ctx.pods = pods;
     ctx.pod_metrics = reader
         .metrics::<PodMetrics>(&kinds::POD_METRICS)?
         .map(|mut m| {
@@ -181,11 +215,47 @@ pub fn load(root: &Root, namespace: Option<&str>, tail: Tail) -> Result<Context,
             m
         });
     ctx.node_metrics = reader.metrics::<NodeMetrics>(&kinds::NODE_METRICS)?;
-    ctx.unavailable = reader.unavailable;
+    ctx.unavailable = reader.unavailable.into_inner().expect("poisoned");
 
     ctx.logs = read_logs(root, &ctx, tail)?;
     ctx.observed_at = ctx.latest_timestamp().unwrap_or_else(Timestamp::now);
     Ok(ctx.finish())
+}
+
+/// Every kind but pods (and metrics), in the reading thread.
+fn read_the_rest(reader: &Reader, ctx: &mut Context) -> Result<(), Error> {
+    ctx.namespaces = reader.cluster(&kinds::NAMESPACES)?;
+    ctx.nodes = reader.cluster(&kinds::NODES)?;
+    ctx.pvs = reader.cluster(&kinds::PVS)?;
+    ctx.storage_classes = reader.cluster(&kinds::STORAGE_CLASSES)?;
+    ctx.ingress_classes = reader.cluster(&kinds::INGRESS_CLASSES)?;
+    // Normal events are never evidence (the live source does not even ask for them): they are
+    // dropped as they are parsed rather than held until the context is finished.
+    ctx.events = reader.namespaced(&kinds::EVENTS, |e: &Event| {
+        e.type_.as_deref() != Some("Normal")
+    })?;
+    ctx.services = reader.namespaced(&kinds::SERVICES, all)?;
+    ctx.endpoints = reader.namespaced(&kinds::ENDPOINTS, all)?;
+    ctx.deployments = reader.namespaced(&kinds::DEPLOYMENTS, all)?;
+    ctx.replica_sets = reader.namespaced(&kinds::REPLICA_SETS, all)?;
+    ctx.stateful_sets = reader.namespaced(&kinds::STATEFUL_SETS, all)?;
+    ctx.daemon_sets = reader.namespaced(&kinds::DAEMON_SETS, all)?;
+    ctx.replication_controllers = reader.namespaced(&kinds::REPLICATION_CONTROLLERS, all)?;
+    ctx.jobs = reader.namespaced(&kinds::JOBS, all)?;
+    ctx.cron_jobs = reader.namespaced(&kinds::CRON_JOBS, all)?;
+    ctx.pvcs = reader.namespaced(&kinds::PVCS, all)?;
+    ctx.ingresses = reader.namespaced(&kinds::INGRESSES, all)?;
+    ctx.hpas = reader.namespaced(&kinds::HPAS, all)?;
+    ctx.network_policies = reader.namespaced(&kinds::NETWORK_POLICIES, all)?;
+    ctx.pdbs = reader.namespaced(&kinds::PDBS, all)?;
+    ctx.config_maps = reader.namespaced(&kinds::CONFIG_MAPS, all)?;
+    ctx.secrets = reader.namespaced(&kinds::SECRETS, all)?;
+    Ok(())
+}
+
+/// Keeps every object of a list.
+fn all<T>(_: &T) -> bool {
+    true
 }
 
 /// Namespace directories: those holding at least one file we know.
@@ -195,7 +265,7 @@ fn namespaces_in(root: &Root) -> Result<Vec<String>, Error> {
         let known = kinds::ALL
             .iter()
             .filter(|k| k.namespaced)
-            .any(|k| matches!(root.read(&format!("{dir}/{}", k.file)), Ok(Some(_))));
+            .any(|k| root.exists(&format!("{dir}/{}", k.file)));
         if known {
             out.push(dir);
         }
@@ -206,42 +276,37 @@ fn namespaces_in(root: &Root) -> Result<Vec<String>, Error> {
 struct Reader<'a> {
     root: &'a Root,
     namespaces: &'a [String],
-    unavailable: BTreeMap<String, Unavailable>,
+    unavailable: Mutex<BTreeMap<String, Unavailable>>,
 }
 
 impl Reader<'_> {
-    fn parse<T: DeserializeOwned>(&self, rel: &str, text: &str) -> Result<Vec<T>, Error> {
-        serde_json::from_str::<List<T>>(text)
-            .map(|l| l.items)
-            .map_err(|e| Error::Snapshot {
-                path: self.root.path_of(rel),
-                detail: format!("not a valid Kubernetes List: {e}"),
-            })
+    fn absent(&self, kind: &Kind) {
+        self.unavailable
+            .lock()
+            .expect("poisoned")
+            .insert(kind.resource(), Unavailable::NotInSnapshot);
     }
 
-    fn file<T: DeserializeOwned>(&self, rel: &str) -> Result<Option<Vec<T>>, Error> {
-        match self.root.read(rel)? {
-            Some(text) => self.parse(rel, &text).map(Some),
-            None => Ok(None),
-        }
-    }
-
-    fn cluster<T: DeserializeOwned>(&mut self, kind: &Kind) -> Result<Vec<T>, Error> {
-        let found = self.file(kind.file)?;
+    fn cluster<T: DeserializeOwned + ListItem>(&self, kind: &Kind) -> Result<Vec<T>, Error> {
+        let found = self.root.list(kind.file, all)?;
         if found.is_none() {
-            self.unavailable
-                .insert(kind.resource(), Unavailable::NotInSnapshot);
+            self.absent(kind);
         }
         Ok(found.unwrap_or_default())
     }
 
-    fn namespaced<T: DeserializeOwned>(&mut self, kind: &Kind) -> Result<Vec<T>, Error> {
+    fn namespaced<T: DeserializeOwned + ListItem>(
+        &self,
+        kind: &Kind,
+        keep: fn(&T) -> bool,
+    ) -> Result<Vec<T>, Error> {
         let mut out = Vec::new();
         let mut any = false;
         for ns in self.namespaces {
-            let mut found = self.file(&format!("{ns}/{}", kind.file))?;
+            let mut found = self.root.list(&format!("{ns}/{}", kind.file), keep)?;
             if found.is_none() && kind.plural == kinds::REPLICATION_CONTROLLERS.plural {
-                found = self.file(&format!("{ns}/{}", kinds::REPLICATION_CONTROLLERS_ALT_FILE))?;
+                let alt = format!("{ns}/{}", kinds::REPLICATION_CONTROLLERS_ALT_FILE);
+                found = self.root.list(&alt, keep)?;
             }
             if let Some(items) = found {
                 any = true;
@@ -249,25 +314,26 @@ impl Reader<'_> {
             }
         }
         if !any {
-            self.unavailable
-                .insert(kind.resource(), Unavailable::NotInSnapshot);
+            self.absent(kind);
         }
         Ok(out)
     }
 
     /// Metrics may sit at the top (all namespaces) or in each namespace directory.
-    fn metrics<T: DeserializeOwned>(&mut self, kind: &Kind) -> Result<Option<Vec<T>>, Error> {
-        let mut out: Option<Vec<T>> = self.file(kind.file)?;
+    fn metrics<T: DeserializeOwned + ListItem>(
+        &self,
+        kind: &Kind,
+    ) -> Result<Option<Vec<T>>, Error> {
+        let mut out: Option<Vec<T>> = self.root.list(kind.file, all)?;
         if kind.namespaced {
             for ns in self.namespaces {
-                if let Some(items) = self.file(&format!("{ns}/{}", kind.file))? {
+                if let Some(items) = self.root.list(&format!("{ns}/{}", kind.file), all)? {
                     out.get_or_insert_with(Vec::new).extend(items);
                 }
             }
         }
         if out.is_none() {
-            self.unavailable
-                .insert(kind.resource(), Unavailable::NotInSnapshot);
+            self.absent(kind);
         }
         Ok(out)
     }
