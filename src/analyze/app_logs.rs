@@ -14,43 +14,35 @@ const REPEATED: usize = 3;
 
 pub fn analyze(ctx: &Context) -> Vec<Finding> {
     let mut groups = Grouper::default();
-    for pod in &ctx.pods {
-        let Some(status) = pod.status.as_ref() else {
-            continue;
-        };
-        if status.phase.as_deref() != Some("Running") || pod.metadata.deletion_timestamp.is_some() {
+    for (pod, cs) in super::running_containers(ctx) {
+        // A restarting container is the crash analyzers' story.
+        if cs.restart_count > 0 && !cs.ready {
             continue;
         }
-        for cs in status.container_statuses.iter().flatten() {
-            let running = cs.state.as_ref().is_some_and(|s| s.running.is_some());
-            // A restarting container is the crash analyzers' story.
-            if !running || cs.restart_count > 0 && !cs.ready {
-                continue;
-            }
-            let Some(log) = ctx
-                .logs_of(namespace(pod), pod_name(pod), &cs.name)
-                .and_then(|l| l.current.as_deref())
-            else {
-                continue;
-            };
-            let failing: Vec<&str> = log.lines().filter(|l| is_failure(l)).collect();
-            if failing.len() < REPEATED {
-                continue;
-            }
-            let total = log.lines().filter(|l| !l.trim().is_empty()).count();
-            let mut evidence = vec![format!(
-                "{} of the last {total} lines of its current log report failures",
-                failing.len()
-            )];
-            let key: Vec<(&str, String)> = distinct(keyline::key_lines(log, 12))
-                .into_iter()
-                .map(|l| ("current", l))
-                .collect();
-            let facts = super::pods::log_facts(ctx, pod, &cs.name, &key);
-            evidence.extend(key.iter().map(|(which, l)| format!("{which} log: {l}")));
-            evidence.extend(facts.evidence);
-            let what = if cs.ready { "is ready" } else { "runs" };
-            groups.add(
+        let Some(log) = ctx
+            .logs_of(namespace(pod), pod_name(pod), &cs.name)
+            .and_then(|l| l.current.as_deref())
+        else {
+            continue;
+        };
+        let failing: Vec<&str> = log.lines().filter(|l| is_failure(l)).collect();
+        if failing.len() < REPEATED {
+            continue;
+        }
+        let total = log.lines().filter(|l| !l.trim().is_empty()).count();
+        let mut evidence = vec![format!(
+            "{} of the last {total} lines of its current log report failures",
+            failing.len()
+        )];
+        let key: Vec<(&str, String)> = distinct(keyline::key_lines(log, 12))
+            .into_iter()
+            .map(|l| ("current", l))
+            .collect();
+        let facts = super::pods::log_facts(ctx, pod, &cs.name, &key);
+        evidence.extend(key.iter().map(|(which, l)| format!("{which} log: {l}")));
+        evidence.extend(facts.evidence);
+        let what = if cs.ready { "is ready" } else { "runs" };
+        groups.add(
                 ctx,
                 pod,
                 PodProblem {
@@ -71,7 +63,6 @@ pub fn analyze(ctx: &Context) -> Vec<Finding> {
                     )),
                 },
             );
-        }
     }
     groups.finish(ctx)
 }

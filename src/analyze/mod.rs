@@ -22,7 +22,7 @@ mod workloads;
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{Container, Pod, PodSpec};
+use k8s_openapi::api::core::v1::{Container, ContainerStatus, Pod, PodSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::{Deserialize, Serialize};
 
@@ -317,6 +317,24 @@ pub(crate) fn pod_specs(ctx: &Context) -> Vec<(ObjectRef, &PodSpec)> {
         .chain(daemon_sets)
         .chain(bare_pods)
         .collect()
+}
+
+/// The containers running now in pods that are Running and not being deleted: where a probe or
+/// a log tells what the pod's phase does not.
+pub(crate) fn running_containers(ctx: &Context) -> impl Iterator<Item = (&Pod, &ContainerStatus)> {
+    ctx.pods
+        .iter()
+        .filter(|pod| pod.metadata.deletion_timestamp.is_none())
+        .filter_map(|pod| Some((pod, pod.status.as_ref()?)))
+        .filter(|(_, status)| status.phase.as_deref() == Some("Running"))
+        .flat_map(|(pod, status)| {
+            status
+                .container_statuses
+                .iter()
+                .flatten()
+                .filter(|cs| cs.state.as_ref().is_some_and(|s| s.running.is_some()))
+                .map(move |cs| (pod, cs))
+        })
 }
 
 /// A container of a pod's spec by name, init containers included.

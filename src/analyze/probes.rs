@@ -299,31 +299,23 @@ fn likely_port(ports: &[k8s_openapi::api::core::v1::ContainerPort]) -> Option<i3
 
 fn readiness_failures(ctx: &Context) -> Vec<Finding> {
     let mut groups = Grouper::default();
-    for pod in &ctx.pods {
-        let Some(status) = pod.status.as_ref() else {
-            continue;
-        };
-        if status.phase.as_deref() != Some("Running") || pod.metadata.deletion_timestamp.is_some() {
+    for (pod, cs) in super::running_containers(ctx) {
+        if cs.ready {
             continue;
         }
-        for cs in status.container_statuses.iter().flatten() {
-            let running = cs.state.as_ref().is_some_and(|s| s.running.is_some());
-            if cs.ready || !running {
-                continue;
-            }
-            let failures = super::pods::probe_failures(ctx, pod, &cs.name, "Readiness");
-            if failures.is_empty() {
-                continue;
-            }
-            let probe = super::container(pod, &cs.name).and_then(|c| c.readiness_probe.as_ref());
-            let mut evidence: Vec<String> = probe
-                .map(|p| format!("readinessProbe: {}", describe_action(p)))
-                .into_iter()
-                .collect();
-            let answer = probe.and_then(|p| http_answer("readinessProbe", p, &failures));
-            evidence.extend(failures.into_iter().take(3));
-            evidence.extend(answer);
-            groups.add(
+        let failures = super::pods::probe_failures(ctx, pod, &cs.name, "Readiness");
+        if failures.is_empty() {
+            continue;
+        }
+        let probe = super::container(pod, &cs.name).and_then(|c| c.readiness_probe.as_ref());
+        let mut evidence: Vec<String> = probe
+            .map(|p| format!("readinessProbe: {}", describe_action(p)))
+            .into_iter()
+            .collect();
+        let answer = probe.and_then(|p| http_answer("readinessProbe", p, &failures));
+        evidence.extend(failures.into_iter().take(3));
+        evidence.extend(answer);
+        groups.add(
                 ctx,
                 pod,
                 PodProblem {
@@ -342,7 +334,6 @@ fn readiness_failures(ctx: &Context) -> Vec<Finding> {
                     ),
                 },
             );
-        }
     }
     groups.finish(ctx)
 }
