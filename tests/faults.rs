@@ -387,6 +387,28 @@ fn a_kubeconfig_list_skips_missing_files_as_kubectl_does() {
 }
 
 #[test]
+fn a_proxy_from_the_environment_is_skipped_where_no_proxy_names_the_cluster() {
+    let sb = Sandbox::new();
+    let api = FakeApi::start(&scenario("crash-loop"));
+    let run = |no_proxy: &str| {
+        // A proxy where nothing listens: the cluster answers only when it is not used.
+        outcome(
+            sb.against(&api, "todo-app")
+                .env("HTTPS_PROXY", "http://localhost:9")
+                .env("NO_PROXY", no_proxy)
+                .args(["diagnose", "-o", "json"]),
+        )
+    };
+    let exempt = run("example.com,127.0.0.0/8");
+    assert_eq!(exempt.code, 0, "{}", exempt.stderr);
+    assert!(!findings(&exempt.stdout).is_empty());
+
+    let proxied = run("example.com");
+    assert_eq!(proxied.code, 1, "{}", proxied.stdout);
+    one_clean_line(&proxied);
+}
+
+#[test]
 fn a_snapshot_log_with_invalid_utf8_decodes_lossily() {
     let sb = Sandbox::new();
     let dir = sb.path().join("dump");

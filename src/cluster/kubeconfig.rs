@@ -56,3 +56,87 @@ fn home() -> Option<PathBuf> {
     let path = PathBuf::from(home).join(".kube").join("config");
     path.is_file().then_some(path)
 }
+
+/// Whether the proxy kube took from `HTTPS_PROXY` must be skipped for this cluster because
+/// `NO_PROXY` names its server. kubectl (Go's net/http) matches `NO_PROXY` against the server's
+/// host, kube against the proxy's own address, so without this a `NO_PROXY` that exempts the
+/// cluster would still send it through the proxy. A `proxy-url` in the kubeconfig always holds.
+pub(crate) fn env_proxy_skipped(config: &kube::Config) -> bool {
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let Some(proxy) = &config.proxy_url else {
+        return false;
+    };
+    let from_env = env("HTTPS_PROXY")
+        .or_else(|| env("https_proxy"))
+        .and_then(|p| p.parse::<http::Uri>().ok())
+        .is_some_and(|p| p == *proxy);
+    let no_proxy = env("NO_PROXY").or_else(|| env("no_proxy"));
+    from_env && no_proxy.is_some_and(|list| exempts(&list, &config.cluster_url))
+}
+
+/// Go's `NO_PROXY` rules: `*`; an IP address or CIDR block; a host or domain (`example.com`
+/// covers its subdomains, as `.example.com` does), each with an optional `:port`.
+fn exempts(no_proxy: &str, server: &http::Uri) -> bool {
+    let Some(host) = server.host() else {
+        return false;
+    };
+    let host = host.trim_matches(['[', ']']).to_ascii_lowercase();
+    let port = server
+        .port_u16()
+        .unwrap_or(if server.scheme_str() == Some("http") {
+            80
+        } else {
+            443
+        });
+    let ip = host.parse::<std::net::IpAddr>().ok();
+    no_proxy.split(',').map(str::trim).any(|entry| {
+        if entry == "*" {
+            return true;
+        }
+        if let (Some(ip), Ok(net)) = (ip, entry.parse::<ipnet::IpNet>()) {
+            return net.contains(&ip);
+        }
+        let (name, wanted) = split_port(entry);
+        let name = name.trim_start_matches('.').to_ascii_lowercase();
+        !name.is_empty()
+            && wanted.is_none_or(|p| p == port)
+            && (host == name || host.ends_with(&format!(".{name}")))
+    })
+}
+
+/// `host:port`, `[v6]:port` or a bare host.
+fn split_port(entry: &str) -> (&str, Option<u16>) {
+    if let Some(rest) = entry.strip_prefix('[') {
+        return match rest.split_once("]:") {
+            Some((host, port)) => (host, port.parse().ok()),
+            None => (rest.trim_end_matches(']'), None),
+        };
+    }
+    match entry.rsplit_once(':') {
+        Some((host, port)) if !host.contains(':') => (host, port.parse().ok()),
+        _ => (entry, None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::exempts;
+
+    #[test]
+    fn no_proxy_follows_gos_rules() {
+        let server = |s: &str| s.parse::<http::Uri>().unwrap();
+        let api = server("https://api.prod.example.com:6443");
+        assert!(exempts("example.com", &api));
+        assert!(exempts(" .example.com ,other", &api));
+        assert!(exempts("api.prod.example.com:6443", &api));
+        assert!(exempts("*", &api));
+        assert!(!exempts("api.prod.example.com:443", &api));
+        assert!(!exempts("ample.com,prod", &api));
+        assert!(!exempts("", &api));
+        let ip = server("https://10.1.2.3:6443");
+        assert!(exempts("192.168.0.0/16,10.0.0.0/8", &ip));
+        assert!(exempts("10.1.2.3", &ip));
+        assert!(!exempts("10.1.2.4,172.16.0.0/12", &ip));
+        assert!(exempts("[::1]:8080", &server("http://[::1]:8080")));
+    }
+}

@@ -88,6 +88,9 @@ impl Cluster {
             }
             None => return Err(Error::NoKubeconfig),
         };
+        if super::kubeconfig::env_proxy_skipped(&config) {
+            config.proxy_url = None;
+        }
         config.connect_timeout = Some(Duration::from_secs(10));
         if let Some(t) = opts.request_timeout {
             config.read_timeout = Some(t);

@@ -36,7 +36,7 @@ pub(crate) fn because(
 pub(crate) fn destructive(action: &Action) -> bool {
     match &action.change {
         Change::Delete => true,
-        Change::Apply(body) => replicas_zero(body),
+        Change::Apply(body) | Change::Replace(body) => replicas_zero(body),
         Change::Patch {
             kind: PatchKind::Json,
             patch,
@@ -46,7 +46,6 @@ pub(crate) fn destructive(action: &Action) -> bool {
                 && op["value"] == 0
         }),
         Change::Patch { patch, .. } => replicas_zero(patch),
-        Change::Replace(_) => false,
     }
 }
 

@@ -69,9 +69,31 @@ impl Sandbox {
             }
         }
         cmd.env("HOME", self.path()).env("NO_COLOR", "1");
+        for key in CALLERS_PROXIES {
+            cmd.env_remove(key);
+        }
+        cmd.envs(OFFLINE);
         cmd
     }
 }
+
+/// Keeps every HTTP client of the binary on this machine: anything not on loopback (a public
+/// registry asked about an image no fake holds) goes to a proxy where nothing listens and fails at
+/// once, so a test can never reach out, and never waits on a name lookup.
+pub const OFFLINE: [(&str, &str); 3] = [
+    ("HTTP_PROXY", "http://127.0.0.1:9"),
+    ("HTTPS_PROXY", "http://127.0.0.1:9"),
+    ("NO_PROXY", "127.0.0.1,localhost,::1"),
+];
+
+/// The caller's proxy settings, which would otherwise override [`OFFLINE`].
+const CALLERS_PROXIES: [&str; 5] = [
+    "http_proxy",
+    "https_proxy",
+    "all_proxy",
+    "ALL_PROXY",
+    "no_proxy",
+];
 
 impl Sandbox {
     /// The binary pointed at a fake API server (context namespace `namespace`), with its plan
@@ -175,6 +197,10 @@ pub fn on_a_terminal(
     for (k, v) in env {
         cmd.env(k, v);
     }
+    for key in CALLERS_PROXIES {
+        cmd.env_remove(key);
+    }
+    cmd.envs(OFFLINE);
     let mut child = cmd.spawn().expect("script(1) from util-linux");
     if let Some(input) = input {
         std::thread::sleep(std::time::Duration::from_millis(1500));
