@@ -105,6 +105,42 @@ fn an_event_a_finding_quotes_is_not_sent_twice() {
 }
 
 #[test]
+fn a_root_cause_brings_what_it_causes_into_the_prompt() {
+    // The crash loop of notes-api folds into the unschedulable database it cannot reach; asked
+    // about notes-api, the model must still read the crash loop, as a consequence of its cause.
+    let sb = Sandbox::new();
+    let (code, stdout, _) = run(sb
+        .kubectl_ai()
+        .args([
+            "why is notes-api crashlooping",
+            "-n",
+            "notes",
+            "--show-prompt",
+            "--snapshot",
+        ])
+        .arg(
+            crate::support::root()
+                .join("tests/fixtures/corpus/broken/mongo-unschedulable-chain/snapshot"),
+        ));
+    assert_eq!(code, 0);
+    let root = stdout
+        .find("FINDING [error] unschedulable statefulset/mongodb -n notes")
+        .expect(&stdout);
+    let consequence = stdout
+        .find("caused: [crash-loop] deployment/notes-api -n notes: container api is crash-looping")
+        .expect(&stdout);
+    assert!(root < consequence, "{stdout}");
+    assert!(
+        stdout[consequence..]
+            .lines()
+            .next()
+            .unwrap()
+            .contains("env MONGO_URL"),
+        "{stdout}"
+    );
+}
+
+#[test]
 fn whole_answers_and_json() {
     let sb = Sandbox::new();
     let llm = FakeLlm::start(vec![Reply::Text(ANSWER.into()), Reply::Text(ANSWER.into())]);

@@ -266,11 +266,11 @@ pub fn items(ctx: &Context, findings: &[Finding], named: &BTreeSet<ObjectRef>) -
     let about = |obj: &ObjectRef, pods: &[String]| concerns(ctx, named, obj, pods);
     let mut out = Vec::new();
     for (i, f) in findings.iter().enumerate() {
-        let rank = if about(&f.object, &f.pods) {
-            i as u32
-        } else {
-            100 + i as u32
-        };
+        // A root cause is about what it causes too: asked about the crash-looping backend, the
+        // unbound claim it follows from is the first thing to read.
+        let concerned =
+            about(&f.object, &f.pods) || f.causes.iter().any(|c| about(&c.object, &c.pods));
+        let rank = if concerned { i as u32 } else { 100 + i as u32 };
         let mut text = format!(
             "FINDING [{}] {} {}: {}\n",
             f.severity, f.rule, f.object, f.summary
@@ -280,6 +280,13 @@ pub fn items(ctx: &Context, findings: &[Finding], named: &BTreeSet<ObjectRef>) -
         }
         for e in &f.evidence {
             text.push_str(&format!("evidence: {e}\n"));
+        }
+        // Folded consequences are not findings of their own: this is where the model reads them.
+        for c in &f.causes {
+            text.push_str(&format!(
+                "caused: [{}] {}: {} ({})\n",
+                c.rule, c.object, c.summary, c.via
+            ));
         }
         text.push_str(&format!("suggested fix: {}", f.fix));
         for fix in crate::plan::fixes::for_findings(ctx, std::slice::from_ref(f)) {
