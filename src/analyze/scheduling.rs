@@ -1,6 +1,6 @@
 //! Pods that never get a node (unschedulable) and pods thrown off one (evicted).
 
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{Pod, PodCondition};
 
 mod placement;
 
@@ -58,13 +58,7 @@ pub fn analyze(ctx: &Context) -> Vec<Finding> {
 /// Why the scheduler left a pod Pending: its PodScheduled condition, else its latest
 /// FailedScheduling event.
 pub(crate) fn scheduler_message(ctx: &Context, pod: &Pod) -> Option<String> {
-    let condition = pod
-        .status
-        .as_ref()?
-        .conditions
-        .as_ref()?
-        .iter()
-        .find(|c| c.type_ == "PodScheduled" && c.status == "False")?;
+    let condition = unscheduled(pod)?;
     condition.message.clone().or_else(|| {
         ctx.events_for("Pod", pod.metadata.namespace.as_deref(), pod_name(pod))
             .find(|e| e.reason.as_deref() == Some("FailedScheduling"))
@@ -72,14 +66,18 @@ pub(crate) fn scheduler_message(ctx: &Context, pod: &Pod) -> Option<String> {
     })
 }
 
-fn unschedulable(ctx: &Context, pod: &Pod) -> Option<PodProblem> {
-    let condition = pod
-        .status
+/// The pod's PodScheduled=False condition: the scheduler has looked and found no node.
+fn unscheduled(pod: &Pod) -> Option<&PodCondition> {
+    pod.status
         .as_ref()?
         .conditions
         .as_ref()?
         .iter()
-        .find(|c| c.type_ == "PodScheduled" && c.status == "False")?;
+        .find(|c| c.type_ == "PodScheduled" && c.status == "False")
+}
+
+fn unschedulable(ctx: &Context, pod: &Pod) -> Option<PodProblem> {
+    let condition = unscheduled(pod)?;
     let message = scheduler_message(ctx, pod).unwrap_or_default();
     let causes = scheduler_causes(&message);
     // A pod waiting only for its volume is the PVC's story; the storage analyzer tells it once.
