@@ -23,14 +23,32 @@ pub mod render;
 pub mod target;
 pub mod ui;
 
+pub use cli::Cli;
+pub use error::{Error, exit};
+
+/// What the integration tests, the test fakes and the benches use of the engine: one list, so the
+/// rest of the crate stays private and the compiler can report what nothing uses.
+#[doc(hidden)]
+pub mod testing {
+    pub use crate::ask::{Grounding, QUESTION_PROMPT, SYSTEM_PROMPT, asks_for_change};
+    pub use crate::cluster::kinds::{self, Kind};
+    pub use crate::cluster::logs::{Tail, dump_block, parse_dump};
+    pub use crate::cluster::snapshot::{self, Root};
+    pub use crate::config::DEFAULT_MAX_CONTEXT_TOKENS;
+    pub use crate::context::{Context, ObjectRef};
+    pub use crate::llm::prompt::{CLOSE, OPEN, count_tokens, objects_named};
+    pub use crate::llm::tools;
+    pub use crate::plan::diff::clean;
+    pub use crate::plan::{apply_rank, kind_named};
+}
+
 use std::io::Write;
 
 use anyhow::Context as _;
 use clap::CommandFactory;
 
-use cli::{Cli, Command, Global, Output};
+use cli::{Command, Global, Output};
 use cluster::{Limits, ScopeRequest, Source};
-use error::exit;
 
 /// Runs one command, writing its result to `out`; returns the exit code.
 pub async fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<u8> {

@@ -4,8 +4,8 @@ use std::io::{self, Write};
 use std::process::ExitCode;
 
 use clap::Parser;
-use kubectl_ai::cli::Cli;
-use kubectl_ai::error::exit;
+use kubectl_ai::Cli;
+use kubectl_ai::exit;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
@@ -48,7 +48,7 @@ fn main() -> ExitCode {
         Err(err) => {
             let _ = writeln!(io::stderr(), "error: {err:#}");
             let code = err
-                .downcast_ref::<kubectl_ai::error::Error>()
+                .downcast_ref::<kubectl_ai::Error>()
                 .map_or(exit::ERROR, |e| e.exit_code());
             ExitCode::from(code)
         }
