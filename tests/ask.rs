@@ -297,7 +297,7 @@ fn planted(sb: &Sandbox) -> PathBuf {
                ERROR: Application startup failed. Exiting.\n";
     std::fs::write(
         pod_dir.join("previous-logs.txt"),
-        kubectl_ai::cluster::logs::dump_block("todo-app", &pod, "backend", log),
+        kubectl_ai::testing::dump_block("todo-app", &pod, "backend", log),
     )
     .unwrap();
     dir

@@ -262,7 +262,7 @@ fn a_bare_kubectl_dump_without_extension_files_still_diagnoses() {
     let src = scenario("crash-loop");
     std::fs::create_dir_all(dir.join("todo-app")).unwrap();
     std::fs::copy(src.join("nodes.json"), dir.join("nodes.json")).unwrap();
-    for kind in kubectl_ai::cluster::kinds::DUMPED_BY_KUBECTL
+    for kind in kubectl_ai::testing::kinds::DUMPED_BY_KUBECTL
         .iter()
         .filter(|k| k.namespaced)
     {

@@ -11,7 +11,7 @@ use crate::support::fake_api::FakeApi;
 use crate::support::fake_llm::{FakeLlm, Reply};
 use crate::support::fake_registry::FakeRegistry;
 use crate::support::{Outcome, Sandbox, on_a_terminal, outcome, root, tool};
-use kubectl_ai::cluster::kinds;
+use kubectl_ai::testing::kinds;
 
 /// The images a node holds once the app's images are built into it and PostgreSQL was pulled,
 /// named as the kubelet lists them: Docker's short names on minikube (its default runtime),
@@ -109,7 +109,7 @@ fn bundled() -> Vec<Value> {
 }
 
 fn rank(kind: &str) -> u8 {
-    kubectl_ai::plan::apply_rank(kind)
+    kubectl_ai::testing::apply_rank(kind)
 }
 
 #[test]
@@ -125,7 +125,7 @@ fn first_deploy_creates_everything_in_order_verifies_it_and_a_second_changes_not
 
     // Every bundled object, plus the generated Secret, now exists.
     for o in bundled() {
-        let kind = kubectl_ai::plan::kind_named(o["kind"].as_str().unwrap()).unwrap();
+        let kind = kubectl_ai::testing::kind_named(o["kind"].as_str().unwrap()).unwrap();
         let name = o["metadata"]["name"].as_str().unwrap();
         assert!(
             api.object(

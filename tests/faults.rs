@@ -11,7 +11,7 @@ use crate::support::fake_api::{FakeApi, Flaky, dead_url};
 use crate::support::fake_llm::{FakeLlm, Reply};
 use crate::support::sweep;
 use crate::support::{Outcome, Sandbox, on_a_terminal, outcome, scenario, summary};
-use kubectl_ai::cluster::kinds::{self, Kind};
+use kubectl_ai::testing::{Kind, kinds};
 
 /// The error is the one line the README promises: `error: ...`, no dump, no trace.
 fn one_clean_line(r: &Outcome) {
@@ -414,7 +414,7 @@ fn a_snapshot_log_with_invalid_utf8_decodes_lossily() {
     let dir = sb.path().join("dump");
     sweep::copy_dir(&scenario("crash-loop"), &dir);
     let pod = "todo-backend-dheaddmmjc-r6j5k";
-    let block = kubectl_ai::cluster::logs::dump_block(
+    let block = kubectl_ai::testing::dump_block(
         "todo-app",
         pod,
         "backend",
@@ -506,7 +506,7 @@ fn state(api: &FakeApi, secrets: bool) -> Vec<(String, String, Value)> {
                 .as_str()
                 .unwrap_or_default()
                 .to_string();
-            (plural.to_string(), name, kubectl_ai::plan::diff::clean(&o))
+            (plural.to_string(), name, kubectl_ai::testing::clean(&o))
         })
         .collect();
     out.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use crate::support::fake_api::FakeApi;
 use crate::support::fake_llm::{FakeLlm, Reply};
 use crate::support::{Outcome, Sandbox, outcome};
-use kubectl_ai::cluster::kinds;
+use kubectl_ai::testing::kinds;
 
 fn cluster() -> FakeApi {
     let api = FakeApi::empty();

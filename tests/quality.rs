@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::support::fake_api::FakeApi;
 use crate::support::{Sandbox, json_of, root};
-use kubectl_ai::cluster::kinds;
+use kubectl_ai::testing::kinds;
 use score::{Case, Score, Totals};
 
 fn cases() -> Vec<Case> {

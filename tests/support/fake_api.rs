@@ -23,7 +23,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use k8s_openapi::jiff::Timestamp;
-use kubectl_ai::cluster::kinds::{self, Kind};
+use kubectl_ai::testing::{Kind, kinds};
 use serde_json::{Value, json};
 
 use super::server::Server;
@@ -497,7 +497,7 @@ fn load(dir: &Path) -> (Store, bool) {
                 let Ok(text) = std::fs::read_to_string(pod.path().join(file)) else {
                     continue;
                 };
-                for (container, body) in kubectl_ai::cluster::logs::parse_dump(&text) {
+                for (container, body) in kubectl_ai::testing::parse_dump(&text) {
                     let entry = store
                         .logs
                         .entry((ns.clone(), pod_name.clone(), container))

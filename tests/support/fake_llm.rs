@@ -76,7 +76,7 @@ impl LlmRequest {
     /// What the first turn of this request costs in prompt tokens as kubectl-ai counts them:
     /// system and user messages, and the tool definitions sent beside them.
     pub fn prompt_tokens(&self) -> usize {
-        let count = kubectl_ai::llm::prompt::count_tokens;
+        let count = kubectl_ai::testing::count_tokens;
         count(&self.message("system"))
             + count(&self.message("user"))
             + self.body.get("tools").map_or(0, |t| count(&t.to_string()))

@@ -324,7 +324,7 @@ pub fn planted(dir: &Path) -> PathBuf {
                ERROR:    Application startup failed. Exiting.\n";
     std::fs::write(
         out.join("todo-app").join(pod).join("previous-logs.txt"),
-        kubectl_ai::cluster::logs::dump_block("todo-app", pod, "backend", log),
+        kubectl_ai::testing::dump_block("todo-app", pod, "backend", log),
     )
     .unwrap();
     out
