@@ -26,7 +26,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fake_api::FakeApi;
-use kubectl_ai::cluster::kinds::{self, Kind};
+use kubectl_ai::testing::{Kind, kinds};
 use serde_json::{Value, json};
 
 /// One generated cluster.

@@ -20,13 +20,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use fake_api::FakeApi;
-use kubectl_ai::ask::{Grounding, QUESTION_PROMPT, SYSTEM_PROMPT, asks_for_change};
-use kubectl_ai::cluster::logs::{Tail, dump_block, parse_dump};
-use kubectl_ai::cluster::snapshot::{self, Root};
-use kubectl_ai::config::DEFAULT_MAX_CONTEXT_TOKENS;
-use kubectl_ai::context::{Context, ObjectRef};
-use kubectl_ai::llm::prompt::{CLOSE, OPEN, count_tokens, objects_named};
-use kubectl_ai::llm::tools;
+use kubectl_ai::testing::{
+    CLOSE, Context, DEFAULT_MAX_CONTEXT_TOKENS, Grounding, Intent, OPEN, ObjectRef,
+    QUESTION_PROMPT, Root, SYSTEM_PROMPT, Tail, count_tokens, dump_block, objects_named,
+    parse_dump, snapshot, tools,
+};
 
 /// (scenario, namespace, question, verbatim facts a human would cite)
 const CASES: &[(&str, &str, &str, &[&str])] = &[
@@ -243,7 +241,7 @@ fn measure(
     let ctx = snapshot::load(&Root::Dir(dir.to_path_buf()), None, Tail::default())
         .expect("scenario loads");
     // Exactly what `ask` sends: the tool definitions offered beside the prompt count too.
-    let offered = tools::definitions(asks_for_change(question));
+    let offered = tools::definitions(Intent::of(question).asks_for_change());
     let grounding =
         Grounding::new(&ctx, question, SYSTEM_PROMPT, QUESTION_PROMPT).offering(offered);
     let (prompt, _) = grounding

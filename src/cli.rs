@@ -4,7 +4,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgAction, Args, Parser, Subcommand};
+
+pub use crate::recommend::{FailOn, Validate};
+pub use crate::render::Output;
 
 const EXIT_CODES: &str = "\
 Exit codes:
@@ -256,17 +259,6 @@ pub struct RecommendArgs {
     pub allow_empty: bool,
 }
 
-/// Which schemas `recommend -f` validates manifests against.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Validate {
-    /// The Kubernetes JSON schemas bundled with kubectl-ai, for --kubernetes-version
-    Bundled,
-    /// The OpenAPI schema the current cluster publishes
-    Cluster,
-    /// No schema validation
-    None,
-}
-
 const DEPLOY_HELP: &str = r#"Examples:
   # The todo app, adapted to the cluster (NodePort on minikube, LoadBalancer where there is one)
   kubectl ai deploy todo-app
@@ -341,16 +333,6 @@ pub struct UndeployArgs {
     pub delete_data: bool,
 }
 
-/// The severity threshold of `recommend --fail-on`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum FailOn {
-    Error,
-    Warning,
-    Info,
-    /// Always exit 0 when the checks ran
-    Never,
-}
-
 /// How a plan may proceed. Nothing changes without consent: interactively, or `--yes`.
 #[derive(Debug, Args)]
 pub struct PlanArgs {
@@ -411,17 +393,6 @@ pub struct LlmArgs {
     /// Print exactly what would be sent to the LLM, and send nothing
     #[arg(long, global = true)]
     pub show_prompt: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Output {
-    Text,
-    Json,
-    Yaml,
-    /// SARIF 2.1.0 (recommend only), for code-scanning tools
-    Sarif,
-    /// GitHub Actions workflow annotations (recommend only)
-    Github,
 }
 
 /// Flags every command accepts, before or after the subcommand, as with kubectl.

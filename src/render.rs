@@ -13,6 +13,18 @@ use crate::ui::Palette;
 
 pub const API_VERSION: &str = "kubectl-ai.io/v1alpha1";
 
+/// The output formats (`-o`); the flag parses straight into this.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Output {
+    Text,
+    Json,
+    Yaml,
+    /// SARIF 2.1.0 (recommend only), for code-scanning tools
+    Sarif,
+    /// GitHub Actions workflow annotations (recommend only)
+    Github,
+}
+
 /// A diagnosis as data.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]

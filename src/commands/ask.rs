@@ -7,42 +7,43 @@ use std::sync::{Arc, Mutex};
 use anyhow::Context as _;
 use serde_json::json;
 
+use super::Intent;
 use crate::analyze::{self, Finding};
-use crate::cli::{Global, LlmArgs, Output, PlanArgs};
-use crate::config::{self, LlmFlags, LlmSettings, Provider};
+use crate::config::{LlmSettings, Provider};
 use crate::context::Context;
 use crate::error::{Error, exit};
 use crate::llm::prompt::{self, Prompt};
 use crate::llm::redact::Redactor;
-use crate::llm::{self, Chunk, Conversation, ToolRunner, Usage, tools};
-use crate::{render, ui};
+use crate::llm::{self, Conversation, ToolRunner, tools};
+use crate::render::{self, Output};
+use crate::session::Session;
 
 /// The prompts compiled in; `--prompt-dir` (or `promptDir` in the config file) replaces them with
 /// files of the same names.
-pub const SYSTEM_PROMPT: &str = include_str!("../prompts/system.md");
-pub const QUESTION_PROMPT: &str = include_str!("../prompts/question.md");
+pub const SYSTEM_PROMPT: &str = include_str!("../../prompts/system.md");
+pub const QUESTION_PROMPT: &str = include_str!("../../prompts/question.md");
 
 /// Piped text is kept to its last this-many bytes: the end of a log is where it explains itself.
 const MAX_PIPED: usize = 32 * 1024;
 
-pub async fn run(
-    global: &Global,
-    args: &LlmArgs,
-    plan_args: &PlanArgs,
-    words: &[String],
+pub(crate) async fn run(
+    session: &Session,
+    words: &str,
+    intent: Intent,
     out: &mut dyn Write,
 ) -> anyhow::Result<u8> {
-    let mut question = words.join(" ");
+    let args = &session.llm;
+    let mut question = words.to_string();
     // Only the operator's own words can ask for a change (or justify one); piped logs cannot.
     let own_words = question.clone();
-    let propose = args.max_steps > 0 && asks_for_change(&question);
+    let propose = args.max_steps > 0 && intent.asks_for_change();
     if let Some(piped) = read_piped()? {
         question = format!("{question}\n\n{piped}");
     }
-    let settings = settings(args)?;
+    let settings = session.llm_settings()?;
     let (system, template) = prompts(&settings)?;
 
-    let ctx = crate::collect_context(global).await?;
+    let ctx = session.collect().await?;
     let offered = if args.max_steps > 0 {
         tools::definitions(propose)
     } else {
@@ -64,12 +65,12 @@ pub async fn run(
         return Ok(exit::OK);
     }
     if settings.provider == Provider::None {
-        let code = no_llm(global, &ctx, &relevant, out)?;
-        fix_hint(global, &ctx, &relevant);
+        let code = no_llm(session, &ctx, &relevant, out)?;
+        fix_hint(session, &ctx, &relevant);
         return Ok(code);
     }
 
-    let stream = !args.no_stream && global.output == Output::Text;
+    let stream = !args.no_stream && session.output == Output::Text;
     let proposals = Arc::new(Mutex::new(Proposals::default()));
     let shared = Arc::new((ctx.clone(), grounding.findings.clone(), own_words));
     let mut retried = false;
@@ -84,11 +85,11 @@ pub async fn run(
                 propose,
             )),
         };
-        match answer(
+        match llm::answer(
             &settings,
             conversation,
             stream,
-            global.output == Output::Text,
+            session.output == Output::Text,
             out,
         )
         .await
@@ -106,20 +107,20 @@ pub async fn run(
     if let Some(error) = proposals.errors.into_iter().next() {
         return Err(Error::InvalidProposal(error).into());
     }
-    if global.output != Output::Text {
+    if session.output != Output::Text {
         let doc = json!({ "answer": text, "findings": relevant, "model": model, "usage": usage,
                           "proposedChanges": proposals.actions });
-        write_doc(global.output, &doc, out)?;
+        write_doc(session.output, &doc, out)?;
         return Ok(exit::OK);
     }
     if proposals.actions.is_empty() {
         if !propose {
-            fix_hint(global, &ctx, &relevant);
+            fix_hint(session, &ctx, &relevant);
         }
         return Ok(exit::OK);
     }
     writeln!(out)?;
-    if !matches!(crate::source(global), crate::cluster::Source::Live(_)) {
+    if !session.is_live() {
         writeln!(
             out,
             "Proposed changes (a snapshot cannot be changed, so these are suggestions only):"
@@ -130,79 +131,16 @@ pub async fn run(
         return Ok(exit::OK);
     }
     // The model proposed; the same gate as every other change decides.
-    let (cluster, scope) = crate::live_cluster(global, "applying proposed changes").await?;
+    let (cluster, scope) = session.live_cluster("applying proposed changes").await?;
     let plan = crate::plan::Plan {
         actions: proposals.actions,
     };
-    crate::plan::execute::run(
-        &cluster,
-        &scope,
-        plan,
-        &crate::plan_options(global, plan_args),
-        out,
-    )
-    .await
-}
-
-/// Whether the operator asks for a change rather than only an explanation. Only then is the model
-/// offered `propose_changes`: its schema costs more tokens than the evidence of most questions, and
-/// the system prompt forbids proposing what nobody asked for anyway. A question mistaken for a
-/// request only costs tokens; a request mistaken for a question gets advice and `fix_hint`.
-pub fn asks_for_change(question: &str) -> bool {
-    const VERBS: &[&str] = &[
-        "add",
-        "apply",
-        "autoscale",
-        "bump",
-        "change",
-        "decrease",
-        "delete",
-        "downgrade",
-        "edit",
-        "fix",
-        "increase",
-        "label",
-        "lower",
-        "patch",
-        "raise",
-        "remove",
-        "resize",
-        "restart",
-        "revert",
-        "rollback",
-        "roll",
-        "scale",
-        "set",
-        "update",
-        "upgrade",
-    ];
-    // "why does it not scale" asks about scaling; "why is it down? fix it" asks for a fix.
-    const QUESTION: &[&str] = &[
-        "why", "what", "how", "where", "when", "which", "who", "is", "are", "does", "do", "did",
-        "was", "were", "has", "have",
-    ];
-    question
-        .split(['?', '.', '!', ';', '\n'])
-        .map(|sentence| {
-            sentence
-                .split(|c: char| !c.is_ascii_alphabetic())
-                .filter(|w| !w.is_empty())
-                .map(str::to_lowercase)
-                .collect::<Vec<_>>()
-        })
-        .filter(|words| {
-            !words
-                .first()
-                .is_some_and(|w| QUESTION.contains(&w.as_str()))
-        })
-        .any(|words| words.iter().any(|w| VERBS.contains(&w.as_str())))
+    crate::plan::execute::run(&cluster, &scope, plan, &session.plan_options(), out).await
 }
 
 /// After an answer that proposed nothing: how to apply the analyzers' certain fixes, if any.
-fn fix_hint(global: &Global, ctx: &Context, relevant: &[Finding]) {
-    if global.output != Output::Text
-        || !matches!(crate::source(global), crate::cluster::Source::Live(_))
-    {
+fn fix_hint(session: &Session, ctx: &Context, relevant: &[Finding]) {
+    if session.output != Output::Text || !session.is_live() {
         return;
     }
     let fixes = crate::plan::fixes::for_findings(ctx, relevant);
@@ -341,18 +279,6 @@ fn tool_runner(
     })
 }
 
-/// The effective LLM settings: flags over environment over config file over defaults.
-pub fn settings(args: &LlmArgs) -> anyhow::Result<LlmSettings> {
-    let env = |k: &str| std::env::var(k).ok();
-    let file = config::load()?;
-    let flags = LlmFlags {
-        model: args.model.clone(),
-        max_context_tokens: args.max_context_tokens,
-        prompt_dir: args.prompt_dir.clone(),
-    };
-    Ok(config::resolve(&flags, file, &env))
-}
-
 fn prompts(settings: &LlmSettings) -> Result<(String, String), Error> {
     let Some(dir) = &settings.prompt_dir else {
         return Ok((SYSTEM_PROMPT.to_string(), QUESTION_PROMPT.to_string()));
@@ -388,58 +314,8 @@ fn read_piped() -> anyhow::Result<Option<String>> {
     Ok((!text.trim().is_empty()).then_some(text))
 }
 
-/// Streams (or waits for) the answer; the spinner runs on stderr until the first token.
-pub(crate) async fn answer(
-    settings: &LlmSettings,
-    conversation: Conversation,
-    stream: bool,
-    print: bool,
-    out: &mut dyn Write,
-) -> Result<(String, String, Option<Usage>), Error> {
-    let mut rx = llm::complete(settings, conversation, stream);
-    let mut spinner = Some(ui::Spinner::start(format!("Asking {}…", settings.model)));
-    let (mut text, mut model, mut usage) = (String::new(), settings.model.clone(), None);
-    let mut done = false;
-    while let Some(chunk) = rx.recv().await {
-        match chunk? {
-            Chunk::Text(t) => {
-                spinner = None;
-                text.push_str(&t);
-                if print {
-                    // A closed pipe ends the answer quietly; nothing else can fail here.
-                    if out
-                        .write_all(t.as_bytes())
-                        .and_then(|_| out.flush())
-                        .is_err()
-                    {
-                        break;
-                    }
-                }
-            }
-            Chunk::Done { model: m, usage: u } => {
-                model = m;
-                usage = u;
-                done = true;
-            }
-        }
-    }
-    drop(spinner);
-    if !done && !text.is_empty() && print {
-        let _ = writeln!(out);
-    }
-    if !done {
-        return Err(Error::LlmMalformed {
-            detail: "the answer ended before it was complete".into(),
-        });
-    }
-    if print && !text.ends_with('\n') {
-        let _ = writeln!(out);
-    }
-    Ok((text, model, usage))
-}
-
 fn no_llm(
-    global: &Global,
+    session: &Session,
     ctx: &Context,
     findings: &[Finding],
     out: &mut dyn Write,
@@ -447,9 +323,8 @@ fn no_llm(
     eprintln!(
         "note: no LLM configured, so this is the analyzers' answer; set OPENAI_API_KEY, or OPENAI_BASE_URL for a local server such as Ollama (http://localhost:11434/v1), to get one in plain words"
     );
-    match global.output {
-        Output::Text => render::Report::new(ctx, None, findings)
-            .text(out, &ui::Palette::for_stdout(global.no_color))?,
+    match session.output {
+        Output::Text => render::Report::new(ctx, None, findings).text(out, &session.palette)?,
         format => write_doc(
             format,
             &json!({ "answer": null, "findings": findings, "model": null, "usage": null }),
@@ -465,31 +340,4 @@ fn write_doc(format: Output, doc: &serde_json::Value, out: &mut dyn Write) -> an
         _ => writeln!(out, "{}", serde_json::to_string_pretty(doc)?)?,
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::asks_for_change;
-
-    #[test]
-    fn requests_for_a_change_are_told_from_questions() {
-        for request in [
-            "scale the backend to 3 replicas",
-            "why is backend crashlooping? fix it",
-            "can you restart the frontend",
-            "please add an autoscaler to the backend",
-            "bump the memory limit of order-worker to 256Mi",
-        ] {
-            assert!(asks_for_change(request), "{request}");
-        }
-        for question in [
-            "why is backend crashlooping",
-            "why does the todo-backend autoscaler not scale",
-            "how do I fix the frontend",
-            "what changed in the last rollout",
-            "is the update stuck",
-        ] {
-            assert!(!asks_for_change(question), "{question}");
-        }
-    }
 }

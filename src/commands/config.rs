@@ -7,23 +7,20 @@ use std::time::Duration;
 use async_openai::Client;
 use serde_json::json;
 
-use crate::cli::{LlmArgs, Output};
 use crate::config::{self, LlmSettings, Provider};
 use crate::error::exit;
+use crate::render::Output;
+use crate::session::Session;
 
 /// How long the endpoint check waits: it is a ping, not a question.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(10);
 
-pub async fn run(
-    args: &LlmArgs,
-    output: Output,
-    check: bool,
-    out: &mut dyn Write,
-) -> anyhow::Result<u8> {
+pub(crate) async fn run(session: &Session, check: bool, out: &mut dyn Write) -> anyhow::Result<u8> {
+    let output = session.output;
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
     let path = config::config_path(&env);
     let file_found = path.as_ref().is_some_and(|p| p.is_file());
-    let settings = crate::ask::settings(args)?;
+    let settings = session.llm_settings()?;
     let (kind, key, key_source) = match &settings.provider {
         Provider::None => ("none", None, None),
         Provider::OpenAi { api_key, .. } => (

@@ -8,24 +8,19 @@
 //! -> `/ready` through the API server's service proxy -> how to reach it. A failure runs the
 //! diagnosis on the app's namespace and names the undo command.
 
-pub mod app;
-pub(crate) mod build;
-pub(crate) mod images;
-pub(crate) mod registry;
-pub mod survey;
-pub mod verify;
-pub mod words;
-
 use std::io::Write;
 use std::path::Path;
 
 use serde_json::Value;
 
-use crate::cli::{DeployArgs, Global, LlmArgs, Output, PlanArgs, UndeployArgs};
+use crate::cli::{DeployArgs, UndeployArgs};
 use crate::cluster::live::Cluster;
 use crate::context::{ObjectRef, Scope};
+use crate::deploy::{app, build, images, survey, verify, words};
 use crate::error::{Error, exit};
 use crate::plan::{self, Action, Plan};
+use crate::render::Output;
+use crate::session::{PlanSettings, Session};
 use crate::ui::{Palette, Spinner};
 use app::Values;
 use survey::Note;
@@ -48,10 +43,8 @@ fn source_of(what: &str) -> Result<Source, Error> {
     )))
 }
 
-pub async fn deploy(
-    global: &Global,
-    llm: &LlmArgs,
-    plan_args: &PlanArgs,
+pub(crate) async fn deploy(
+    session: &Session,
     args: &DeployArgs,
     out: &mut dyn Write,
 ) -> anyhow::Result<u8> {
@@ -69,7 +62,7 @@ pub async fn deploy(
             )
             .into());
         }
-        return deploy_manifests(global, plan_args, args.skip_image_check, &args.what, out).await;
+        return deploy_manifests(session, args.skip_image_check, &args.what, out).await;
     };
     let mut values = Values::default();
     if let Some(tag) = &args.image_tag {
@@ -80,7 +73,7 @@ pub async fn deploy(
     }
     if !args.request.is_empty() {
         let request = args.request.join(" ");
-        let asked = words::values(llm, &request).await?;
+        let asked = words::values(session.llm_settings(), &request).await?;
         let shown: Vec<String> = asked.0.iter().map(|(k, v)| format!("{k}={v}")).collect();
         eprintln!("\"{request}\" means: --set {}", shown.join(" --set "));
         // Explicit flags are the user's last word.
@@ -88,7 +81,8 @@ pub async fn deploy(
         merged.0.extend(values.0);
         values = merged;
     }
-    let namespace = global
+    let namespace = session
+        .scope
         .namespace
         .clone()
         .unwrap_or_else(|| app::NAMESPACE.to_string());
@@ -108,14 +102,14 @@ pub async fn deploy(
         return Ok(exit::OK);
     }
 
-    let (cluster, _) = crate::live_cluster(global, "deploy").await?;
-    let palette = Palette::for_stdout(global.no_color);
+    let (cluster, _) = session.live_cluster("deploy").await?;
+    let palette = session.palette.clone();
     let found = {
         let _s = Spinner::start("Looking at the cluster…".into());
         survey::survey(&cluster).await?
     };
     let (values, notes) = survey::adapt(&found, &values, &namespace);
-    let text = global.output == Output::Text;
+    let text = session.output == Output::Text;
     if text {
         writeln!(
             out,
@@ -164,25 +158,27 @@ pub async fn deploy(
         writeln!(out)?;
     }
     let built = match &args.build {
-        Some(dir) => match build_images(dir, &found.nodes, &objects, plan_args, text, out).await? {
-            Some(built) => built,
-            None => return Ok(exit::NOT_APPLIED),
-        },
+        Some(dir) => {
+            match build_images(dir, &found.nodes, &objects, &session.plan, text, out).await? {
+                Some(built) => built,
+                None => return Ok(exit::NOT_APPLIED),
+            }
+        }
         None => Vec::new(),
     };
     if !args.skip_image_check {
-        preflight(global, &cluster, &found.nodes, &objects, &built, true, out).await?;
+        preflight(session, &cluster, &found.nodes, &objects, &built, true, out).await?;
     }
     let actions: Vec<Action> = objects
         .iter()
         .filter_map(|o| Action::apply_manifest(o.clone(), "todo-app"))
         .collect();
     let scope = Scope::Namespace(namespace.clone());
-    let (code, id) = apply(&cluster, &scope, actions, global, plan_args, out).await?;
-    if code != exit::OK || plan_args.dry_run || !text {
+    let (code, id) = apply(&cluster, &scope, actions, session, out).await?;
+    if code != exit::OK || session.plan.dry_run || !text {
         return Ok(code);
     }
-    if plan_args.timeout.is_zero() {
+    if session.plan.timeout.is_zero() {
         writeln!(out, "Not waiting for the app (--timeout 0).")?;
         return Ok(exit::OK);
     }
@@ -190,7 +186,7 @@ pub async fn deploy(
         &cluster,
         &namespace,
         &objects,
-        plan_args.timeout,
+        session.plan.timeout,
         id.as_deref(),
         &palette,
         out,
@@ -201,14 +197,14 @@ pub async fn deploy(
             verify::reach(&cluster, &found, &namespace, &objects, out).await?;
             Ok(exit::OK)
         }
-        Err(e) => unhealthy(global, &cluster, &namespace, id.as_deref(), e, out).await,
+        Err(e) => unhealthy(session, &cluster, &namespace, id.as_deref(), e, out).await,
     }
 }
 
 /// The pre-flight image check: images just built count as present (a node's image list lags
 /// behind); notes go to stderr; missing images are listed with their fixes, then stop the deploy.
 async fn preflight(
-    global: &Global,
+    session: &Session,
     cluster: &Cluster,
     nodes: &survey::Nodes,
     objects: &[Value],
@@ -223,7 +219,7 @@ async fn preflight(
     if wanted.is_empty() {
         return Ok(());
     }
-    let limit = images::time_limit(global.request_timeout);
+    let limit = images::time_limit(session.request_timeout);
     let checked = {
         let _s = Spinner::start(format!("Checking {} image(s)…", wanted.len()));
         images::check(cluster, &nodes.flavour, &nodes.images, &wanted, limit).await
@@ -234,8 +230,8 @@ async fn preflight(
     if checked.missing.is_empty() {
         return Ok(());
     }
-    if global.output == Output::Text {
-        show_missing(nodes, &checked.missing, todo_app, global.no_color, out)?;
+    if session.output == Output::Text {
+        show_missing(nodes, &checked.missing, todo_app, &session.palette, out)?;
     }
     let names: Vec<&str> = checked.missing.iter().map(|m| m.image.as_str()).collect();
     Err(Error::ImagesMissing {
@@ -249,10 +245,10 @@ fn show_missing(
     nodes: &survey::Nodes,
     missing: &[images::Missing],
     todo_app: bool,
-    no_color: bool,
+    palette: &Palette,
     out: &mut dyn Write,
 ) -> std::io::Result<()> {
-    let p = Palette::for_stdout(no_color);
+    let p = palette;
     writeln!(out, "{}", p.bold("Images the cluster cannot get:"))?;
     for m in missing {
         writeln!(out, "  {} ({}): {}", m.image, m.workloads.join(", "), m.why)?;
@@ -283,15 +279,15 @@ async fn build_images(
     dir: &Path,
     nodes: &survey::Nodes,
     objects: &[Value],
-    plan_args: &PlanArgs,
+    consent: &PlanSettings,
     text: bool,
     out: &mut dyn Write,
 ) -> anyhow::Result<Option<Vec<String>>> {
     let wanted = build::app_images(objects);
     let steps = build::steps(nodes, dir, &wanted)?;
     // -o json|yaml prints the plan as data and changes nothing: neither does its build.
-    let show_only = plan_args.dry_run || !text;
-    let outcome = build::run(&steps, plan_args.yes, show_only, !text, out).await?;
+    let show_only = consent.dry_run || !text;
+    let outcome = build::run(&steps, consent.yes, show_only, !text, out).await?;
     Ok((outcome != build::Outcome::Declined).then(|| wanted.into_iter().map(|(_, i)| i).collect()))
 }
 
@@ -301,13 +297,12 @@ async fn apply(
     cluster: &Cluster,
     scope: &Scope,
     actions: Vec<Action>,
-    global: &Global,
-    plan_args: &PlanArgs,
+    session: &Session,
     out: &mut dyn Write,
 ) -> anyhow::Result<(u8, Option<String>)> {
     let opts = plan::execute::Options {
         wait: std::time::Duration::ZERO,
-        ..crate::plan_options(global, plan_args)
+        ..session.plan_options()
     };
     let before = plan::history::list()?.len();
     let code = plan::execute::run(cluster, scope, Plan { actions }, &opts, out).await?;
@@ -319,7 +314,7 @@ async fn apply(
 
 /// Prints the diagnosis of the app's namespace and ends with the error and the undo command.
 async fn unhealthy(
-    global: &Global,
+    session: &Session,
     cluster: &Cluster,
     namespace: &str,
     id: Option<&str>,
@@ -334,12 +329,11 @@ async fn unhealthy(
         .collect(
             Scope::Namespace(namespace.to_string()),
             crate::cluster::logs::Tail::default(),
-            global.chunk_size,
+            session.limits.chunk_size,
         )
         .await?;
     let findings = crate::analyze::analyze(&ctx);
-    crate::render::Report::new(&ctx, None, &findings)
-        .text(out, &Palette::for_stdout(global.no_color))?;
+    crate::render::Report::new(&ctx, None, &findings).text(out, &session.palette)?;
     Err(Error::Unhealthy {
         app: format!("namespace {namespace}"),
         undo: id
@@ -351,13 +345,12 @@ async fn unhealthy(
 
 /// `deploy DIR|FILE`: any manifests, through the same plan, then their rollouts.
 async fn deploy_manifests(
-    global: &Global,
-    plan_args: &PlanArgs,
+    session: &Session,
     skip_image_check: bool,
     what: &str,
     out: &mut dyn Write,
 ) -> anyhow::Result<u8> {
-    let (cluster, scope) = crate::live_cluster(global, "deploy").await?;
+    let (cluster, scope) = session.live_cluster("deploy").await?;
     let Scope::Namespace(default_ns) = scope.clone() else {
         return Err(Error::Usage("deploy takes one namespace (-n), not -A".into()).into());
     };
@@ -418,13 +411,13 @@ async fn deploy_manifests(
             }
         };
         let nodes = survey::Nodes::read(&nodes);
-        preflight(global, &cluster, &nodes, &objects, &[], false, out).await?;
+        preflight(session, &cluster, &nodes, &objects, &[], false, out).await?;
     }
-    let (code, id) = apply(&cluster, &scope, actions, global, plan_args, out).await?;
+    let (code, id) = apply(&cluster, &scope, actions, session, out).await?;
     if code != exit::OK
-        || plan_args.dry_run
-        || global.output != Output::Text
-        || plan_args.timeout.is_zero()
+        || session.plan.dry_run
+        || session.output != Output::Text
+        || session.plan.timeout.is_zero()
     {
         return Ok(code);
     }
@@ -440,30 +433,26 @@ async fn deploy_manifests(
                 .and_then(Value::as_str)
                 .unwrap_or_default(),
         );
-        plan::execute::wait_rollout(&cluster, &target, plan_args.timeout, &id).await?;
-        writeln!(
-            out,
-            "{} {target} is ready",
-            Palette::for_stdout(global.no_color).good("✓")
-        )?;
+        plan::execute::wait_rollout(&cluster, &target, session.plan.timeout, &id).await?;
+        writeln!(out, "{} {target} is ready", session.palette.good("✓"))?;
     }
     Ok(exit::OK)
 }
 
-pub async fn undeploy(
-    global: &Global,
-    plan_args: &PlanArgs,
+pub(crate) async fn undeploy(
+    session: &Session,
     args: &UndeployArgs,
     out: &mut dyn Write,
 ) -> anyhow::Result<u8> {
     if !matches!(source_of(&args.what)?, Source::TodoApp) {
         return Err(Error::Usage("undeploy knows the bundled app: todo-app".into()).into());
     }
-    let namespace = global
+    let namespace = session
+        .scope
         .namespace
         .clone()
         .unwrap_or_else(|| app::NAMESPACE.to_string());
-    let (cluster, _) = crate::live_cluster(global, "undeploy").await?;
+    let (cluster, _) = session.live_cluster("undeploy").await?;
     let mut targets: Vec<ObjectRef> = app::render(&Values::default(), &namespace)
         .iter()
         .map(|o| {
@@ -510,7 +499,7 @@ pub async fn undeploy(
     }
     let opts = plan::execute::Options {
         delete_data: args.delete_data,
-        ..crate::plan_options(global, plan_args)
+        ..session.plan_options()
     };
     let code = plan::execute::run(
         &cluster,
@@ -520,7 +509,7 @@ pub async fn undeploy(
         out,
     )
     .await?;
-    if global.output == Output::Text && !kept.is_empty() {
+    if session.output == Output::Text && !kept.is_empty() {
         writeln!(
             out,
             "Kept (the data and what reads it): {}. Remove them too with --delete-data.",

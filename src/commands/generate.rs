@@ -2,12 +2,10 @@
 //! or `kubectl ai -f deploy.yaml "add a readiness probe"` to edit files.
 //!
 //! The LLM proposes objects through one tool call; nothing it writes is trusted. Each proposal is
-//! parsed strictly, checked against the cluster's own OpenAPI schema ([`openapi`]) and dry-run by
+//! parsed strictly, checked against the cluster's own OpenAPI schema ([`crate::generate::openapi`]) and dry-run by
 //! the server; what fails goes back to the model for at most two repair rounds, and what still fails
 //! ends as an error, never as an apply. The recommendation rules then run on the objects, and the
 //! plan pipeline (diff, consent, apply, history) is the only way they reach the cluster.
-
-pub mod openapi;
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -17,14 +15,16 @@ use async_openai::types::chat::{ChatCompletionTool, ChatCompletionTools, Functio
 use serde_json::{Value, json};
 
 use crate::analyze::Severity;
-use crate::cli::{Global, LlmArgs, Output, PlanArgs};
 use crate::cluster::live::Cluster;
 use crate::context::Scope;
 use crate::error::{Error, exit};
+use crate::generate::openapi;
 use crate::llm::Conversation;
 use crate::llm::prompt::{self, Item};
 use crate::plan::{self, Action, Plan};
 use crate::recommend::inventory::{self, Inventory, Object};
+use crate::render::Output;
+use crate::session::Session;
 use crate::ui::Spinner;
 
 pub const GENERATE_PROMPT: &str = include_str!("../../prompts/generate.md");
@@ -32,34 +32,19 @@ const TOOL: &str = "propose_manifests";
 /// Proposals after the first that may repair validation errors.
 const REPAIRS: usize = 2;
 
-/// Whether a question asks to create or change resources rather than to explain something.
-pub fn is_request(question: &str) -> bool {
-    // "add", "scale", "restart" change what exists: typed actions through `ask` handle those.
-    const VERBS: &[&str] = &[
-        "create", "make", "generate", "write", "expose", "deploy", "setup", "set up", "give me",
-        "scaffold", "build me",
-    ];
-    let q = question.trim().to_lowercase();
-    VERBS
-        .iter()
-        .any(|v| q.starts_with(v) && q[v.len()..].starts_with(|c: char| c.is_whitespace()))
-}
-
 /// Where the result goes.
-pub struct Request<'a> {
+pub(crate) struct Request<'a> {
     pub words: String,
     pub files: &'a [PathBuf],
     pub write: bool,
 }
 
-pub async fn run(
-    global: &Global,
-    llm_args: &LlmArgs,
-    plan_args: &PlanArgs,
+pub(crate) async fn run(
+    session: &Session,
     req: Request<'_>,
     out: &mut dyn Write,
 ) -> anyhow::Result<u8> {
-    let settings = crate::ask::settings(llm_args)?;
+    let settings = session.llm_settings()?;
     if settings.provider == crate::config::Provider::None {
         return Err(Error::Usage(
             "creating or changing manifests from words needs an LLM (OPENAI_API_KEY, or OPENAI_BASE_URL for a local server)".into(),
@@ -71,7 +56,7 @@ pub async fn run(
     for f in req.files {
         inputs.extend(inventory::read_inputs(f)?);
     }
-    let cluster = match crate::live_cluster(global, "creating resources").await {
+    let cluster = match session.live_cluster("creating resources").await {
         Ok(c) => Some(c),
         Err(e) if !inputs.is_empty() => {
             eprintln!(
@@ -83,12 +68,16 @@ pub async fn run(
     };
     let namespace = match cluster.as_ref().map(|(_, s)| s) {
         Some(Scope::Namespace(ns)) => ns.clone(),
-        _ => global.namespace.clone().unwrap_or_else(|| "default".into()),
+        _ => session
+            .scope
+            .namespace
+            .clone()
+            .unwrap_or_else(|| "default".into()),
     };
     let context = match &cluster {
         Some((c, _)) => {
             let _s = Spinner::start("Reading the cluster…".into());
-            cluster_summary(c, &namespace, global.chunk_size).await?
+            cluster_summary(c, &namespace, session.limits.chunk_size).await?
         }
         None => String::new(),
     };
@@ -105,13 +94,13 @@ pub async fn run(
         )
         .await?;
         let warnings = warnings(&objects, &namespace);
-        let interactive = global.output == Output::Text
+        let interactive = session.output == Output::Text
             && inputs.is_empty()
-            && !plan_args.yes
-            && !plan_args.dry_run
+            && !session.plan.yes
+            && !session.plan.dry_run
             && std::io::stdin().is_terminal()
             && std::io::stderr().is_terminal();
-        if global.output == Output::Text && !warnings.is_empty() {
+        if session.output == Output::Text && !warnings.is_empty() {
             writeln!(out, "Recommendations for the proposed objects:")?;
             for w in &warnings {
                 writeln!(out, "  {w}")?;
@@ -192,7 +181,7 @@ pub async fn run(
         }
         return Ok(exit::OK);
     }
-    if global.output == Output::Yaml {
+    if session.output == Output::Yaml {
         out.write_all(yaml(&objects)?.as_bytes())?;
         return Ok(exit::OK);
     }
@@ -209,7 +198,7 @@ pub async fn run(
         &cluster,
         &Scope::Namespace(namespace),
         Plan { actions },
-        &crate::plan_options(global, plan_args),
+        &session.plan_options(),
         out,
     )
     .await
@@ -359,7 +348,7 @@ async fn propose(
         };
         let answering = Spinner::start(format!("Asking {} for manifests…", settings.model));
         let mut sink = std::io::sink();
-        crate::ask::answer(settings, conversation, false, false, &mut sink).await?;
+        crate::llm::answer(settings, conversation, false, false, &mut sink).await?;
         drop(answering);
         let Some(arguments) = proposed.lock().expect("poisoned").take() else {
             return Err(Error::InvalidProposal(
@@ -572,17 +561,6 @@ fn edit_files(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn requests_to_create_are_told_from_questions() {
-        assert!(is_request(
-            "create a redis deployment with 3 replicas and a service"
-        ));
-        assert!(is_request("Expose the frontend on port 80"));
-        assert!(!is_request("why is backend crashlooping"));
-        assert!(!is_request("add an autoscaler to the backend"));
-        assert!(!is_request("address of the frontend?"));
-    }
 
     #[test]
     fn parsing_is_strict_and_fills_the_namespace() {

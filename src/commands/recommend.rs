@@ -1,72 +1,38 @@
-//! `kubectl ai recommend`: best-practice checks for pipelines and people.
-//!
-//! Inputs become one [`inventory::Inventory`] (manifests need no cluster; a cluster adds pod
-//! states and usage), [`rules`] turn it into recommendations, suppressions drop what the user has
-//! accepted, and [`output`] writes text, JSON/YAML, SARIF or GitHub annotations. The exit code
-//! answers one question a pipeline asks: did anything reach `--fail-on`? Fixes go through the plan
-//! pipeline for a cluster, or through [`write`] into the manifest files.
-
-pub mod inventory;
-mod lines;
-pub mod output;
-pub mod policy;
-pub mod rules;
-pub mod schema;
-mod validate;
-pub mod write;
+//! `kubectl ai recommend`: read the manifests or the cluster into an inventory, run the rules,
+//! drop what the operator accepted, write the report, then (with `--fix`) rewrite the files or
+//! apply through the plan pipeline. The exit code says whether anything reached `--fail-on`.
 
 use std::io::Write;
 
 use crate::analyze::Severity;
-use crate::cli::{FailOn, Global, LlmArgs, Output, PlanArgs, RecommendArgs};
+use crate::cli::RecommendArgs;
 use crate::config;
 use crate::error::{Error, exit};
 use crate::llm::Conversation;
 use crate::llm::prompt::{self, Item};
-use inventory::Inventory;
-use policy::Policy;
-use rules::{Recommendation, RuleId};
+use crate::recommend::inventory::{self, Inventory};
+use crate::recommend::policy::{self, Policy};
+use crate::recommend::rules::{self, Recommendation, RuleId};
+use crate::recommend::{
+    EXPLAIN_PROMPT, IGNORE_ANNOTATION, Outcome, output, schema, validate, write,
+};
+use crate::render::Output;
+use crate::session::Session;
 
-/// The annotation that silences rules on one object.
-pub const IGNORE_ANNOTATION: &str = "kubectl-ai.io/ignore";
-
-/// The system prompt for `--explain`.
-pub const EXPLAIN_PROMPT: &str = include_str!("../../prompts/recommend.md");
-
-/// What ran and what it found, for every output format.
-#[derive(Debug)]
-pub struct Outcome {
-    pub source: String,
-    pub recommendations: Vec<Recommendation>,
-    pub suppressed: usize,
-    pub fail_on: FailOn,
-    pub explanation: Option<String>,
-}
-
-impl Outcome {
-    /// Whether anything reaches the threshold.
-    pub fn fails(&self) -> bool {
-        let threshold = match self.fail_on {
-            FailOn::Never => return false,
-            FailOn::Info => Severity::Info,
-            FailOn::Warning => Severity::Warning,
-            FailOn::Error => Severity::Error,
-        };
-        self.recommendations.iter().any(|r| r.severity >= threshold)
-    }
-}
-
-pub async fn run(
-    global: &Global,
-    llm_args: &LlmArgs,
-    plan_args: &PlanArgs,
+pub(crate) async fn run(
+    session: &Session,
     args: &RecommendArgs,
     out: &mut dyn Write,
 ) -> anyhow::Result<u8> {
     let file = config::load()?;
-    let policy = Policy::new(file.recommend.as_ref(), args)?;
+    let choices = policy::Choices {
+        enable: &args.enable,
+        disable: &args.disable,
+        severity: &args.severity,
+    };
+    let policy = Policy::new(file.recommend.as_ref(), &choices)?;
     if args.list_rules {
-        output::rules(global.output, &policy, out)?;
+        output::rules(session.output, &policy, out)?;
         return Ok(exit::OK);
     }
     let stdin = args.files.iter().any(|f| f.as_os_str() == "-");
@@ -87,15 +53,15 @@ pub async fn run(
     let suppress = Suppressions::parse(&ignore)?;
     let mut found = Vec::new();
     let inv = if args.files.is_empty() {
-        inventory::from_context(crate::collect_context(global).await?)
+        inventory::from_context(session.collect().await?)
     } else {
-        let ns = global.namespace.as_deref().unwrap_or("default");
+        let ns = session.scope.namespace.as_deref().unwrap_or("default");
         let mut inv = inventory::from_manifests(&args.files, ns)?;
         inv.kubernetes_minor = Some(schema::minor(&args.kubernetes_version)?);
         if !args.allow_empty {
             refuse_empty(&inv)?;
         }
-        found.extend(validated(global, args, &inv).await?);
+        found.extend(validated(session, args, &inv).await?);
         inv
     };
     found.extend(rules::check_all(&inv));
@@ -124,9 +90,9 @@ pub async fn run(
     }
 
     if args.explain {
-        outcome.explanation = explain(llm_args, &outcome).await?;
+        outcome.explanation = explain(session, &outcome).await?;
     }
-    output::write(global, &outcome, out)?;
+    output::write(session.output, &session.palette, &outcome, out)?;
 
     if args.fix && args.write {
         let files = write::rewrite(&inv, &outcome.recommendations)?;
@@ -135,7 +101,7 @@ pub async fn run(
                 path: f.path.clone(),
                 detail: format!("writing: {e}"),
             })?;
-            if global.output == Output::Text {
+            if session.output == Output::Text {
                 writeln!(out, "wrote {} fix(es) to {}", f.fixes, f.path)?;
             } else {
                 eprintln!("wrote {} fix(es) to {}", f.fixes, f.path);
@@ -145,15 +111,15 @@ pub async fn run(
     }
     if args.fix {
         let actions = plan_of(&outcome.recommendations);
-        let (cluster, scope) = crate::live_cluster(global, "recommend --fix").await?;
-        if global.output == Output::Text {
+        let (cluster, scope) = session.live_cluster("recommend --fix").await?;
+        if session.output == Output::Text {
             writeln!(out)?;
         }
         return crate::plan::execute::run(
             &cluster,
             &scope,
             crate::plan::Plan { actions },
-            &crate::plan_options(global, plan_args),
+            &session.plan_options(),
             out,
         )
         .await;
@@ -180,11 +146,25 @@ fn refuse_empty(inv: &Inventory) -> Result<(), Error> {
 
 /// Schema problems of the manifests, with a note for the custom resources left unchecked.
 async fn validated(
-    global: &Global,
+    session: &Session,
     args: &RecommendArgs,
     inv: &Inventory,
 ) -> anyhow::Result<Vec<Recommendation>> {
-    let Some((schemas, label)) = validate::schemas(global, args, inv).await? else {
+    let against = validate::Against {
+        validate: args.validate,
+        kubernetes_version: &args.kubernetes_version,
+        crd_schemas: &args.crd_schemas,
+    };
+    let cluster = match args.validate {
+        crate::recommend::Validate::Cluster => Some(
+            session
+                .live_cluster("recommend --validate cluster")
+                .await?
+                .0,
+        ),
+        _ => None,
+    };
+    let Some((schemas, label)) = validate::schemas(&against, cluster.as_ref(), inv).await? else {
         return Ok(Vec::new());
     };
     let v = validate::check(inv, &schemas, &label);
@@ -293,8 +273,8 @@ impl Suppressions {
 }
 
 /// The LLM's summary, grounded in the recommendations only; `None` without an LLM.
-async fn explain(args: &LlmArgs, outcome: &Outcome) -> anyhow::Result<Option<String>> {
-    let settings = crate::ask::settings(args)?;
+async fn explain(session: &Session, outcome: &Outcome) -> anyhow::Result<Option<String>> {
+    let settings = session.llm_settings()?;
     if settings.provider == config::Provider::None {
         eprintln!(
             "note: --explain needs an LLM (OPENAI_API_KEY, or OPENAI_BASE_URL for a local server); the recommendations are complete without it"
@@ -342,6 +322,6 @@ async fn explain(args: &LlmArgs, outcome: &Outcome) -> anyhow::Result<Option<Str
         runner: None,
     };
     let mut sink = std::io::sink();
-    let (text, _, _) = crate::ask::answer(&settings, conversation, false, false, &mut sink).await?;
+    let (text, _, _) = crate::llm::answer(&settings, conversation, false, false, &mut sink).await?;
     Ok(Some(text.trim().to_string()))
 }

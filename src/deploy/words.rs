@@ -8,8 +8,7 @@ use async_openai::types::chat::{ChatCompletionTool, ChatCompletionTools, Functio
 use serde_json::{Map, Value, json};
 
 use super::app::{KEYS, ValueKind, Values};
-use crate::cli::LlmArgs;
-use crate::config::Provider;
+use crate::config::{LlmSettings, Provider};
 use crate::error::Error;
 use crate::llm::Conversation;
 use crate::llm::prompt;
@@ -43,8 +42,10 @@ struct Outcome {
     errors: Vec<String>,
 }
 
-pub async fn values(args: &LlmArgs, request: &str) -> Result<Values, Error> {
-    let settings = crate::ask::settings(args).map_err(|e| Error::Usage(format!("{e:#}")))?;
+/// `settings` are the session's, or why they could not be read (a usage error here: the words
+/// were optional, `--set` does without).
+pub async fn values(settings: Result<LlmSettings, Error>, request: &str) -> Result<Values, Error> {
+    let settings = settings.map_err(|e| Error::Usage(e.to_string()))?;
     if settings.provider == Provider::None {
         return Err(Error::Usage(
             "a request in words needs an LLM (OPENAI_API_KEY, or OPENAI_BASE_URL for a local server); without one, use --set KEY=VALUE (see --list-values)".into(),
@@ -107,7 +108,7 @@ pub async fn values(args: &LlmArgs, request: &str) -> Result<Values, Error> {
         runner: Some(runner),
     };
     let mut sink = std::io::sink();
-    crate::ask::answer(&settings, conversation, false, false, &mut sink).await?;
+    crate::llm::answer(&settings, conversation, false, false, &mut sink).await?;
     let o = std::mem::take(&mut *outcome.lock().expect("poisoned"));
     if let Some(e) = o.errors.into_iter().next() {
         return Err(Error::InvalidProposal(format!(

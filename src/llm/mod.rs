@@ -4,6 +4,7 @@
 //! the first token and Ctrl-C can drop everything at once. async-openai already retries 429 and 5xx
 //! honouring Retry-After; what still fails is mapped to one line and exit code 4.
 
+mod answer;
 pub mod prompt;
 pub mod redact;
 pub mod tools;
@@ -27,6 +28,7 @@ use tokio::sync::mpsc;
 
 use crate::config::{LlmSettings, Provider};
 use crate::error::Error;
+pub(crate) use answer::answer;
 use prompt::Prompt;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]

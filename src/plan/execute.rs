@@ -13,10 +13,10 @@ use serde_json::{Value, json};
 
 use super::history::{self, Changed};
 use super::{Action, Change, FIELD_MANAGER, PatchKind, Plan, diff, justify, landed, policy};
-use crate::cli::Output;
 use crate::cluster::live::Cluster;
 use crate::context::Scope;
 use crate::error::{Error, exit, kube_detail};
+use crate::render::Output;
 use crate::ui::{Palette, Spinner};
 
 /// How far the pipeline may go on its own.

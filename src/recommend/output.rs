@@ -8,26 +8,37 @@ use serde::Serialize;
 use serde_json::json;
 use serde_sarif::sarif;
 
+use super::FailOn;
 use super::Outcome;
 use super::policy::Policy;
 use super::rules::{Category, RULES, Recommendation};
 use crate::analyze::Severity;
-use crate::cli::{FailOn, Global, Output};
+use crate::render::Output;
 use crate::ui::Palette;
 
 const SARIF_SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
 const HOME: &str = "https://github.com/kubectl-ai/kubectl-ai";
 
-pub fn write(global: &Global, outcome: &Outcome, out: &mut dyn Write) -> io::Result<()> {
+pub fn write(
+    output: Output,
+    palette: &Palette,
+    outcome: &Outcome,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     // Stdout is line-buffered: a report of thousands of lines would be as many writes.
     let mut out = io::BufWriter::with_capacity(1 << 16, out);
-    write_to(global, outcome, &mut out)?;
+    write_to(output, palette, outcome, &mut out)?;
     out.flush()
 }
 
-fn write_to(global: &Global, outcome: &Outcome, out: &mut dyn Write) -> io::Result<()> {
-    match global.output {
-        Output::Text => text(outcome, &Palette::for_stdout(global.no_color), out),
+fn write_to(
+    output: Output,
+    palette: &Palette,
+    outcome: &Outcome,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    match output {
+        Output::Text => text(outcome, palette, out),
         Output::Json => {
             serde_json::to_writer_pretty(&mut *out, &Report::new(outcome))?;
             writeln!(out)

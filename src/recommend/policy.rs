@@ -2,7 +2,6 @@
 //! `recommend:` section, then flags: a team's gate is configuration, not a fork of the table.
 
 use crate::analyze::Severity;
-use crate::cli::RecommendArgs;
 use crate::config::RecommendFile;
 use crate::error::Error;
 
@@ -44,9 +43,16 @@ fn severity(word: &str, whence: &str) -> Result<Severity, Error> {
     }
 }
 
+/// What the flags say about rules: `--enable`, `--disable`, `--severity RULE=LEVEL`.
+pub struct Choices<'a> {
+    pub enable: &'a [String],
+    pub disable: &'a [String],
+    pub severity: &'a [String],
+}
+
 impl Policy {
     /// Defaults, then the config file, then flags (each later source wins).
-    pub fn new(file: Option<&RecommendFile>, args: &RecommendArgs) -> Result<Policy, Error> {
+    pub fn new(file: Option<&RecommendFile>, flags: &Choices) -> Result<Policy, Error> {
         let mut p = Policy::default();
         if let Some(f) = file {
             p.set(&f.enable, &f.disable, "the config file's recommend section")?;
@@ -55,8 +61,8 @@ impl Policy {
                 p.severity[r as usize] = severity(level, &format!("recommend.severity.{id}"))?;
             }
         }
-        p.set(&args.enable, &args.disable, "--enable/--disable")?;
-        for entry in &args.severity {
+        p.set(flags.enable, flags.disable, "--enable/--disable")?;
+        for entry in flags.severity {
             let (id, level) = entry.split_once('=').ok_or_else(|| {
                 Error::Usage(format!(
                     "--severity {entry:?}: write RULE=error|warning|info"

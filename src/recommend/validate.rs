@@ -6,11 +6,12 @@ use std::collections::{BTreeSet, HashMap};
 
 use serde_json::Value;
 
+use super::Validate;
 use super::inventory::{Document, Inventory, Object, Origin, split_documents};
 use super::lines::line_of;
 use super::rules::{Location, Recommendation, RuleId};
 use super::schema;
-use crate::cli::{Global, RecommendArgs, Validate};
+use crate::cluster::live::Cluster;
 use crate::error::Error;
 use crate::generate::openapi::{Problem, Schemas};
 
@@ -22,20 +23,30 @@ pub(crate) struct Validation {
     pub skipped: BTreeSet<String>,
 }
 
+/// What `recommend -f` validates against (`--validate`, `--kubernetes-version`, `--crd-schemas`).
+pub(crate) struct Against<'a> {
+    pub validate: Validate,
+    pub kubernetes_version: &'a str,
+    pub crd_schemas: &'a [std::path::PathBuf],
+}
+
 /// The schemas to check against and what to call them in messages; `None` with `--validate none`.
+/// `cluster` is the live cluster, connected by the caller for `--validate cluster` only.
 pub(crate) async fn schemas(
-    global: &Global,
-    args: &RecommendArgs,
+    against: &Against<'_>,
+    cluster: Option<&Cluster>,
     inv: &Inventory,
 ) -> anyhow::Result<Option<(Schemas, String)>> {
-    let (mut schemas, label) = match args.validate {
-        Validate::None => return Ok(None),
-        Validate::Bundled => {
-            let minor = schema::minor(&args.kubernetes_version)?;
+    let (mut schemas, label) = match (against.validate, cluster) {
+        (Validate::None, _) => return Ok(None),
+        (Validate::Cluster, None) => {
+            return Err(Error::NeedsLive("recommend --validate cluster").into());
+        }
+        (Validate::Bundled, _) => {
+            let minor = schema::minor(against.kubernetes_version)?;
             (schema::bundled(minor)?, format!("Kubernetes 1.{minor}"))
         }
-        Validate::Cluster => {
-            let (cluster, _) = crate::live_cluster(global, "recommend --validate cluster").await?;
+        (Validate::Cluster, Some(cluster)) => {
             let versions: BTreeSet<String> = inv
                 .objects
                 .iter()
@@ -44,10 +55,10 @@ pub(crate) async fn schemas(
                 .collect();
             let versions: Vec<String> = versions.into_iter().collect();
             let label = format!("the cluster ({})", cluster.description);
-            (Schemas::fetch(&cluster, &versions).await?, label)
+            (Schemas::fetch(cluster, &versions).await?, label)
         }
     };
-    for crd in crds(inv, &args.crd_schemas)? {
+    for crd in crds(inv, against.crd_schemas)? {
         for (name, root) in schema::from_crd(&crd) {
             schemas.insert(name, root);
         }

@@ -1,0 +1,98 @@
+//! `kubectl ai diagnose [TARGET]`: collect, analyze, narrow to the target, print the report; with
+//! `--fix`, the same diagnosis from the live cluster, then its certain fixes as one plan.
+
+use std::io::Write;
+
+use anyhow::Context as _;
+
+use crate::analyze::{self, Finding};
+use crate::cli::DiagnoseArgs;
+use crate::cluster::live::Cluster;
+use crate::context::{Context, Scope};
+use crate::error::exit;
+use crate::plan;
+use crate::render::{Output, Report};
+use crate::session::Session;
+use crate::target::Target;
+use crate::ui;
+
+pub(crate) async fn run(
+    session: &Session,
+    args: &DiagnoseArgs,
+    out: &mut dyn Write,
+) -> anyhow::Result<u8> {
+    if args.fix {
+        return fix(session, args, out).await;
+    }
+    let target = args.target.as_deref().map(Target::parse).transpose()?;
+    let ctx = session.collect().await?;
+    let findings = examine(&ctx, target.as_ref())?;
+    let report = Report::new(&ctx, target.as_ref().map(ToString::to_string), &findings);
+    match session.output {
+        // Only `recommend` writes SARIF and annotations; the dispatcher refuses them elsewhere.
+        Output::Json | Output::Sarif | Output::Github => report.json(out),
+        Output::Yaml => report.yaml(out),
+        Output::Text => report.text(out, &session.palette),
+    }
+    .context("writing the report")?;
+    out.flush().context("writing the report")?;
+    Ok(if args.exit_code && report.has_problems() {
+        exit::PROBLEMS_FOUND
+    } else {
+        exit::OK
+    })
+}
+
+/// The findings, narrowed to the target when there is one: what `diagnose` prints and `--fix`
+/// plans from.
+fn examine(ctx: &Context, target: Option<&Target>) -> anyhow::Result<Vec<Finding>> {
+    let findings = analyze::analyze(ctx);
+    Ok(match target {
+        Some(t) => t.select(ctx, findings)?,
+        None => findings,
+    })
+}
+
+/// `diagnose --fix`: the diagnosis, then the certain fixes as one plan.
+async fn fix(session: &Session, args: &DiagnoseArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
+    let (cluster, scope) = session.live_cluster("--fix").await?;
+    let ctx = collect_live(session, &cluster, &scope).await?;
+    let target = args.target.as_deref().map(Target::parse).transpose()?;
+    let findings = examine(&ctx, target.as_ref())?;
+    let actions = plan::fixes::for_findings(&ctx, &findings);
+    if session.output == Output::Text {
+        Report::new(&ctx, args.target.clone(), &findings).text(out, &session.palette)?;
+        writeln!(out)?;
+        if actions.is_empty() {
+            writeln!(
+                out,
+                "No fix is certain enough to apply automatically; the suggestions above say what to change."
+            )?;
+            return Ok(exit::OK);
+        }
+    }
+    plan::execute::run(
+        &cluster,
+        &scope,
+        plan::Plan { actions },
+        &session.plan_options(),
+        out,
+    )
+    .await
+}
+
+/// Reads the cluster a plan will be applied to, so the diagnosis and the plan see the same one.
+async fn collect_live(
+    session: &Session,
+    cluster: &Cluster,
+    scope: &Scope,
+) -> Result<Context, crate::error::Error> {
+    let _spinner = ui::Spinner::start("Reading the cluster…".into());
+    cluster
+        .collect(
+            scope.clone(),
+            crate::cluster::logs::Tail::default(),
+            session.limits.chunk_size,
+        )
+        .await
+}

@@ -1,0 +1,69 @@
+//! Best-practice checks for pipelines and people (the command is [`crate::commands::recommend`]).
+//!
+//! Inputs become one [`inventory::Inventory`] (manifests need no cluster; a cluster adds pod
+//! states and usage), [`rules`] turn it into recommendations, suppressions drop what the user has
+//! accepted, and [`output`] writes text, JSON/YAML, SARIF or GitHub annotations. The exit code
+//! answers one question a pipeline asks: did anything reach `--fail-on`? Fixes go through the plan
+//! pipeline for a cluster, or through [`write`] into the manifest files.
+
+pub mod inventory;
+mod lines;
+pub mod output;
+pub mod policy;
+pub mod rules;
+pub mod schema;
+pub(crate) mod validate;
+pub mod write;
+
+use crate::analyze::Severity;
+use rules::Recommendation;
+
+/// The annotation that silences rules on one object.
+pub const IGNORE_ANNOTATION: &str = "kubectl-ai.io/ignore";
+
+/// The system prompt for `--explain`.
+pub const EXPLAIN_PROMPT: &str = include_str!("../../prompts/recommend.md");
+
+/// The severity threshold of `recommend --fail-on`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FailOn {
+    Error,
+    Warning,
+    Info,
+    /// Always exit 0 when the checks ran
+    Never,
+}
+
+/// Which schemas `recommend -f` validates manifests against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Validate {
+    /// The Kubernetes JSON schemas bundled with kubectl-ai, for --kubernetes-version
+    Bundled,
+    /// The OpenAPI schema the current cluster publishes
+    Cluster,
+    /// No schema validation
+    None,
+}
+
+/// What ran and what it found, for every output format.
+#[derive(Debug)]
+pub struct Outcome {
+    pub source: String,
+    pub recommendations: Vec<Recommendation>,
+    pub suppressed: usize,
+    pub fail_on: FailOn,
+    pub explanation: Option<String>,
+}
+
+impl Outcome {
+    /// Whether anything reaches the threshold.
+    pub fn fails(&self) -> bool {
+        let threshold = match self.fail_on {
+            FailOn::Never => return false,
+            FailOn::Info => Severity::Info,
+            FailOn::Warning => Severity::Warning,
+            FailOn::Error => Severity::Error,
+        };
+        self.recommendations.iter().any(|r| r.severity >= threshold)
+    }
+}

@@ -1,0 +1,175 @@
+//! What one invocation works with, resolved once from the flags, the environment and the config
+//! file: where the facts come from, which namespaces, how much to read, how to print, how far a
+//! plan may go, and how to reach the LLM. Precedence is decided here and nowhere else: flags, then
+//! `KUBECTL_AI_*`/`OPENAI_*` variables (clap reads the flags' own variables), then the config
+//! file, then defaults. Nothing below this module reads the command line.
+
+use std::time::Duration;
+
+use crate::cli::{Cli, Global, LlmArgs, PlanArgs};
+use crate::cluster::{self, Limits, ScopeRequest, Source, live};
+use crate::config::{self, LlmFlags, LlmSettings};
+use crate::context::{Context, Scope};
+use crate::error::Error;
+use crate::plan;
+use crate::render::Output;
+use crate::ui::{self, Palette};
+
+/// One invocation's settings.
+#[derive(Debug, Clone)]
+pub(crate) struct Session {
+    pub(crate) source: Source,
+    pub(crate) scope: ScopeRequest,
+    pub(crate) limits: Limits,
+    pub(crate) output: Output,
+    /// Colour for stdout (`--no-color`, NO_COLOR, and whether stdout is a terminal).
+    pub(crate) palette: Palette,
+    /// `--request-timeout` as given (zero: wait forever).
+    pub(crate) request_timeout: Duration,
+    pub(crate) plan: PlanSettings,
+    pub(crate) llm: LlmOptions,
+}
+
+/// How far a plan may go on its own (the flags every plan-producing command shares).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PlanSettings {
+    pub(crate) yes: bool,
+    pub(crate) dry_run: bool,
+    pub(crate) allow_delete: bool,
+    /// How long to wait for rollouts after applying; zero skips the wait.
+    pub(crate) timeout: Duration,
+}
+
+/// How a conversation with the model goes; the endpoint itself is [`Session::llm_settings`].
+#[derive(Debug, Clone)]
+pub(crate) struct LlmOptions {
+    flags: LlmFlags,
+    /// Follow-up rounds with read-only tools; 0 offers none.
+    pub(crate) max_steps: usize,
+    pub(crate) no_stream: bool,
+    pub(crate) show_prompt: bool,
+}
+
+impl Session {
+    pub(crate) fn new(cli: &Cli) -> Session {
+        Session {
+            source: source(&cli.global),
+            scope: ScopeRequest {
+                namespace: cli.global.namespace.clone(),
+                all_namespaces: cli.global.all_namespaces,
+            },
+            limits: limits(&cli.global),
+            output: cli.global.output,
+            palette: Palette::for_stdout(cli.global.no_color),
+            request_timeout: cli.global.request_timeout,
+            plan: plan_settings(&cli.plan),
+            llm: llm_options(&cli.llm),
+        }
+    }
+
+    pub(crate) fn is_live(&self) -> bool {
+        matches!(self.source, Source::Live(_))
+    }
+
+    /// Reads the cluster (or snapshot) the session points at.
+    pub(crate) async fn collect(&self) -> Result<Context, Error> {
+        // Only a live cluster makes anyone wait; a snapshot reads in milliseconds.
+        let _spinner = self
+            .is_live()
+            .then(|| ui::Spinner::start("Reading the cluster…".into()));
+        cluster::collect(&self.source, &self.scope, self.limits).await
+    }
+
+    /// The live cluster and the scope asked for; plans need one, snapshots cannot change.
+    /// `what` names the operation in the error a snapshot gets.
+    pub(crate) async fn live_cluster(
+        &self,
+        what: &'static str,
+    ) -> Result<(live::Cluster, Scope), Error> {
+        let Source::Live(opts) = &self.source else {
+            return Err(Error::NeedsLive(what));
+        };
+        let cluster = live::Cluster::connect(opts).await?;
+        let scope = if self.scope.all_namespaces {
+            Scope::AllNamespaces
+        } else {
+            Scope::Namespace(
+                self.scope
+                    .namespace
+                    .clone()
+                    .unwrap_or_else(|| cluster.default_namespace.clone()),
+            )
+        };
+        Ok((cluster, scope))
+    }
+
+    /// The plan pipeline's options for this invocation.
+    pub(crate) fn plan_options(&self) -> plan::execute::Options {
+        plan::execute::Options {
+            yes: self.plan.yes,
+            dry_run: self.plan.dry_run,
+            output: self.output,
+            palette: self.palette.clone(),
+            wait: self.plan.timeout,
+            delete_data: false,
+            allow_delete: self.plan.allow_delete,
+        }
+    }
+
+    /// The effective LLM settings: flags over environment over config file over defaults. Read
+    /// only by the commands that talk to a model, so a broken config file stops only them.
+    pub(crate) fn llm_settings(&self) -> Result<LlmSettings, Error> {
+        let env = |k: &str| std::env::var(k).ok();
+        let file = config::load()?;
+        Ok(config::resolve(&self.llm.flags, file, &env))
+    }
+}
+
+fn source(global: &Global) -> Source {
+    if global.demo {
+        Source::Snapshot(cluster::snapshot::Root::Demo)
+    } else if let Some(dir) = &global.snapshot {
+        Source::Snapshot(cluster::snapshot::Root::Dir(dir.clone()))
+    } else {
+        Source::Live(live::ConnectOptions {
+            kubeconfig: global.kubeconfig.clone(),
+            context: global.context.clone(),
+            request_timeout: (!global.request_timeout.is_zero()).then_some(global.request_timeout),
+        })
+    }
+}
+
+fn limits(global: &Global) -> Limits {
+    Limits {
+        chunk_size: global.chunk_size,
+        tail: cluster::logs::Tail {
+            reach: cluster::logs::Reach {
+                all: global.logs,
+                namespace_pods: global.log_pods,
+            },
+            ..Default::default()
+        },
+    }
+}
+
+fn plan_settings(args: &PlanArgs) -> PlanSettings {
+    PlanSettings {
+        yes: args.yes,
+        dry_run: args.dry_run,
+        allow_delete: args.allow_delete,
+        timeout: args.timeout,
+    }
+}
+
+fn llm_options(args: &LlmArgs) -> LlmOptions {
+    LlmOptions {
+        flags: LlmFlags {
+            model: args.model.clone(),
+            max_context_tokens: args.max_context_tokens,
+            prompt_dir: args.prompt_dir.clone(),
+        },
+        max_steps: args.max_steps,
+        no_stream: args.no_stream,
+        show_prompt: args.show_prompt,
+    }
+}
