@@ -47,9 +47,8 @@ pub struct RecommendFile {
 }
 
 /// The config file the environment points at, or an empty one when there is none.
-pub fn load() -> Result<FileConfig, Error> {
-    let env = |k: &str| std::env::var(k).ok();
-    match config_path(&env) {
+pub fn load(env: &dyn Fn(&str) -> Option<String>) -> Result<FileConfig, Error> {
+    match config_path(env) {
         Some(path) => read_file(&path),
         None => Ok(FileConfig::default()),
     }

@@ -37,11 +37,12 @@ pub mod testing {
     pub use crate::cluster::logs::{Tail, dump_block, parse_dump};
     pub use crate::cluster::snapshot::{self, Root};
     pub use crate::commands::Intent;
-    pub use crate::commands::ask::{Grounding, QUESTION_PROMPT, SYSTEM_PROMPT};
+    pub use crate::commands::ask::{QUESTION_PROMPT, SYSTEM_PROMPT};
     pub use crate::config::DEFAULT_MAX_CONTEXT_TOKENS;
     pub use crate::context::{Context, ObjectRef};
-    pub use crate::llm::prompt::{CLOSE, OPEN, count_tokens, objects_named};
-    pub use crate::llm::tools;
+    pub use crate::llm::prompt::{CLOSE, OPEN, objects_named};
+    pub use crate::llm::tokens::count as count_tokens;
+    pub use crate::llm::{Grounding, tools};
     pub use crate::plan::diff::clean;
     pub use crate::plan::{apply_rank, kind_named};
 }

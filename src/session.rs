@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::cli::{Cli, Global, LlmArgs, PlanArgs};
 use crate::cluster::{self, Limits, ScopeRequest, Source, live};
-use crate::config::{self, LlmFlags, LlmSettings};
+use crate::config::{self, FileConfig, LlmFlags, LlmSettings};
 use crate::context::{Context, Scope};
 use crate::error::Error;
 use crate::plan;
@@ -60,7 +60,7 @@ impl Session {
             },
             limits: limits(&cli.global),
             output: cli.global.output,
-            palette: Palette::for_stdout(cli.global.no_color),
+            palette: Palette::for_stdout(cli.global.no_color || no_color_env()),
             request_timeout: cli.global.request_timeout,
             plan: plan_settings(&cli.plan),
             llm: llm_options(&cli.llm),
@@ -119,10 +119,23 @@ impl Session {
     /// The effective LLM settings: flags over environment over config file over defaults. Read
     /// only by the commands that talk to a model, so a broken config file stops only them.
     pub(crate) fn llm_settings(&self) -> Result<LlmSettings, Error> {
-        let env = |k: &str| std::env::var(k).ok();
-        let file = config::load()?;
+        let file = self.config_file()?;
         Ok(config::resolve(&self.llm.flags, file, &env))
     }
+
+    /// The config file (`$KUBECTL_AI_CONFIG`, else the XDG path); empty when there is none.
+    pub(crate) fn config_file(&self) -> Result<FileConfig, Error> {
+        config::load(&env)
+    }
+}
+
+fn env(key: &str) -> Option<String> {
+    std::env::var(key).ok()
+}
+
+/// https://no-color.org: set and not empty.
+fn no_color_env() -> bool {
+    std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
 }
 
 fn source(global: &Global) -> Source {

@@ -18,16 +18,12 @@ pub struct Palette {
 }
 
 impl Palette {
-    /// Colour when stdout is a terminal, unless `--no-color` or NO_COLOR says otherwise.
-    pub fn for_stdout(no_color: bool) -> Palette {
-        let env_off = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    /// Colour when stdout is a terminal, unless `off` (`--no-color` or NO_COLOR, decided by the
+    /// session).
+    pub fn for_stdout(off: bool) -> Palette {
         Palette {
-            enabled: !no_color && !env_off && std::io::stdout().is_terminal(),
+            enabled: !off && std::io::stdout().is_terminal(),
         }
-    }
-
-    pub fn plain() -> Palette {
-        Palette { enabled: false }
     }
 
     fn paint(&self, style: Style, text: &str) -> String {

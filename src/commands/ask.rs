@@ -8,13 +8,13 @@ use anyhow::Context as _;
 use serde_json::json;
 
 use super::Intent;
-use crate::analyze::{self, Finding};
+use crate::analyze::Finding;
 use crate::config::{LlmSettings, Provider};
 use crate::context::Context;
 use crate::error::{Error, exit};
-use crate::llm::prompt::{self, Prompt};
+use crate::llm::prompt;
 use crate::llm::redact::Redactor;
-use crate::llm::{self, Conversation, ToolRunner, tools};
+use crate::llm::{self, Answer, Conversation, Grounding, ToolRunner, tools};
 use crate::render::{self, Output};
 use crate::session::Session;
 
@@ -71,19 +71,13 @@ pub(crate) async fn run(
     }
 
     let stream = !args.no_stream && session.output == Output::Text;
-    let proposals = Arc::new(Mutex::new(Proposals::default()));
     let shared = Arc::new((ctx.clone(), grounding.findings.clone(), own_words));
     let mut retried = false;
-    let (text, model, usage) = loop {
+    let answer = loop {
         let conversation = Conversation {
             prompt: prompt.clone(),
             max_steps: args.max_steps,
-            runner: Some(tool_runner(
-                shared.clone(),
-                redactor,
-                proposals.clone(),
-                propose,
-            )),
+            runner: Some(tool_runner(shared.clone(), redactor, propose)),
         };
         match llm::answer(
             &settings,
@@ -103,17 +97,19 @@ pub(crate) async fn run(
             Err(e) => return Err(e.into()),
         }
     };
-    let proposals = std::mem::take(&mut *proposals.lock().expect("poisoned"));
-    if let Some(error) = proposals.errors.into_iter().next() {
-        return Err(Error::InvalidProposal(error).into());
-    }
+    let actions = if propose {
+        let (ctx, findings, words) = &*shared;
+        proposed(&answer, ctx, findings, words).map_err(Error::InvalidProposal)?
+    } else {
+        Vec::new()
+    };
     if session.output != Output::Text {
-        let doc = json!({ "answer": text, "findings": relevant, "model": model, "usage": usage,
-                          "proposedChanges": proposals.actions });
+        let doc = json!({ "answer": answer.text, "findings": relevant, "model": answer.model,
+                          "usage": answer.usage, "proposedChanges": actions });
         write_doc(session.output, &doc, out)?;
         return Ok(exit::OK);
     }
-    if proposals.actions.is_empty() {
+    if actions.is_empty() {
         if !propose {
             fix_hint(session, &ctx, &relevant);
         }
@@ -125,16 +121,14 @@ pub(crate) async fn run(
             out,
             "Proposed changes (a snapshot cannot be changed, so these are suggestions only):"
         )?;
-        for a in &proposals.actions {
+        for a in &actions {
             writeln!(out, "  - {}: {}", a.target, a.summary)?;
         }
         return Ok(exit::OK);
     }
     // The model proposed; the same gate as every other change decides.
     let (cluster, scope) = session.live_cluster("applying proposed changes").await?;
-    let plan = crate::plan::Plan {
-        actions: proposals.actions,
-    };
+    let plan = crate::plan::Plan { actions };
     crate::plan::execute::run(&cluster, &scope, plan, &session.plan_options(), out).await
 }
 
@@ -157,88 +151,31 @@ fn fix_hint(session: &Session, ctx: &Context, relevant: &[Finding]) {
     );
 }
 
-/// Changes the model proposed during one conversation, or why they could not be read.
-#[derive(Default)]
-struct Proposals {
-    actions: Vec<crate::plan::Action>,
-    errors: Vec<String>,
+/// The changes the model proposed in its answer, or why the first unreadable one was refused.
+fn proposed(
+    answer: &Answer,
+    ctx: &Context,
+    findings: &[Finding],
+    words: &str,
+) -> Result<Vec<crate::plan::Action>, String> {
+    let mut actions = Vec::new();
+    for call in answer.calls_to(crate::plan::proposal::TOOL) {
+        actions.extend(parse_proposal(&call.arguments, ctx, findings, words)?);
+    }
+    Ok(actions)
 }
 
-/// Everything a prompt is made from: the question, the findings and what it names.
-pub struct Grounding<'a> {
-    ctx: &'a Context,
-    /// Every finding, for the prompt and for proposals that name one.
-    pub findings: Vec<Finding>,
-    named: std::collections::BTreeSet<crate::context::ObjectRef>,
-    system: String,
-    header: String,
-    /// The findings about what the question names (all of them when it names nothing).
-    pub relevant: Vec<Finding>,
-    /// The tools offered beside the prompt: part of its budget.
-    tools: Vec<async_openai::types::chat::ChatCompletionTools>,
-}
-
-impl<'a> Grounding<'a> {
-    pub fn new(ctx: &'a Context, question: &str, system: &str, template: &str) -> Self {
-        let findings = analyze::analyze(ctx);
-        let named = prompt::objects_named(ctx, question);
-        let relevant = findings
-            .iter()
-            .filter(|f| prompt::is_about(ctx, &named, f))
-            .cloned()
-            .collect();
-        let relevance = if named.is_empty() {
-            "The question names no object; everything in scope is included.".to_string()
-        } else {
-            let names: Vec<String> = named.iter().map(ToString::to_string).collect();
-            format!("The question is about: {}.", names.join(", "))
-        };
-        let header = template
-            .replace("{question}", question.trim())
-            .replace("{scope}", &format!("{} ({})", ctx.scope, ctx.source))
-            .replace("{relevance}", &relevance);
-        Grounding {
-            ctx,
-            findings,
-            named,
-            system: system.to_string(),
-            header,
-            relevant,
-            tools: Vec::new(),
-        }
-    }
-
-    /// The tools to offer with the prompt; their definitions count against its budget.
-    pub fn offering(mut self, tools: Vec<async_openai::types::chat::ChatCompletionTools>) -> Self {
-        self.tools = tools;
-        self
-    }
-
-    /// The prompt within `budget` tokens (tool definitions included), and the redactor whose
-    /// placeholders it uses.
-    pub fn prompt(&self, budget: usize) -> Result<(Prompt, Redactor), Error> {
-        let mut redactor = Redactor::new();
-        let items = prompt::items(self.ctx, &self.findings, &self.named);
-        let p = prompt::build(
-            &self.system,
-            &self.header,
-            items,
-            self.tools.clone(),
-            budget,
-            &mut redactor,
-        )
-        .map_err(|needed| Error::BudgetTooSmall { budget, needed })?;
-        tracing::info!(
-            prompt_tokens = p.tokens,
-            tool_tokens = tools::tokens(&p.tools),
-            budget,
-            items_included = p.included,
-            items_omitted = p.omitted,
-            secrets_redacted = redactor.count(),
-            "prompt built"
-        );
-        Ok((p, redactor))
-    }
+fn parse_proposal(
+    arguments: &str,
+    ctx: &Context,
+    findings: &[Finding],
+    words: &str,
+) -> Result<Vec<crate::plan::Action>, String> {
+    let namespace = match &ctx.scope {
+        crate::context::Scope::Namespace(ns) => Some(ns.as_str()),
+        crate::context::Scope::AllNamespaces => None,
+    };
+    crate::plan::proposal::parse(arguments, ctx, findings, words, namespace)
 }
 
 /// Tool results are evidence like any other: redacted with the prompt's own placeholders, fenced
@@ -246,30 +183,20 @@ impl<'a> Grounding<'a> {
 fn tool_runner(
     shared: Arc<(Context, Vec<Finding>, String)>,
     redactor: Redactor,
-    proposals: Arc<Mutex<Proposals>>,
     propose: bool,
 ) -> ToolRunner {
+    // The redactor keeps its placeholders across calls, so the same secret reads the same.
     let redactor = Mutex::new(redactor);
     Arc::new(move |name: &str, arguments: &str| {
         let (ctx, findings, words) = &*shared;
         if name == crate::plan::proposal::TOOL && propose {
-            let namespace = match &ctx.scope {
-                crate::context::Scope::Namespace(ns) => Some(ns.as_str()),
-                crate::context::Scope::AllNamespaces => None,
-            };
-            let mut kept = proposals.lock().expect("poisoned");
-            return match crate::plan::proposal::parse(arguments, ctx, findings, words, namespace) {
-                Ok(actions) => {
-                    let n = actions.len();
-                    kept.actions.extend(actions);
-                    format!(
-                        "Recorded {n} proposed change(s). kubectl-ai will validate them, show the operator a diff and ask before applying anything; do not say they are applied."
-                    )
-                }
-                Err(e) => {
-                    kept.errors.push(e.clone());
-                    format!("{e}. Nothing will be applied.")
-                }
+            // Read again from the answer's calls once it is complete (`proposed`).
+            return match parse_proposal(arguments, ctx, findings, words) {
+                Ok(actions) => format!(
+                    "Recorded {} proposed change(s). kubectl-ai will validate them, show the operator a diff and ask before applying anything; do not say they are applied.",
+                    actions.len()
+                ),
+                Err(e) => format!("{e}. Nothing will be applied."),
             };
         }
         let text = tools::run(ctx, name, arguments);

@@ -9,7 +9,7 @@
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use async_openai::types::chat::{ChatCompletionTool, ChatCompletionTools, FunctionObject};
 use serde_json::{Value, json};
@@ -332,13 +332,10 @@ async fn propose(
             vec![tool()],
             settings.max_context_tokens,
         )?;
-        let proposed: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
-        let kept = proposed.clone();
-        let runner = Arc::new(move |name: &str, arguments: &str| {
+        let runner = Arc::new(|name: &str, _: &str| {
             if name != TOOL {
                 return format!("Only {TOOL} is available.");
             }
-            *kept.lock().expect("poisoned") = Some(arguments.to_string());
             "Received. kubectl-ai validates the objects and shows the operator the plan before anything is applied.".to_string()
         });
         let conversation = Conversation {
@@ -348,9 +345,10 @@ async fn propose(
         };
         let answering = Spinner::start(format!("Asking {} for manifests…", settings.model));
         let mut sink = std::io::sink();
-        crate::llm::answer(settings, conversation, false, false, &mut sink).await?;
+        let answer = crate::llm::answer(settings, conversation, false, false, &mut sink).await?;
         drop(answering);
-        let Some(arguments) = proposed.lock().expect("poisoned").take() else {
+        // The last proposal is the model's final word.
+        let Some(arguments) = answer.calls_to(TOOL).last().map(|c| c.arguments.clone()) else {
             return Err(Error::InvalidProposal(
                 "the LLM proposed no manifests".into(),
             ));

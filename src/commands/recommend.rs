@@ -24,7 +24,7 @@ pub(crate) async fn run(
     args: &RecommendArgs,
     out: &mut dyn Write,
 ) -> anyhow::Result<u8> {
-    let file = config::load()?;
+    let file = session.config_file()?;
     let choices = policy::Choices {
         enable: &args.enable,
         disable: &args.disable,
@@ -322,6 +322,6 @@ async fn explain(session: &Session, outcome: &Outcome) -> anyhow::Result<Option<
         runner: None,
     };
     let mut sink = std::io::sink();
-    let (text, _, _) = crate::llm::answer(&settings, conversation, false, false, &mut sink).await?;
-    Ok(Some(text.trim().to_string()))
+    let answer = crate::llm::answer(&settings, conversation, false, false, &mut sink).await?;
+    Ok(Some(answer.text.trim().to_string()))
 }

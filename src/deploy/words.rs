@@ -2,7 +2,7 @@
 //! documented values `--set` takes, through one tool call that is checked key by key: the model
 //! never writes YAML, and a value it invents is an error, not a manifest.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use async_openai::types::chat::{ChatCompletionTool, ChatCompletionTools, FunctionObject};
 use serde_json::{Map, Value, json};
@@ -35,11 +35,17 @@ fn schema() -> Value {
     json!({"type": "object", "properties": properties, "additionalProperties": false})
 }
 
-/// What the model set, or why it could not be used.
-#[derive(Default)]
-struct Outcome {
-    values: Option<Values>,
-    errors: Vec<String>,
+/// The values one tool call sets, or why they cannot be used.
+fn read(name: &str, arguments: &str) -> Result<Values, String> {
+    if name != TOOL {
+        return Err(format!("the model called {name}, which was not offered"));
+    }
+    let map: Map<String, Value> = serde_json::from_str(arguments)
+        .map_err(|e| format!("the arguments are not a JSON object: {e}"))?;
+    let mut values = Values::default();
+    map.into_iter()
+        .try_for_each(|(k, v)| values.set(&k, v).map_err(|e| e.to_string()))?;
+    Ok(values)
 }
 
 /// `settings` are the session's, or why they could not be read (a usage error here: the words
@@ -74,33 +80,12 @@ pub async fn values(settings: Result<LlmSettings, Error>, request: &str) -> Resu
         vec![tool],
         settings.max_context_tokens,
     )?;
-    let outcome = Arc::new(Mutex::new(Outcome::default()));
-    let kept = outcome.clone();
-    let runner = Arc::new(move |name: &str, arguments: &str| {
-        let mut o = kept.lock().expect("poisoned");
-        if name != TOOL {
-            o.errors
-                .push(format!("the model called {name}, which was not offered"));
-            return "Only set_values is available.".to_string();
-        }
-        let parsed: Result<Map<String, Value>, _> = serde_json::from_str(arguments);
-        let mut values = Values::default();
-        let result = parsed
-            .map_err(|e| format!("the arguments are not a JSON object: {e}"))
-            .and_then(|map| {
-                map.into_iter()
-                    .try_for_each(|(k, v)| values.set(&k, v).map_err(|e| e.to_string()))
-            });
-        match result {
-            Ok(()) => {
-                o.values = Some(values);
-                "Recorded. kubectl-ai validates them and shows the operator the plan before anything changes.".to_string()
-            }
-            Err(e) => {
-                o.errors.push(e.clone());
-                format!("Rejected: {e}")
-            }
-        }
+    let runner = Arc::new(|name: &str, arguments: &str| {
+        match read(name, arguments) {
+        Ok(_) => "Recorded. kubectl-ai validates them and shows the operator the plan before anything changes.".to_string(),
+        Err(_) if name != TOOL => "Only set_values is available.".to_string(),
+        Err(e) => format!("Rejected: {e}"),
+    }
     });
     let conversation = Conversation {
         prompt,
@@ -108,14 +93,15 @@ pub async fn values(settings: Result<LlmSettings, Error>, request: &str) -> Resu
         runner: Some(runner),
     };
     let mut sink = std::io::sink();
-    crate::llm::answer(&settings, conversation, false, false, &mut sink).await?;
-    let o = std::mem::take(&mut *outcome.lock().expect("poisoned"));
-    if let Some(e) = o.errors.into_iter().next() {
-        return Err(Error::InvalidProposal(format!(
-            "the LLM's values were not valid: {e}"
-        )));
+    let answer = crate::llm::answer(&settings, conversation, false, false, &mut sink).await?;
+    let mut values = None;
+    for call in &answer.calls {
+        // The first error wins; otherwise the last values the model set.
+        values = Some(read(&call.name, &call.arguments).map_err(|e| {
+            Error::InvalidProposal(format!("the LLM's values were not valid: {e}"))
+        })?);
     }
-    o.values.ok_or_else(|| {
+    values.ok_or_else(|| {
         Error::InvalidProposal(
             "the LLM did not turn the request into values; use --set KEY=VALUE (see --list-values)"
                 .into(),

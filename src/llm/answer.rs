@@ -3,10 +3,28 @@
 
 use std::io::Write;
 
-use super::{Chunk, Conversation, Usage};
+use super::{Chunk, Conversation, ToolCall, Usage};
 use crate::config::LlmSettings;
 use crate::error::Error;
 use crate::ui;
+
+/// What the model answered.
+#[derive(Debug)]
+pub(crate) struct Answer {
+    pub text: String,
+    /// The model that answered, as the endpoint names it.
+    pub model: String,
+    pub usage: Option<Usage>,
+    /// The tool calls the runner answered, in the order the model made them.
+    pub calls: Vec<ToolCall>,
+}
+
+impl Answer {
+    /// The calls to one tool.
+    pub fn calls_to<'a>(&'a self, tool: &'a str) -> impl Iterator<Item = &'a ToolCall> + 'a {
+        self.calls.iter().filter(move |c| c.name == tool)
+    }
+}
 
 /// Streams (or waits for) the answer; the spinner runs on stderr until the first token.
 pub(crate) async fn answer(
@@ -15,10 +33,11 @@ pub(crate) async fn answer(
     stream: bool,
     print: bool,
     out: &mut dyn Write,
-) -> Result<(String, String, Option<Usage>), Error> {
+) -> Result<Answer, Error> {
     let mut rx = super::complete(settings, conversation, stream);
     let mut spinner = Some(ui::Spinner::start(format!("Asking {}…", settings.model)));
     let (mut text, mut model, mut usage) = (String::new(), settings.model.clone(), None);
+    let mut calls = Vec::new();
     let mut done = false;
     while let Some(chunk) = rx.recv().await {
         match chunk? {
@@ -36,6 +55,7 @@ pub(crate) async fn answer(
                     }
                 }
             }
+            Chunk::Called(call) => calls.push(call),
             Chunk::Done { model: m, usage: u } => {
                 model = m;
                 usage = u;
@@ -55,5 +75,10 @@ pub(crate) async fn answer(
     if print && !text.ends_with('\n') {
         let _ = writeln!(out);
     }
-    Ok((text, model, usage))
+    Ok(Answer {
+        text,
+        model,
+        usage,
+        calls,
+    })
 }

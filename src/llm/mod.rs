@@ -5,8 +5,10 @@
 //! honouring Retry-After; what still fails is mapped to one line and exit code 4.
 
 mod answer;
+mod grounding;
 pub mod prompt;
 pub mod redact;
+pub mod tokens;
 pub mod tools;
 
 use std::collections::HashSet;
@@ -28,7 +30,8 @@ use tokio::sync::mpsc;
 
 use crate::config::{LlmSettings, Provider};
 use crate::error::Error;
-pub(crate) use answer::answer;
+pub(crate) use answer::{Answer, answer};
+pub use grounding::Grounding;
 use prompt::Prompt;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -41,11 +44,22 @@ pub struct Usage {
 #[derive(Debug)]
 pub enum Chunk {
     Text(String),
+    /// A tool call the runner answered (repeats of an answered call are refused, not passed on).
+    Called(ToolCall),
     /// The end: the model that answered and what it counted.
     Done {
         model: String,
         usage: Option<Usage>,
     },
+}
+
+/// A tool call the model made, as data: what a command reads after the answer, so nothing has to
+/// be captured out of the runner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolCall {
+    pub name: String,
+    /// The arguments as the model wrote them (JSON, unchecked).
+    pub arguments: String,
 }
 
 /// Answers the model's tool calls: (tool name, JSON arguments) -> text for the model.
@@ -227,7 +241,13 @@ async fn run<C: Config + Send + Sync + 'static>(
                         "tool call"
                     );
                     let result = if fresh {
-                        runner(&call.name, &call.arguments)
+                        let reply = runner(&call.name, &call.arguments);
+                        let called = ToolCall {
+                            name: call.name.clone(),
+                            arguments: call.arguments.clone(),
+                        };
+                        let _ = tx.send(Ok(Chunk::Called(called))).await;
+                        reply
                     } else {
                         "This exact call was already answered above. Answer from the evidence you have.".to_string()
                     };

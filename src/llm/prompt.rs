@@ -14,13 +14,7 @@ use crate::analyze::Finding;
 use crate::context::{Context, ObjectRef, event_count, event_time};
 use crate::llm::redact::Redactor;
 
-/// Counts tokens the way OpenAI's current models do (o200k_base). Other models tokenize
-/// differently, but within a few percent; the budget is a budget of these tokens.
-pub fn count_tokens(text: &str) -> usize {
-    tiktoken_rs::o200k_base_singleton()
-        .encode_ordinary(text)
-        .len()
-}
+use crate::llm::tokens::count as count_tokens;
 
 /// One piece of evidence, with its rank: lower goes in first.
 #[derive(Debug, Clone)]
@@ -102,7 +96,7 @@ pub fn build(
     budget: usize,
     redactor: &mut Redactor,
 ) -> Result<Prompt, usize> {
-    let fixed = count_tokens(system) + crate::llm::tools::tokens(&tools);
+    let fixed = count_tokens(system) + crate::llm::tokens::of_tools(&tools);
     let header = redactor.redact(header);
     let mut items: Vec<(u32, String)> = items
         .into_iter()

@@ -55,15 +55,6 @@ pub fn definitions(propose: bool) -> Vec<ChatCompletionTools> {
     .collect()
 }
 
-/// What tool definitions cost: providers count them as prompt tokens, so the budget does too
-/// (counted as the JSON that is sent; a provider's own rendering differs by a few tokens).
-pub fn tokens(definitions: &[ChatCompletionTools]) -> usize {
-    if definitions.is_empty() {
-        return 0;
-    }
-    serde_json::to_string(definitions).map_or(0, |s| crate::llm::prompt::count_tokens(&s))
-}
-
 /// ", of which N for the tools a, b": the part of a prompt's size `--show-prompt` cannot print.
 pub fn describe(definitions: &[ChatCompletionTools]) -> String {
     if definitions.is_empty() {
@@ -78,7 +69,7 @@ pub fn describe(definitions: &[ChatCompletionTools]) -> String {
         .collect();
     format!(
         ", of which {} for the definitions of the tools {}",
-        tokens(definitions),
+        super::tokens::of_tools(definitions),
         names.join(", ")
     )
 }
