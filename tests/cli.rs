@@ -3,15 +3,15 @@
 
 use serde_json::Value;
 
-use crate::support::{Sandbox, json_of, on_a_terminal, scenario, summary};
+use crate::support::{Outcome, Sandbox, scenario, summary};
 
 #[test]
 fn help_documents_exit_codes_and_examples() {
     let sb = Sandbox::new();
     for args in [vec!["--help"], vec!["diagnose", "--help"]] {
-        let out = sb.kubectl_ai().args(&args).output().unwrap();
-        assert!(out.status.success());
-        let help = String::from_utf8_lossy(&out.stdout);
+        let out = sb.kubectl_ai().args(&args).run();
+        assert_eq!(out.code, 0);
+        let help = &out.stdout;
         for needle in [
             "Exit codes:",
             "3    problems found",
@@ -22,28 +22,24 @@ fn help_documents_exit_codes_and_examples() {
             assert!(help.contains(needle), "{args:?} help lacks {needle:?}");
         }
     }
-    let out = sb.kubectl_ai().arg("--frobnicate").output().unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    let out = sb.kubectl_ai().arg("--frobnicate").run();
+    assert_eq!(out.code, 2);
 }
 
 #[test]
 fn version_and_completions() {
     let sb = Sandbox::new();
-    let out = sb.kubectl_ai().arg("version").output().unwrap();
+    let out = sb.kubectl_ai().arg("version").run();
     assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
+        out.stdout.trim(),
         format!("kubectl-ai {}", env!("CARGO_PKG_VERSION"))
     );
-    let v = json_of(sb.kubectl_ai().args(["version", "-o", "json"]));
+    let v = sb.kubectl_ai().args(["version", "-o", "json"]).json();
     assert_eq!(v["version"], env!("CARGO_PKG_VERSION"));
     for shell in ["bash", "zsh", "fish"] {
-        let out = sb
-            .kubectl_ai()
-            .args(["completion", shell])
-            .output()
-            .unwrap();
-        assert!(out.status.success());
-        let script = String::from_utf8_lossy(&out.stdout);
+        let out = sb.kubectl_ai().args(["completion", shell]).run();
+        assert_eq!(out.code, 0);
+        let script = &out.stdout;
         assert!(
             script.contains("kubectl-ai") && script.contains("diagnose"),
             "{shell}"
@@ -54,46 +50,41 @@ fn version_and_completions() {
 #[test]
 fn exit_code_gates_on_problems_only_when_asked() {
     let sb = Sandbox::new();
-    let demo = sb
-        .kubectl_ai()
-        .args(["diagnose", "--demo"])
-        .output()
-        .unwrap();
-    assert_eq!(demo.status.code(), Some(0));
+    let demo = sb.kubectl_ai().args(["diagnose", "--demo"]).run();
+    assert_eq!(demo.code, 0);
     let gated = sb
         .kubectl_ai()
         .args(["diagnose", "--demo", "--exit-code"])
-        .output()
-        .unwrap();
-    assert_eq!(gated.status.code(), Some(3));
+        .run();
+    assert_eq!(gated.code, 3);
     let env = sb
         .kubectl_ai()
         .args(["diagnose", "--demo"])
         .env("KUBECTL_AI_EXIT_CODE", "true")
-        .output()
-        .unwrap();
-    assert_eq!(env.status.code(), Some(3));
+        .run();
+    assert_eq!(env.code, 3);
     let healthy = sb
         .kubectl_ai()
         .args(["diagnose", "--exit-code", "--snapshot"])
         .arg(scenario("healthy"))
-        .output()
-        .unwrap();
-    assert_eq!(healthy.status.code(), Some(0));
+        .run();
+    assert_eq!(healthy.code, 0);
     // Warnings count as problems too: the HPA without metrics is a warning only.
     let warn = sb
         .kubectl_ai()
         .args(["diagnose", "--exit-code", "--snapshot"])
         .arg(scenario("hpa-no-metrics"))
-        .output()
-        .unwrap();
-    assert_eq!(warn.status.code(), Some(3));
+        .run();
+    assert_eq!(warn.code, 3);
 }
 
 #[test]
 fn json_and_yaml_carry_the_same_documented_schema() {
     let sb = Sandbox::new();
-    let json = json_of(sb.kubectl_ai().args(["diagnose", "--demo", "-o", "json"]));
+    let json = sb
+        .kubectl_ai()
+        .args(["diagnose", "--demo", "-o", "json"])
+        .json();
     assert_eq!(json["apiVersion"], "kubectl-ai.io/v1alpha1");
     assert_eq!(json["kind"], "Diagnosis");
     for f in json["findings"].as_array().unwrap() {
@@ -109,16 +100,14 @@ fn json_and_yaml_carry_the_same_documented_schema() {
     let yaml = sb
         .kubectl_ai()
         .args(["diagnose", "--demo", "-o", "yaml"])
-        .output()
-        .unwrap();
-    let from_yaml: Value =
-        serde_saphyr::from_str(&String::from_utf8_lossy(&yaml.stdout)).expect("valid YAML");
+        .run();
+    let from_yaml: Value = serde_saphyr::from_str(&yaml.stdout).expect("valid YAML");
     assert_eq!(from_yaml, json);
-    let env = json_of(
-        sb.kubectl_ai()
-            .args(["diagnose", "--demo"])
-            .env("KUBECTL_AI_OUTPUT", "json"),
-    );
+    let env = sb
+        .kubectl_ai()
+        .args(["diagnose", "--demo"])
+        .env("KUBECTL_AI_OUTPUT", "json")
+        .json();
     assert_eq!(env, json);
 }
 
@@ -129,9 +118,8 @@ fn text_output_reads_like_kubectl_and_has_no_colour_off_a_terminal() {
         .kubectl_ai()
         .args(["diagnose", "--demo"])
         .env_remove("NO_COLOR")
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
+        .run();
+    let text = &out.stdout;
     assert!(!text.contains('\u{1b}'), "escape codes in piped output");
     assert!(
         text.contains("ERROR deployment/todo-backend -n todo-app  [crash-loop]"),
@@ -143,10 +131,11 @@ fn text_output_reads_like_kubectl_and_has_no_colour_off_a_terminal() {
         .kubectl_ai()
         .args(["diagnose", "--snapshot"])
         .arg(scenario("healthy"))
-        .output()
-        .unwrap();
+        .run();
     assert!(
-        String::from_utf8_lossy(&healthy.stdout).contains("No problems found (6 pods checked).")
+        healthy
+            .stdout
+            .contains("No problems found (6 pods checked).")
     );
 }
 
@@ -154,10 +143,11 @@ fn text_output_reads_like_kubectl_and_has_no_colour_off_a_terminal() {
 fn a_target_narrows_the_report_to_what_it_names() {
     let sb = Sandbox::new();
     let only = |target: &str| {
-        summary(&json_of(
-            sb.kubectl_ai()
-                .args(["diagnose", target, "--demo", "-o", "json"]),
-        ))
+        summary(
+            &sb.kubectl_ai()
+                .args(["diagnose", target, "--demo", "-o", "json"])
+                .json(),
+        )
     };
     assert_eq!(
         only("deployment/todo-backend"),
@@ -172,7 +162,10 @@ fn a_target_narrows_the_report_to_what_it_names() {
     // A Service brings the workloads behind it; a pod brings its owner's finding.
     assert_eq!(only("svc/todo-backend")[0].0, "crash-loop");
     assert_eq!(only("svc/postgres")[0].0, "pvc-unbound");
-    let demo = json_of(sb.kubectl_ai().args(["diagnose", "--demo", "-o", "json"]));
+    let demo = sb
+        .kubectl_ai()
+        .args(["diagnose", "--demo", "-o", "json"])
+        .json();
     let crash = demo["findings"]
         .as_array()
         .unwrap()
@@ -191,20 +184,19 @@ fn a_target_narrows_the_report_to_what_it_names() {
     let missing = sb
         .kubectl_ai()
         .args(["diagnose", "deployment/nope", "--demo"])
-        .output()
-        .unwrap();
-    assert_eq!(missing.status.code(), Some(1));
+        .run();
+    assert_eq!(missing.code, 1);
     assert!(
-        String::from_utf8_lossy(&missing.stderr)
+        missing
+            .stderr
             .contains("error: deployment/nope not found in all namespaces")
     );
     let invalid = sb
         .kubectl_ai()
         .args(["diagnose", "widget/x", "--demo"])
-        .output()
-        .unwrap();
-    assert_eq!(invalid.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&invalid.stderr).contains("invalid target \"widget/x\""));
+        .run();
+    assert_eq!(invalid.code, 1);
+    assert!(invalid.stderr.contains("invalid target \"widget/x\""));
 }
 
 #[test]
@@ -213,11 +205,10 @@ fn snapshot_problems_are_reported_by_file() {
     let out = sb
         .kubectl_ai()
         .args(["diagnose", "--snapshot", "/nonexistent/dump"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+        .run();
+    assert_eq!(out.code, 1);
     assert!(
-        String::from_utf8_lossy(&out.stderr)
+        out.stderr
             .contains("snapshot /nonexistent/dump: not a directory")
     );
 
@@ -232,10 +223,9 @@ fn snapshot_problems_are_reported_by_file() {
         .kubectl_ai()
         .args(["diagnose", "--snapshot"])
         .arg(&dir)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1));
+        .run();
+    let stderr = &out.stderr;
+    assert_eq!(out.code, 1);
     assert!(
         stderr.contains("shop/pods.json: not a valid Kubernetes List"),
         "{stderr}"
@@ -246,10 +236,9 @@ fn snapshot_problems_are_reported_by_file() {
         .kubectl_ai()
         .args(["diagnose", "-n", "nope", "--snapshot"])
         .arg(scenario("healthy"))
-        .output()
-        .unwrap();
+        .run();
     assert!(
-        String::from_utf8_lossy(&out.stderr)
+        out.stderr
             .contains("namespace \"nope\" is not in this snapshot (it has: todo-app)")
     );
 }
@@ -281,11 +270,11 @@ fn a_bare_kubectl_dump_without_extension_files_still_diagnoses() {
         std::fs::create_dir_all(&to).unwrap();
         std::fs::copy(entry.path().join("logs.txt"), to.join("logs.txt")).unwrap();
     }
-    let report = json_of(
-        sb.kubectl_ai()
-            .args(["diagnose", "-o", "json", "--snapshot"])
-            .arg(&dir),
-    );
+    let report = sb
+        .kubectl_ai()
+        .args(["diagnose", "-o", "json", "--snapshot"])
+        .arg(&dir)
+        .json();
     assert_eq!(summary(&report)[0].0, "crash-loop");
     assert!(
         report["findings"]
@@ -304,17 +293,16 @@ fn a_closed_pipe_ends_quietly() {
     let sb = Sandbox::new();
     let bin = assert_cmd::cargo::cargo_bin("kubectl-ai");
     // `true` exits without reading, so the write meets a closed pipe (EPIPE).
-    let out = std::process::Command::new("bash")
+    let out = sb
+        .program("bash")
         .arg("-c")
         .arg(format!(
             "'{}' diagnose --demo -o yaml | true; exit ${{PIPESTATUS[0]}}",
             bin.display()
         ))
-        .env("HOME", sb.path())
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+        .run();
+    assert_eq!(out.code, 0);
+    let stderr = &out.stderr;
     assert!(
         !stderr.contains("panicked") && !stderr.contains("error"),
         "{stderr}"
@@ -324,7 +312,15 @@ fn a_closed_pipe_ends_quietly() {
 #[test]
 fn colour_on_a_terminal_unless_turned_off() {
     let sb = Sandbox::new();
-    let (code, coloured) = on_a_terminal(&sb, "diagnose --demo", &[], None);
+    let Outcome {
+        code,
+        stdout: coloured,
+        ..
+    } = sb
+        .kubectl_ai()
+        .args(["diagnose", "--demo"])
+        .on_a_terminal()
+        .run();
     assert_eq!(code, 0, "{coloured}");
     assert!(
         coloured.contains("\u{1b}[31m")
@@ -333,12 +329,21 @@ fn colour_on_a_terminal_unless_turned_off() {
         "errors in red on a terminal: {coloured:?}"
     );
     for (args, env) in [
-        ("diagnose --demo --no-color", vec![]),
-        ("diagnose --demo", vec![("NO_COLOR", "1")]),
+        (vec!["diagnose", "--demo", "--no-color"], vec![]),
+        (vec!["diagnose", "--demo"], vec![("NO_COLOR", "1")]),
     ] {
-        let (code, plain) = on_a_terminal(&sb, args, &env, None);
+        let mut run = sb.kubectl_ai();
+        run.args(&args).on_a_terminal();
+        for (key, value) in &env {
+            run.env(key, value);
+        }
+        let Outcome {
+            code,
+            stdout: plain,
+            ..
+        } = run.run();
         assert_eq!(code, 0, "{plain}");
         assert!(plain.contains("ERROR deployment/todo-backend"));
-        assert!(!plain.contains('\u{1b}'), "{args} {env:?}: {plain:?}");
+        assert!(!plain.contains('\u{1b}'), "{args:?} {env:?}: {plain:?}");
     }
 }

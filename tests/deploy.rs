@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use crate::support::fake_api::FakeApi;
 use crate::support::fake_llm::{FakeLlm, Reply};
 use crate::support::fake_registry::FakeRegistry;
-use crate::support::{Outcome, Sandbox, on_a_terminal, outcome, root, tool};
+use crate::support::{Outcome, Run, Sandbox, root, tool};
 use kubectl_ai::testing::kinds;
 
 /// The images a node holds once the app's images are built into it and PostgreSQL was pulled,
@@ -89,13 +89,12 @@ fn cluster_holding(minikube: bool, images: Value) -> FakeApi {
     api
 }
 
-fn run(sb: &Sandbox, api: &FakeApi, args: &[&str]) -> Outcome {
-    outcome(sb.against(api, "default").args(args))
-}
-
 /// The todo app deployed without waiting, as the starting point of a test.
 fn deployed(sb: &Sandbox, api: &FakeApi) {
-    let r = run(sb, api, &["deploy", "todo-app", "--yes", "--timeout", "0"]);
+    let r = sb
+        .against(api, "default")
+        .args(["deploy", "todo-app", "--yes", "--timeout", "0"])
+        .run();
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
 }
 
@@ -116,11 +115,10 @@ fn rank(kind: &str) -> u8 {
 fn first_deploy_creates_everything_in_order_verifies_it_and_a_second_changes_nothing() {
     let sb = Sandbox::new();
     let api = cluster(true);
-    let r = run(
-        &sb,
-        &api,
-        &["deploy", "todo-app", "--yes", "--timeout", "20s"],
-    );
+    let r = sb
+        .against(&api, "default")
+        .args(["deploy", "todo-app", "--yes", "--timeout", "20s"])
+        .run();
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
 
     // Every bundled object, plus the generated Secret, now exists.
@@ -216,11 +214,10 @@ fn first_deploy_creates_everything_in_order_verifies_it_and_a_second_changes_not
 
     // A second run: nothing to change, nothing written, the credentials kept.
     api.reset_journal();
-    let again = run(
-        &sb,
-        &api,
-        &["deploy", "todo-app", "--yes", "--timeout", "20s"],
-    );
+    let again = sb
+        .against(&api, "default")
+        .args(["deploy", "todo-app", "--yes", "--timeout", "20s"])
+        .run();
     assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
     assert!(
         again.stdout.contains("Nothing to change"),
@@ -277,11 +274,10 @@ fn minikube_and_a_generic_cluster_are_adapted_differently() {
         &kinds::NAMESPACES,
         vec![json!({"metadata": {"name": "default"}})],
     );
-    let r = run(
-        &sb,
-        &bare,
-        &["deploy", "todo-app", "--yes", "--timeout", "0"],
-    );
+    let r = sb
+        .against(&bare, "default")
+        .args(["deploy", "todo-app", "--yes", "--timeout", "0"])
+        .run();
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert!(
         r.stdout
@@ -302,10 +298,9 @@ fn an_image_that_cannot_be_pulled_ends_with_the_diagnosis_and_the_undo_command()
     let sb = Sandbox::new();
     let api = cluster(true);
     api.fail_image("todo-backend:9.9.9");
-    let r = run(
-        &sb,
-        &api,
-        &[
+    let r = sb
+        .against(&api, "default")
+        .args([
             "deploy",
             "todo-app",
             "--yes",
@@ -315,8 +310,8 @@ fn an_image_that_cannot_be_pulled_ends_with_the_diagnosis_and_the_undo_command()
             "9.9.9",
             // An image that vanished after the check: the deploy's own diagnosis is the net.
             "--skip-image-check",
-        ],
-    );
+        ])
+        .run();
     assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
     assert!(r.stdout.contains("database ready (1/3)"), "{}", r.stdout);
     assert!(!r.stdout.contains("backend ready"), "{}", r.stdout);
@@ -349,7 +344,10 @@ fn undeploy_keeps_the_data_unless_told_otherwise() {
         .is_some()
     );
 
-    let r = run(&sb, &api, &["undeploy", "todo-app", "--yes"]);
+    let r = sb
+        .against(&api, "default")
+        .args(["undeploy", "todo-app", "--yes"])
+        .run();
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert!(
         api.object("apps", "deployments", Some("todo-app"), "todo-backend")
@@ -376,11 +374,10 @@ fn undeploy_keeps_the_data_unless_told_otherwise() {
         r.stdout
     );
 
-    let r = run(
-        &sb,
-        &api,
-        &["undeploy", "todo-app", "--yes", "--delete-data"],
-    );
+    let r = sb
+        .against(&api, "default")
+        .args(["undeploy", "todo-app", "--yes", "--delete-data"])
+        .run();
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert!(
         api.object(
@@ -479,13 +476,9 @@ fn rendered_values_match_the_real_helm_chart() {
         for s in *sets {
             args.extend(["--set", s]);
         }
-        let out = sb.kubectl_ai().args(&args).output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let ours = objects(&String::from_utf8_lossy(&out.stdout));
+        let out = sb.kubectl_ai().args(&args).run();
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let ours = objects(&out.stdout);
         let helm = helm_render(sets, namespace);
         let names = |v: &[Value]| {
             v.iter()
@@ -523,15 +516,14 @@ fn a_request_in_words_becomes_validated_values_never_yaml() {
             "3 backend replicas, no ingress",
             "--render",
         ])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
+        .run();
+    let stderr = &out.stderr;
+    assert_eq!(out.code, 0, "{stderr}");
     assert!(
         stderr.contains("--set backend.replicas=3 --set ingress.enabled=false"),
         "{stderr}"
     );
-    let rendered = objects(&String::from_utf8_lossy(&out.stdout));
+    let rendered = objects(&out.stdout);
     assert_eq!(
         rendered,
         helm_render(&["backend.replicas=3", "ingress.enabled=false"], "todo-app")
@@ -563,11 +555,10 @@ fn a_request_in_words_becomes_validated_values_never_yaml() {
         .env("OPENAI_BASE_URL", &llm.url)
         .env("OPENAI_API_KEY", "sk-test-key-0123456789")
         .args(["deploy", "todo-app", "make it fast", "--render"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(5));
+        .run();
+    assert_eq!(out.code, 5);
     assert!(out.stdout.is_empty());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("the LLM's values were not valid"));
+    assert!(out.stderr.contains("the LLM's values were not valid"));
 }
 
 #[test]
@@ -581,14 +572,16 @@ fn a_directory_of_manifests_deploys_through_the_same_plan() {
         "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  replicas: 2\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec: {containers: [{name: web, image: 'nginx:1.27'}]}\n---\napiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec: {selector: {app: web}, ports: [{port: 80}]}\n",
     )
     .unwrap();
-    let r = run(&sb, &api, &["deploy", dir.to_str().unwrap()]);
+    let r = sb
+        .against(&api, "default")
+        .args(["deploy", dir.to_str().unwrap()])
+        .run();
     assert_eq!(r.code, 5, "no consent without --yes: {}", r.stderr);
     assert!(api.real_mutations().is_empty());
-    let r = run(
-        &sb,
-        &api,
-        &["deploy", dir.to_str().unwrap(), "--yes", "--timeout", "10s"],
-    );
+    let r = sb
+        .against(&api, "default")
+        .args(["deploy", dir.to_str().unwrap(), "--yes", "--timeout", "10s"])
+        .run();
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert!(
         r.stdout.contains("deployment/web -n default is ready"),
@@ -697,7 +690,7 @@ fn a_missing_image_stops_the_deploy_before_the_dry_run_naming_it_and_its_fix() {
     reg.push("todo/frontend", "1.4.2");
     let api = cluster_holding(true, without_app_images(true));
     let extra = images_at(&reg.image("todo/backend"), &reg.image("todo/frontend"));
-    let r = run(&sb, &api, &deploy_args(&extra));
+    let r = sb.against(&api, "default").args(deploy_args(&extra)).run();
     assert_eq!(r.code, 5, "{}\n{}", r.stdout, r.stderr);
     assert!(!api.journal().is_empty(), "the cluster was read");
     assert!(api.mutations().is_empty(), "{:#?}", api.mutations());
@@ -771,7 +764,7 @@ fn a_registry_that_wants_credentials_blocks_only_where_the_kubelet_has_none() {
 
     // minikube's kubelet pulls with the pods' pull secrets only, and these pods have none.
     let mini = cluster_holding(true, without_app_images(true));
-    let r = run(&sb, &mini, &deploy_args(&extra));
+    let r = sb.against(&mini, "default").args(deploy_args(&extra)).run();
     assert_eq!(r.code, 5, "{}\n{}", r.stdout, r.stderr);
     assert!(
         r.stdout.contains("refuses it to anonymous pulls"),
@@ -782,7 +775,10 @@ fn a_registry_that_wants_credentials_blocks_only_where_the_kubelet_has_none() {
 
     // Elsewhere nodes may hold credentials of their own (a cloud's registry): a note, and on.
     let generic = cluster_holding(false, without_app_images(false));
-    let r = run(&sb, &generic, &deploy_args(&extra));
+    let r = sb
+        .against(&generic, "default")
+        .args(deploy_args(&extra))
+        .run();
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert!(
         r.stderr.contains(&format!(
@@ -812,7 +808,7 @@ fn images_on_a_node_or_in_their_registry_let_the_deploy_proceed() {
     }
     let api = cluster_holding(true, images);
     let extra = images_at(&reg.image("todo/backend"), &reg.image("todo/frontend"));
-    let r = run(&sb, &api, &deploy_args(&extra));
+    let r = sb.against(&api, "default").args(deploy_args(&extra)).run();
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert!(r.stdout.contains("applied"), "{}", r.stdout);
     assert!(reg.journal().is_empty(), "{:#?}", reg.journal());
@@ -824,7 +820,7 @@ fn images_on_a_node_or_in_their_registry_let_the_deploy_proceed() {
     }
     let api = cluster_holding(false, without_app_images(false));
     let extra = images_at(&reg.image("todo/backend"), &reg.image("todo/frontend"));
-    let r = run(&sb, &api, &deploy_args(&extra));
+    let r = sb.against(&api, "default").args(deploy_args(&extra)).run();
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     let deployment = api
         .object("apps", "deployments", Some("todo-app"), "todo-frontend")
@@ -847,7 +843,7 @@ fn images_on_a_node_or_in_their_registry_let_the_deploy_proceed() {
     let api = cluster_holding(false, without_app_images(false));
     let mut extra = images_at(&reg.image("todo/backend"), &reg.image("todo/frontend"));
     extra.push("--skip-image-check".into());
-    let r = run(&sb, &api, &deploy_args(&extra));
+    let r = sb.against(&api, "default").args(deploy_args(&extra)).run();
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert!(reg.journal().is_empty(), "{:#?}", reg.journal());
     assert!(!api.real_mutations().is_empty());
@@ -868,7 +864,7 @@ fn an_unreachable_or_silent_registry_is_a_note_and_the_deploy_goes_on() {
         &format!("{silent_at}/todo/frontend"),
     );
     extra.extend(["--request-timeout".into(), "2s".into()]);
-    let r = run(&sb, &api, &deploy_args(&extra));
+    let r = sb.against(&api, "default").args(deploy_args(&extra)).run();
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert!(
         r.stderr.contains(&format!(
@@ -904,7 +900,10 @@ fn a_directory_of_manifests_is_checked_too() {
         format!("apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: web}}\nspec:\n  selector: {{matchLabels: {{app: web}}}}\n  template:\n    metadata: {{labels: {{app: web}}}}\n    spec:\n      initContainers: [{{name: wait, image: 'nginx:1.27'}}]\n      containers: [{{name: web, image: '{image}'}}]\n"),
     )
     .unwrap();
-    let r = run(&sb, &api, &["deploy", dir.to_str().unwrap(), "--yes"]);
+    let r = sb
+        .against(&api, "default")
+        .args(["deploy", dir.to_str().unwrap(), "--yes"])
+        .run();
     assert_eq!(r.code, 5, "{}\n{}", r.stdout, r.stderr);
     assert!(api.mutations().is_empty());
     assert!(
@@ -919,11 +918,10 @@ fn a_directory_of_manifests_is_checked_too() {
     assert!(!r.stdout.contains("--build"), "{}", r.stdout);
 
     reg.push("shop/web", "2.0");
-    let r = run(
-        &sb,
-        &api,
-        &["deploy", dir.to_str().unwrap(), "--yes", "--timeout", "0"],
-    );
+    let r = sb
+        .against(&api, "default")
+        .args(["deploy", dir.to_str().unwrap(), "--yes", "--timeout", "0"])
+        .run();
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
 }
 
@@ -946,7 +944,10 @@ fn a_node_copy_does_not_count_when_the_kubelet_pulls_anyway() {
     };
     // `:latest` without a policy is pulled every time: the registry decides, and has none.
     std::fs::write(&file, manifest("")).unwrap();
-    let r = run(&sb, &api, &["deploy", file.to_str().unwrap(), "--yes"]);
+    let r = sb
+        .against(&api, "default")
+        .args(["deploy", file.to_str().unwrap(), "--yes"])
+        .run();
     assert_eq!(r.code, 5, "{}\n{}", r.stdout, r.stderr);
     assert!(
         r.stdout.contains(&format!(
@@ -960,11 +961,10 @@ fn a_node_copy_does_not_count_when_the_kubelet_pulls_anyway() {
     // IfNotPresent: the node's copy is what runs.
     std::fs::write(&file, manifest(", imagePullPolicy: IfNotPresent")).unwrap();
     let before = reg.journal().len();
-    let r = run(
-        &sb,
-        &api,
-        &["deploy", file.to_str().unwrap(), "--yes", "--timeout", "0"],
-    );
+    let r = sb
+        .against(&api, "default")
+        .args(["deploy", file.to_str().unwrap(), "--yes", "--timeout", "0"])
+        .run();
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert_eq!(reg.journal().len(), before, "the registry was not asked");
 }
@@ -1000,14 +1000,13 @@ impl Standins {
         }
     }
 
-    fn run(&self, sb: &Sandbox, api: &FakeApi, args: &[&str], fail: &str) -> Outcome {
-        outcome(
-            sb.against(api, "default")
-                .env("PATH", &self.path)
-                .env("STANDIN_LOG", &self.log)
-                .env("STANDIN_FAIL", fail)
-                .args(args),
-        )
+    /// The binary with the stand-ins first on PATH, `fail` naming the one that fails.
+    fn kubectl_ai(&self, sb: &Sandbox, api: &FakeApi, fail: &str) -> Run {
+        let mut run = sb.against(api, "default");
+        run.env("PATH", &self.path)
+            .env("STANDIN_LOG", &self.log)
+            .env("STANDIN_FAIL", fail);
+        run
     }
 
     /// What ran, with the app's repository written as DIR.
@@ -1043,10 +1042,9 @@ fn build_puts_the_images_into_minikube_with_the_plans_tags_then_deploys() {
     let s = Standins::new(&sb);
     let api = cluster_holding(true, without_app_images(true));
     let repo = s.repo.to_str().unwrap();
-    let r = s.run(
-        &sb,
-        &api,
-        &[
+    let r = s
+        .kubectl_ai(&sb, &api, "")
+        .args([
             "deploy",
             "todo-app",
             "--build",
@@ -1056,9 +1054,8 @@ fn build_puts_the_images_into_minikube_with_the_plans_tags_then_deploys() {
             "--yes",
             "--timeout",
             "0",
-        ],
-        "",
-    );
+        ])
+        .run();
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert_eq!(
         s.ran(),
@@ -1090,10 +1087,9 @@ fn build_on_kind_builds_with_docker_then_loads_into_the_named_cluster() {
     let s = Standins::new(&sb);
     let api = kind_cluster("dev");
     let repo = s.repo.to_str().unwrap();
-    let r = s.run(
-        &sb,
-        &api,
-        &[
+    let r = s
+        .kubectl_ai(&sb, &api, "")
+        .args([
             "deploy",
             "todo-app",
             "--build",
@@ -1101,9 +1097,8 @@ fn build_on_kind_builds_with_docker_then_loads_into_the_named_cluster() {
             "--yes",
             "--timeout",
             "0",
-        ],
-        "",
-    );
+        ])
+        .run();
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert_eq!(
         s.ran(),
@@ -1125,7 +1120,10 @@ fn build_runs_nothing_without_consent_and_stops_at_the_first_failure() {
     let repo = s.repo.to_str().unwrap();
 
     // No terminal and no --yes: nothing runs, nothing is applied.
-    let r = s.run(&sb, &api, &["deploy", "todo-app", "--build", repo], "");
+    let r = s
+        .kubectl_ai(&sb, &api, "")
+        .args(["deploy", "todo-app", "--build", repo])
+        .run();
     assert_eq!(r.code, 5, "{}\n{}", r.stdout, r.stderr);
     assert!(
         r.stdout
@@ -1137,23 +1135,19 @@ fn build_runs_nothing_without_consent_and_stops_at_the_first_failure() {
     assert!(s.ran().is_empty(), "{:?}", s.ran());
 
     // --dry-run shows the commands and runs none of them.
-    let r = s.run(
-        &sb,
-        &api,
-        &["deploy", "todo-app", "--build", repo, "--dry-run"],
-        "",
-    );
+    let r = s
+        .kubectl_ai(&sb, &api, "")
+        .args(["deploy", "todo-app", "--build", repo, "--dry-run"])
+        .run();
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert!(r.stdout.contains("nothing was built."), "{}", r.stdout);
     assert!(s.ran().is_empty(), "{:?}", s.ran());
 
     // So does -o json, which prints the plan as data; stdout holds nothing else.
-    let r = s.run(
-        &sb,
-        &api,
-        &["deploy", "todo-app", "--build", repo, "-o", "json", "--yes"],
-        "",
-    );
+    let r = s
+        .kubectl_ai(&sb, &api, "")
+        .args(["deploy", "todo-app", "--build", repo, "-o", "json", "--yes"])
+        .run();
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     let plan: Value = serde_json::from_str(&r.stdout).expect(&r.stdout);
     assert_eq!(plan["kind"], "Plan");
@@ -1167,21 +1161,16 @@ fn build_runs_nothing_without_consent_and_stops_at_the_first_failure() {
     assert!(api.real_mutations().is_empty());
 
     // Declined on a terminal.
-    let kubeconfig = api.write_kubeconfig(sb.path(), "default");
-    let state = sb.path().join("state");
-    let (code, screen) = on_a_terminal(
-        &sb,
-        &format!(
-            "--kubeconfig '{}' deploy todo-app --build '{repo}'",
-            kubeconfig.display()
-        ),
-        &[
-            ("PATH", s.path.as_str()),
-            ("STANDIN_LOG", s.log.to_str().unwrap()),
-            ("KUBECTL_AI_STATE_DIR", state.to_str().unwrap()),
-        ],
-        Some("n\n"),
-    );
+    let Outcome {
+        code,
+        stdout: screen,
+        ..
+    } = s
+        .kubectl_ai(&sb, &api, "")
+        .args(["deploy", "todo-app", "--build", repo])
+        .on_a_terminal()
+        .type_after("Run these commands?", "n\n")
+        .run();
     assert_eq!(code, 5, "{screen}");
     assert!(screen.contains("Run these commands?"), "{screen}");
     assert!(screen.contains("Nothing was built or changed."), "{screen}");
@@ -1189,12 +1178,10 @@ fn build_runs_nothing_without_consent_and_stops_at_the_first_failure() {
     assert!(api.real_mutations().is_empty());
 
     // The frontend's build fails: the backend's ran, nothing is applied, one line says so.
-    let r = s.run(
-        &sb,
-        &api,
-        &["deploy", "todo-app", "--build", repo, "--yes"],
-        "frontend",
-    );
+    let r = s
+        .kubectl_ai(&sb, &api, "frontend")
+        .args(["deploy", "todo-app", "--build", repo, "--yes"])
+        .run();
     assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
     assert_eq!(
         s.ran(),
@@ -1222,12 +1209,10 @@ fn build_elsewhere_explains_that_images_go_through_a_registry() {
     let s = Standins::new(&sb);
     let api = cluster(false);
     let repo = s.repo.to_str().unwrap();
-    let r = s.run(
-        &sb,
-        &api,
-        &["deploy", "todo-app", "--build", repo, "--yes"],
-        "",
-    );
+    let r = s
+        .kubectl_ai(&sb, &api, "")
+        .args(["deploy", "todo-app", "--build", repo, "--yes"])
+        .run();
     assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
     assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
     assert!(

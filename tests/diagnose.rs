@@ -1,7 +1,7 @@
 //! Every analyzer against its scenario, through the snapshot source: which findings, on which
 //! objects, for how many pods, and the verbatim facts a human would cite.
 
-use crate::support::{Sandbox, json_of, scenario, scenarios, summary};
+use crate::support::{Sandbox, scenario, scenarios, summary};
 
 type Expect = (
     &'static str,
@@ -176,11 +176,11 @@ fn every_scenario_has_expectations() {
 fn each_scenario_yields_exactly_its_findings_with_evidence() {
     let sb = Sandbox::new();
     for (name, findings, facts) in EXPECTED {
-        let report = json_of(
-            sb.kubectl_ai()
-                .args(["diagnose", "-o", "json", "--snapshot"])
-                .arg(scenario(name)),
-        );
+        let report = sb
+            .kubectl_ai()
+            .args(["diagnose", "-o", "json", "--snapshot"])
+            .arg(scenario(name))
+            .json();
         let mut got = summary(&report);
         got.sort();
         let mut want: Vec<_> = findings
@@ -212,11 +212,11 @@ fn each_scenario_yields_exactly_its_findings_with_evidence() {
 #[test]
 fn healthy_cluster_has_no_error_and_benign_states_stay_quiet() {
     let sb = Sandbox::new();
-    let report = json_of(
-        sb.kubectl_ai()
-            .args(["diagnose", "-o", "json", "--snapshot"])
-            .arg(scenario("healthy")),
-    );
+    let report = sb
+        .kubectl_ai()
+        .args(["diagnose", "-o", "json", "--snapshot"])
+        .arg(scenario("healthy"))
+        .json();
     // The scenario holds a Completed backup pod, an HPA at minReplicas and Normal events.
     assert_eq!(report["summary"]["errors"], 0);
     assert_eq!(report["summary"]["warnings"], 0);
@@ -227,7 +227,10 @@ fn healthy_cluster_has_no_error_and_benign_states_stay_quiet() {
 #[test]
 fn findings_are_ranked_errors_first_and_a_guessed_cause_is_said_as_one() {
     let sb = Sandbox::new();
-    let report = json_of(sb.kubectl_ai().args(["diagnose", "--demo", "-o", "json"]));
+    let report = sb
+        .kubectl_ai()
+        .args(["diagnose", "--demo", "-o", "json"])
+        .json();
     let findings = report["findings"].as_array().unwrap();
     let severities: Vec<&str> = findings
         .iter()
@@ -250,12 +253,8 @@ fn findings_are_ranked_errors_first_and_a_guessed_cause_is_said_as_one() {
             && via.contains("Service postgres has no ready endpoints"),
         "{via}"
     );
-    let text = sb
-        .kubectl_ai()
-        .args(["diagnose", "--demo"])
-        .output()
-        .unwrap();
-    let text = String::from_utf8(text.stdout).unwrap();
+    let text = sb.kubectl_ai().args(["diagnose", "--demo"]).run();
+    let text = text.stdout;
     assert!(
         text.contains(
             "probably caused by: persistentvolumeclaim/data-postgres-0 -n todo-app [pvc-unbound]"
@@ -273,9 +272,8 @@ fn secret_values_never_reach_the_output() {
                 .kubectl_ai()
                 .args(["diagnose", "-o", format, "--snapshot"])
                 .arg(scenario(name))
-                .output()
-                .unwrap();
-            let text = String::from_utf8_lossy(&out.stdout);
+                .run();
+            let text = &out.stdout;
             // The fixtures' secret values are "canary-<secret>-<key>-value", base64-encoded.
             assert!(
                 !text.contains("canary") && !text.contains("Y2FuYXJ5"),
@@ -297,11 +295,11 @@ fn services_without_an_endpoints_object_are_judged_by_pod_readiness() {
         .unwrap();
     assert!(copy.success());
     std::fs::remove_file(dir.join("todo-app/endpoints.json")).unwrap();
-    let report = json_of(
-        sb.kubectl_ai()
-            .args(["diagnose", "-o", "json", "--snapshot"])
-            .arg(&dir),
-    );
+    let report = sb
+        .kubectl_ai()
+        .args(["diagnose", "-o", "json", "--snapshot"])
+        .arg(&dir)
+        .json();
     assert_eq!(
         summary(&report),
         [(
@@ -328,11 +326,11 @@ fn services_without_an_endpoints_object_are_judged_by_pod_readiness() {
             .success()
     );
     std::fs::remove_file(dir.join("todo-app/endpoints.json")).unwrap();
-    let report = json_of(
-        sb.kubectl_ai()
-            .args(["diagnose", "-o", "json", "--snapshot"])
-            .arg(&dir),
-    );
+    let report = sb
+        .kubectl_ai()
+        .args(["diagnose", "-o", "json", "--snapshot"])
+        .arg(&dir)
+        .json();
     assert_eq!(
         report["findings"].as_array().unwrap().len(),
         0,

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use crate::support::fake_api::{FakeApi, Flaky, dead_url};
 use crate::support::fake_llm::{FakeLlm, Reply};
 use crate::support::sweep;
-use crate::support::{Outcome, Sandbox, on_a_terminal, outcome, scenario, summary};
+use crate::support::{Outcome, Sandbox, scenario, summary};
 use kubectl_ai::testing::{Kind, kinds};
 
 /// The error is the one line the README promises: `error: ...`, no dump, no trace.
@@ -30,20 +30,20 @@ fn findings(stdout: &str) -> Vec<(String, String, String, usize)> {
 fn transient_faults_on_reads_are_retried() {
     let sb = Sandbox::new();
     let clean_api = FakeApi::start(&scenario("crash-loop"));
-    let clean = outcome(
-        sb.against(&clean_api, "todo-app")
-            .args(["diagnose", "-o", "json"]),
-    );
+    let clean = sb
+        .against(&clean_api, "todo-app")
+        .args(["diagnose", "-o", "json"])
+        .run();
     assert_eq!(clean.code, 0, "{}", clean.stderr);
     assert!(!findings(&clean.stdout).is_empty());
     // 0 is a connection dropped without an answer.
     for (seed, status) in [500u16, 502, 503, 504, 0].into_iter().enumerate() {
         let api = FakeApi::start(&scenario("crash-loop"));
         api.flaky(Flaky::all(status, 0.2), seed as u64 + 11);
-        let r = outcome(
-            sb.against(&api, "todo-app")
-                .args(["diagnose", "-o", "json"]),
-        );
+        let r = sb
+            .against(&api, "todo-app")
+            .args(["diagnose", "-o", "json"])
+            .run();
         assert_eq!(r.code, 0, "{status}: {}", r.stderr);
         assert!(
             !api.injected().is_empty(),
@@ -58,7 +58,7 @@ fn a_persistent_fault_ends_in_one_line_with_the_servers_message() {
     let sb = Sandbox::new();
     let api = FakeApi::start(&scenario("crash-loop"));
     api.flaky(Flaky::all(500, 1.0).on("GET", "/deployments"), 1);
-    let r = outcome(sb.against(&api, "todo-app").arg("diagnose"));
+    let r = sb.against(&api, "todo-app").arg("diagnose").run();
     assert_eq!(r.code, 1);
     one_clean_line(&r);
     assert!(
@@ -80,10 +80,10 @@ fn a_persistent_fault_ends_in_one_line_with_the_servers_message() {
         Flaky::all(500, 1.0).on("GET", "/deployments/todo-backend"),
         1,
     );
-    let r = outcome(
-        sb.against(&api, "todo-app")
-            .args(["diagnose", "--fix", "--yes"]),
-    );
+    let r = sb
+        .against(&api, "todo-app")
+        .args(["diagnose", "--fix", "--yes"])
+        .run();
     assert_eq!(r.code, 1, "{}", r.stderr);
     one_clean_line(&r);
     assert!(
@@ -102,10 +102,10 @@ fn a_500_during_deploy_is_one_line_not_a_status_dump() {
     let sb = Sandbox::new();
     let api = crate::deploy::cluster(false);
     api.flaky(Flaky::all(500, 1.0).on("GET", "/api/v1/nodes"), 1);
-    let r = outcome(
-        sb.against(&api, "default")
-            .args(["deploy", "todo-app", "--yes"]),
-    );
+    let r = sb
+        .against(&api, "default")
+        .args(["deploy", "todo-app", "--yes"])
+        .run();
     assert_eq!(r.code, 1, "{}", r.stderr);
     one_clean_line(&r);
     assert!(
@@ -125,12 +125,12 @@ fn usage_errors_are_one_line_with_exit_2() {
         vec!["diagnose", "-o", "xml"],
         vec!["diagnose", "--chunk-size", "0"],
     ] {
-        let r = outcome(sb.kubectl_ai().args(&args));
+        let r = sb.kubectl_ai().args(&args).run();
         assert_eq!(r.code, 2, "{args:?}: {}", r.stderr);
         one_clean_line(&r);
         assert!(r.stderr.contains("kubectl ai --help"), "{}", r.stderr);
     }
-    let help = outcome(sb.kubectl_ai().arg("--help"));
+    let help = sb.kubectl_ai().arg("--help").run();
     assert_eq!(help.code, 0);
     assert!(
         help.stdout.contains("Exit codes:"),
@@ -158,7 +158,7 @@ fn a_write_whose_answer_is_lost_is_read_again_before_it_is_sent_again() {
         },
         1,
     );
-    let r = outcome(sb.against(&api, "todo-app").args(fix));
+    let r = sb.against(&api, "todo-app").args(fix).run();
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert!(r.stdout.contains("Applied 1 change(s)"), "{}", r.stdout);
     assert_eq!(api.injected().len(), 1);
@@ -175,7 +175,7 @@ fn a_write_whose_answer_is_lost_is_read_again_before_it_is_sent_again() {
             },
             1,
         );
-        let r = outcome(sb.against(&api, "todo-app").args(fix));
+        let r = sb.against(&api, "todo-app").args(fix).run();
         assert_eq!(r.code, 0, "{status}: {}\n{}", r.stdout, r.stderr);
         assert_eq!(api.injected().len(), 1);
         let real = api.real_mutations();
@@ -215,13 +215,12 @@ fn obeying(actions: Value) -> FakeLlm {
 }
 
 fn ask(sb: &Sandbox, api: &FakeApi, llm: &FakeLlm, extra: &[&str]) -> Outcome {
-    outcome(
-        sb.against(api, "todo-app")
-            .env("OPENAI_BASE_URL", &llm.url)
-            .env("OPENAI_API_KEY", "sk-test-key-0123456789")
-            .arg("fix the backend")
-            .args(extra),
-    )
+    sb.against(api, "todo-app")
+        .env("OPENAI_BASE_URL", &llm.url)
+        .env("OPENAI_API_KEY", "sk-test-key-0123456789")
+        .arg("fix the backend")
+        .args(extra)
+        .run()
 }
 
 fn deletes(api: &FakeApi) -> Vec<String> {
@@ -325,21 +324,18 @@ fn on_a_terminal_destruction_is_consented_by_typing_the_name() {
     for (typed, code, deleted) in [("todo-backend\n", 0, true), ("yes\n", 5, false)] {
         let api = injected_cluster(&sb);
         let llm = obeying(backend.clone());
-        let kubeconfig = api.write_kubeconfig(sb.path(), "todo-app");
-        let state = sb.path().join("state");
-        let (got, screen) = on_a_terminal(
-            &sb,
-            &format!(
-                "'fix the backend' --yes --kubeconfig '{}'",
-                kubeconfig.display()
-            ),
-            &[
-                ("OPENAI_BASE_URL", llm.url.as_str()),
-                ("OPENAI_API_KEY", "sk-test-key-0123456789"),
-                ("KUBECTL_AI_STATE_DIR", state.to_str().unwrap()),
-            ],
-            Some(typed),
-        );
+        let Outcome {
+            code: got,
+            stdout: screen,
+            ..
+        } = sb
+            .against(&api, "todo-app")
+            .args(["fix the backend", "--yes"])
+            .env("OPENAI_BASE_URL", &llm.url)
+            .env("OPENAI_API_KEY", "sk-test-key-0123456789")
+            .on_a_terminal()
+            .type_after("Type its name (todo-backend) to consent", typed)
+            .run();
         assert_eq!(got, code, "{screen}");
         assert!(
             screen.contains("Type its name (todo-backend) to consent"),
@@ -361,21 +357,21 @@ fn a_kubeconfig_list_skips_missing_files_as_kubectl_does() {
     let kubeconfig = api.write_kubeconfig(sb.path(), "todo-app");
     let missing = sb.path().join("gone/config");
     let list = std::env::join_paths([missing.clone(), kubeconfig]).unwrap();
-    let r = outcome(
-        sb.kubectl_ai()
-            .env("KUBECONFIG", &list)
-            .args(["diagnose", "-o", "json"]),
-    );
+    let r = sb
+        .kubectl_ai()
+        .env("KUBECONFIG", &list)
+        .args(["diagnose", "-o", "json"])
+        .run();
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(!findings(&r.stdout).is_empty());
 
     let only_missing =
         std::env::join_paths([missing.clone(), sb.path().join("also-gone")]).unwrap();
-    let r = outcome(
-        sb.kubectl_ai()
-            .env("KUBECONFIG", &only_missing)
-            .arg("diagnose"),
-    );
+    let r = sb
+        .kubectl_ai()
+        .env("KUBECONFIG", &only_missing)
+        .arg("diagnose")
+        .run();
     assert_eq!(r.code, 1);
     one_clean_line(&r);
     assert!(
@@ -392,12 +388,11 @@ fn a_proxy_from_the_environment_is_skipped_where_no_proxy_names_the_cluster() {
     let api = FakeApi::start(&scenario("crash-loop"));
     let run = |no_proxy: &str| {
         // A proxy where nothing listens: the cluster answers only when it is not used.
-        outcome(
-            sb.against(&api, "todo-app")
-                .env("HTTPS_PROXY", "http://localhost:9")
-                .env("NO_PROXY", no_proxy)
-                .args(["diagnose", "-o", "json"]),
-        )
+        sb.against(&api, "todo-app")
+            .env("HTTPS_PROXY", "http://localhost:9")
+            .env("NO_PROXY", no_proxy)
+            .args(["diagnose", "-o", "json"])
+            .run()
     };
     let exempt = run("example.com,127.0.0.0/8");
     assert_eq!(exempt.code, 0, "{}", exempt.stderr);
@@ -430,11 +425,11 @@ fn a_snapshot_log_with_invalid_utf8_decodes_lossily() {
         bytes,
     )
     .unwrap();
-    let r = outcome(
-        sb.kubectl_ai()
-            .args(["diagnose", "-o", "json", "--snapshot"])
-            .arg(&dir),
-    );
+    let r = sb
+        .kubectl_ai()
+        .args(["diagnose", "-o", "json", "--snapshot"])
+        .arg(&dir)
+        .run();
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(
         r.stdout.contains("caf\u{fffd} not reachable"),
@@ -447,12 +442,12 @@ fn a_snapshot_log_with_invalid_utf8_decodes_lossily() {
 fn dead_and_silent_servers_end_in_one_line() {
     let sb = Sandbox::new();
     let dead = write_kubeconfig(sb.path(), &dead_url());
-    let r = outcome(
-        sb.kubectl_ai()
-            .arg("--kubeconfig")
-            .arg(&dead)
-            .arg("diagnose"),
-    );
+    let r = sb
+        .kubectl_ai()
+        .arg("--kubeconfig")
+        .arg(&dead)
+        .arg("diagnose")
+        .run();
     assert_eq!(r.code, 1);
     one_clean_line(&r);
     assert!(
@@ -463,10 +458,10 @@ fn dead_and_silent_servers_end_in_one_line() {
 
     let api = FakeApi::start(&scenario("crash-loop"));
     api.go_silent();
-    let r = outcome(
-        sb.against(&api, "todo-app")
-            .args(["diagnose", "--request-timeout", "1s"]),
-    );
+    let r = sb
+        .against(&api, "todo-app")
+        .args(["diagnose", "--request-timeout", "1s"])
+        .run();
     assert_eq!(r.code, 1);
     one_clean_line(&r);
 }
@@ -514,11 +509,10 @@ fn state(api: &FakeApi, secrets: bool) -> Vec<(String, String, Value)> {
 }
 
 fn deploy(sb: &Sandbox, api: &FakeApi, extra: &[&str]) -> Outcome {
-    outcome(
-        sb.against(api, "default")
-            .args(["deploy", "todo-app", "--yes", "--timeout", "0"])
-            .args(extra),
-    )
+    sb.against(api, "default")
+        .args(["deploy", "todo-app", "--yes", "--timeout", "0"])
+        .args(extra)
+        .run()
 }
 
 #[test]
@@ -590,10 +584,10 @@ fn a_deploy_under_write_faults_retries_where_safe_and_stops_cleanly_otherwise() 
     assert_ne!(state(&api, true), before);
 
     api.heal();
-    let r = outcome(
-        sb.against(&api, "default")
-            .args(["undo", &id, "--yes", "--timeout", "0"]),
-    );
+    let r = sb
+        .against(&api, "default")
+        .args(["undo", &id, "--yes", "--timeout", "0"])
+        .run();
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert_eq!(
         state(&api, true),

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::support::fake_api::FakeApi;
 use crate::support::fake_llm::{FakeLlm, Reply};
-use crate::support::{Outcome, Sandbox, outcome};
+use crate::support::{Outcome, Run, Sandbox};
 use kubectl_ai::testing::kinds;
 
 fn cluster() -> FakeApi {
@@ -48,14 +48,13 @@ fn proposal(objects: Vec<Value>) -> Vec<Reply> {
     ]
 }
 
-fn run(sb: &Sandbox, api: &FakeApi, llm: &FakeLlm, args: &[&str]) -> Outcome {
-    outcome(
-        sb.against(api, "shop")
-            .args(args)
-            .env("OPENAI_BASE_URL", &llm.url)
-            .env("OPENAI_API_KEY", "sk-test-key-0123456789")
-            .env("XDG_CACHE_HOME", sb.path().join("cache")),
-    )
+/// The binary against the fake cluster (namespace shop) and the fake LLM.
+fn with_llm(sb: &Sandbox, api: &FakeApi, llm: &FakeLlm) -> Run {
+    let mut run = sb.against(api, "shop");
+    run.env("OPENAI_BASE_URL", &llm.url)
+        .env("OPENAI_API_KEY", "sk-test-key-0123456789")
+        .env("XDG_CACHE_HOME", sb.path().join("cache"));
+    run
 }
 
 const ASK: &str = "create a redis deployment with 3 replicas and a service";
@@ -65,7 +64,7 @@ fn a_valid_proposal_is_validated_dry_run_shown_and_applied_with_consent() {
     let sb = Sandbox::new();
     let api = cluster();
     let llm = FakeLlm::start(proposal(vec![redis(json!(3)), service()]));
-    let r = run(&sb, &api, &llm, &[ASK, "--yes"]);
+    let r = with_llm(&sb, &api, &llm).args([ASK, "--yes"]).run();
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     let deploy = api
         .object("apps", "deployments", Some("shop"), "redis")
@@ -129,7 +128,7 @@ fn unknown_fields_and_wrong_types_are_repaired_from_the_errors() {
         let mut replies = proposal(vec![broken, service()]);
         replies.extend(proposal(vec![redis(json!(3)), service()]));
         let llm = FakeLlm::start(replies);
-        let r = run(&sb, &api, &llm, &[ASK, "-o", "yaml"]);
+        let r = with_llm(&sb, &api, &llm).args([ASK, "-o", "yaml"]).run();
         assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
         let requests = llm.requests();
         assert_eq!(requests.len(), 4, "one repair round");
@@ -164,7 +163,7 @@ fn a_proposal_that_stays_invalid_ends_with_the_error_and_no_change() {
     bad["spec"]["template"]["spec"]["containers"][0]["imagePullPolicy"] = json!(["Always"]);
     let replies: Vec<Reply> = (0..3).flat_map(|_| proposal(vec![bad.clone()])).collect();
     let llm = FakeLlm::start(replies);
-    let r = run(&sb, &api, &llm, &[ASK, "--yes"]);
+    let r = with_llm(&sb, &api, &llm).args([ASK, "--yes"]).run();
     assert_eq!(r.code, 5, "{}\n{}", r.stdout, r.stderr);
     assert!(
         r.stderr.contains("still invalid after 2 repair rounds"),
@@ -188,7 +187,13 @@ fn the_schema_is_fetched_once_per_cluster_version() {
     let mut replies = proposal(vec![redis(json!(3))]);
     replies.extend(proposal(vec![redis(json!(2))]));
     let llm = FakeLlm::start(replies);
-    assert_eq!(run(&sb, &api, &llm, &[ASK, "-o", "yaml"]).code, 0);
+    assert_eq!(
+        with_llm(&sb, &api, &llm)
+            .args([ASK, "-o", "yaml"])
+            .run()
+            .code,
+        0
+    );
     let fetches = |api: &FakeApi| {
         api.journal()
             .iter()
@@ -197,7 +202,13 @@ fn the_schema_is_fetched_once_per_cluster_version() {
     };
     assert_eq!(fetches(&api), 2, "the index and apps/v1");
     api.reset_journal();
-    assert_eq!(run(&sb, &api, &llm, &[ASK, "-o", "yaml"]).code, 0);
+    assert_eq!(
+        with_llm(&sb, &api, &llm)
+            .args([ASK, "-o", "yaml"])
+            .run()
+            .code,
+        0
+    );
     assert_eq!(fetches(&api), 0, "the second run reads the cache");
     assert!(sb.path().join("cache/kubectl-ai/openapi").is_dir());
 }
@@ -217,17 +228,14 @@ fn files_are_edited_in_place_keeping_what_did_not_change() {
     edited["spec"]["template"]["spec"]["containers"][0]["readinessProbe"] =
         json!({"tcpSocket": {"port": 6379}});
     let llm = FakeLlm::start(proposal(vec![edited, service()]));
-    let r = run(
-        &sb,
-        &api,
-        &llm,
-        &[
+    let r = with_llm(&sb, &api, &llm)
+        .args([
             "-f",
             file.to_str().unwrap(),
             "add a readiness probe",
             "--write",
-        ],
-    );
+        ])
+        .run();
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     let after = std::fs::read_to_string(&file).unwrap();
     assert!(after.contains("readinessProbe"), "{after}");
@@ -254,19 +262,17 @@ fn on_a_terminal_the_user_can_cancel_after_seeing_the_proposal() {
     let sb = Sandbox::new();
     let api = cluster();
     let llm = FakeLlm::start(proposal(vec![redis(json!(3)), service()]));
-    let kubeconfig = api.write_kubeconfig(sb.path(), "shop");
     // Five choices (the proposal has recommendations, so "let the LLM fix" is offered); the last
     // is cancel: four times down, then Enter.
-    let (code, screen) = crate::support::on_a_terminal(
-        &sb,
-        &format!("'{ASK}' --kubeconfig '{}'", kubeconfig.display()),
-        &[
-            ("OPENAI_BASE_URL", llm.url.as_str()),
-            ("OPENAI_API_KEY", "sk-test-key-0123456789"),
-            ("XDG_CACHE_HOME", sb.path().join("cache").to_str().unwrap()),
-        ],
-        Some("\x1b[B\x1b[B\x1b[B\x1b[B\r"),
-    );
+    let Outcome {
+        code,
+        stdout: screen,
+        ..
+    } = with_llm(&sb, &api, &llm)
+        .arg(ASK)
+        .on_a_terminal()
+        .type_after("What next?", "\x1b[B\x1b[B\x1b[B\x1b[B\r")
+        .run();
     assert!(
         screen.contains("let the LLM fix the recommendations"),
         "{screen}"

@@ -6,26 +6,18 @@ use std::path::Path;
 use serde_json::Value;
 
 use crate::support::fake_api::FakeApi;
-use crate::support::{Sandbox, json_of, scenario, summary, tool};
+use crate::support::{Run, Sandbox, scenario, summary, tool};
 
-fn kubectl(sb: &Sandbox, kubeconfig: &Path) -> std::process::Command {
-    let mut cmd = std::process::Command::new(tool("kubectl"));
-    cmd.arg("--kubeconfig")
-        .arg(kubeconfig)
-        .env("HOME", sb.path())
-        .env_remove("KUBECONFIG");
-    cmd
+/// The real kubectl against `kubeconfig`, in the sandbox's clean environment.
+fn kubectl(sb: &Sandbox, kubeconfig: &Path) -> Run {
+    let mut run = sb.program(tool("kubectl"));
+    run.arg("--kubeconfig").arg(kubeconfig);
+    run
 }
 
-fn ok(cmd: &mut std::process::Command) -> String {
-    let out = cmd.output().expect("kubectl runs");
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        String::from_utf8_lossy(&out.stdout)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+/// Runs it, expecting success; its stdout.
+fn ok(run: &mut Run) -> String {
+    run.code(0).run().stdout
 }
 
 #[test]
@@ -85,12 +77,9 @@ fn kubectl_gets_lists_pages_and_describes_from_the_fake() {
     );
 
     // A real NotFound Status.
-    let out = kubectl(&sb, &kc)
-        .args(["get", "pod", "nope"])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("pods \"nope\" not found"));
+    let out = kubectl(&sb, &kc).args(["get", "pod", "nope"]).run();
+    assert_ne!(out.code, 0);
+    assert!(out.stderr.contains("pods \"nope\" not found"));
     assert_eq!(api.mutations().len(), 0);
 }
 
@@ -149,13 +138,9 @@ fn kubectl_sees_rbac_refusals_and_metrics() {
     ]));
     assert!(top.contains("121Mi"), "{top}");
     api.forbid("secrets");
-    let out = kubectl(&sb, &kc).args(["get", "secrets"]).output().unwrap();
-    assert!(!out.status.success());
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("is forbidden"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = kubectl(&sb, &kc).args(["get", "secrets"]).run();
+    assert_ne!(out.code, 0);
+    assert!(out.stderr.contains("is forbidden"), "{}", out.stderr);
 }
 
 #[test]
@@ -183,17 +168,16 @@ fn a_real_kubectl_dump_diagnoses_like_the_scenario_it_was_taken_from() {
             dump.join(ns).join("replication-controllers.json").is_file(),
             "kubectl's own file name"
         );
-        let from_dump = json_of(
-            crate::support::Sandbox::new()
-                .kubectl_ai()
-                .args(["diagnose", "-o", "json", "--snapshot"])
-                .arg(&dump),
-        );
-        let from_fixture = json_of(
-            sb.kubectl_ai()
-                .args(["diagnose", "-o", "json", "--snapshot"])
-                .arg(scenario(name)),
-        );
+        let from_dump = crate::support::Sandbox::new()
+            .kubectl_ai()
+            .args(["diagnose", "-o", "json", "--snapshot"])
+            .arg(&dump)
+            .json();
+        let from_fixture = sb
+            .kubectl_ai()
+            .args(["diagnose", "-o", "json", "--snapshot"])
+            .arg(scenario(name))
+            .json();
         assert_eq!(summary(&from_dump), summary(&from_fixture), "{name}");
     }
 }
@@ -218,13 +202,9 @@ fn kubectl_runs_kubectl_ai_as_a_plugin() {
     let kc = api.write_kubeconfig(sb.path(), "todo-app");
 
     let plugin = |args: &[&str]| {
-        let mut cmd = std::process::Command::new(tool("kubectl"));
-        cmd.args(args)
-            .env("PATH", &path)
-            .env("HOME", sb.path())
-            .env("KUBECONFIG", &kc)
-            .env("NO_COLOR", "1");
-        cmd
+        let mut run = sb.program(tool("kubectl"));
+        run.args(args).env("PATH", &path).env("KUBECONFIG", &kc);
+        run
     };
     let list = ok(&mut plugin(&["plugin", "list"]));
     assert!(list.contains("kubectl-ai"), "{list}");
@@ -243,10 +223,9 @@ fn kubectl_runs_kubectl_ai_as_a_plugin() {
     ]));
     let report: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(summary(&report)[0].0, "crash-loop");
-    let gated = plugin(&["ai", "diagnose", "--exit-code"]).output().unwrap();
+    let gated = plugin(&["ai", "diagnose", "--exit-code"]).run();
     assert_eq!(
-        gated.status.code(),
-        Some(3),
+        gated.code, 3,
         "kubectl passes the plugin's exit code through"
     );
 }

@@ -7,9 +7,9 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::support::fake_api::{FakeApi, Fault};
-use crate::support::{Sandbox, json_of, scenario, scenarios};
+use crate::support::{Sandbox, scenario, scenarios, wait_until};
 
-fn live(sb: &Sandbox, api: &FakeApi, namespace: &str) -> assert_cmd::Command {
+fn live(sb: &Sandbox, api: &FakeApi, namespace: &str) -> crate::support::Run {
     let kubeconfig = api.write_kubeconfig(sb.path(), namespace);
     let mut cmd = sb.kubectl_ai();
     cmd.arg("--kubeconfig").arg(kubeconfig);
@@ -20,13 +20,15 @@ fn live(sb: &Sandbox, api: &FakeApi, namespace: &str) -> assert_cmd::Command {
 fn live_and_snapshot_agree_on_every_scenario() {
     let sb = Sandbox::new();
     for name in scenarios() {
-        let snap = json_of(
-            sb.kubectl_ai()
-                .args(["diagnose", "-o", "json", "--snapshot"])
-                .arg(scenario(&name)),
-        );
+        let snap = sb
+            .kubectl_ai()
+            .args(["diagnose", "-o", "json", "--snapshot"])
+            .arg(scenario(&name))
+            .json();
         let api = FakeApi::start(&scenario(&name));
-        let report = json_of(live(&sb, &api, "todo-app").args(["diagnose", "-A", "-o", "json"]));
+        let report = live(&sb, &api, "todo-app")
+            .args(["diagnose", "-A", "-o", "json"])
+            .json();
         assert_eq!(
             report["findings"], snap["findings"],
             "scenario {name}: live and snapshot disagree"
@@ -40,7 +42,9 @@ fn live_and_snapshot_agree_on_every_scenario() {
 fn default_namespace_comes_from_the_kubeconfig_context() {
     let sb = Sandbox::new();
     let api = FakeApi::start(&scenario("crash-loop"));
-    let report = json_of(live(&sb, &api, "todo-app").args(["diagnose", "-o", "json"]));
+    let report = live(&sb, &api, "todo-app")
+        .args(["diagnose", "-o", "json"])
+        .json();
     assert_eq!(
         report["scope"],
         serde_json::json!({"type": "namespace", "namespace": "todo-app"})
@@ -52,16 +56,16 @@ fn default_namespace_comes_from_the_kubeconfig_context() {
             .any(|r| r.path == "/api/v1/namespaces/todo-app/pods")
     );
 
-    let report =
-        json_of(live(&sb, &api, "todo-app").args(["diagnose", "-o", "json", "--context", "other"]));
+    let report = live(&sb, &api, "todo-app")
+        .args(["diagnose", "-o", "json", "--context", "other"])
+        .json();
     assert_eq!(report["scope"]["namespace"], "default");
     assert_eq!(report["findings"].as_array().unwrap().len(), 0);
 
-    let report = json_of(
-        live(&sb, &api, "todo-app")
-            .args(["diagnose", "-o", "json"])
-            .env("KUBECTL_AI_NAMESPACE", "default"),
-    );
+    let report = live(&sb, &api, "todo-app")
+        .args(["diagnose", "-o", "json"])
+        .env("KUBECTL_AI_NAMESPACE", "default")
+        .json();
     assert_eq!(report["scope"]["namespace"], "default");
 }
 
@@ -69,10 +73,13 @@ fn default_namespace_comes_from_the_kubeconfig_context() {
 fn lists_are_paged_and_run_concurrently() {
     let sb = Sandbox::new();
     let api = FakeApi::start(&scenario("job-failed"));
-    let whole = json_of(live(&sb, &api, "todo-app").args(["diagnose", "-o", "json"]));
+    let whole = live(&sb, &api, "todo-app")
+        .args(["diagnose", "-o", "json"])
+        .json();
     api.reset_journal();
-    let paged =
-        json_of(live(&sb, &api, "todo-app").args(["diagnose", "-o", "json", "--chunk-size", "1"]));
+    let paged = live(&sb, &api, "todo-app")
+        .args(["diagnose", "-o", "json", "--chunk-size", "1"])
+        .json();
     assert_eq!(whole["findings"], paged["findings"]);
     let pod_pages: Vec<_> = api
         .journal()
@@ -108,16 +115,13 @@ fn lists_are_paged_and_run_concurrently() {
     // Across namespaces, pods and events are cut by namespace (one here), then by node and by
     // reason: the same findings as one page per list.
     let api = FakeApi::start(&scenario("image-pull"));
-    let whole = json_of(live(&sb, &api, "todo-app").args(["diagnose", "-A", "-o", "json"]));
+    let whole = live(&sb, &api, "todo-app")
+        .args(["diagnose", "-A", "-o", "json"])
+        .json();
     api.reset_journal();
-    let paged = json_of(live(&sb, &api, "todo-app").args([
-        "diagnose",
-        "-A",
-        "-o",
-        "json",
-        "--chunk-size",
-        "1",
-    ]));
+    let paged = live(&sb, &api, "todo-app")
+        .args(["diagnose", "-A", "-o", "json", "--chunk-size", "1"])
+        .json();
     assert!(!whole["findings"].as_array().unwrap().is_empty());
     assert_eq!(whole["findings"], paged["findings"]);
     assert_eq!(whole["summary"], paged["summary"]);
@@ -130,7 +134,9 @@ fn lists_are_paged_and_run_concurrently() {
     // With 200 ms per request, ~25 lists one after another would take 5 s; concurrently, well under 2.
     api.set_latency(Duration::from_millis(200));
     let started = std::time::Instant::now();
-    json_of(live(&sb, &api, "todo-app").args(["diagnose", "-o", "json"]));
+    live(&sb, &api, "todo-app")
+        .args(["diagnose", "-o", "json"])
+        .json();
     let elapsed = started.elapsed();
     assert!(
         elapsed < Duration::from_secs(2),
@@ -143,7 +149,9 @@ fn logs_are_read_for_unhealthy_containers_and_small_namespaces_with_a_bounded_ta
     let sb = Sandbox::new();
     // A small namespace: the current logs of its running containers, never a previous one.
     let api = FakeApi::start(&scenario("healthy"));
-    json_of(live(&sb, &api, "todo-app").args(["diagnose", "-o", "json"]));
+    live(&sb, &api, "todo-app")
+        .args(["diagnose", "-o", "json"])
+        .json();
     let read: Vec<_> = api
         .journal()
         .into_iter()
@@ -156,14 +164,18 @@ fn logs_are_read_for_unhealthy_containers_and_small_namespaces_with_a_bounded_ta
     assert!(read.iter().all(|r| r.param("previous").is_none()));
     // Above the threshold a healthy namespace needs no logs.
     let api = FakeApi::start(&scenario("healthy"));
-    json_of(live(&sb, &api, "todo-app").args(["diagnose", "-o", "json", "--log-pods", "0"]));
+    live(&sb, &api, "todo-app")
+        .args(["diagnose", "-o", "json", "--log-pods", "0"])
+        .json();
     assert!(
         api.journal().iter().all(|r| !r.path.ends_with("/log")),
         "a healthy namespace above --log-pods needs no logs"
     );
 
     let api = FakeApi::start(&scenario("crash-loop"));
-    json_of(live(&sb, &api, "todo-app").args(["diagnose", "-o", "json", "--log-pods", "0"]));
+    live(&sb, &api, "todo-app")
+        .args(["diagnose", "-o", "json", "--log-pods", "0"])
+        .json();
     let logs: Vec<_> = api
         .journal()
         .into_iter()
@@ -183,7 +195,9 @@ fn logs_are_read_for_unhealthy_containers_and_small_namespaces_with_a_bounded_ta
     }
     // Three failed pods of one Job: replicas fail alike, so two are read.
     let api_job = FakeApi::start(&scenario("job-failed"));
-    json_of(live(&sb, &api_job, "todo-app").args(["diagnose", "-o", "json", "--log-pods", "0"]));
+    live(&sb, &api_job, "todo-app")
+        .args(["diagnose", "-o", "json", "--log-pods", "0"])
+        .json();
     let job_logs = api_job
         .journal()
         .into_iter()
@@ -206,7 +220,9 @@ fn logs_are_read_for_unhealthy_containers_and_small_namespaces_with_a_bounded_ta
 fn huge_logs_are_cut_to_their_tail() {
     let sb = Sandbox::new();
     let api = FakeApi::start(&scenario("crash-loop"));
-    let report = json_of(live(&sb, &api, "todo-app").args(["diagnose", "-o", "json"]));
+    let report = live(&sb, &api, "todo-app")
+        .args(["diagnose", "-o", "json"])
+        .json();
     let pod = report["findings"][0]["pods"][0]
         .as_str()
         .unwrap()
@@ -216,7 +232,9 @@ fn huge_logs_are_cut_to_their_tail() {
         .collect();
     huge.push_str("FATAL: the real reason is at the very end\n");
     api.insert_log("todo-app", &pod, "backend", Some(huge.clone()), Some(huge));
-    let report = json_of(live(&sb, &api, "todo-app").args(["diagnose", "-o", "json"]));
+    let report = live(&sb, &api, "todo-app")
+        .args(["diagnose", "-o", "json"])
+        .json();
     let text = report["findings"].to_string();
     assert!(
         text.contains("FATAL: the real reason is at the very end"),
@@ -236,10 +254,9 @@ fn a_forbidden_kind_or_missing_api_degrades_to_a_note() {
     api.forbid("secrets");
     let out = live(&sb, &api, "todo-app")
         .args(["diagnose", "-o", "json"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0));
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        .run();
+    assert_eq!(out.code, 0);
+    let report: Value = serde_json::from_str(&out.stdout).unwrap();
     let notes = report["notes"].to_string();
     assert!(notes.contains("secrets: forbidden"), "{notes}");
     assert!(
@@ -250,17 +267,14 @@ fn a_forbidden_kind_or_missing_api_degrades_to_a_note() {
     assert_eq!(report["findings"].as_array().unwrap().len(), 2);
     assert!(!report["findings"].to_string().contains("has keys"));
 
-    let text = live(&sb, &api, "todo-app")
-        .args(["diagnose"])
-        .output()
-        .unwrap();
-    assert!(String::from_utf8_lossy(&text.stdout).contains("note: secrets: forbidden"));
+    let text = live(&sb, &api, "todo-app").args(["diagnose"]).run();
+    assert!(text.stdout.contains("note: secrets: forbidden"));
 }
 
-fn fails_with(cmd: &mut assert_cmd::Command, code: i32, message: &str) {
-    let out = cmd.output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(code), "stderr: {stderr}");
+fn fails_with(cmd: &mut crate::support::Run, code: i32, message: &str) {
+    let out = cmd.run();
+    let stderr = &out.stderr;
+    assert_eq!(out.code, code, "stderr: {stderr}");
     assert!(
         stderr.contains(message),
         "expected {message:?} in {stderr:?}"
@@ -321,7 +335,9 @@ fn every_cluster_failure_ends_in_one_clear_line() {
         times: 2,
         real_only: false,
     });
-    let report = json_of(live(&sb, &api, "todo-app").args(["diagnose", "-o", "json"]));
+    let report = live(&sb, &api, "todo-app")
+        .args(["diagnose", "-o", "json"])
+        .json();
     assert_eq!(report["findings"].as_array().unwrap().len(), 1);
     assert_eq!(
         api.journal()
@@ -394,13 +410,11 @@ fn kubeconfig_paths_in_kubeconfig_env_are_merged() {
     let second = sb.path().join("second");
     std::fs::write(&second, "apiVersion: v1\nkind: Config\ncontexts:\n- name: second\n  context: {cluster: fake, user: tester, namespace: todo-app}\n").unwrap();
     let joined = std::env::join_paths([&first, &second]).unwrap();
-    let report = json_of(sb.kubectl_ai().env("KUBECONFIG", &joined).args([
-        "diagnose",
-        "-o",
-        "json",
-        "--context",
-        "second",
-    ]));
+    let report = sb
+        .kubectl_ai()
+        .env("KUBECONFIG", &joined)
+        .args(["diagnose", "-o", "json", "--context", "second"])
+        .json();
     assert_eq!(report["scope"]["namespace"], "todo-app");
     assert_eq!(report["findings"].as_array().unwrap().len(), 1);
 }
@@ -411,29 +425,22 @@ fn verbose_logs_go_to_stderr_and_leave_stdout_clean() {
     let api = FakeApi::start(&scenario("crash-loop"));
     let out = live(&sb, &api, "todo-app")
         .args(["diagnose", "-o", "json", "-v"])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
+        .run();
+    let stderr = &out.stderr;
     assert!(
         stderr.contains("collected cluster context") && stderr.contains("requests="),
         "{stderr}"
     );
-    serde_json::from_slice::<Value>(&out.stdout).expect("stdout is still pure JSON");
+    serde_json::from_str::<Value>(&out.stdout).expect("stdout is still pure JSON");
     let quiet = live(&sb, &api, "todo-app")
         .args(["diagnose", "-o", "json"])
-        .output()
-        .unwrap();
-    assert!(
-        quiet.stderr.is_empty(),
-        "{}",
-        String::from_utf8_lossy(&quiet.stderr)
-    );
+        .run();
+    assert!(quiet.stderr.is_empty(), "{}", quiet.stderr);
     let env = live(&sb, &api, "todo-app")
         .args(["diagnose", "-o", "json"])
         .env("KUBECTL_AI_VERBOSE", "1")
-        .output()
-        .unwrap();
-    assert!(String::from_utf8_lossy(&env.stderr).contains("collected cluster context"));
+        .run();
+    assert!(env.stderr.contains("collected cluster context"));
 }
 
 #[test]
@@ -442,16 +449,15 @@ fn ctrl_c_stops_at_once_with_exit_130() {
     let api = FakeApi::start(&scenario("crash-loop"));
     api.set_latency(Duration::from_secs(30));
     let kubeconfig = api.write_kubeconfig(sb.path(), "todo-app");
-    let bin = assert_cmd::cargo::cargo_bin("kubectl-ai");
-    let mut child = std::process::Command::new(bin)
+    let mut child = sb
+        .kubectl_ai()
         .args(["diagnose", "--kubeconfig"])
         .arg(kubeconfig)
-        .env("HOME", sb.path())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(500));
+        .spawn();
+    // Interrupt while the binary waits on the (slow) cluster.
+    wait_until("kubectl-ai has sent its first request", || {
+        api.request_count() > 0
+    });
     let started = std::time::Instant::now();
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let status = child.wait().unwrap();

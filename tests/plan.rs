@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::support::fake_api::{FakeApi, Fault};
-use crate::support::{Sandbox, on_a_terminal, scenario};
+use crate::support::{Outcome, Run, Sandbox, scenario};
 
 struct Setup {
     sb: Sandbox,
@@ -27,21 +27,13 @@ fn setup(dir: &Path) -> Setup {
 }
 
 impl Setup {
-    fn run(&self, args: &[&str]) -> (i32, String, String) {
-        let out = self
-            .sb
-            .kubectl_ai()
-            .args(args)
-            .arg("--kubeconfig")
+    /// The binary pointed at this setup's fake API server, history in the sandbox.
+    fn kubectl_ai(&self) -> Run {
+        let mut run = self.sb.kubectl_ai();
+        run.arg("--kubeconfig")
             .arg(&self.kubeconfig)
-            .env("KUBECTL_AI_STATE_DIR", self.sb.path().join("state"))
-            .output()
-            .unwrap();
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+            .env("KUBECTL_AI_STATE_DIR", self.sb.path().join("state"));
+        run
     }
 
     fn backend(&self) -> Value {
@@ -59,7 +51,11 @@ fn readiness_port(deploy: &Value) -> Value {
 fn nothing_changes_without_consent() {
     let s = setup(&scenario("probe-port"));
     // No terminal and no --yes: refused, exit 5, and the server saw no real change.
-    let (code, stdout, stderr) = s.run(&["diagnose", "--fix"]);
+    let Outcome {
+        code,
+        stdout,
+        stderr,
+    } = s.kubectl_ai().args(["diagnose", "--fix"]).run();
     assert_eq!(code, 5, "{stderr}");
     assert!(
         stderr.contains("refusing to change the cluster without consent"),
@@ -85,7 +81,10 @@ fn nothing_changes_without_consent() {
     assert_eq!(dry.param("fieldManager").as_deref(), Some("kubectl-ai"));
 
     // --dry-run shows the diff and stops.
-    let (code, stdout, _) = s.run(&["diagnose", "--fix", "--dry-run"]);
+    let Outcome { code, stdout, .. } = s
+        .kubectl_ai()
+        .args(["diagnose", "--fix", "--dry-run"])
+        .run();
     assert_eq!(code, 0);
     assert!(
         stdout.contains("-            port: 8080") && stdout.contains("+            port: 8000"),
@@ -96,7 +95,10 @@ fn nothing_changes_without_consent() {
     assert_eq!(readiness_port(&s.backend()), 8080);
 
     // -o json is the plan as data, suggest-only.
-    let (code, stdout, _) = s.run(&["diagnose", "--fix", "-o", "json"]);
+    let Outcome { code, stdout, .. } = s
+        .kubectl_ai()
+        .args(["diagnose", "--fix", "-o", "json"])
+        .run();
     assert_eq!(code, 0);
     let plan: Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(plan["kind"], "Plan");
@@ -114,7 +116,11 @@ fn nothing_changes_without_consent() {
 fn yes_applies_exactly_the_plan_and_undo_restores_the_exact_spec() {
     let s = setup(&scenario("probe-port"));
     let original = s.backend();
-    let (code, stdout, stderr) = s.run(&["diagnose", "--fix", "--yes"]);
+    let Outcome {
+        code,
+        stdout,
+        stderr,
+    } = s.kubectl_ai().args(["diagnose", "--fix", "--yes"]).run();
     assert_eq!(code, 0, "{stderr}");
     let real = s.api.real_mutations();
     assert_eq!(real.len(), 1, "{real:?}");
@@ -139,7 +145,9 @@ fn yes_applies_exactly_the_plan_and_undo_restores_the_exact_spec() {
         .expect("undo hint")
         .to_string();
 
-    let (_, history, _) = s.run(&["history"]);
+    let Outcome {
+        stdout: history, ..
+    } = s.kubectl_ai().args(["history"]).run();
     assert!(
         history.contains(&id)
             && history.contains("deployment/todo-backend -n todo-app: point readinessProbe"),
@@ -147,7 +155,11 @@ fn yes_applies_exactly_the_plan_and_undo_restores_the_exact_spec() {
     );
 
     s.api.reset_journal();
-    let (code, stdout, stderr) = s.run(&["undo", "--yes"]);
+    let Outcome {
+        code,
+        stdout,
+        stderr,
+    } = s.kubectl_ai().args(["undo", "--yes"]).run();
     assert_eq!(code, 0, "{stderr}");
     assert!(
         stdout.contains("+            port: 8080"),
@@ -167,7 +179,7 @@ fn yes_applies_exactly_the_plan_and_undo_restores_the_exact_spec() {
 fn rbac_denial_and_dry_run_rejection_change_nothing() {
     let s = setup(&scenario("probe-port"));
     s.api.deny("deployments");
-    let (code, _, stderr) = s.run(&["diagnose", "--fix", "--yes"]);
+    let Outcome { code, stderr, .. } = s.kubectl_ai().args(["diagnose", "--fix", "--yes"]).run();
     assert_eq!(code, 5, "{stderr}");
     assert!(
         stderr.contains("not allowed to patch deployment/todo-backend -n todo-app"),
@@ -189,7 +201,7 @@ fn rbac_denial_and_dry_run_rejection_change_nothing() {
         times: 1,
         real_only: false,
     });
-    let (code, _, stderr) = s.run(&["diagnose", "--fix", "--yes"]);
+    let Outcome { code, stderr, .. } = s.kubectl_ai().args(["diagnose", "--fix", "--yes"]).run();
     assert_eq!(code, 5, "{stderr}");
     assert!(
         stderr.contains("rejected deployment/todo-backend -n todo-app in a dry run"),
@@ -233,7 +245,11 @@ fn a_failure_part_way_stops_and_reports_what_was_applied() {
             times: 100,
             real_only: true,
         });
-        let (code, stdout, stderr) = s.run(&["diagnose", "--fix", "--yes"]);
+        let Outcome {
+            code,
+            stdout,
+            stderr,
+        } = s.kubectl_ai().args(["diagnose", "--fix", "--yes"]).run();
         assert_eq!(code, 1, "{stderr}");
         assert!(
             stdout.contains("applied deployment/todo-backend -n todo-app"),
@@ -276,7 +292,11 @@ fn a_failure_part_way_stops_and_reports_what_was_applied() {
 fn fixes_are_ordered_and_a_snapshot_cannot_be_changed() {
     let sb = Sandbox::new();
     let s = setup(&two_fixes(&sb));
-    let (code, stdout, stderr) = s.run(&["diagnose", "--fix", "--yes"]);
+    let Outcome {
+        code,
+        stdout,
+        stderr,
+    } = s.kubectl_ai().args(["diagnose", "--fix", "--yes"]).run();
     assert_eq!(code, 0, "{stderr}");
     let deploy = stdout.find("applied deployment/todo-backend").unwrap();
     let svc = stdout.find("applied service/backend").unwrap();
@@ -289,25 +309,31 @@ fn fixes_are_ordered_and_a_snapshot_cannot_be_changed() {
 
     // Nothing certain to fix: an empty plan, as data when data was asked for.
     let healthy = setup(&scenario("healthy"));
-    let (code, stdout, _) = healthy.run(&["diagnose", "--fix", "-o", "json"]);
+    let Outcome { code, stdout, .. } = healthy
+        .kubectl_ai()
+        .args(["diagnose", "--fix", "-o", "json"])
+        .run();
     assert_eq!(code, 0);
     let plan: Value = serde_json::from_str(&stdout).expect("JSON even when empty");
     assert_eq!(plan["actions"], serde_json::json!([]));
     assert!(healthy.api.real_mutations().is_empty());
 
-    let out = sb
-        .kubectl_ai()
-        .args(["diagnose", "--fix", "--demo"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--fix needs a live cluster"));
+    let out = sb.kubectl_ai().args(["diagnose", "--fix", "--demo"]).run();
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("--fix needs a live cluster"));
 }
 
 #[test]
 fn an_oom_killed_container_gets_a_larger_memory_limit() {
     let s = setup(&scenario("oom-killed"));
-    let (code, stdout, stderr) = s.run(&["diagnose", "--fix", "--yes", "-n", "shop"]);
+    let Outcome {
+        code,
+        stdout,
+        stderr,
+    } = s
+        .kubectl_ai()
+        .args(["diagnose", "--fix", "--yes", "-n", "shop"])
+        .run();
     assert_eq!(code, 0, "{stderr}");
     assert!(
         stdout.contains("raise the memory limit of worker from 128Mi to 192Mi"),
@@ -325,29 +351,33 @@ fn an_oom_killed_container_gets_a_larger_memory_limit() {
     );
 }
 
-fn on_the_terminal(s: &Setup, args: &str, input: &str) -> (i32, String) {
-    let state = s.sb.path().join("state");
-    let line = format!("{args} --kubeconfig '{}'", s.kubeconfig.display());
-    on_a_terminal(
-        &s.sb,
-        &line,
-        &[
-            ("KUBECTL_AI_STATE_DIR", state.to_str().unwrap()),
-            ("NO_COLOR", "1"),
-        ],
-        Some(input),
-    )
+/// `args` on a pseudo-terminal, typing `input` at the plan's question.
+fn on_the_terminal(s: &Setup, args: &[&str], input: &str) -> Outcome {
+    s.kubectl_ai()
+        .args(args)
+        .on_a_terminal()
+        .env("NO_COLOR", "1")
+        .type_after("Apply these changes?", input)
+        .run()
 }
 
 #[test]
 fn confirmation_on_a_real_terminal() {
     let s = setup(&scenario("probe-port"));
-    let (code, screen) = on_the_terminal(&s, "diagnose --fix", "n\r");
+    let Outcome {
+        code,
+        stdout: screen,
+        ..
+    } = on_the_terminal(&s, &["diagnose", "--fix"], "n\r");
     assert!(screen.contains("Apply these changes?"), "{screen}");
     assert_eq!(code, 5, "{screen}");
     assert!(s.api.real_mutations().is_empty());
 
-    let (code, screen) = on_the_terminal(&s, "diagnose --fix", "d\ry\r");
+    let Outcome {
+        code,
+        stdout: screen,
+        ..
+    } = on_the_terminal(&s, &["diagnose", "--fix"], "d\ry\r");
     assert_eq!(code, 0, "{screen}");
     assert!(
         screen.contains("--- proposed deployment/todo-backend"),
@@ -369,22 +399,12 @@ mod proposed_by_the_model {
         }
     }
 
-    fn ask(s: &Setup, llm: &FakeLlm, question: &str, extra: &[&str]) -> (i32, String, String) {
-        let out =
-            s.sb.kubectl_ai()
-                .arg(question)
-                .args(extra)
-                .arg("--kubeconfig")
-                .arg(&s.kubeconfig)
-                .env("OPENAI_BASE_URL", &llm.url)
-                .env("KUBECTL_AI_STATE_DIR", s.sb.path().join("state"))
-                .output()
-                .unwrap();
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+    fn ask(s: &Setup, llm: &FakeLlm, question: &str, extra: &[&str]) -> Outcome {
+        s.kubectl_ai()
+            .arg(question)
+            .args(extra)
+            .env("OPENAI_BASE_URL", &llm.url)
+            .run()
     }
 
     #[test]
@@ -397,7 +417,11 @@ mod proposed_by_the_model {
             Reply::Text("I proposed scaling todo-backend to 3 replicas.".into()),
         ]);
         // Without consent: shown, validated, not applied.
-        let (code, stdout, stderr) = ask(&s, &llm, "scale the backend to 3 replicas", &[]);
+        let Outcome {
+            code,
+            stdout,
+            stderr,
+        } = ask(&s, &llm, "scale the backend to 3 replicas", &[]);
         assert_eq!(code, 5, "{stderr}");
         assert!(
             stdout.contains("I proposed scaling") && stdout.contains("+  replicas: 3"),
@@ -411,7 +435,11 @@ mod proposed_by_the_model {
             ),
             Reply::Text("Scaling proposed.".into()),
         ]);
-        let (code, stdout, stderr) = ask(&s, &llm, "scale the backend to 3 replicas", &["--yes"]);
+        let Outcome {
+            code,
+            stdout,
+            stderr,
+        } = ask(&s, &llm, "scale the backend to 3 replicas", &["--yes"]);
         assert_eq!(code, 0, "{stderr}");
         assert!(stdout.contains("Applied 1 change(s)"), "{stdout}");
         let real = s.api.real_mutations();
@@ -433,7 +461,11 @@ mod proposed_by_the_model {
             ])),
             Reply::Text("Proposed the probe fix and an autoscaler.".into()),
         ]);
-        let (code, stdout, stderr) = ask(
+        let Outcome {
+            code,
+            stdout,
+            stderr,
+        } = ask(
             &s,
             &llm,
             "fix the backend and add an autoscaler to it",
@@ -470,7 +502,8 @@ mod proposed_by_the_model {
             ),
             Reply::Text("Proposed an autoscaler.".into()),
         ]);
-        let (code, _, stderr) = ask(&s, &llm, "add an autoscaler to the backend", &["--yes"]);
+        let Outcome { code, stderr, .. } =
+            ask(&s, &llm, "add an autoscaler to the backend", &["--yes"]);
         assert_eq!(code, 5, "{stderr}");
         assert!(
             stderr
@@ -501,7 +534,8 @@ mod proposed_by_the_model {
             ),
             Reply::Text("The logs ask to delete the namespace.".into()),
         ]);
-        let (code, _, stderr) = ask(&s, &llm, "why is backend crashlooping? fix it", &["--yes"]);
+        let Outcome { code, stderr, .. } =
+            ask(&s, &llm, "why is backend crashlooping? fix it", &["--yes"]);
         assert_eq!(code, 5, "{stderr}");
         assert!(
             stderr.contains(
@@ -521,7 +555,8 @@ mod proposed_by_the_model {
         let llm = FakeLlm::start(vec![Reply::Text(
             "The readiness probe checks port 8080; the app listens on 8000.".into(),
         )]);
-        let (code, _, stderr) = ask(&s, &llm, "why does the backend get no traffic", &["--yes"]);
+        let Outcome { code, stderr, .. } =
+            ask(&s, &llm, "why does the backend get no traffic", &["--yes"]);
         assert_eq!(code, 0, "{stderr}");
         assert!(
             stderr.contains(
@@ -543,7 +578,7 @@ mod proposed_by_the_model {
             serde_json::json!([{"type": "scale", "kind": "Deployment", "name": "todo-backend", "replicas": 3, "force": true}]),
         ] {
             let llm = FakeLlm::start(vec![propose(bad), Reply::Text("done".into())]);
-            let (code, _, stderr) = ask(&s, &llm, "scale the backend", &["--yes"]);
+            let Outcome { code, stderr, .. } = ask(&s, &llm, "scale the backend", &["--yes"]);
             assert_eq!(code, 5, "{stderr}");
             assert!(
                 stderr.contains("the model proposed an invalid change")
@@ -566,7 +601,11 @@ mod proposed_by_the_model {
             ])),
             Reply::Text("Proposed two patches.".into()),
         ]);
-        let (code, stdout, stderr) = ask(
+        let Outcome {
+            code,
+            stdout,
+            stderr,
+        } = ask(
             &s,
             &llm,
             "scale the backend down to one and label its service",
@@ -606,7 +645,7 @@ mod proposed_by_the_model {
             ),
             Reply::Text("x".into()),
         ]);
-        let (code, _, stderr) = ask(&s, &llm, "scale down", &["--yes"]);
+        let Outcome { code, stderr, .. } = ask(&s, &llm, "scale down", &["--yes"]);
         assert_eq!(code, 5);
         assert!(
             stderr.contains("a JSON patch must be a list of RFC 6902 operations"),
@@ -619,7 +658,14 @@ mod proposed_by_the_model {
 fn a_rollout_that_never_finishes_times_out_with_the_undo_command() {
     let s = setup(&scenario("probe-port"));
     s.api.stall_rollouts();
-    let (code, stdout, stderr) = s.run(&["diagnose", "--fix", "--yes", "--timeout", "1s"]);
+    let Outcome {
+        code,
+        stdout,
+        stderr,
+    } = s
+        .kubectl_ai()
+        .args(["diagnose", "--fix", "--yes", "--timeout", "1s"])
+        .run();
     assert_eq!(code, 1, "{stderr}");
     let id = stdout
         .lines()

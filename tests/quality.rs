@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 
 use crate::support::fake_api::FakeApi;
-use crate::support::{Sandbox, json_of, root};
+use crate::support::{Sandbox, root};
 use kubectl_ai::testing::kinds;
 use score::{Case, Score, Totals};
 
@@ -131,11 +131,10 @@ fn healthy_clusters() -> Vec<PathBuf> {
 }
 
 fn snapshot_report(sb: &Sandbox, dir: &Path) -> Value {
-    json_of(
-        sb.kubectl_ai()
-            .args(["diagnose", "-A", "-o", "json", "--snapshot"])
-            .arg(dir),
-    )
+    sb.kubectl_ai()
+        .args(["diagnose", "-A", "-o", "json", "--snapshot"])
+        .arg(dir)
+        .json()
 }
 
 #[test]
@@ -169,10 +168,10 @@ fn healthy_clusters_have_no_warning_or_error_live() {
     let mut noisy = Vec::new();
     for dir in healthy_clusters() {
         let api = FakeApi::start(&dir);
-        let report = json_of(
-            sb.against(&api, "default")
-                .args(["diagnose", "-A", "-o", "json"]),
-        );
+        let report = sb
+            .against(&api, "default")
+            .args(["diagnose", "-A", "-o", "json"])
+            .json();
         assert!(
             report["summary"]["podsChecked"].as_u64().unwrap_or(0) >= 3,
             "{}: pods were not read live: {}",
@@ -205,10 +204,10 @@ fn broken_cases_give_the_same_findings_live() {
     let mut disagree = Vec::new();
     for case in cases().iter().filter(|c| c.name.starts_with("broken/")) {
         let api = FakeApi::start(&case.snapshot);
-        let live = json_of(
-            sb.against(&api, "default")
-                .args(["diagnose", "-A", "-o", "json"]),
-        );
+        let live = sb
+            .against(&api, "default")
+            .args(["diagnose", "-A", "-o", "json"])
+            .json();
         let snap = snapshot_report(&sb, &case.snapshot);
         assert_eq!(
             live["summary"]["podsChecked"], snap["summary"]["podsChecked"],

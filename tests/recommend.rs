@@ -11,24 +11,18 @@ use serde_json::{Value, json};
 
 use crate::support::fake_api::FakeApi;
 use crate::support::fake_llm::{FakeLlm, Reply};
-use crate::support::{Sandbox, root, scenario, tool};
+use crate::support::{Outcome, Run, Sandbox, root, scenario, tool};
 
 fn fixtures() -> PathBuf {
     root().join("tests/fixtures/recommend")
 }
 
-/// (exit code, stdout, stderr)
-fn run(cmd: &mut assert_cmd::Command) -> (i32, String, String) {
-    let out = cmd.output().expect("run");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn report(cmd: &mut assert_cmd::Command) -> Value {
-    let (code, stdout, stderr) = run(cmd);
+fn report(cmd: &mut Run) -> Value {
+    let Outcome {
+        code,
+        stdout,
+        stderr,
+    } = cmd.run();
     assert!(code == 0 || code == 3, "exit {code}: {stderr}");
     serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}"))
 }
@@ -302,10 +296,15 @@ fn sarif_schema() -> PathBuf {
 #[test]
 fn sarif_output_is_valid_sarif_2_1_0_with_file_and_line() {
     let sb = Sandbox::new();
-    let (code, stdout, stderr) = run(sb
+    let Outcome {
+        code,
+        stdout,
+        stderr,
+    } = sb
         .kubectl_ai()
         .args(["recommend", "-o", "sarif", "-f"])
-        .arg(fixtures()));
+        .arg(fixtures())
+        .run();
     assert_eq!(code, 3, "{stderr}");
     let out = sb.path().join("out.sarif");
     std::fs::write(&out, &stdout).unwrap();
@@ -376,7 +375,7 @@ fn exit_codes_follow_the_fail_on_threshold() {
         if let Some(f) = fail_on {
             cmd.args(["--fail-on", f]);
         }
-        run(&mut cmd).0
+        cmd.run().code
     };
     assert_eq!(code(&errors, None), 3, "default threshold is error");
     assert_eq!(code(&errors, Some("never")), 0);
@@ -385,17 +384,21 @@ fn exit_codes_follow_the_fail_on_threshold() {
     assert_eq!(code(&warnings_only, Some("warning")), 3);
     assert_eq!(code(&warnings_only, Some("info")), 3);
     // The environment sets it too, for a whole CI job.
-    let (c, _, _) = run(sb
+    let Outcome { code: c, .. } = sb
         .kubectl_ai()
         .env("KUBECTL_AI_FAIL_ON", "warning")
         .args(["recommend", "-f"])
-        .arg(&warnings_only));
+        .arg(&warnings_only)
+        .run();
     assert_eq!(c, 3);
 
     // Could not run: distinct from "found problems".
-    let (c, _, stderr) = run(sb
+    let Outcome {
+        code: c, stderr, ..
+    } = sb
         .kubectl_ai()
-        .args(["recommend", "-f", "/nonexistent/k8s"]));
+        .args(["recommend", "-f", "/nonexistent/k8s"])
+        .run();
     assert_eq!(c, 1);
     assert!(stderr.starts_with("error: /nonexistent/k8s:"), "{stderr}");
     let broken = sb.path().join("broken.yaml");
@@ -404,19 +407,34 @@ fn exit_codes_follow_the_fail_on_threshold() {
         "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n---\nmetadata: [unclosed\n",
     )
     .unwrap();
-    let (c, _, stderr) = run(sb.kubectl_ai().arg("recommend").arg("-f").arg(&broken));
+    let Outcome {
+        code: c, stderr, ..
+    } = sb
+        .kubectl_ai()
+        .arg("recommend")
+        .arg("-f")
+        .arg(&broken)
+        .run();
     assert_eq!(c, 1, "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(
         stderr.contains("broken.yaml:5:11: invalid YAML: unclosed bracket"),
         "{stderr}"
     );
-    let (c, _, stderr) = run(sb
+    let Outcome {
+        code: c, stderr, ..
+    } = sb
         .kubectl_ai()
         .args(["recommend", "--ignore", "no-such-rule", "-f"])
-        .arg(&errors));
+        .arg(&errors)
+        .run();
     assert_eq!(c, 2, "{stderr}");
-    let (c, _, stderr) = run(sb.kubectl_ai().args(["diagnose", "--demo", "-o", "sarif"]));
+    let Outcome {
+        code: c, stderr, ..
+    } = sb
+        .kubectl_ai()
+        .args(["diagnose", "--demo", "-o", "sarif"])
+        .run();
     assert_eq!(c, 2, "{stderr}");
 }
 
@@ -476,10 +494,11 @@ fn suppression_by_annotation_flag_and_config_file() {
 fn github_annotations_point_at_file_and_line() {
     let sb = Sandbox::new();
     let file = fixtures().join("host-network.yaml");
-    let (code, stdout, _) = run(sb
+    let Outcome { code, stdout, .. } = sb
         .kubectl_ai()
         .args(["recommend", "-o", "github", "-f"])
-        .arg(&file));
+        .arg(&file)
+        .run();
     assert_eq!(code, 3);
     let shown = file.display().to_string();
     let line = stdout
@@ -508,10 +527,11 @@ fn secret_values_never_appear_in_any_output() {
     let sb = Sandbox::new();
     let file = fixtures().join("secret-literal-env.yaml");
     for format in ["text", "json", "yaml", "sarif", "github"] {
-        let (_, stdout, stderr) = run(sb
+        let Outcome { stdout, stderr, .. } = sb
             .kubectl_ai()
             .args(["recommend", "-o", format, "-f"])
-            .arg(&file));
+            .arg(&file)
+            .run();
         assert!(
             stdout.contains("DATABASE_PASSWORD")
                 || format == "github" && stdout.contains("secret-literal-env"),
@@ -538,16 +558,10 @@ fn helm_template_piped_in_finds_no_error_in_the_bundled_chart() {
     let out = sb
         .kubectl_ai()
         .args(["recommend", "-f", "-", "-o", "json"])
-        .write_stdin(rendered.stdout)
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let piped: Value = serde_json::from_slice(&out.stdout).unwrap();
+        .stdin(rendered.stdout)
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let piped: Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(piped["summary"]["errors"], 0, "{piped:#}");
     assert!(
         piped["recommendations"]
@@ -606,17 +620,23 @@ fn fix_write_rewrites_only_the_documents_it_fixes() {
     );
 
     // --fix on files needs --write.
-    let (code, _, stderr) = run(sb
+    let Outcome { code, stderr, .. } = sb
         .kubectl_ai()
         .args(["recommend", "--fix", "-f"])
-        .arg(&file));
+        .arg(&file)
+        .run();
     assert_eq!(code, 2, "{stderr}");
     assert_eq!(std::fs::read_to_string(&file).unwrap(), original);
 
-    let (code, stdout, stderr) = run(sb
+    let Outcome {
+        code,
+        stdout,
+        stderr,
+    } = sb
         .kubectl_ai()
         .args(["recommend", "--fix", "--write", "-f"])
-        .arg(&file));
+        .arg(&file)
+        .run();
     assert_eq!(code, 0, "{stderr}");
     assert!(
         stdout.contains(&format!("wrote {} fix(es)", fixable.len())),
@@ -666,10 +686,9 @@ fn fix_write_rewrites_only_the_documents_it_fixes() {
     let out = sb
         .kubectl_ai()
         .args(["recommend", "--fix", "-f", "-"])
-        .write_stdin(original)
-        .output()
-        .unwrap();
-    let printed = String::from_utf8_lossy(&out.stdout);
+        .stdin(original)
+        .run();
+    let printed = &out.stdout;
     assert!(
         printed.contains("port: 8000") && printed.contains("kind: PodDisruptionBudget"),
         "{printed}"
@@ -700,7 +719,11 @@ fn fixes_for_a_cluster_go_through_the_plan_pipeline() {
         c
     };
     // No terminal, no --yes: shown, validated, refused.
-    let (code, stdout, stderr) = run(&mut cmd(&[]));
+    let Outcome {
+        code,
+        stdout,
+        stderr,
+    } = cmd(&[]).run();
     assert_eq!(code, 5, "{stdout}\n{stderr}");
     assert!(stdout.contains("memory-limit-oom"), "{stdout}");
     assert!(api.real_mutations().is_empty());
@@ -710,7 +733,11 @@ fn fixes_for_a_cluster_go_through_the_plan_pipeline() {
             .any(|r| r.param("dryRun").as_deref() == Some("All"))
     );
 
-    let (code, stdout, stderr) = run(&mut cmd(&["--yes", "--timeout", "0"]));
+    let Outcome {
+        code,
+        stdout,
+        stderr,
+    } = cmd(&["--yes", "--timeout", "0"]).run();
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     let worker = api
         .object("apps", "deployments", Some("shop"), "order-worker")
@@ -735,12 +762,17 @@ fn explain_asks_the_llm_with_the_findings_only() {
     let sb = Sandbox::new();
     let llm = FakeLlm::start(vec![Reply::Text("Fix the privileged agent first.".into())]);
     let file = fixtures().join("secret-literal-env.yaml");
-    let (code, stdout, stderr) = run(sb
+    let Outcome {
+        code,
+        stdout,
+        stderr,
+    } = sb
         .kubectl_ai()
         .env("OPENAI_BASE_URL", &llm.url)
         .env("OPENAI_API_KEY", "sk-test-key-0123456789")
         .args(["recommend", "--explain", "-f"])
-        .arg(&file));
+        .arg(&file)
+        .run();
     assert_eq!(code, 3, "{stderr}");
     assert!(
         stdout.contains("Summary\nFix the privileged agent first."),
@@ -759,10 +791,15 @@ fn explain_asks_the_llm_with_the_findings_only() {
     );
 
     // Without an LLM the report is complete and the note says how to get one.
-    let (code, stdout, stderr) = run(sb
+    let Outcome {
+        code,
+        stdout,
+        stderr,
+    } = sb
         .kubectl_ai()
         .args(["recommend", "--explain", "-f"])
-        .arg(&file));
+        .arg(&file)
+        .run();
     assert_eq!(code, 3);
     assert!(stdout.contains("secret-literal-env"));
     assert!(stderr.contains("--explain needs an LLM"), "{stderr}");
@@ -789,10 +826,15 @@ fn schema_findings(report: &Value) -> Vec<(String, String, u64)> {
 fn broken_manifests_fail_the_gate_with_the_field_path_and_line() {
     let sb = Sandbox::new();
     let file = fixtures().join("schema-invalid.yaml");
-    let (code, stdout, stderr) = run(sb
+    let Outcome {
+        code,
+        stdout,
+        stderr,
+    } = sb
         .kubectl_ai()
         .args(["recommend", "-o", "json", "-f"])
-        .arg(&file));
+        .arg(&file)
+        .run();
     assert_eq!(code, 3, "{stderr}");
     let found = schema_findings(&serde_json::from_str(&stdout).unwrap());
     let text = std::fs::read_to_string(&file).unwrap();
@@ -832,7 +874,9 @@ fn broken_manifests_fail_the_gate_with_the_field_path_and_line() {
     }
     assert_eq!(found.len(), expect.len(), "{found:#?}");
     // Text output names the file and line too, and `--validate none` is the way around it.
-    let (_, text_out, _) = run(sb.kubectl_ai().args(["recommend", "-f"]).arg(&file));
+    let Outcome {
+        stdout: text_out, ..
+    } = sb.kubectl_ai().args(["recommend", "-f"]).arg(&file).run();
     assert!(
         text_out.contains(&format!(
             "schema-invalid.yaml:{}",
@@ -858,7 +902,11 @@ fn an_empty_input_is_an_error_unless_allowed() {
     ] {
         let file = sb.path().join(name);
         std::fs::write(&file, content).unwrap();
-        let (code, stdout, stderr) = run(sb.kubectl_ai().args(["recommend", "-f"]).arg(&file));
+        let Outcome {
+            code,
+            stdout,
+            stderr,
+        } = sb.kubectl_ai().args(["recommend", "-f"]).arg(&file).run();
         assert_eq!(code, 1, "{name}: {stdout}");
         assert_eq!(stderr.lines().count(), 1, "{stderr}");
         assert!(
@@ -867,17 +915,23 @@ fn an_empty_input_is_an_error_unless_allowed() {
                 && stderr.contains("--allow-empty"),
             "{stderr}"
         );
-        let (code, stdout, stderr) = run(sb
+        let Outcome {
+            code,
+            stdout,
+            stderr,
+        } = sb
             .kubectl_ai()
             .args(["recommend", "--allow-empty", "-f"])
-            .arg(&file));
+            .arg(&file)
+            .run();
         assert_eq!(code, 0, "{stderr}");
         assert!(stdout.contains("No recommendations"), "{stdout}");
     }
-    let (code, _, stderr) = run(sb
+    let Outcome { code, stderr, .. } = sb
         .kubectl_ai()
         .args(["recommend", "-f", "-"])
-        .write_stdin(""));
+        .stdin("")
+        .run();
     assert_eq!(code, 1);
     assert!(
         stderr.starts_with("error: -: no Kubernetes objects"),
@@ -917,7 +971,11 @@ fn custom_resources_are_skipped_with_a_note_or_checked_with_their_crd() {
         "apiVersion: stash.example.com/v1\nkind: Backup\nmetadata: {name: nightly}\nspec:\n  schedule: \"0 3 * * *\"\n  retainDays: seven\n",
     )
     .unwrap();
-    let (code, stdout, stderr) = run(sb.kubectl_ai().args(["recommend", "-f"]).arg(&cr));
+    let Outcome {
+        code,
+        stdout,
+        stderr,
+    } = sb.kubectl_ai().args(["recommend", "-f"]).arg(&cr).run();
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert!(
         stderr.contains("note: not validated")
@@ -992,10 +1050,11 @@ fn kubernetes_version_chooses_the_schemas() {
     let found = schema_findings(&new);
     assert_eq!(found.len(), 1, "{found:?}");
     assert!(found[0].1.contains("Kubernetes 1.33 has no kind HorizontalPodAutoscaler in apiVersion \"autoscaling/v2beta2\""), "{found:?}");
-    let (code, _, stderr) = run(sb
+    let Outcome { code, stderr, .. } = sb
         .kubectl_ai()
         .args(["recommend", "--kubernetes-version", "1.12", "-f"])
-        .arg(&hpa));
+        .arg(&hpa)
+        .run();
     assert_eq!(code, 2);
     assert!(
         stderr.starts_with("error: no bundled schemas for Kubernetes 1.12"),
@@ -1027,7 +1086,11 @@ fn rules_are_configuration_in_flags_and_the_config_file() {
         "{before:?}"
     );
     // Flags: a severity raised, a rule turned off.
-    let (code, stdout, stderr) = run(sb
+    let Outcome {
+        code,
+        stdout,
+        stderr,
+    } = sb
         .kubectl_ai()
         .args([
             "recommend",
@@ -1039,7 +1102,8 @@ fn rules_are_configuration_in_flags_and_the_config_file() {
             "root-filesystem-writable",
             "-f",
         ])
-        .arg(&file));
+        .arg(&file)
+        .run();
     assert_eq!(code, 3, "{stderr}");
     let flags: Value = serde_json::from_str(&stdout).unwrap();
     assert!(
@@ -1092,7 +1156,9 @@ fn rules_are_configuration_in_flags_and_the_config_file() {
     assert_eq!(row("cpu-limit-missing")["enabled"], true);
     assert_eq!(row("root-filesystem-writable")["enabled"], false);
     assert!(row("rbac-wildcard")["help"].as_str().unwrap().len() > 40);
-    let (code, text, _) = run(sb.kubectl_ai().args(["recommend", "--list-rules"]));
+    let Outcome {
+        code, stdout: text, ..
+    } = sb.kubectl_ai().args(["recommend", "--list-rules"]).run();
     assert_eq!(code, 0);
     assert!(
         text.lines()
@@ -1105,11 +1171,12 @@ fn rules_are_configuration_in_flags_and_the_config_file() {
         ["--severity", "no-such-rule=error"],
         ["--disable", "no-such-rule"],
     ] {
-        let (code, _, stderr) = run(sb
+        let Outcome { code, stderr, .. } = sb
             .kubectl_ai()
             .args(["recommend", "-f"])
             .arg(&file)
-            .args(bad));
+            .args(bad)
+            .run();
         assert_eq!(code, 2, "{bad:?}: {stderr}");
         assert!(
             stderr.starts_with("error: ") && stderr.lines().count() == 1,

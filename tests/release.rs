@@ -7,10 +7,12 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::support::{Sandbox, root, tool};
+use crate::support::{Outcome, Sandbox, root, tool};
 
-fn sh(dir: &Path, script: &str, path_prefix: &str) -> std::process::Output {
-    Command::new("bash")
+/// `script` run by bash in `dir` with `path_prefix` first on PATH, in the sandbox's clean
+/// environment (as a CI runner would run a workflow step).
+fn sh(sb: &Sandbox, dir: &Path, script: &str, path_prefix: &str) -> Outcome {
+    sb.program("bash")
         .args(["-euo", "pipefail", "-c", script])
         .current_dir(dir)
         .env(
@@ -20,9 +22,7 @@ fn sh(dir: &Path, script: &str, path_prefix: &str) -> std::process::Output {
                 std::env::var("PATH").unwrap_or_default()
             ),
         )
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("bash")
+        .run()
 }
 
 #[test]
@@ -140,19 +140,14 @@ fn krew_manifest_is_rendered_from_the_release_archives() {
         .unwrap();
     assert!(out.status.success());
     let kubectl = tool("kubectl");
-    let out = Command::new(&kubectl)
+    let out = sb
+        .program(&kubectl)
         .args(["ai", "version"])
         .env("PATH", &install)
-        .env("HOME", sb.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .code(0)
+        .run();
     assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
+        out.stdout.trim(),
         format!("kubectl-ai {}", env!("CARGO_PKG_VERSION"))
     );
 
@@ -209,17 +204,15 @@ fn example_workflow_runs_recommend_as_written() {
             continue;
         }
         let out = sh(
+            &sb,
             &work,
             &format!("{exports}{script}"),
             &format!("{bin_dir}:{helm_dir}"),
         );
-        assert!(
-            out.status.success(),
+        assert_eq!(
+            out.code, 0,
             "step {:?} failed ({:?}): {}{}",
-            step["name"],
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
+            step["name"], out.code, out.stdout, out.stderr
         );
         ran += 1;
     }

@@ -1,18 +1,54 @@
-//! The small harness every integration test uses: the built binary in a clean environment,
-//! scenario paths, the real kubectl and helm, and the fake API server.
+//! The small harness every integration test uses: the binary run in a clean environment, scenario
+//! paths, the real kubectl and helm, and the fake API server.
+//!
+//! # Running a program: [`Run`]
+//!
+//! Every test runs the binary (and kubectl, bash, `script`) through [`Run`], a builder in the
+//! spirit of just's and ripgrep's test harnesses:
+//!
+//! ```ignore
+//! let sb = Sandbox::new();
+//! let out = sb
+//!     .kubectl_ai()                       // or sb.against(&api, "todo-app"), or sb.program(path)
+//!     .args(["diagnose", "--demo", "--exit-code"])
+//!     .env("KUBECTL_AI_MAX_STEPS", "0")   // the only variables are the ones the test sets
+//!     .stdin("piped text\n")             // otherwise stdin is an empty pipe
+//!     .code(3)                            // expectations, all checked together after the run;
+//!     .stdout_has("[crash-loop]")         //   a miss names each one, with the command line,
+//!     .stderr_is("")                      //   the exit code, stdout and stderr
+//!     .run();                             // -> Outcome { code, stdout, stderr }
+//! let report = sb.kubectl_ai().args(["diagnose", "--demo", "-o", "json"]).json(); // exit 0 + JSON
+//! ```
+//!
+//! - The environment is cleared: PATH (the caller's), HOME (the sandbox), NO_COLOR=1 and
+//!   [`OFFLINE`] proxies, nothing else; no `KUBECTL_AI_*`, `OPENAI_*`, `KUBECONFIG` of the caller's
+//!   can leak in. A test that needs a variable sets it with `.env`.
+//! - `stdout_is/has/lacks` and `stderr_is/has/lacks` are plain text checks; for anything richer,
+//!   assert on the returned [`Outcome`] (and assert that output exists before asserting that
+//!   something is absent from it).
+//! - A run that takes longer than two minutes is killed and fails with what it printed so far.
+//! - `.on_a_terminal()` runs it on a pseudo-terminal (TERM=xterm-256color, NO_COLOR unset unless
+//!   set again); `.type_after(prompt, keys)` types once `prompt` is on the screen, failing with the
+//!   screen if it does not appear within [`run::PROMPT_TIMEOUT`] — never a fixed sleep.
+//! - `.spawn()` hands over the process, for tests that send it a signal; [`wait_until`] a
+//!   condition the fakes report (a request received) before signalling, never a fixed time.
 
 #![allow(dead_code)]
 
 pub mod fake_api;
 pub mod fake_llm;
 pub mod fake_registry;
+pub mod run;
 pub mod server;
 pub mod sweep;
 
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
 use serde_json::Value;
+
+// examples/fault-sweep.rs includes this module too, and needs none of these.
+#[allow(unused_imports)]
+pub use run::{Outcome, Run, wait_until};
 
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -53,27 +89,24 @@ impl Sandbox {
     }
 
     /// The kubectl-ai binary with an environment that holds nothing from the developer's.
-    pub fn kubectl_ai(&self) -> Command {
-        let mut cmd = Command::cargo_bin("kubectl-ai").expect("binary");
-        for (key, _) in std::env::vars_os() {
-            let key = key.to_string_lossy().into_owned();
-            if key.starts_with("KUBECTL_AI_")
-                || key.starts_with("OPENAI_")
-                || key.starts_with("AZURE_OPENAI_")
-                || key == "XDG_CONFIG_HOME"
-                || key == "KUBECONFIG"
-                || key == "KUBERNETES_SERVICE_HOST"
-                || key == "RUST_LOG"
-            {
-                cmd.env_remove(&key);
-            }
-        }
-        cmd.env("HOME", self.path()).env("NO_COLOR", "1");
-        for key in CALLERS_PROXIES {
-            cmd.env_remove(key);
-        }
-        cmd.envs(OFFLINE);
-        cmd
+    pub fn kubectl_ai(&self) -> Run {
+        Run::kubectl_ai(self.path())
+    }
+
+    /// Another program (kubectl, bash, a tool) in the same clean environment.
+    pub fn program(&self, program: impl AsRef<std::ffi::OsStr>) -> Run {
+        Run::program(program, self.path())
+    }
+
+    /// The binary pointed at a fake API server (context namespace `namespace`), with its plan
+    /// history kept inside the sandbox.
+    pub fn against(&self, api: &fake_api::FakeApi, namespace: &str) -> Run {
+        let kubeconfig = api.write_kubeconfig(self.path(), namespace);
+        let mut run = self.kubectl_ai();
+        run.arg("--kubeconfig")
+            .arg(kubeconfig)
+            .env("KUBECTL_AI_STATE_DIR", self.path().join("state"));
+        run
     }
 }
 
@@ -85,44 +118,6 @@ pub const OFFLINE: [(&str, &str); 3] = [
     ("HTTPS_PROXY", "http://127.0.0.1:9"),
     ("NO_PROXY", "127.0.0.1,localhost,::1"),
 ];
-
-/// The caller's proxy settings, which would otherwise override [`OFFLINE`].
-const CALLERS_PROXIES: [&str; 5] = [
-    "http_proxy",
-    "https_proxy",
-    "all_proxy",
-    "ALL_PROXY",
-    "no_proxy",
-];
-
-impl Sandbox {
-    /// The binary pointed at a fake API server (context namespace `namespace`), with its plan
-    /// history kept inside the sandbox.
-    pub fn against(&self, api: &fake_api::FakeApi, namespace: &str) -> Command {
-        let kubeconfig = api.write_kubeconfig(self.path(), namespace);
-        let mut cmd = self.kubectl_ai();
-        cmd.arg("--kubeconfig")
-            .arg(kubeconfig)
-            .env("KUBECTL_AI_STATE_DIR", self.path().join("state"));
-        cmd
-    }
-}
-
-/// What one run printed and how it ended.
-pub struct Outcome {
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-pub fn outcome(cmd: &mut Command) -> Outcome {
-    let out = cmd.output().expect("run");
-    Outcome {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
 
 /// A tool installed by `.ci/install-tools` (kubectl, helm), or from KUBECTL_AI_TEST_TOOLS.
 pub fn tool(name: &str) -> PathBuf {
@@ -136,20 +131,6 @@ pub fn tool(name: &str) -> PathBuf {
         path.display()
     );
     path
-}
-
-/// Runs the binary and parses its JSON output, asserting it succeeded.
-pub fn json_of(cmd: &mut Command) -> Value {
-    let out = cmd.output().expect("run");
-    assert!(
-        out.status.success(),
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
 }
 
 /// (rule, kind, name, number of pods) of each finding, for compact assertions.
@@ -167,54 +148,4 @@ pub fn summary(report: &Value) -> Vec<(String, String, String, usize)> {
             )
         })
         .collect()
-}
-
-/// Runs the binary on a pseudo-terminal (util-linux `script`), as a person at a shell does,
-/// typing `input` once its question can be on the screen. Returns the exit code and the screen.
-pub fn on_a_terminal(
-    sb: &Sandbox,
-    args: &str,
-    env: &[(&str, &str)],
-    input: Option<&str>,
-) -> (i32, String) {
-    use std::io::Write;
-    let bin = assert_cmd::cargo::cargo_bin("kubectl-ai");
-    let mut cmd = std::process::Command::new("script");
-    cmd.args([
-        "-q",
-        "-e",
-        "-c",
-        &format!("'{}' {args}", bin.display()),
-        "/dev/null",
-    ])
-    .env("HOME", sb.path())
-    .env_remove("NO_COLOR")
-    .env_remove("KUBECONFIG")
-    .env("TERM", "xterm-256color")
-    .stdin(std::process::Stdio::piped())
-    .stdout(std::process::Stdio::piped())
-    .stderr(std::process::Stdio::piped());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    for key in CALLERS_PROXIES {
-        cmd.env_remove(key);
-    }
-    cmd.envs(OFFLINE);
-    let mut child = cmd.spawn().expect("script(1) from util-linux");
-    if let Some(input) = input {
-        std::thread::sleep(std::time::Duration::from_millis(1500));
-        child
-            .stdin
-            .as_mut()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-    }
-    drop(child.stdin.take());
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-    )
 }
