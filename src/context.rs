@@ -367,7 +367,7 @@ impl Context {
     ) -> impl Iterator<Item = &'a Pod> + 'a {
         self.pods.iter().filter(move |p| {
             p.metadata.namespace.as_deref() == Some(namespace)
-                && selector_matches(selector, p.metadata.labels.as_ref())
+                && crate::selector::map_selects(selector, p.metadata.labels.as_ref())
         })
     }
 
@@ -422,15 +422,6 @@ impl Context {
             .filter_map(|(resource, why)| why.note(resource))
             .collect()
     }
-}
-
-pub fn selector_matches(
-    selector: &BTreeMap<String, String>,
-    labels: Option<&BTreeMap<String, String>>,
-) -> bool {
-    let empty = BTreeMap::new();
-    let labels = labels.unwrap_or(&empty);
-    selector.iter().all(|(k, v)| labels.get(k) == Some(v))
 }
 
 fn controller_of(meta: &ObjectMeta) -> Option<&OwnerReference> {

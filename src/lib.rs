@@ -6,24 +6,25 @@
 //! once from flags, environment and config file. `main.rs` only parses arguments, sets up logging
 //! and maps the outcome to an exit code. docs/architecture.md has the map.
 
-pub mod analyze;
-pub mod cli;
-pub mod cluster;
+pub(crate) mod analyze;
+pub(crate) mod cli;
+pub(crate) mod cluster;
 pub(crate) mod commands;
-pub mod config;
-pub mod context;
-pub mod deploy;
-pub mod error;
-pub mod generate;
-pub mod llm;
-pub mod metrics;
-pub mod plan;
-pub mod quantity;
-pub mod recommend;
-pub mod render;
+pub(crate) mod config;
+pub(crate) mod context;
+pub(crate) mod deploy;
+pub(crate) mod error;
+pub(crate) mod generate;
+pub(crate) mod llm;
+pub(crate) mod metrics;
+pub(crate) mod plan;
+pub(crate) mod quantity;
+pub(crate) mod recommend;
+pub(crate) mod render;
+pub(crate) mod selector;
 pub(crate) mod session;
-pub mod target;
-pub mod ui;
+pub(crate) mod target;
+pub(crate) mod ui;
 
 pub use cli::Cli;
 pub use commands::run;

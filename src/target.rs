@@ -6,7 +6,8 @@ use std::collections::BTreeSet;
 use k8s_openapi::api::core::v1::Pod;
 
 use crate::analyze::Finding;
-use crate::context::{Context, ObjectRef, selector_matches};
+use crate::cluster::kinds::{self, Kind};
+use crate::context::{Context, ObjectRef};
 use crate::error::Error;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,25 +26,26 @@ impl std::fmt::Display for Target {
     }
 }
 
-/// kubectl's names and short names for the kinds diagnosis knows.
+/// The kinds a TARGET may name.
+pub(crate) const KINDS: &[Kind] = &[
+    kinds::PODS,
+    kinds::DEPLOYMENTS,
+    kinds::STATEFUL_SETS,
+    kinds::DAEMON_SETS,
+    kinds::REPLICA_SETS,
+    kinds::REPLICATION_CONTROLLERS,
+    kinds::JOBS,
+    kinds::CRON_JOBS,
+    kinds::SERVICES,
+    kinds::INGRESSES,
+    kinds::PVCS,
+    kinds::HPAS,
+    kinds::NODES,
+];
+
+/// The kind a TARGET's `KIND/` names, by kubectl's names and short names (from the kinds table).
 pub(crate) fn canonical(kind: &str) -> Option<&'static str> {
-    let kind = kind.split('.').next().unwrap_or(kind).to_lowercase();
-    Some(match kind.as_str() {
-        "po" | "pod" | "pods" => "Pod",
-        "deploy" | "deployment" | "deployments" => "Deployment",
-        "sts" | "statefulset" | "statefulsets" => "StatefulSet",
-        "ds" | "daemonset" | "daemonsets" => "DaemonSet",
-        "rs" | "replicaset" | "replicasets" => "ReplicaSet",
-        "rc" | "replicationcontroller" | "replicationcontrollers" => "ReplicationController",
-        "job" | "jobs" => "Job",
-        "cj" | "cronjob" | "cronjobs" => "CronJob",
-        "svc" | "service" | "services" => "Service",
-        "ing" | "ingress" | "ingresses" => "Ingress",
-        "pvc" | "persistentvolumeclaim" | "persistentvolumeclaims" => "PersistentVolumeClaim",
-        "hpa" | "horizontalpodautoscaler" | "horizontalpodautoscalers" => "HorizontalPodAutoscaler",
-        "no" | "node" | "nodes" => "Node",
-        _ => return None,
-    })
+    kinds::resolve(KINDS, kind)
 }
 
 impl Target {
@@ -174,7 +176,7 @@ fn service_selects(ctx: &Context, service: &ObjectRef, pod: &Pod) -> bool {
             .find(|s| ObjectRef::of("Service", &s.metadata) == *service)
             .and_then(|s| s.spec.as_ref()?.selector.as_ref())
             .filter(|sel| !sel.is_empty())
-            .is_some_and(|sel| selector_matches(sel, pod.metadata.labels.as_ref()))
+            .is_some_and(|sel| crate::selector::map_selects(sel, pod.metadata.labels.as_ref()))
 }
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
 //! The resource kinds kubectl-ai reads, in one table.
 //!
-//! The snapshot reader, the live collector and the test suite's fake API server all work from this
-//! table, so "which kinds exist and where they live" is said once. File names follow
+//! The snapshot reader, the live collector, target resolution, the LLM's tools, plans and the test
+//! suite's fake API server all work from this table, so "which kinds exist, what kubectl calls
+//! them, where they live and in which order they are applied" is said once. File names follow
 //! `kubectl cluster-info dump --output-directory`.
 
 /// One readable kind.
@@ -16,9 +17,34 @@ pub struct Kind {
     pub namespaced: bool,
     /// File name inside a snapshot directory (in `NAMESPACE/` when namespaced).
     pub file: &'static str,
+    /// kubectl's short names ("po", "deploy").
+    pub short: &'static [&'static str],
+    /// When a plan applies it: what others depend on first (0), [`UNRANKED`] for the rest.
+    pub rank: u8,
 }
 
+/// The apply rank of kinds nothing depends on.
+pub const UNRANKED: u8 = 7;
+
 impl Kind {
+    const fn aka(mut self, short: &'static [&'static str]) -> Kind {
+        self.short = short;
+        self
+    }
+
+    const fn applied(mut self, rank: u8) -> Kind {
+        self.rank = rank;
+        self
+    }
+
+    /// Whether kubectl would take `word` for this kind: its name, singular or plural, or a short
+    /// name, in any case.
+    pub fn is_called(&self, word: &str) -> bool {
+        word.eq_ignore_ascii_case(self.kind)
+            || word.eq_ignore_ascii_case(self.plural)
+            || self.short.iter().any(|s| word.eq_ignore_ascii_case(s))
+    }
+
     pub fn api_version(&self) -> String {
         if self.group.is_empty() {
             self.version.to_string()
@@ -66,15 +92,23 @@ const fn kind(
         version,
         namespaced,
         file,
+        short: &[],
+        rank: UNRANKED,
     }
 }
 
-pub const PODS: Kind = kind("pods", "Pod", "", "v1", true, "pods.json");
+pub const PODS: Kind = kind("pods", "Pod", "", "v1", true, "pods.json").aka(&["po"]);
 pub const EVENTS: Kind = kind("events", "Event", "", "v1", true, "events.json");
-pub const SERVICES: Kind = kind("services", "Service", "", "v1", true, "services.json");
-pub const ENDPOINTS: Kind = kind("endpoints", "Endpoints", "", "v1", true, "endpoints.json");
-pub const CONFIG_MAPS: Kind = kind("configmaps", "ConfigMap", "", "v1", true, "configmaps.json");
-pub const SECRETS: Kind = kind("secrets", "Secret", "", "v1", true, "secrets.json");
+pub const SERVICES: Kind = kind("services", "Service", "", "v1", true, "services.json")
+    .aka(&["svc"])
+    .applied(4);
+pub const ENDPOINTS: Kind = kind("endpoints", "Endpoints", "", "v1", true, "endpoints.json")
+    .aka(&["ep"])
+    .applied(4);
+pub const CONFIG_MAPS: Kind = kind("configmaps", "ConfigMap", "", "v1", true, "configmaps.json")
+    .aka(&["cm"])
+    .applied(1);
+pub const SECRETS: Kind = kind("secrets", "Secret", "", "v1", true, "secrets.json").applied(1);
 pub const PVCS: Kind = kind(
     "persistentvolumeclaims",
     "PersistentVolumeClaim",
@@ -82,7 +116,9 @@ pub const PVCS: Kind = kind(
     "v1",
     true,
     "persistentvolumeclaims.json",
-);
+)
+.aka(&["pvc"])
+.applied(2);
 /// kubectl writes this one with a dash; see [`REPLICATION_CONTROLLERS_ALT_FILE`].
 pub const REPLICATION_CONTROLLERS: Kind = kind(
     "replicationcontrollers",
@@ -91,7 +127,8 @@ pub const REPLICATION_CONTROLLERS: Kind = kind(
     "v1",
     true,
     "replication-controllers.json",
-);
+)
+.aka(&["rc"]);
 pub const REPLICATION_CONTROLLERS_ALT_FILE: &str = "replicationcontrollers.json";
 pub const DEPLOYMENTS: Kind = kind(
     "deployments",
@@ -100,7 +137,9 @@ pub const DEPLOYMENTS: Kind = kind(
     "v1",
     true,
     "deployments.json",
-);
+)
+.aka(&["deploy"])
+.applied(3);
 pub const REPLICA_SETS: Kind = kind(
     "replicasets",
     "ReplicaSet",
@@ -108,7 +147,9 @@ pub const REPLICA_SETS: Kind = kind(
     "v1",
     true,
     "replicasets.json",
-);
+)
+.aka(&["rs"])
+.applied(3);
 pub const STATEFUL_SETS: Kind = kind(
     "statefulsets",
     "StatefulSet",
@@ -116,7 +157,9 @@ pub const STATEFUL_SETS: Kind = kind(
     "v1",
     true,
     "statefulsets.json",
-);
+)
+.aka(&["sts"])
+.applied(3);
 pub const DAEMON_SETS: Kind = kind(
     "daemonsets",
     "DaemonSet",
@@ -124,9 +167,13 @@ pub const DAEMON_SETS: Kind = kind(
     "v1",
     true,
     "daemonsets.json",
-);
-pub const JOBS: Kind = kind("jobs", "Job", "batch", "v1", true, "jobs.json");
-pub const CRON_JOBS: Kind = kind("cronjobs", "CronJob", "batch", "v1", true, "cronjobs.json");
+)
+.aka(&["ds"])
+.applied(3);
+pub const JOBS: Kind = kind("jobs", "Job", "batch", "v1", true, "jobs.json").applied(3);
+pub const CRON_JOBS: Kind = kind("cronjobs", "CronJob", "batch", "v1", true, "cronjobs.json")
+    .aka(&["cj"])
+    .applied(3);
 pub const INGRESSES: Kind = kind(
     "ingresses",
     "Ingress",
@@ -134,7 +181,9 @@ pub const INGRESSES: Kind = kind(
     "v1",
     true,
     "ingresses.json",
-);
+)
+.aka(&["ing"])
+.applied(5);
 pub const NETWORK_POLICIES: Kind = kind(
     "networkpolicies",
     "NetworkPolicy",
@@ -142,7 +191,8 @@ pub const NETWORK_POLICIES: Kind = kind(
     "v1",
     true,
     "networkpolicies.json",
-);
+)
+.applied(5);
 pub const HPAS: Kind = kind(
     "horizontalpodautoscalers",
     "HorizontalPodAutoscaler",
@@ -150,7 +200,9 @@ pub const HPAS: Kind = kind(
     "v2",
     true,
     "horizontalpodautoscalers.json",
-);
+)
+.aka(&["hpa"])
+.applied(6);
 pub const PDBS: Kind = kind(
     "poddisruptionbudgets",
     "PodDisruptionBudget",
@@ -158,7 +210,8 @@ pub const PDBS: Kind = kind(
     "v1",
     true,
     "poddisruptionbudgets.json",
-);
+)
+.applied(6);
 pub const SERVICE_ACCOUNTS: Kind = kind(
     "serviceaccounts",
     "ServiceAccount",
@@ -166,7 +219,8 @@ pub const SERVICE_ACCOUNTS: Kind = kind(
     "v1",
     true,
     "serviceaccounts.json",
-);
+)
+.applied(1);
 pub const RESOURCE_QUOTAS: Kind = kind(
     "resourcequotas",
     "ResourceQuota",
@@ -174,7 +228,8 @@ pub const RESOURCE_QUOTAS: Kind = kind(
     "v1",
     true,
     "resourcequotas.json",
-);
+)
+.applied(1);
 pub const LIMIT_RANGES: Kind = kind(
     "limitranges",
     "LimitRange",
@@ -182,8 +237,9 @@ pub const LIMIT_RANGES: Kind = kind(
     "v1",
     true,
     "limitranges.json",
-);
-pub const NODES: Kind = kind("nodes", "Node", "", "v1", false, "nodes.json");
+)
+.applied(1);
+pub const NODES: Kind = kind("nodes", "Node", "", "v1", false, "nodes.json").aka(&["no"]);
 pub const NAMESPACES: Kind = kind(
     "namespaces",
     "Namespace",
@@ -191,7 +247,8 @@ pub const NAMESPACES: Kind = kind(
     "v1",
     false,
     "namespaces.json",
-);
+)
+.applied(0);
 pub const PVS: Kind = kind(
     "persistentvolumes",
     "PersistentVolume",
@@ -199,7 +256,8 @@ pub const PVS: Kind = kind(
     "v1",
     false,
     "persistentvolumes.json",
-);
+)
+.applied(2);
 pub const STORAGE_CLASSES: Kind = kind(
     "storageclasses",
     "StorageClass",
@@ -207,7 +265,9 @@ pub const STORAGE_CLASSES: Kind = kind(
     "v1",
     false,
     "storageclasses.json",
-);
+)
+.aka(&["sc"])
+.applied(2);
 pub const INGRESS_CLASSES: Kind = kind(
     "ingressclasses",
     "IngressClass",
@@ -278,13 +338,29 @@ const OTHER_CLUSTER_SCOPED: &[&str] = &[
 /// Whether objects of `kind` live in a namespace: from the table, else namespaced unless it is a
 /// well-known cluster-scoped kind (how a manifest without `metadata.namespace` is placed).
 pub fn is_namespaced(kind: &str) -> bool {
-    match ALL
-        .iter()
-        .find(|k| k.kind == kind && k.group != "metrics.k8s.io")
-    {
+    match named(kind) {
         Some(k) => k.namespaced,
         None => !OTHER_CLUSTER_SCOPED.contains(&kind),
     }
+}
+
+/// The table's kind named `kind` ("Deployment"); the metrics API's `pods` and `nodes` are not
+/// objects anyone applies or names.
+pub fn named(kind: &str) -> Option<&'static Kind> {
+    ALL.iter()
+        .find(|k| k.kind == kind && k.group != "metrics.k8s.io")
+}
+
+/// The kind among `kinds` that kubectl would take `word` for ("deploy", "svc",
+/// "deployments.apps"): the group suffix is ignored, as kubectl resolves it.
+pub fn resolve(kinds: &[Kind], word: &str) -> Option<&'static str> {
+    let word = word.split('.').next().unwrap_or(word);
+    kinds.iter().find(|k| k.is_called(word)).map(|k| k.kind)
+}
+
+/// The order in which kinds are applied: what others depend on first.
+pub fn apply_rank(kind: &str) -> u8 {
+    named(kind).map_or(UNRANKED, |k| k.rank)
 }
 
 /// The kinds `kubectl cluster-info dump` writes itself; the others are our documented extension.
@@ -309,5 +385,27 @@ mod tests {
         assert!(!is_namespaced("StorageClass"));
         assert!(!is_namespaced("ClusterRole"));
         assert!(is_namespaced("Rollout"));
+    }
+
+    #[test]
+    fn kubectl_names_resolve_and_ranks_order_dependencies() {
+        let some = [PODS, DEPLOYMENTS, SERVICES, PVCS];
+        for (word, kind) in [
+            ("po", "Pod"),
+            ("Pods", "Pod"),
+            ("deploy", "Deployment"),
+            ("deployments.apps", "Deployment"),
+            ("SVC", "Service"),
+            ("persistentvolumeclaim", "PersistentVolumeClaim"),
+        ] {
+            assert_eq!(resolve(&some, word), Some(kind), "{word}");
+        }
+        assert_eq!(resolve(&some, "sts"), None);
+        assert!(apply_rank("Namespace") < apply_rank("ConfigMap"));
+        assert!(apply_rank("PersistentVolumeClaim") < apply_rank("Deployment"));
+        assert!(apply_rank("Deployment") < apply_rank("Service"));
+        assert!(apply_rank("Ingress") < apply_rank("HorizontalPodAutoscaler"));
+        assert_eq!(apply_rank("Pod"), UNRANKED);
+        assert_eq!(apply_rank("Rollout"), UNRANKED);
     }
 }

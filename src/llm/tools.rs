@@ -6,6 +6,7 @@ use async_openai::types::chat::{ChatCompletionTool, ChatCompletionTools, Functio
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::cluster::kinds;
 use crate::context::{Context, ObjectRef, event_count};
 
 /// The read-only tools, and `propose_changes` when the caller can turn proposals into a plan.
@@ -200,14 +201,15 @@ fn object(ctx: &Context, a: ObjectArgs) -> String {
             })
             .collect()
     }
-    // kubectl's names and short names, plus the kinds only this tool reads.
-    let canonical = match kind.as_str() {
-        "sc" | "storageclass" | "storageclasses" => Some("StorageClass"),
-        "secret" | "secrets" => Some("Secret"),
-        "cm" | "configmap" | "configmaps" => Some("ConfigMap"),
-        "ep" | "endpoints" => Some("Endpoints"),
-        other => crate::target::canonical(other),
-    };
+    // kubectl's names and short names (the kinds table): what a TARGET may name, plus the kinds
+    // only this tool reads.
+    const ALSO: &[kinds::Kind] = &[
+        kinds::STORAGE_CLASSES,
+        kinds::SECRETS,
+        kinds::CONFIG_MAPS,
+        kinds::ENDPOINTS,
+    ];
+    let canonical = kinds::resolve(ALSO, &kind).or_else(|| crate::target::canonical(&kind));
     let found = match canonical.unwrap_or_default() {
         "Pod" => pick(all("Pod", &ctx.pods, |o| &o.metadata)),
         "Deployment" => pick(all("Deployment", &ctx.deployments, |o| &o.metadata)),

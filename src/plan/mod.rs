@@ -240,26 +240,7 @@ impl Action {
     }
 }
 
-/// A kind by its name in our table ("Deployment" -> apps/v1 deployments).
-pub fn kind_named(kind: &str) -> Option<&'static Kind> {
-    kinds::ALL
-        .iter()
-        .find(|k| k.kind == kind && k.group != "metrics.k8s.io")
-}
-
-/// The order in which kinds are applied: what others depend on first.
-pub fn apply_rank(kind: &str) -> u8 {
-    match kind {
-        "Namespace" => 0,
-        "ServiceAccount" | "ConfigMap" | "Secret" | "ResourceQuota" | "LimitRange" => 1,
-        "StorageClass" | "PersistentVolume" | "PersistentVolumeClaim" => 2,
-        "Deployment" | "StatefulSet" | "DaemonSet" | "Job" | "CronJob" | "ReplicaSet" => 3,
-        "Service" | "Endpoints" => 4,
-        "Ingress" | "NetworkPolicy" => 5,
-        "HorizontalPodAutoscaler" | "PodDisruptionBudget" => 6,
-        _ => 7,
-    }
-}
+pub use kinds::{apply_rank, named as kind_named};
 
 impl Plan {
     /// Actions in dependency order (stable for equal ranks); deletions go last, in reverse.

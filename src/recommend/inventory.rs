@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 
 use crate::context::{Context, ObjectRef};
 use crate::error::Error;
-use crate::quantity;
+use crate::{quantity, selector};
 
 /// Where an object came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -446,11 +446,7 @@ impl Inventory {
             .filter_map(move |(k, v)| ix.services.get(&(ns.to_string(), k.clone(), v.clone())))
             .flatten()
             .map(|&i| &self.objects[i])
-            .filter(|s| {
-                service_selector(s)
-                    .iter()
-                    .all(|(k, v)| w.labels.get(k) == Some(v))
-            })
+            .filter(|s| selector::pairs_hold(&service_selector(s), &w.labels))
     }
 
     /// HorizontalPodAutoscalers whose target is this workload.
@@ -487,31 +483,9 @@ impl Inventory {
                 .chain(&s.other)
         });
         by_label
-            .filter(|(_, sel)| selector_selects(sel, &w.labels))
+            .filter(|(_, sel)| selector::selects(sel, &w.labels))
             .map(|(i, _)| &self.objects[*i])
     }
-}
-
-/// Kubernetes label-selector semantics: every matchLabels pair and every expression must hold; an
-/// empty selector selects everything.
-pub fn selector_selects(sel: &LabelSelector, labels: &BTreeMap<String, String>) -> bool {
-    let pairs = sel
-        .match_labels
-        .iter()
-        .flatten()
-        .all(|(k, v)| labels.get(k) == Some(v));
-    let expressions = sel.match_expressions.iter().flatten().all(|e| {
-        let value = labels.get(&e.key);
-        let values = e.values.as_deref().unwrap_or_default();
-        match e.operator.as_str() {
-            "In" => value.is_some_and(|v| values.contains(v)),
-            "NotIn" => value.is_none_or(|v| !values.contains(v)),
-            "Exists" => value.is_some(),
-            "DoesNotExist" => value.is_none(),
-            _ => false,
-        }
-    });
-    pairs && expressions
 }
 
 /// Reads manifests: files, directories (recursively, `.yaml`/`.yml`/`.json`), or `-` for stdin.
@@ -761,23 +735,6 @@ mod tests {
         assert_eq!((docs[0].line, docs[0].first_line), (3, 3));
         assert_eq!((docs[1].line, docs[1].first_line), (10, 8));
         assert!(docs[1].text.ends_with("kind: B\n"));
-    }
-
-    #[test]
-    fn selectors_follow_kubernetes_semantics() {
-        let labels: BTreeMap<String, String> = [("app".to_string(), "web".to_string())].into();
-        let sel: LabelSelector = serde_json::from_value(json!({
-            "matchLabels": {"app": "web"},
-            "matchExpressions": [{"key": "tier", "operator": "DoesNotExist"}]
-        }))
-        .unwrap();
-        assert!(selector_selects(&sel, &labels));
-        let sel: LabelSelector = serde_json::from_value(
-            json!({"matchExpressions": [{"key": "app", "operator": "In", "values": ["db"]}]}),
-        )
-        .unwrap();
-        assert!(!selector_selects(&sel, &labels));
-        assert!(selector_selects(&LabelSelector::default(), &labels));
     }
 
     #[test]

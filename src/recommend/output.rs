@@ -417,7 +417,8 @@ pub fn rules(output: Output, policy: &Policy, out: &mut dyn Write) -> io::Result
 }
 
 /// docs/rules.md, from the rule table (a test keeps the committed page equal to it).
-pub fn rules_markdown() -> String {
+#[cfg(test)]
+fn rules_markdown() -> String {
     let mut md = String::from(
         "# Recommendation rules\n\n<!-- Generated from the rule table in src/recommend/rules/mod.rs; \
          `KUBECTL_AI_BLESS_DOCS=1 cargo test --lib rules_page` rewrites it. -->\n\n\

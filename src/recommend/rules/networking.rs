@@ -42,9 +42,8 @@ pub(super) fn check(inv: &Inventory, workloads: &[Workload<'_>], sink: &mut Sink
         if selector.is_empty() {
             continue;
         }
-        let matches = |labels: &BTreeMap<String, String>| {
-            selector.iter().all(|(k, v)| labels.get(k) == Some(v))
-        };
+        let matches =
+            |labels: &BTreeMap<String, String>| crate::selector::pairs_hold(&selector, labels);
         // The fewest templates carrying one of its pairs are the only candidates.
         let candidates = selector
             .iter()

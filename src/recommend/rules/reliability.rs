@@ -5,7 +5,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde_json::{Value, json};
 
 use super::{Fix, RuleId, Sink, containers, fix};
-use crate::recommend::inventory::{Inventory, Object, Workload, selector_selects};
+use crate::recommend::inventory::{Inventory, Object, Workload};
 
 pub(super) fn check(inv: &Inventory, workloads: &[Workload<'_>], sink: &mut Sink<'_>) {
     for w in workloads {
@@ -323,7 +323,7 @@ fn replicas(inv: &Inventory, w: &Workload<'_>, sink: &mut Sink<'_>) {
     let spread = constraints.iter().any(|t| {
         t.label_selector
             .as_ref()
-            .is_some_and(|s| selector_selects(s, &w.labels))
+            .is_some_and(|s| crate::selector::selects(s, &w.labels))
     });
     if !anti_affinity && !spread {
         let why = if constraints.is_empty() {
