@@ -410,9 +410,9 @@ impl Context {
         events.chain(pods).chain(heartbeats).max()
     }
 
-    /// Whether this context holds data for a resource (plural name, e.g. "secrets").
-    pub fn has(&self, resource: &str) -> bool {
-        !self.unavailable.contains_key(resource)
+    /// Whether this context holds data for a kind (it was readable, or its file was there).
+    pub fn has(&self, kind: &crate::cluster::kinds::Kind) -> bool {
+        !self.unavailable.contains_key(&kind.resource())
     }
 
     /// User-facing lines about data that could not be collected.

@@ -23,6 +23,7 @@ pub(crate) mod recommend;
 pub(crate) mod render;
 pub(crate) mod selector;
 pub(crate) mod session;
+pub(crate) mod sizing;
 pub(crate) mod target;
 pub(crate) mod ui;
 

@@ -246,7 +246,7 @@ fn oom_problem(
     }
     let fix = match limit {
         Some(l) => {
-            let suggested = suggest_memory(l, usage);
+            let suggested = crate::sizing::memory_limit_after_oom(l, usage);
             format!(
                 "Raise resources.limits.memory of container {} from {} to {} (50% headroom over the larger of the limit it hit and observed usage), or find what makes it grow.",
                 cs.name,
@@ -306,13 +306,6 @@ pub fn oom_facts(
         }
     }
     found
-}
-
-/// Half again over what it needed, rounded up to 64Mi so the number looks like one a person picks.
-pub fn suggest_memory(limit: u64, usage: Option<u64>) -> u64 {
-    const STEP: u64 = 64 * 1024 * 1024;
-    let base = limit.max(usage.unwrap_or(0));
-    (base + base / 2).div_ceil(STEP) * STEP
 }
 
 fn liveness_problem(
@@ -885,12 +878,5 @@ mod tests {
             missing_key("couldn't find key DATABASE_URL in Secret todo-app/db"),
             Some(("DATABASE_URL".into(), "Secret".into(), "db".into()))
         );
-    }
-
-    #[test]
-    fn memory_suggestion_has_headroom_and_round_numbers() {
-        let mi = 1024 * 1024;
-        assert_eq!(suggest_memory(128 * mi, None), 192 * mi);
-        assert_eq!(suggest_memory(128 * mi, Some(200 * mi)), 320 * mi);
     }
 }

@@ -328,7 +328,7 @@ causes: Vec::new(),
         .as_ref()
         .and_then(|a| a.get("kubernetes.io/ingress.class"))
         .cloned();
-    let known = ctx.has("ingressclasses");
+    let known = ctx.has(&crate::cluster::kinds::INGRESS_CLASSES);
     let classes: Vec<&str> = ctx
         .ingress_classes
         .iter()

@@ -24,7 +24,7 @@ fn unbound(ctx: &Context, pvc: &PersistentVolumeClaim) -> Option<Finding> {
     let object = ObjectRef::of("PersistentVolumeClaim", &pvc.metadata);
     let ns = object.namespace.clone().unwrap_or_default();
     let class = pvc.spec.as_ref().and_then(|s| s.storage_class_name.clone());
-    let known_classes = ctx.has("storageclasses");
+    let known_classes = ctx.has(&crate::cluster::kinds::STORAGE_CLASSES);
     let classes: Vec<&str> = ctx
         .storage_classes
         .iter()

@@ -39,7 +39,7 @@ pub fn for_findings(ctx: &Context, findings: &[Finding]) -> Vec<Action> {
                 if let Some((container, limit, usage)) =
                     crate::analyze::pods::oom_facts(ctx, &f.object)
                 {
-                    let new = crate::analyze::pods::suggest_memory(limit, usage);
+                    let new = crate::sizing::memory_limit_after_oom(limit, usage);
                     actions.push(Action::container(
                         f.object.clone(),
                         &container,

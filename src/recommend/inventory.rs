@@ -705,12 +705,7 @@ pub fn from_context(ctx: Context) -> Inventory {
     push(&mut objects, &ctx.network_policies);
     // Namespaces outside the scope are not the user's question, and kube-system is not theirs.
     objects.retain(|o| o.namespace() != "kube-system" && ctx.scope.includes(o.namespace()));
-    let unknown = ctx
-        .unavailable
-        .keys()
-        .filter(|r| !ctx.has(r))
-        .cloned()
-        .collect();
+    let unknown = ctx.unavailable.keys().cloned().collect();
     Inventory {
         source: ctx.source.clone(),
         objects,

@@ -5,8 +5,7 @@ use serde_json::{Value, json};
 use super::{RuleId, Sink, containers, fix};
 use crate::quantity;
 use crate::recommend::inventory::{Inventory, Workload};
-
-const MI: u64 = 1024 * 1024;
+use crate::sizing::{cpu_for_usage, memory_for_usage};
 
 pub(super) fn check(inv: &Inventory, workloads: &[Workload<'_>], sink: &mut Sink<'_>) {
     for w in workloads {
@@ -40,12 +39,12 @@ pub(super) fn check(inv: &Inventory, workloads: &[Workload<'_>], sink: &mut Sink
                 let fixed = usage.map(|(cpu, mem)| {
                     let mut requests = serde_json::Map::new();
                     if missing.contains(&"cpu") {
-                        requests.insert("cpu".into(), json!(format!("{}m", suggest_cpu(cpu))));
+                        requests.insert("cpu".into(), json!(format!("{}m", cpu_for_usage(cpu))));
                     }
                     if missing.contains(&"memory") {
                         requests.insert(
                             "memory".into(),
-                            json!(quantity::human_bytes(suggest_memory(mem))),
+                            json!(quantity::human_bytes(memory_for_usage(mem))),
                         );
                     }
                     let shown: Vec<String> = requests
@@ -100,7 +99,7 @@ pub(super) fn check(inv: &Inventory, workloads: &[Workload<'_>], sink: &mut Sink
                     .filter(near)
                     .filter(|_| oom_killed.as_deref() != Some(&c.name))
                 {
-                    let new = crate::analyze::pods::suggest_memory(l, Some(mem));
+                    let new = crate::sizing::memory_limit_after_oom(l, Some(mem));
                     sink.add(
                         RuleId::LimitBelowUsage,
                         w.object,
@@ -135,7 +134,7 @@ pub(super) fn check(inv: &Inventory, workloads: &[Workload<'_>], sink: &mut Sink
 fn oom(inv: &Inventory, w: &Workload<'_>, sink: &mut Sink<'_>) -> Option<String> {
     let ctx = inv.live.as_ref()?;
     let (container, limit, usage) = crate::analyze::pods::oom_facts(ctx, &w.object.oref)?;
-    let new = crate::analyze::pods::suggest_memory(limit, usage);
+    let new = crate::sizing::memory_limit_after_oom(limit, usage);
     sink.add(
         RuleId::MemoryLimitOom,
         w.object,
@@ -174,27 +173,4 @@ fn limit_range_default(inv: &Inventory, namespace: &str, field: &str, resource: 
             item.get("type").and_then(Value::as_str) == Some("Container")
                 && item.get(field).and_then(|d| d.get(resource)).is_some()
         })
-}
-
-/// Observed CPU plus 20%, in steps of 5m, at least 10m.
-pub(super) fn suggest_cpu(millicores: u64) -> u64 {
-    (millicores * 6 / 5).div_ceil(5).max(2) * 5
-}
-
-/// Observed memory plus 20%, rounded up to a whole Mi, at least 32Mi.
-pub(super) fn suggest_memory(bytes: u64) -> u64 {
-    ((bytes * 6 / 5).div_ceil(MI) * MI).max(32 * MI)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn suggestions_keep_twenty_percent_headroom() {
-        assert_eq!(suggest_cpu(100), 120);
-        assert_eq!(suggest_cpu(0), 10);
-        assert_eq!(suggest_memory(100 * MI), 120 * MI);
-        assert_eq!(suggest_memory(MI), 32 * MI);
-    }
 }

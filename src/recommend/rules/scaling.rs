@@ -4,10 +4,10 @@ use std::collections::HashMap;
 
 use serde_json::{Value, json};
 
-use super::resources::{suggest_cpu, suggest_memory};
 use super::{Fix, RuleId, Sink, containers, fix};
 use crate::quantity;
 use crate::recommend::inventory::{Inventory, Workload};
+use crate::sizing::{cpu_for_usage, memory_for_usage};
 
 pub(super) fn check(inv: &Inventory, workloads: &[Workload<'_>], sink: &mut Sink<'_>) {
     hpas(inv, workloads, sink);
@@ -192,7 +192,7 @@ fn rightsizing(inv: &Inventory, w: &Workload<'_>, sink: &mut Sink<'_>) {
         let mut changes = serde_json::Map::new();
         let mut said = Vec::new();
         if let Some(r) = req_cpu {
-            let s = suggest_cpu(cpu);
+            let s = cpu_for_usage(cpu);
             // Only differences worth a change: 4x over, or under usage, by at least 50m.
             if (cpu * 4 < r || cpu > r) && r.abs_diff(s) >= 50 {
                 changes.insert("cpu".into(), json!(format!("{s}m")));
@@ -200,7 +200,7 @@ fn rightsizing(inv: &Inventory, w: &Workload<'_>, sink: &mut Sink<'_>) {
             }
         }
         if let Some(r) = req_mem {
-            let s = suggest_memory(mem);
+            let s = memory_for_usage(mem);
             if (mem * 4 < r || mem > r) && r.abs_diff(s) >= 64 * 1024 * 1024 {
                 changes.insert("memory".into(), json!(quantity::human_bytes(s)));
                 said.push(format!(
