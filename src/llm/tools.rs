@@ -23,7 +23,7 @@ pub fn definitions(propose: bool) -> Vec<ChatCompletionTools> {
     };
     [
         tool(
-            "get_logs",
+            Tool::Logs.name(),
             "The collected log tail of one container (current, or previous for a restarted one).",
             json!({"type": "object", "properties": {
                 "pod": {"type": "string"}, "container": {"type": "string"},
@@ -31,14 +31,14 @@ pub fn definitions(propose: bool) -> Vec<ChatCompletionTools> {
                 "required": ["pod"], "additionalProperties": false}),
         ),
         tool(
-            "get_events",
+            Tool::Events.name(),
             "Warning events about one object, newest first.",
             json!({"type": "object", "properties": {
                 "kind": {"type": "string"}, "name": {"type": "string"}, "namespace": {"type": "string"}},
                 "required": ["kind", "name"], "additionalProperties": false}),
         ),
         tool(
-            "get_object",
+            Tool::Object.name(),
             "One object as the API server returned it (managedFields removed; Secrets and ConfigMaps as keys only).",
             json!({"type": "object", "properties": {
                 "kind": {"type": "string"}, "name": {"type": "string"}, "namespace": {"type": "string"}},
@@ -75,6 +75,30 @@ pub fn describe(definitions: &[ChatCompletionTools]) -> String {
     )
 }
 
+/// The read-only tools: their names said once, for the definitions and for the dispatch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tool {
+    Logs,
+    Events,
+    Object,
+}
+
+impl Tool {
+    const ALL: [Tool; 3] = [Tool::Logs, Tool::Events, Tool::Object];
+
+    fn name(self) -> &'static str {
+        match self {
+            Tool::Logs => "get_logs",
+            Tool::Events => "get_events",
+            Tool::Object => "get_object",
+        }
+    }
+
+    fn named(name: &str) -> Option<Tool> {
+        Tool::ALL.into_iter().find(|t| t.name() == name)
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct LogArgs {
@@ -96,19 +120,22 @@ struct ObjectArgs {
 /// Runs one tool call; anything wrong with it is explained to the model, not raised.
 pub fn run(ctx: &Context, name: &str, arguments: &str) -> String {
     let parsed = |e: serde_json::Error| format!("invalid arguments for {name}: {e}");
-    match name {
-        "get_logs" => match serde_json::from_str::<LogArgs>(arguments) {
+    match Tool::named(name) {
+        Some(Tool::Logs) => match serde_json::from_str::<LogArgs>(arguments) {
             Ok(a) => logs(ctx, a),
             Err(e) => parsed(e),
         },
-        "get_events" | "get_object" => match serde_json::from_str::<ObjectArgs>(arguments) {
-            Ok(a) if name == "get_events" => events(ctx, a),
-            Ok(a) => object(ctx, a),
-            Err(e) => parsed(e),
-        },
-        other => format!(
-            "there is no tool named {other:?}; the tools are get_logs, get_events and get_object"
-        ),
+        Some(tool @ (Tool::Events | Tool::Object)) => {
+            match serde_json::from_str::<ObjectArgs>(arguments) {
+                Ok(a) if tool == Tool::Events => events(ctx, a),
+                Ok(a) => object(ctx, a),
+                Err(e) => parsed(e),
+            }
+        }
+        None => {
+            let [logs, events, object] = Tool::ALL.map(Tool::name);
+            format!("there is no tool named {name:?}; the tools are {logs}, {events} and {object}")
+        }
     }
 }
 
