@@ -22,8 +22,7 @@ fn help_documents_exit_codes_and_examples() {
             assert!(help.contains(needle), "{args:?} help lacks {needle:?}");
         }
     }
-    let out = sb.kubectl_ai().arg("--frobnicate").run();
-    assert_eq!(out.code, 2);
+    sb.kubectl_ai().arg("--frobnicate").code(2).run();
 }
 
 #[test]
@@ -52,30 +51,26 @@ fn exit_code_gates_on_problems_only_when_asked() {
     let sb = Sandbox::new();
     let demo = sb.kubectl_ai().args(["diagnose", "--demo"]).run();
     assert_eq!(demo.code, 0);
-    let gated = sb
-        .kubectl_ai()
+    sb.kubectl_ai()
         .args(["diagnose", "--demo", "--exit-code"])
+        .code(3)
         .run();
-    assert_eq!(gated.code, 3);
-    let env = sb
-        .kubectl_ai()
+    sb.kubectl_ai()
         .args(["diagnose", "--demo"])
         .env("KUBECTL_AI_EXIT_CODE", "true")
+        .code(3)
         .run();
-    assert_eq!(env.code, 3);
-    let healthy = sb
-        .kubectl_ai()
+    sb.kubectl_ai()
         .args(["diagnose", "--exit-code", "--snapshot"])
         .arg(scenario("healthy"))
+        .code(0)
         .run();
-    assert_eq!(healthy.code, 0);
     // Warnings count as problems too: the HPA without metrics is a warning only.
-    let warn = sb
-        .kubectl_ai()
+    sb.kubectl_ai()
         .args(["diagnose", "--exit-code", "--snapshot"])
         .arg(scenario("hpa-no-metrics"))
+        .code(3)
         .run();
-    assert_eq!(warn.code, 3);
 }
 
 #[test]
