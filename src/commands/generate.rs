@@ -82,82 +82,16 @@ pub(crate) async fn run(
         None => String::new(),
     };
 
-    let mut words = req.words.clone();
-    let objects = loop {
-        let objects = propose(
-            &settings,
-            &words,
-            &namespace,
-            &context,
-            &inputs,
-            cluster.as_ref().map(|(c, _)| c),
-        )
-        .await?;
-        let warnings = warnings(&objects, &namespace);
-        let interactive = session.output == Output::Text
-            && inputs.is_empty()
-            && !session.plan.yes
-            && !session.plan.dry_run
-            && std::io::stdin().is_terminal()
-            && std::io::stderr().is_terminal();
-        if session.output == Output::Text && !warnings.is_empty() {
-            writeln!(out, "Recommendations for the proposed objects:")?;
-            for w in &warnings {
-                writeln!(out, "  {w}")?;
-            }
-            writeln!(out)?;
-        }
-        if !interactive {
-            break objects;
-        }
-        writeln!(out, "Proposed: {}", names(&objects).join(", "))?;
-        let mut choices = vec![
-            "apply (show the plan)",
-            "refine the request",
-            "show the YAML",
-            "cancel",
-        ];
-        if !warnings.is_empty() {
-            choices.insert(1, "let the LLM fix the recommendations");
-        }
-        let picked = dialoguer::Select::new()
-            .with_prompt("What next?")
-            .items(&choices)
-            .default(0)
-            .interact()
-            .map_err(|_| Error::NoConsent)?;
-        match choices[picked] {
-            "apply (show the plan)" => break objects,
-            "let the LLM fix the recommendations" => {
-                words = format!(
-                    "{words}\nAlso address these recommendations:\n{}",
-                    warnings.join("\n")
-                );
-            }
-            "refine the request" => {
-                let more: String = dialoguer::Input::new()
-                    .with_prompt("Add to the request")
-                    .interact_text()
-                    .map_err(|_| Error::NoConsent)?;
-                words = format!("{words}\n{more}");
-            }
-            "show the YAML" => {
-                out.write_all(yaml(&objects)?.as_bytes())?;
-                let again = dialoguer::Confirm::new()
-                    .with_prompt("Apply it (the plan is shown first)?")
-                    .interact()
-                    .map_err(|_| Error::NoConsent)?;
-                if again {
-                    break objects;
-                }
-                writeln!(out, "Nothing was changed.")?;
-                return Ok(exit::NOT_APPLIED);
-            }
-            _ => {
-                writeln!(out, "Nothing was changed.")?;
-                return Ok(exit::NOT_APPLIED);
-            }
-        }
+    let grounds = Grounds {
+        settings: &settings,
+        namespace: &namespace,
+        context: &context,
+        inputs: &inputs,
+        cluster: cluster.as_ref().map(|(c, _)| c),
+    };
+    let Some(objects) = settle(session, &grounds, req.words.clone(), out).await? else {
+        writeln!(out, "Nothing was changed.")?;
+        return Ok(exit::NOT_APPLIED);
     };
 
     if !inputs.is_empty() {
@@ -202,6 +136,96 @@ pub(crate) async fn run(
         out,
     )
     .await
+}
+
+/// What a proposal is grounded in: the endpoint, where the objects go, the cluster's summary, the
+/// files to edit, and the cluster that checks them (none when only files are edited offline).
+struct Grounds<'a> {
+    settings: &'a crate::config::LlmSettings,
+    namespace: &'a str,
+    context: &'a str,
+    inputs: &'a [(String, String)],
+    cluster: Option<&'a Cluster>,
+}
+
+/// Proposals until the operator settles on one: the first at once without a terminal (or with
+/// --yes, --dry-run, -o, or files to edit), else after the menu (apply, let the LLM fix the
+/// recommendations, refine the request, show the YAML, cancel). `None` when they cancel.
+async fn settle(
+    session: &Session,
+    g: &Grounds<'_>,
+    mut words: String,
+    out: &mut dyn Write,
+) -> anyhow::Result<Option<Vec<Value>>> {
+    loop {
+        let objects = propose(
+            g.settings,
+            &words,
+            g.namespace,
+            g.context,
+            g.inputs,
+            g.cluster,
+        )
+        .await?;
+        let warnings = warnings(&objects, g.namespace);
+        let interactive = session.output == Output::Text
+            && g.inputs.is_empty()
+            && !session.plan.yes
+            && !session.plan.dry_run
+            && std::io::stdin().is_terminal()
+            && std::io::stderr().is_terminal();
+        if session.output == Output::Text && !warnings.is_empty() {
+            writeln!(out, "Recommendations for the proposed objects:")?;
+            for w in &warnings {
+                writeln!(out, "  {w}")?;
+            }
+            writeln!(out)?;
+        }
+        if !interactive {
+            return Ok(Some(objects));
+        }
+        writeln!(out, "Proposed: {}", names(&objects).join(", "))?;
+        let mut choices = vec![
+            "apply (show the plan)",
+            "refine the request",
+            "show the YAML",
+            "cancel",
+        ];
+        if !warnings.is_empty() {
+            choices.insert(1, "let the LLM fix the recommendations");
+        }
+        let picked = dialoguer::Select::new()
+            .with_prompt("What next?")
+            .items(&choices)
+            .default(0)
+            .interact()
+            .map_err(|_| Error::NoConsent)?;
+        match choices[picked] {
+            "apply (show the plan)" => return Ok(Some(objects)),
+            "let the LLM fix the recommendations" => {
+                words = format!(
+                    "{words}\nAlso address these recommendations:\n{}",
+                    warnings.join("\n")
+                );
+            }
+            "refine the request" => {
+                let more: String = dialoguer::Input::new()
+                    .with_prompt("Add to the request")
+                    .interact_text()
+                    .map_err(|_| Error::NoConsent)?;
+                words = format!("{words}\n{more}");
+            }
+            "show the YAML" => {
+                out.write_all(yaml(&objects)?.as_bytes())?;
+                let again = dialoguer::Confirm::new()
+                    .with_prompt("Apply it (the plan is shown first)?")
+                    .interact()
+                    .map_err(|_| Error::NoConsent)?;
+                return Ok(again.then_some(objects));
+            }
+            _ => return Ok(None),
+        }
+    }
 }
 
 fn names(objects: &[Value]) -> Vec<String> {
