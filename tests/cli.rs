@@ -109,29 +109,19 @@ fn json_and_yaml_carry_the_same_documented_schema() {
 #[test]
 fn text_output_reads_like_kubectl_and_has_no_colour_off_a_terminal() {
     let sb = Sandbox::new();
-    let out = sb
-        .kubectl_ai()
+    sb.kubectl_ai()
         .args(["diagnose", "--demo"])
         .env_remove("NO_COLOR")
+        .stdout_has("ERROR deployment/todo-backend -n todo-app  [crash-loop]")
+        .stdout_has("fix: ")
+        .stdout_has("3 error(s), 1 warning(s)")
+        .stdout_lacks("\u{1b}")
         .run();
-    let text = &out.stdout;
-    assert!(!text.contains('\u{1b}'), "escape codes in piped output");
-    assert!(
-        text.contains("ERROR deployment/todo-backend -n todo-app  [crash-loop]"),
-        "{text}"
-    );
-    assert!(text.contains("fix: "));
-    assert!(text.contains("3 error(s), 1 warning(s)"));
-    let healthy = sb
-        .kubectl_ai()
+    sb.kubectl_ai()
         .args(["diagnose", "--snapshot"])
         .arg(scenario("healthy"))
+        .stdout_has("No problems found (6 pods checked).")
         .run();
-    assert!(
-        healthy
-            .stdout
-            .contains("No problems found (6 pods checked).")
-    );
 }
 
 #[test]
@@ -176,36 +166,26 @@ fn a_target_narrows_the_report_to_what_it_names() {
         ["crash-loop", "hpa-metrics"]
     );
 
-    let missing = sb
-        .kubectl_ai()
+    sb.kubectl_ai()
         .args(["diagnose", "deployment/nope", "--demo"])
+        .code(1)
+        .stderr_has("error: deployment/nope not found in all namespaces")
         .run();
-    assert_eq!(missing.code, 1);
-    assert!(
-        missing
-            .stderr
-            .contains("error: deployment/nope not found in all namespaces")
-    );
-    let invalid = sb
-        .kubectl_ai()
+    sb.kubectl_ai()
         .args(["diagnose", "widget/x", "--demo"])
+        .code(1)
+        .stderr_has("invalid target \"widget/x\"")
         .run();
-    assert_eq!(invalid.code, 1);
-    assert!(invalid.stderr.contains("invalid target \"widget/x\""));
 }
 
 #[test]
 fn snapshot_problems_are_reported_by_file() {
     let sb = Sandbox::new();
-    let out = sb
-        .kubectl_ai()
+    sb.kubectl_ai()
         .args(["diagnose", "--snapshot", "/nonexistent/dump"])
+        .code(1)
+        .stderr_has("snapshot /nonexistent/dump: not a directory")
         .run();
-    assert_eq!(out.code, 1);
-    assert!(
-        out.stderr
-            .contains("snapshot /nonexistent/dump: not a directory")
-    );
 
     let dir = sb.path().join("dump");
     std::fs::create_dir_all(dir.join("shop")).unwrap();
@@ -227,15 +207,11 @@ fn snapshot_problems_are_reported_by_file() {
     );
     assert_eq!(stderr.lines().count(), 1);
 
-    let out = sb
-        .kubectl_ai()
+    sb.kubectl_ai()
         .args(["diagnose", "-n", "nope", "--snapshot"])
         .arg(scenario("healthy"))
+        .stderr_has("namespace \"nope\" is not in this snapshot (it has: todo-app)")
         .run();
-    assert!(
-        out.stderr
-            .contains("namespace \"nope\" is not in this snapshot (it has: todo-app)")
-    );
 }
 
 #[test]
@@ -288,20 +264,16 @@ fn a_closed_pipe_ends_quietly() {
     let sb = Sandbox::new();
     let bin = assert_cmd::cargo::cargo_bin("kubectl-ai");
     // `true` exits without reading, so the write meets a closed pipe (EPIPE).
-    let out = sb
-        .program("bash")
+    sb.program("bash")
         .arg("-c")
         .arg(format!(
             "'{}' diagnose --demo -o yaml | true; exit ${{PIPESTATUS[0]}}",
             bin.display()
         ))
+        .code(0)
+        .stderr_lacks("panicked")
+        .stderr_lacks("error")
         .run();
-    assert_eq!(out.code, 0);
-    let stderr = &out.stderr;
-    assert!(
-        !stderr.contains("panicked") && !stderr.contains("error"),
-        "{stderr}"
-    );
 }
 
 #[test]
