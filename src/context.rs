@@ -30,6 +30,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::metrics::{NodeMetrics, PodMetrics};
 
+mod objects;
+
 /// Which namespaces a context covers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase", tag = "type", content = "namespace")]

@@ -67,60 +67,12 @@ impl Target {
 
     /// Every object in the context this target names.
     fn objects(&self, ctx: &Context) -> Vec<ObjectRef> {
-        let mut all: Vec<ObjectRef> = Vec::new();
-        let mut add =
-            |kind: &str,
-             metas: Vec<&k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta>| {
-                all.extend(metas.into_iter().map(|m| ObjectRef::of(kind, m)));
-            };
-        add("Pod", ctx.pods.iter().map(|o| &o.metadata).collect());
-        add(
-            "Deployment",
-            ctx.deployments.iter().map(|o| &o.metadata).collect(),
-        );
-        add(
-            "StatefulSet",
-            ctx.stateful_sets.iter().map(|o| &o.metadata).collect(),
-        );
-        add(
-            "DaemonSet",
-            ctx.daemon_sets.iter().map(|o| &o.metadata).collect(),
-        );
-        add(
-            "ReplicaSet",
-            ctx.replica_sets.iter().map(|o| &o.metadata).collect(),
-        );
-        add(
-            "ReplicationController",
-            ctx.replication_controllers
-                .iter()
-                .map(|o| &o.metadata)
-                .collect(),
-        );
-        add("Job", ctx.jobs.iter().map(|o| &o.metadata).collect());
-        add(
-            "CronJob",
-            ctx.cron_jobs.iter().map(|o| &o.metadata).collect(),
-        );
-        add(
-            "Service",
-            ctx.services.iter().map(|o| &o.metadata).collect(),
-        );
-        add(
-            "Ingress",
-            ctx.ingresses.iter().map(|o| &o.metadata).collect(),
-        );
-        add(
-            "PersistentVolumeClaim",
-            ctx.pvcs.iter().map(|o| &o.metadata).collect(),
-        );
-        add(
-            "HorizontalPodAutoscaler",
-            ctx.hpas.iter().map(|o| &o.metadata).collect(),
-        );
-        add("Node", ctx.nodes.iter().map(|o| &o.metadata).collect());
-        all.retain(|o| o.name == self.name && self.kind.is_none_or(|k| k == o.kind));
-        all
+        KINDS
+            .iter()
+            .flat_map(|k| ctx.objects_of(k))
+            .map(|o| o.reference())
+            .filter(|o| o.name == self.name && self.kind.is_none_or(|k| k == o.kind))
+            .collect()
     }
 
     /// The findings about this target: its own, those of the workload owning it (for a pod),

@@ -220,21 +220,12 @@ pub fn objects_named(ctx: &Context, question: &str) -> BTreeSet<ObjectRef> {
     for p in &ctx.pods {
         consider(ctx.owner_of(p));
     }
-    ctx.services
-        .iter()
-        .for_each(|s| consider(ObjectRef::of("Service", &s.metadata)));
-    ctx.pvcs
-        .iter()
-        .for_each(|s| consider(ObjectRef::of("PersistentVolumeClaim", &s.metadata)));
-    ctx.ingresses
-        .iter()
-        .for_each(|s| consider(ObjectRef::of("Ingress", &s.metadata)));
-    ctx.hpas
-        .iter()
-        .for_each(|s| consider(ObjectRef::of("HorizontalPodAutoscaler", &s.metadata)));
-    ctx.nodes
-        .iter()
-        .for_each(|s| consider(ObjectRef::of("Node", &s.metadata)));
+    use crate::cluster::kinds::{HPAS, INGRESSES, NODES, PVCS, SERVICES};
+    for kind in [SERVICES, PVCS, INGRESSES, HPAS, NODES] {
+        ctx.objects_of(&kind)
+            .iter()
+            .for_each(|o| consider(o.reference()));
+    }
     out
 }
 

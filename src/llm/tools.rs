@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::cluster::kinds;
-use crate::context::{Context, ObjectRef, event_count};
+use crate::context::{Context, event_count};
 
 /// The read-only tools, and `propose_changes` when the caller can turn proposals into a plan.
 pub fn definitions(propose: bool) -> Vec<ChatCompletionTools> {
@@ -208,26 +208,6 @@ fn events(ctx: &Context, a: ObjectArgs) -> String {
 
 fn object(ctx: &Context, a: ObjectArgs) -> String {
     let kind = a.kind.to_lowercase();
-    let pick = |items: Vec<(ObjectRef, Value)>| {
-        items
-            .into_iter()
-            .find(|(o, _)| o.name == a.name && in_ns(o.namespace.as_deref(), &a.namespace))
-    };
-    fn all<T: serde::Serialize>(
-        kind: &str,
-        items: &[T],
-        meta: impl Fn(&T) -> &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
-    ) -> Vec<(ObjectRef, Value)> {
-        items
-            .iter()
-            .map(|i| {
-                (
-                    ObjectRef::of(kind, meta(i)),
-                    serde_json::to_value(i).unwrap_or(Value::Null),
-                )
-            })
-            .collect()
-    }
     // kubectl's names and short names (the kinds table): what a TARGET may name, plus the kinds
     // only this tool reads.
     const ALSO: &[kinds::Kind] = &[
@@ -237,23 +217,24 @@ fn object(ctx: &Context, a: ObjectArgs) -> String {
         kinds::ENDPOINTS,
     ];
     let canonical = kinds::resolve(ALSO, &kind).or_else(|| crate::target::canonical(&kind));
+    // The kinds this tool reads as whole objects.
+    const READABLE: &[kinds::Kind] = &[
+        kinds::PODS,
+        kinds::DEPLOYMENTS,
+        kinds::STATEFUL_SETS,
+        kinds::DAEMON_SETS,
+        kinds::REPLICA_SETS,
+        kinds::JOBS,
+        kinds::CRON_JOBS,
+        kinds::SERVICES,
+        kinds::ENDPOINTS,
+        kinds::PVCS,
+        kinds::INGRESSES,
+        kinds::HPAS,
+        kinds::NODES,
+        kinds::STORAGE_CLASSES,
+    ];
     let found = match canonical.unwrap_or_default() {
-        "Pod" => pick(all("Pod", &ctx.pods, |o| &o.metadata)),
-        "Deployment" => pick(all("Deployment", &ctx.deployments, |o| &o.metadata)),
-        "StatefulSet" => pick(all("StatefulSet", &ctx.stateful_sets, |o| &o.metadata)),
-        "DaemonSet" => pick(all("DaemonSet", &ctx.daemon_sets, |o| &o.metadata)),
-        "ReplicaSet" => pick(all("ReplicaSet", &ctx.replica_sets, |o| &o.metadata)),
-        "Job" => pick(all("Job", &ctx.jobs, |o| &o.metadata)),
-        "CronJob" => pick(all("CronJob", &ctx.cron_jobs, |o| &o.metadata)),
-        "Service" => pick(all("Service", &ctx.services, |o| &o.metadata)),
-        "Endpoints" => pick(all("Endpoints", &ctx.endpoints, |o| &o.metadata)),
-        "PersistentVolumeClaim" => pick(all("PersistentVolumeClaim", &ctx.pvcs, |o| &o.metadata)),
-        "Ingress" => pick(all("Ingress", &ctx.ingresses, |o| &o.metadata)),
-        "HorizontalPodAutoscaler" => {
-            pick(all("HorizontalPodAutoscaler", &ctx.hpas, |o| &o.metadata))
-        }
-        "Node" => pick(all("Node", &ctx.nodes, |o| &o.metadata)),
-        "StorageClass" => pick(all("StorageClass", &ctx.storage_classes, |o| &o.metadata)),
         secret_or_config @ ("Secret" | "ConfigMap") => {
             let list = if secret_or_config == "Secret" {
                 &ctx.secrets
@@ -274,15 +255,21 @@ fn object(ctx: &Context, a: ObjectArgs) -> String {
                 })
                 .unwrap_or_else(|| format!("no {} named {} was collected", a.kind, a.name));
         }
-        _ => {
-            return format!(
-                "kind {:?} is not collected; try Pod, Deployment, StatefulSet, Service, PersistentVolumeClaim, Ingress, HorizontalPodAutoscaler, Node, Secret or ConfigMap",
-                a.kind
-            );
-        }
+        name => match READABLE.iter().find(|k| k.kind == name) {
+            Some(kind) => ctx.objects_of(kind).into_iter().find(|o| {
+                let r = o.reference();
+                r.name == a.name && in_ns(r.namespace.as_deref(), &a.namespace)
+            }),
+            None => {
+                return format!(
+                    "kind {:?} is not collected; try Pod, Deployment, StatefulSet, Service, PersistentVolumeClaim, Ingress, HorizontalPodAutoscaler, Node, Secret or ConfigMap",
+                    a.kind
+                );
+            }
+        },
     };
-    match found {
-        Some((_, mut v)) => {
+    match found.map(|o| o.to_value()) {
+        Some(mut v) => {
             if let Some(meta) = v.get_mut("metadata").and_then(Value::as_object_mut) {
                 meta.remove("managedFields");
             }
