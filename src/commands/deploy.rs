@@ -64,23 +64,7 @@ pub(crate) async fn deploy(
         }
         return deploy_manifests(session, args.skip_image_check, &args.what, out).await;
     };
-    let mut values = Values::default();
-    if let Some(tag) = &args.image_tag {
-        values.set("imageTag", Value::String(tag.clone()))?;
-    }
-    for s in &args.set {
-        values.set_arg(s)?;
-    }
-    if !args.request.is_empty() {
-        let request = args.request.join(" ");
-        let asked = words::values(session.llm_settings(), &request).await?;
-        let shown: Vec<String> = asked.0.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        eprintln!("\"{request}\" means: --set {}", shown.join(" --set "));
-        // Explicit flags are the user's last word.
-        let mut merged = asked;
-        merged.0.extend(values.0);
-        values = merged;
-    }
+    let values = values_of(session, args).await?;
     let namespace = session
         .scope
         .namespace
@@ -116,44 +100,10 @@ pub(crate) async fn deploy(
             "Deploying todo-app to {} ({}), namespace {namespace}",
             found.nodes.flavour, cluster.description
         )?;
-        for n in &notes {
-            match n {
-                Note::Adapted(t) => writeln!(out, "  {} {t}", palette.good("adapted:"))?,
-                Note::Missing { what, fix } => writeln!(
-                    out,
-                    "  {} {what}\n           fix: {fix}",
-                    palette.severity(crate::analyze::Severity::Warning)
-                )?,
-            }
-        }
+        show_notes(&notes, &palette, out)?;
     }
     let mut objects = app::render(&values, &namespace);
-    let secret_ref = ObjectRef::new("Secret", Some(&namespace), app::SECRET);
-    let existing = plan::execute::get(&cluster, &Action::delete(secret_ref, "")).await?;
-    if existing.is_none() {
-        let key = std::env::var("OPENAI_API_KEY")
-            .ok()
-            .filter(|k| !k.is_empty());
-        if text {
-            writeln!(
-                out,
-                "  Secret {}: new random credentials{}",
-                app::SECRET,
-                if key.is_some() {
-                    ", OPENAI_API_KEY from your environment"
-                } else {
-                    " (no OPENAI_API_KEY in your environment: the backend's AI features stay off)"
-                }
-            )?;
-        }
-        objects.push(app::secret(&namespace, key.as_deref())?);
-    } else if text {
-        writeln!(
-            out,
-            "  Secret {}: kept as it is (credentials survive re-deploys)",
-            app::SECRET
-        )?;
-    }
+    objects.extend(secret(&cluster, &namespace, text, out).await?);
     if text {
         writeln!(out)?;
     }
@@ -199,6 +149,81 @@ pub(crate) async fn deploy(
         }
         Err(e) => unhealthy(session, &cluster, &namespace, id.as_deref(), e, out).await,
     }
+}
+
+/// The values asked for: `--image-tag`, `--set`, and a request in words (the flags win).
+async fn values_of(session: &Session, args: &DeployArgs) -> anyhow::Result<Values> {
+    let mut values = Values::default();
+    if let Some(tag) = &args.image_tag {
+        values.set("imageTag", Value::String(tag.clone()))?;
+    }
+    for s in &args.set {
+        values.set_arg(s)?;
+    }
+    if !args.request.is_empty() {
+        let request = args.request.join(" ");
+        let asked = words::values(session.llm_settings(), &request).await?;
+        let shown: Vec<String> = asked.0.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        eprintln!("\"{request}\" means: --set {}", shown.join(" --set "));
+        // Explicit flags are the user's last word.
+        let mut merged = asked;
+        merged.0.extend(values.0);
+        values = merged;
+    }
+    Ok(values)
+}
+
+/// What the survey adapted, and what the cluster lacks.
+fn show_notes(notes: &[Note], palette: &Palette, out: &mut dyn Write) -> anyhow::Result<()> {
+    for n in notes {
+        match n {
+            Note::Adapted(t) => writeln!(out, "  {} {t}", palette.good("adapted:"))?,
+            Note::Missing { what, fix } => writeln!(
+                out,
+                "  {} {what}\n           fix: {fix}",
+                palette.severity(crate::analyze::Severity::Warning)
+            )?,
+        }
+    }
+    Ok(())
+}
+
+/// The app's Secret when there is none yet (new random credentials); an existing one is kept,
+/// so credentials survive re-deploys.
+async fn secret(
+    cluster: &Cluster,
+    namespace: &str,
+    text: bool,
+    out: &mut dyn Write,
+) -> anyhow::Result<Option<Value>> {
+    let secret_ref = ObjectRef::new("Secret", Some(namespace), app::SECRET);
+    let existing = plan::execute::get(cluster, &Action::delete(secret_ref, "")).await?;
+    if existing.is_none() {
+        let key = std::env::var("OPENAI_API_KEY")
+            .ok()
+            .filter(|k| !k.is_empty());
+        if text {
+            writeln!(
+                out,
+                "  Secret {}: new random credentials{}",
+                app::SECRET,
+                if key.is_some() {
+                    ", OPENAI_API_KEY from your environment"
+                } else {
+                    " (no OPENAI_API_KEY in your environment: the backend's AI features stay off)"
+                }
+            )?;
+        }
+        return Ok(Some(app::secret(namespace, key.as_deref())?));
+    }
+    if text {
+        writeln!(
+            out,
+            "  Secret {}: kept as it is (credentials survive re-deploys)",
+            app::SECRET
+        )?;
+    }
+    Ok(None)
 }
 
 /// The pre-flight image check: images just built count as present (a node's image list lags
