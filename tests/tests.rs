@@ -9,6 +9,7 @@ mod diagnose;
 mod faults;
 mod fixtures;
 mod generate;
+mod harness;
 mod kubectl;
 mod live;
 mod manifests;
