@@ -72,18 +72,7 @@ pub(crate) async fn deploy(
         .unwrap_or_else(|| app::NAMESPACE.to_string());
 
     if args.render {
-        let objects = app::render(&values, &namespace);
-        writeln!(
-            out,
-            "# todo-app for namespace {namespace}, rendered by kubectl-ai {}.\n# Not included: Secret {} (DATABASE_PASSWORD, DATABASE_URL, AUTH_SECRET, OPENAI_API_KEY);\n# `kubectl ai deploy todo-app` generates it, or create it yourself before applying these.",
-            env!("CARGO_PKG_VERSION"),
-            app::SECRET
-        )?;
-        for o in &objects {
-            writeln!(out, "---")?;
-            out.write_all(serde_saphyr::to_string(o)?.as_bytes())?;
-        }
-        return Ok(exit::OK);
+        return render(&values, &namespace, out);
     }
 
     let (cluster, _) = session.live_cluster("deploy").await?;
@@ -149,6 +138,22 @@ pub(crate) async fn deploy(
         }
         Err(e) => unhealthy(session, &cluster, &namespace, id.as_deref(), e, out).await,
     }
+}
+
+/// `--render`: the final manifests for GitOps; the Secret is left out (it holds credentials).
+fn render(values: &Values, namespace: &str, out: &mut dyn Write) -> anyhow::Result<u8> {
+    let objects = app::render(values, namespace);
+    writeln!(
+        out,
+        "# todo-app for namespace {namespace}, rendered by kubectl-ai {}.\n# Not included: Secret {} (DATABASE_PASSWORD, DATABASE_URL, AUTH_SECRET, OPENAI_API_KEY);\n# `kubectl ai deploy todo-app` generates it, or create it yourself before applying these.",
+        env!("CARGO_PKG_VERSION"),
+        app::SECRET
+    )?;
+    for o in &objects {
+        writeln!(out, "---")?;
+        out.write_all(serde_saphyr::to_string(o)?.as_bytes())?;
+    }
+    Ok(exit::OK)
 }
 
 /// The values asked for: `--image-tag`, `--set`, and a request in words (the flags win).
