@@ -265,6 +265,28 @@ pub const ALL: &[Kind] = &[
     NODE_METRICS,
 ];
 
+/// The prometheus-operator's kinds the todo app's monitoring applies. They come from CRDs most
+/// clusters do not have, so nothing collects them; only the plan applies (and undeploy deletes) them.
+pub const SERVICE_MONITORS: Kind = kind(
+    "servicemonitors",
+    "ServiceMonitor",
+    "monitoring.coreos.com",
+    "v1",
+    true,
+    "servicemonitors.json",
+);
+pub const PROMETHEUS_RULES: Kind = kind(
+    "prometheusrules",
+    "PrometheusRule",
+    "monitoring.coreos.com",
+    "v1",
+    true,
+    "prometheusrules.json",
+);
+
+/// Custom kinds the plan can apply, beside [`ALL`].
+pub const CUSTOM: &[Kind] = &[SERVICE_MONITORS, PROMETHEUS_RULES];
+
 /// Cluster-scoped kinds this table does not hold but manifests often do.
 const OTHER_CLUSTER_SCOPED: &[&str] = &[
     "ClusterRole",

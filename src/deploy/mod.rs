@@ -11,6 +11,7 @@
 pub mod app;
 pub(crate) mod build;
 pub(crate) mod images;
+pub(crate) mod monitoring;
 pub(crate) mod registry;
 pub mod survey;
 pub mod verify;
@@ -125,6 +126,7 @@ pub async fn deploy(
         for n in &notes {
             match n {
                 Note::Adapted(t) => writeln!(out, "  {} {t}", palette.good("adapted:"))?,
+                Note::Info(t) => writeln!(out, "  {} {t}", palette.dim("note:"))?,
                 Note::Missing { what, fix } => writeln!(
                     out,
                     "  {} {what}\n           fix: {fix}",
@@ -464,7 +466,11 @@ pub async fn undeploy(
         .clone()
         .unwrap_or_else(|| app::NAMESPACE.to_string());
     let (cluster, _) = crate::live_cluster(global, "undeploy").await?;
-    let mut targets: Vec<ObjectRef> = app::render(&Values::default(), &namespace)
+    // Every object the app may have, monitoring included: those absent are skipped below.
+    let mut everything = Values::default();
+    everything.set("monitoring.enabled", Value::Bool(true))?;
+    everything.set("monitoring.backend.enabled", Value::Bool(true))?;
+    let mut targets: Vec<ObjectRef> = app::render(&everything, &namespace)
         .iter()
         .map(|o| {
             ObjectRef::new(

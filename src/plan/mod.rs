@@ -244,6 +244,7 @@ impl Action {
 pub fn kind_named(kind: &str) -> Option<&'static Kind> {
     kinds::ALL
         .iter()
+        .chain(kinds::CUSTOM)
         .find(|k| k.kind == kind && k.group != "metrics.k8s.io")
 }
 
