@@ -30,6 +30,11 @@ fn node_images(minikube: bool) -> Value {
             "registry.k8s.io/ingress-nginx/controller",
         )
     };
+    let exporter = if minikube {
+        "prometheuscommunity/postgres-exporter"
+    } else {
+        "docker.io/prometheuscommunity/postgres-exporter"
+    };
     json!([
         {"names": [format!("{controller}@sha256:d2fbc4ec70d8aa2050dd91a91506e998765e86c96f32cffb56c503c9c34eed5b"),
                    format!("{controller}:v1.12.1")], "sizeBytes": 111_947_245},
@@ -39,6 +44,8 @@ fn node_images(minikube: bool) -> Value {
                    format!("{postgres}:16-alpine")], "sizeBytes": 104_011_564},
         {"names": [format!("{nginx}@sha256:6784fb0834aa7dbbe12e3d7471e69c290df3e6ba810dc38b34ae33d3c1c05f7d"),
                    format!("{nginx}:1.27")], "sizeBytes": 72_195_292},
+        {"names": [format!("{exporter}@sha256:3b1cd3e24f8b5f2e0d5c3c4bbf3ab6c5c7b2c0b8e4e1a9f6d2c7b8a9e0f1d2c3"),
+                   format!("{exporter}:v0.20.1")], "sizeBytes": 11_862_344},
     ])
 }
 
@@ -473,6 +480,17 @@ fn rendered_values_match_the_real_helm_chart() {
             "todo-app",
         ),
         (&[], "shop"),
+        (&["monitoring.enabled=true"], "todo-app"),
+        (
+            &[
+                "monitoring.enabled=true",
+                "monitoring.backend.enabled=true",
+                "monitoring.interval=15s",
+                "monitoring.labels.release=kube-prometheus-stack",
+                "backup.enabled=false",
+            ],
+            "shop",
+        ),
     ];
     for (sets, namespace) in cases {
         let mut args = vec!["deploy", "todo-app", "--render", "-n", namespace];
@@ -1237,4 +1255,147 @@ fn build_elsewhere_explains_that_images_go_through_a_registry() {
     );
     assert!(s.ran().is_empty());
     assert!(api.mutations().is_empty());
+}
+
+/// The prometheus-operator's CRDs, as its chart installs them.
+fn operator_crds() -> Vec<Value> {
+    let dir = root().join("tests/fixtures/crds/prometheus-operator");
+    ["servicemonitors", "prometheusrules"]
+        .iter()
+        .map(|p| {
+            let text = std::fs::read_to_string(dir.join(format!("monitoring.coreos.com_{p}.yaml")))
+                .unwrap();
+            serde_saphyr::from_str(&text).unwrap()
+        })
+        .collect()
+}
+
+fn monitoring_objects() -> Vec<Value> {
+    let text = std::fs::read_to_string(root().join("manifests/todo-app/monitoring.yaml")).unwrap();
+    serde_saphyr::from_str_multiple::<Value, Vec<Value>>(&text)
+        .unwrap()
+        .into_iter()
+        .filter(Value::is_object)
+        // The backend serves no metrics unless told: its monitor is opt-in.
+        .filter(|o| {
+            o["metadata"]["name"] != "todo-backend" && o["metadata"]["name"] != "backend-metrics"
+        })
+        .collect()
+}
+
+#[test]
+fn monitoring_is_on_where_the_operators_crds_are_served_and_off_with_a_note_elsewhere() {
+    let sb = Sandbox::new();
+    let api = cluster(false);
+    api.install_crds(operator_crds());
+    let r = run(
+        &sb,
+        &api,
+        &["deploy", "todo-app", "--yes", "--timeout", "20s"],
+    );
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .contains("adapted: monitoring: the cluster serves the prometheus-operator's CRDs"),
+        "{}",
+        r.stdout
+    );
+    let wanted = monitoring_objects();
+    assert_eq!(wanted.len(), 9, "{wanted:#?}");
+    for o in &wanted {
+        let kind = kubectl_ai::plan::kind_named(o["kind"].as_str().unwrap()).unwrap();
+        let name = o["metadata"]["name"].as_str().unwrap();
+        let got = api
+            .object(kind.group, kind.plural, Some("todo-app"), name)
+            .unwrap_or_else(|| panic!("{} {name} was not applied", o["kind"]));
+        assert_eq!(got["spec"], o["spec"], "{} {name}", o["kind"]);
+    }
+    assert!(
+        api.object(
+            "monitoring.coreos.com",
+            "servicemonitors",
+            Some("todo-app"),
+            "todo-backend"
+        )
+        .is_none()
+    );
+    let exporter = api
+        .object("apps", "deployments", Some("todo-app"), "postgres-exporter")
+        .unwrap();
+    let env = &exporter["spec"]["template"]["spec"]["containers"][0]["env"];
+    assert_eq!(
+        env.as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == "DATA_SOURCE_PASS")
+            .unwrap()["valueFrom"],
+        json!({"secretKeyRef": {"name": "todo-secrets", "key": "DATABASE_PASSWORD"}})
+    );
+    assert!(r.stdout.contains("postgres-exporter"), "{}", r.stdout);
+
+    // Without the CRDs: one line says so, and nothing monitoring-related is planned or written.
+    let plain = cluster(false);
+    let r = run(
+        &sb,
+        &plain,
+        &["deploy", "todo-app", "--yes", "--timeout", "0"],
+    );
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let notes: Vec<&str> = r
+        .stdout
+        .lines()
+        .filter(|l| l.contains("monitoring"))
+        .collect();
+    assert_eq!(
+        notes,
+        [
+            "  note: monitoring left off: this cluster has no prometheus-operator CRDs (servicemonitors, prometheusrules.monitoring.coreos.com)"
+        ],
+        "{}",
+        r.stdout
+    );
+    let writes: Vec<String> = plain
+        .real_mutations()
+        .iter()
+        .map(|m| m.path.clone())
+        .collect();
+    assert_eq!(writes.len(), bundled().len() + 1, "{writes:#?}");
+    assert!(
+        writes.iter().all(|p| !p.contains("monitoring.coreos.com")
+            && !p.contains("postgres-exporter")
+            && !p.contains("todo-app-dashboard")),
+        "{writes:#?}"
+    );
+
+    // Asked for where it cannot work: said, with the fix, and the user's word stands.
+    let r = run(
+        &sb,
+        &plain,
+        &[
+            "deploy",
+            "todo-app",
+            "--dry-run",
+            "--set",
+            "monitoring.enabled=true",
+        ],
+    );
+    assert!(
+        r.stdout.contains("monitoring.enabled is set, but this cluster does not serve the prometheus-operator's CRDs"),
+        "{}",
+        r.stdout
+    );
+
+    // undeploy removes the monitoring too.
+    let r = run(&sb, &api, &["undeploy", "todo-app", "--yes"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    for o in &wanted {
+        let kind = kubectl_ai::plan::kind_named(o["kind"].as_str().unwrap()).unwrap();
+        let name = o["metadata"]["name"].as_str().unwrap();
+        assert!(
+            api.object(kind.group, kind.plural, Some("todo-app"), name)
+                .is_none(),
+            "{} {name} was kept",
+            o["kind"]
+        );
+    }
 }
