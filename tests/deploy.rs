@@ -1301,7 +1301,7 @@ fn monitoring_is_on_where_the_operators_crds_are_served_and_off_with_a_note_else
         r.stdout
     );
     let wanted = monitoring_objects();
-    assert_eq!(wanted.len(), 9, "{wanted:#?}");
+    assert_eq!(wanted.len(), 8, "{wanted:#?}");
     for o in &wanted {
         let kind = kubectl_ai::plan::kind_named(o["kind"].as_str().unwrap()).unwrap();
         let name = o["metadata"]["name"].as_str().unwrap();
