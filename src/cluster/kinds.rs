@@ -284,8 +284,18 @@ pub const PROMETHEUS_RULES: Kind = kind(
     "prometheusrules.json",
 );
 
-/// Custom kinds the plan can apply, beside [`ALL`].
-pub const CUSTOM: &[Kind] = &[SERVICE_MONITORS, PROMETHEUS_RULES];
+/// The operator's Prometheus servers: deploy reads which ServiceMonitors and rules they select.
+pub const PROMETHEUSES: Kind = kind(
+    "prometheuses",
+    "Prometheus",
+    "monitoring.coreos.com",
+    "v1",
+    true,
+    "prometheuses.json",
+);
+
+/// Custom kinds kubectl-ai knows beside [`ALL`]: the plan may apply them, deploy reads them.
+pub const CUSTOM: &[Kind] = &[SERVICE_MONITORS, PROMETHEUS_RULES, PROMETHEUSES];
 
 /// Cluster-scoped kinds this table does not hold but manifests often do.
 const OTHER_CLUSTER_SCOPED: &[&str] = &[

@@ -47,6 +47,8 @@ pub struct Survey {
     pub metrics_server: bool,
     /// The prometheus-operator's ServiceMonitor and PrometheusRule CRDs are served.
     pub monitoring: bool,
+    /// Its Prometheus servers (read when those CRDs are served), or why they could not be read.
+    pub prometheuses: Result<Vec<super::monitoring::Prometheus>, String>,
     pub load_balancer: bool,
     pub nodes: Nodes,
 }
@@ -168,6 +170,10 @@ pub async fn survey(cluster: &Cluster) -> Result<Survey, Error> {
                 .iter()
                 .all(|k| l.resources.iter().any(|r| r.name == k.plural))
         });
+    let prometheuses = match monitoring {
+        true => super::monitoring::prometheuses(cluster).await,
+        false => Ok(Vec::new()),
+    };
     let load_balancer = matches!(flavour, Flavour::Cloud(_) | Flavour::DockerDesktop)
         || Api::<Service>::all(client)
             .list(&lp)
@@ -193,6 +199,7 @@ pub async fn survey(cluster: &Cluster) -> Result<Survey, Error> {
         ingress_controller,
         metrics_server,
         monitoring,
+        prometheuses,
         load_balancer,
         nodes,
     })
@@ -326,7 +333,7 @@ pub fn adapt(s: &Survey, user: &Values, namespace: &str) -> (Values, Vec<Note>) 
         }
     }
 
-    monitoring(s, user, &mut v, &mut notes);
+    monitoring(s, user, &mut v, &mut notes, namespace);
     if !s.metrics_server {
         notes.push(Note::Missing {
             what: "metrics-server is not installed: the HPAs are created but cannot scale".into(),
@@ -340,8 +347,9 @@ pub fn adapt(s: &Survey, user: &Values, namespace: &str) -> (Values, Vec<Note>) 
 }
 
 /// Monitoring where the prometheus-operator's CRDs are served, unless the user decided.
-fn monitoring(s: &Survey, user: &Values, v: &mut Values, notes: &mut Vec<Note>) {
-    match (user.get("monitoring.enabled").and_then(|x| x.as_bool()), s.monitoring) {
+fn monitoring(s: &Survey, user: &Values, v: &mut Values, notes: &mut Vec<Note>, namespace: &str) {
+    let wanted = user.get("monitoring.enabled").and_then(|x| x.as_bool());
+    match (wanted, s.monitoring) {
         (None, true) => {
             v.set("monitoring.enabled", json!(true))
                 .expect("a documented key");
@@ -358,6 +366,10 @@ fn monitoring(s: &Survey, user: &Values, v: &mut Values, notes: &mut Vec<Note>) 
         }),
         (Some(_), _) => {}
     }
+    if s.monitoring && wanted != Some(false) {
+        let adapted = super::monitoring::adapt(&s.prometheuses, user, v, namespace);
+        notes.extend(adapted);
+    }
 }
 
 #[cfg(test)]
@@ -372,6 +384,7 @@ mod tests {
             ingress_controller: true,
             metrics_server: true,
             monitoring: false,
+            prometheuses: Ok(Vec::new()),
             load_balancer: false,
             nodes: Nodes {
                 flavour,
