@@ -1260,7 +1260,7 @@ fn build_elsewhere_explains_that_images_go_through_a_registry() {
 /// The prometheus-operator's CRDs, as its chart installs them.
 fn operator_crds() -> Vec<Value> {
     let dir = root().join("tests/fixtures/crds/prometheus-operator");
-    ["servicemonitors", "prometheusrules"]
+    ["servicemonitors", "prometheusrules", "prometheuses"]
         .iter()
         .map(|p| {
             let text = std::fs::read_to_string(dir.join(format!("monitoring.coreos.com_{p}.yaml")))
@@ -1288,6 +1288,20 @@ fn monitoring_is_on_where_the_operators_crds_are_served_and_off_with_a_note_else
     let sb = Sandbox::new();
     let api = cluster(false);
     api.install_crds(operator_crds());
+    // The Prometheus kube-prometheus-stack creates: it selects by its release label, everywhere.
+    let selector = json!({"matchLabels": {"release": "kube-prometheus-stack"}});
+    api.insert(
+        &kinds::PROMETHEUSES,
+        vec![json!({"apiVersion": "monitoring.coreos.com/v1", "kind": "Prometheus",
+                    "metadata": {"name": "kube-prometheus-stack-prometheus", "namespace": "monitoring",
+                                 "labels": {"app": "kube-prometheus-stack-prometheus", "release": "kube-prometheus-stack",
+                                            "app.kubernetes.io/managed-by": "Helm", "app.kubernetes.io/instance": "kube-prometheus-stack"}},
+                    "spec": {"serviceMonitorSelector": selector, "serviceMonitorNamespaceSelector": {},
+                             "podMonitorSelector": selector, "podMonitorNamespaceSelector": {},
+                             "ruleSelector": selector, "ruleNamespaceSelector": {},
+                             "replicas": 1, "retention": "10d", "serviceAccountName": "kube-prometheus-stack-prometheus",
+                             "image": "quay.io/prometheus/prometheus:v3.5.0", "version": "v3.5.0"}})],
+    );
     let r = run(
         &sb,
         &api,
@@ -1300,6 +1314,11 @@ fn monitoring_is_on_where_the_operators_crds_are_served_and_off_with_a_note_else
         "{}",
         r.stdout
     );
+    assert!(
+        r.stdout.contains("adapted: monitoring: labelled release=kube-prometheus-stack, which Prometheus monitoring/kube-prometheus-stack-prometheus selects"),
+        "{}",
+        r.stdout
+    );
     let wanted = monitoring_objects();
     assert_eq!(wanted.len(), 8, "{wanted:#?}");
     for o in &wanted {
@@ -1309,6 +1328,15 @@ fn monitoring_is_on_where_the_operators_crds_are_served_and_off_with_a_note_else
             .object(kind.group, kind.plural, Some("todo-app"), name)
             .unwrap_or_else(|| panic!("{} {name} was not applied", o["kind"]));
         assert_eq!(got["spec"], o["spec"], "{} {name}", o["kind"]);
+        if matches!(
+            o["kind"].as_str(),
+            Some("ServiceMonitor" | "PrometheusRule")
+        ) {
+            assert_eq!(
+                got["metadata"]["labels"]["release"], "kube-prometheus-stack",
+                "{name}"
+            );
+        }
     }
     assert!(
         api.object(
