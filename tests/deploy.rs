@@ -30,11 +30,6 @@ fn node_images(minikube: bool) -> Value {
             "registry.k8s.io/ingress-nginx/controller",
         )
     };
-    let exporter = if minikube {
-        "prometheuscommunity/postgres-exporter"
-    } else {
-        "docker.io/prometheuscommunity/postgres-exporter"
-    };
     json!([
         {"names": [format!("{controller}@sha256:d2fbc4ec70d8aa2050dd91a91506e998765e86c96f32cffb56c503c9c34eed5b"),
                    format!("{controller}:v1.12.1")], "sizeBytes": 111_947_245},
@@ -44,8 +39,6 @@ fn node_images(minikube: bool) -> Value {
                    format!("{postgres}:16-alpine")], "sizeBytes": 104_011_564},
         {"names": [format!("{nginx}@sha256:6784fb0834aa7dbbe12e3d7471e69c290df3e6ba810dc38b34ae33d3c1c05f7d"),
                    format!("{nginx}:1.27")], "sizeBytes": 72_195_292},
-        {"names": [format!("{exporter}@sha256:3b1cd3e24f8b5f2e0d5c3c4bbf3ab6c5c7b2c0b8e4e1a9f6d2c7b8a9e0f1d2c3"),
-                   format!("{exporter}:v0.20.1")], "sizeBytes": 11_862_344},
     ])
 }
 
@@ -1286,7 +1279,14 @@ fn monitoring_objects() -> Vec<Value> {
 #[test]
 fn monitoring_is_on_where_the_operators_crds_are_served_and_off_with_a_note_elsewhere() {
     let sb = Sandbox::new();
-    let api = cluster(false);
+    // A node that pulled the exporter too, named as containerd lists it.
+    let mut images = node_images(false);
+    let exporter = "docker.io/prometheuscommunity/postgres-exporter";
+    images.as_array_mut().unwrap().push(json!(
+        {"names": [format!("{exporter}@sha256:3b1cd3e24f8b5f2e0d5c3c4bbf3ab6c5c7b2c0b8e4e1a9f6d2c7b8a9e0f1d2c3"),
+                   format!("{exporter}:v0.20.1")], "sizeBytes": 11_862_344}
+    ));
+    let api = cluster_holding(false, images);
     api.install_crds(operator_crds());
     // The Prometheus kube-prometheus-stack creates: it selects by its release label, everywhere.
     let selector = json!({"matchLabels": {"release": "kube-prometheus-stack"}});
