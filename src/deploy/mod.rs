@@ -502,10 +502,19 @@ pub async fn undeploy(
     let mut kept = Vec::new();
     let mut actions = Vec::new();
     for t in targets {
-        if plan::execute::get(&cluster, &Action::delete(t.clone(), ""))
-            .await?
-            .is_none()
-        {
+        let found = match plan::execute::get(&cluster, &Action::delete(t.clone(), "")).await {
+            Ok(found) => found,
+            // The operator's kinds where they are not served (or not readable): none of ours.
+            Err(_)
+                if crate::cluster::kinds::CUSTOM
+                    .iter()
+                    .any(|k| k.kind == t.kind) =>
+            {
+                None
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if found.is_none() {
             continue;
         }
         if data(&t) && !args.delete_data {
