@@ -210,7 +210,7 @@ fn required(selector: Option<&Value>) -> Option<Vec<(String, String)>> {
     )
 }
 
-/// Whether a namespace selector of `p` takes in `namespace` (its labels are the chart's).
+/// Whether a namespace selector of `p` takes in `namespace`, labelled as the app's Namespace is.
 fn reaches(p: &Prometheus, selector: Option<&Value>, namespace: &str) -> bool {
     let Some(s) = selector else {
         return p.namespace == namespace;
@@ -219,18 +219,18 @@ fn reaches(p: &Prometheus, selector: Option<&Value>, namespace: &str) -> bool {
         .get("matchExpressions")
         .and_then(Value::as_array)
         .is_some_and(|e| !e.is_empty());
-    let labels = [
-        ("kubernetes.io/metadata.name", namespace),
-        ("app.kubernetes.io/part-of", "todo-app"),
-        ("app.kubernetes.io/managed-by", "kubectl-ai"),
-        ("pod-security.kubernetes.io/enforce", "restricted"),
-    ];
+    let mut labels = super::app::objects()
+        .into_iter()
+        .find(|o| o["kind"] == "Namespace")
+        .and_then(|o| o["metadata"]["labels"].as_object().cloned())
+        .unwrap_or_default();
+    labels.insert("kubernetes.io/metadata.name".into(), json!(namespace));
     !has_expressions
         && s["matchLabels"]
             .as_object()
             .into_iter()
             .flatten()
-            .all(|(k, v)| labels.iter().any(|(lk, lv)| lk == k && v == lv))
+            .all(|(k, v)| labels.get(k) == Some(v))
 }
 
 /// What the first Prometheus needs of the app's monitoring objects: the labels its selectors ask
@@ -249,35 +249,8 @@ pub(crate) fn adapt(
         },
     };
     let mut notes = Vec::new();
-    let chosen = user.0.iter().any(|(k, _)| k.starts_with(LABELS));
-    match (
-        required(p.selectors[0].as_ref()),
-        required(p.selectors[1].as_ref()),
-    ) {
-        _ if chosen => {}
-        (Some(a), Some(b)) => {
-            let mut labels = a;
-            for l in b {
-                if !labels.contains(&l) {
-                    labels.push(l);
-                }
-            }
-            for (k, val) in &labels {
-                if v.set(&format!("{LABELS}{k}"), json!(val)).is_err() {
-                    notes.push(unreachable_labels(p));
-                    return notes;
-                }
-            }
-            if !labels.is_empty() {
-                let shown: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                notes.push(Note::Adapted(format!(
-                    "monitoring: labelled {}, which Prometheus {} selects its ServiceMonitors and rules by",
-                    shown.join(", "),
-                    p.name
-                )));
-            }
-        }
-        _ => notes.push(unreachable_labels(p)),
+    if !user.0.iter().any(|(k, _)| k.starts_with(LABELS)) {
+        notes.extend(select_labels(p, v));
     }
     if !p
         .namespace_selectors
@@ -292,10 +265,39 @@ pub(crate) fn adapt(
     notes
 }
 
+/// The labels both of `p`'s selectors ask for, set on the app's monitors and rule.
+fn select_labels(p: &Prometheus, v: &mut Values) -> Option<Note> {
+    let (Some(mut labels), Some(more)) = (
+        required(p.selectors[0].as_ref()),
+        required(p.selectors[1].as_ref()),
+    ) else {
+        return Some(unreachable_labels(p));
+    };
+    for l in more {
+        if !labels.contains(&l) {
+            labels.push(l);
+        }
+    }
+    for (k, val) in &labels {
+        // A label name Helm's --set cannot spell (dots) cannot be set as a value either.
+        if v.set(&format!("{LABELS}{k}"), json!(val)).is_err() {
+            return Some(unreachable_labels(p));
+        }
+    }
+    let shown: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    (!labels.is_empty()).then(|| {
+        Note::Adapted(format!(
+            "monitoring: labelled {}, which Prometheus {} selects its ServiceMonitors and rules by",
+            shown.join(", "),
+            p.name
+        ))
+    })
+}
+
 fn unreachable_labels(p: &Prometheus) -> Note {
     Note::Missing {
         what: format!(
-            "Prometheus {} selects ServiceMonitors and rules in a way labels cannot meet (no selector, or expressions)",
+            "Prometheus {} selects ServiceMonitors and rules in a way the chart's labels cannot meet (no selector, expressions, or label names with dots)",
             p.name
         ),
         fix: "give it a serviceMonitorSelector and ruleSelector with matchLabels, then --set monitoring.labels.NAME=VALUE".into(),
