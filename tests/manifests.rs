@@ -337,6 +337,35 @@ fn monitoring_objects_validate_against_the_operators_crds_and_recommend_stays_cl
     assert_eq!(report["summary"]["warnings"], 0, "{report:#}");
     assert!(!stderr.contains("not validated"), "{stderr}");
 
+    // The core objects among them pass the strict Kubernetes 1.33 schemas too.
+    let core: Vec<Value> = objects(&bundled_monitoring())
+        .into_iter()
+        .filter(|o| o["apiVersion"] != "monitoring.coreos.com/v1")
+        .collect();
+    let core_file = sb.path().join("core.yaml");
+    let docs: Vec<String> = core
+        .iter()
+        .map(|o| serde_saphyr::to_string(o).unwrap())
+        .collect();
+    std::fs::write(&core_file, docs.join("---\n")).unwrap();
+    let out = Command::new("python3")
+        .args(["-m", "kubernetes_validate", "--strict", "-k", "1.33.0"])
+        .arg(&core_file)
+        .output()
+        .expect("python3 -m kubernetes_validate (installed by .ci/install-tools)");
+    let strict = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{strict}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        strict.matches(" passed for resource ").count(),
+        core.len(),
+        "{strict}"
+    );
+    assert_eq!(core.len(), 7, "{strict}");
+
     // The CRDs' schemas are what checked them: a misspelt endpoint field is an error.
     let text = std::fs::read_to_string(&file).unwrap();
     assert!(text.contains("\n    - port: metrics\n"));
