@@ -260,7 +260,8 @@ pub struct RecommendArgs {
 }
 
 const DEPLOY_HELP: &str = r#"Examples:
-  # The todo app, adapted to the cluster (NodePort on minikube, LoadBalancer where there is one)
+  # The todo app, adapted to the cluster (NodePort on minikube, LoadBalancer where there is one,
+  # ServiceMonitors, alerts and a Grafana dashboard where the prometheus-operator runs)
   kubectl ai deploy todo-app
 
   # On minikube or kind: build the app's images into the cluster, then deploy (asks first)

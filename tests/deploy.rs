@@ -470,6 +470,17 @@ fn rendered_values_match_the_real_helm_chart() {
             "todo-app",
         ),
         (&[], "shop"),
+        (&["monitoring.enabled=true"], "todo-app"),
+        (
+            &[
+                "monitoring.enabled=true",
+                "monitoring.backend.enabled=true",
+                "monitoring.interval=15s",
+                "monitoring.labels.release=kube-prometheus-stack",
+                "backup.enabled=false",
+            ],
+            "shop",
+        ),
     ];
     for (sets, namespace) in cases {
         let mut args = vec!["deploy", "todo-app", "--render", "-n", namespace];
@@ -1221,4 +1232,170 @@ fn build_elsewhere_explains_that_images_go_through_a_registry() {
     );
     assert!(s.ran().is_empty());
     assert!(api.mutations().is_empty());
+}
+
+/// The prometheus-operator's CRDs, as its chart installs them.
+fn operator_crds() -> Vec<Value> {
+    let dir = root().join("tests/fixtures/crds/prometheus-operator");
+    ["servicemonitors", "prometheusrules", "prometheuses"]
+        .iter()
+        .map(|p| {
+            let text = std::fs::read_to_string(dir.join(format!("monitoring.coreos.com_{p}.yaml")))
+                .unwrap();
+            serde_saphyr::from_str(&text).unwrap()
+        })
+        .collect()
+}
+
+fn monitoring_objects() -> Vec<Value> {
+    let text = std::fs::read_to_string(root().join("manifests/todo-app/monitoring.yaml")).unwrap();
+    serde_saphyr::from_str_multiple::<Value, Vec<Value>>(&text)
+        .unwrap()
+        .into_iter()
+        .filter(Value::is_object)
+        // The backend serves no metrics unless told: its monitor is opt-in.
+        .filter(|o| {
+            o["metadata"]["name"] != "todo-backend" && o["metadata"]["name"] != "backend-metrics"
+        })
+        .collect()
+}
+
+#[test]
+fn monitoring_is_on_where_the_operators_crds_are_served_and_off_with_a_note_elsewhere() {
+    let sb = Sandbox::new();
+    // A node that pulled the exporter too, named as containerd lists it.
+    let mut images = node_images(false);
+    let exporter = "docker.io/prometheuscommunity/postgres-exporter";
+    images.as_array_mut().unwrap().push(json!(
+        {"names": [format!("{exporter}@sha256:3b1cd3e24f8b5f2e0d5c3c4bbf3ab6c5c7b2c0b8e4e1a9f6d2c7b8a9e0f1d2c3"),
+                   format!("{exporter}:v0.20.1")], "sizeBytes": 11_862_344}
+    ));
+    let api = cluster_holding(false, images);
+    api.install_crds(operator_crds());
+    // The Prometheus kube-prometheus-stack creates: it selects by its release label, everywhere.
+    let selector = json!({"matchLabels": {"release": "kube-prometheus-stack"}});
+    api.insert(
+        &kinds::PROMETHEUSES,
+        vec![json!({"apiVersion": "monitoring.coreos.com/v1", "kind": "Prometheus",
+                    "metadata": {"name": "kube-prometheus-stack-prometheus", "namespace": "monitoring",
+                                 "labels": {"app": "kube-prometheus-stack-prometheus", "release": "kube-prometheus-stack",
+                                            "app.kubernetes.io/managed-by": "Helm", "app.kubernetes.io/instance": "kube-prometheus-stack"}},
+                    "spec": {"serviceMonitorSelector": selector, "serviceMonitorNamespaceSelector": {},
+                             "podMonitorSelector": selector, "podMonitorNamespaceSelector": {},
+                             "ruleSelector": selector, "ruleNamespaceSelector": {},
+                             "replicas": 1, "retention": "10d", "serviceAccountName": "kube-prometheus-stack-prometheus",
+                             "image": "quay.io/prometheus/prometheus:v3.5.0", "version": "v3.5.0"}})],
+    );
+    let r = sb.against(&api, "default").args(&["deploy", "todo-app", "--yes", "--timeout", "20s"]).run();
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .contains("adapted: monitoring: the cluster serves the prometheus-operator's CRDs"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("adapted: monitoring: labelled release=kube-prometheus-stack, which Prometheus monitoring/kube-prometheus-stack-prometheus selects"),
+        "{}",
+        r.stdout
+    );
+    let wanted = monitoring_objects();
+    assert_eq!(wanted.len(), 8, "{wanted:#?}");
+    for o in &wanted {
+        let kind = kubectl_ai::testing::kind_named(o["kind"].as_str().unwrap()).unwrap();
+        let name = o["metadata"]["name"].as_str().unwrap();
+        let got = api
+            .object(kind.group, kind.plural, Some("todo-app"), name)
+            .unwrap_or_else(|| panic!("{} {name} was not applied", o["kind"]));
+        assert_eq!(got["spec"], o["spec"], "{} {name}", o["kind"]);
+        if matches!(
+            o["kind"].as_str(),
+            Some("ServiceMonitor" | "PrometheusRule")
+        ) {
+            assert_eq!(
+                got["metadata"]["labels"]["release"], "kube-prometheus-stack",
+                "{name}"
+            );
+        }
+    }
+    assert!(
+        api.object(
+            "monitoring.coreos.com",
+            "servicemonitors",
+            Some("todo-app"),
+            "todo-backend"
+        )
+        .is_none()
+    );
+    let exporter = api
+        .object("apps", "deployments", Some("todo-app"), "postgres-exporter")
+        .unwrap();
+    let env = &exporter["spec"]["template"]["spec"]["containers"][0]["env"];
+    assert_eq!(
+        env.as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == "DATA_SOURCE_PASS")
+            .unwrap()["valueFrom"],
+        json!({"secretKeyRef": {"name": "todo-secrets", "key": "DATABASE_PASSWORD"}})
+    );
+    assert!(r.stdout.contains("postgres-exporter"), "{}", r.stdout);
+
+    // Without the CRDs: one line says so, and nothing monitoring-related is planned or written.
+    let plain = cluster(false);
+    let r = sb.against(&plain, "default").args(&["deploy", "todo-app", "--yes", "--timeout", "0"]).run();
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let notes: Vec<&str> = r
+        .stdout
+        .lines()
+        .filter(|l| l.contains("monitoring"))
+        .collect();
+    assert_eq!(
+        notes,
+        [
+            "  note: monitoring left off: this cluster has no prometheus-operator CRDs (servicemonitors, prometheusrules.monitoring.coreos.com)"
+        ],
+        "{}",
+        r.stdout
+    );
+    let writes: Vec<String> = plain
+        .real_mutations()
+        .iter()
+        .map(|m| m.path.clone())
+        .collect();
+    assert_eq!(writes.len(), bundled().len() + 1, "{writes:#?}");
+    assert!(
+        writes.iter().all(|p| !p.contains("monitoring.coreos.com")
+            && !p.contains("postgres-exporter")
+            && !p.contains("todo-app-dashboard")),
+        "{writes:#?}"
+    );
+
+    // Asked for where it cannot work: said, with the fix, and the user's word stands.
+    let r = sb.against(&plain, "default").args(&[
+            "deploy",
+            "todo-app",
+            "--dry-run",
+            "--set",
+            "monitoring.enabled=true",
+        ]).run();
+    assert!(
+        r.stdout.contains("monitoring.enabled is set, but this cluster does not serve the prometheus-operator's CRDs"),
+        "{}",
+        r.stdout
+    );
+
+    // undeploy removes the monitoring too.
+    let r = sb.against(&api, "default").args(&["undeploy", "todo-app", "--yes"]).run();
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    for o in &wanted {
+        let kind = kubectl_ai::testing::kind_named(o["kind"].as_str().unwrap()).unwrap();
+        let name = o["metadata"]["name"].as_str().unwrap();
+        assert!(
+            api.object(kind.group, kind.plural, Some("todo-app"), name)
+                .is_none(),
+            "{} {name} was kept",
+            o["kind"]
+        );
+    }
 }

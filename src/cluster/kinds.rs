@@ -325,6 +325,38 @@ pub const ALL: &[Kind] = &[
     NODE_METRICS,
 ];
 
+/// The prometheus-operator's kinds the todo app's monitoring applies. They come from CRDs most
+/// clusters do not have, so nothing collects them; only the plan applies (and undeploy deletes) them.
+pub const SERVICE_MONITORS: Kind = kind(
+    "servicemonitors",
+    "ServiceMonitor",
+    "monitoring.coreos.com",
+    "v1",
+    true,
+    "servicemonitors.json",
+);
+pub const PROMETHEUS_RULES: Kind = kind(
+    "prometheusrules",
+    "PrometheusRule",
+    "monitoring.coreos.com",
+    "v1",
+    true,
+    "prometheusrules.json",
+);
+
+/// The operator's Prometheus servers: deploy reads which ServiceMonitors and rules they select.
+pub const PROMETHEUSES: Kind = kind(
+    "prometheuses",
+    "Prometheus",
+    "monitoring.coreos.com",
+    "v1",
+    true,
+    "prometheuses.json",
+);
+
+/// Custom kinds kubectl-ai knows beside [`ALL`]: the plan may apply them, deploy reads them.
+pub const CUSTOM: &[Kind] = &[SERVICE_MONITORS, PROMETHEUS_RULES, PROMETHEUSES];
+
 /// Cluster-scoped kinds this table does not hold but manifests often do.
 const OTHER_CLUSTER_SCOPED: &[&str] = &[
     "ClusterRole",
@@ -348,6 +380,7 @@ pub fn is_namespaced(kind: &str) -> bool {
 /// objects anyone applies or names.
 pub fn named(kind: &str) -> Option<&'static Kind> {
     ALL.iter()
+        .chain(CUSTOM)
         .find(|k| k.kind == kind && k.group != "metrics.k8s.io")
 }
 

@@ -183,6 +183,7 @@ fn show_notes(notes: &[Note], palette: &Palette, out: &mut dyn Write) -> anyhow:
     for n in notes {
         match n {
             Note::Adapted(t) => writeln!(out, "  {} {t}", palette.good("adapted:"))?,
+            Note::Info(t) => writeln!(out, "  {} {t}", palette.dim("note:"))?,
             Note::Missing { what, fix } => writeln!(
                 out,
                 "  {} {what}\n           fix: {fix}",
@@ -483,7 +484,11 @@ pub(crate) async fn undeploy(
         .clone()
         .unwrap_or_else(|| app::NAMESPACE.to_string());
     let (cluster, _) = session.live_cluster("undeploy").await?;
-    let mut targets: Vec<ObjectRef> = app::render(&Values::default(), &namespace)
+    // Every object the app may have, monitoring included: those absent are skipped below.
+    let mut everything = Values::default();
+    everything.set("monitoring.enabled", Value::Bool(true))?;
+    everything.set("monitoring.backend.enabled", Value::Bool(true))?;
+    let mut targets: Vec<ObjectRef> = app::render(&everything, &namespace)
         .iter()
         .map(|o| {
             ObjectRef::new(
@@ -515,10 +520,19 @@ pub(crate) async fn undeploy(
     let mut kept = Vec::new();
     let mut actions = Vec::new();
     for t in targets {
-        if plan::execute::get(&cluster, &Action::delete(t.clone(), ""))
-            .await?
-            .is_none()
-        {
+        let found = match plan::execute::get(&cluster, &Action::delete(t.clone(), "")).await {
+            Ok(found) => found,
+            // The operator's kinds where they are not served (or not readable): none of ours.
+            Err(_)
+                if crate::cluster::kinds::CUSTOM
+                    .iter()
+                    .any(|k| k.kind == t.kind) =>
+            {
+                None
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if found.is_none() {
             continue;
         }
         if data(&t) && !args.delete_data {

@@ -34,6 +34,24 @@ pub enum ValueKind {
     ServiceType,
     /// 30000-32767.
     NodePort,
+    /// A Prometheus duration: 30s, 1m30s.
+    Duration,
+}
+
+impl Key {
+    /// Whether `name` is this key; `PREFIX.NAME` keys take any label name without dots (Helm's
+    /// `--set` splits keys at dots).
+    fn matches(&self, name: &str) -> bool {
+        match self.name.strip_suffix("NAME") {
+            Some(prefix) => name.strip_prefix(prefix).is_some_and(|n| {
+                !n.is_empty()
+                    && n.len() <= 63
+                    && n.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
+            }),
+            None => self.name == name,
+        }
+    }
 }
 
 const fn key(name: &'static str, kind: ValueKind, help: &'static str) -> Key {
@@ -110,6 +128,26 @@ pub const KEYS: &[Key] = &[
         ValueKind::Text,
         "host name of the Ingress (e.g. todo.local)",
     ),
+    key(
+        "monitoring.enabled",
+        ValueKind::Bool,
+        "ServiceMonitors, a PostgreSQL exporter, alerts and a Grafana dashboard (needs the prometheus-operator's CRDs)",
+    ),
+    key(
+        "monitoring.backend.enabled",
+        ValueKind::Bool,
+        "scrape the backend's /metrics too (only if your build serves them)",
+    ),
+    key(
+        "monitoring.interval",
+        ValueKind::Duration,
+        "how often Prometheus scrapes the app (e.g. 30s)",
+    ),
+    key(
+        "monitoring.labels.NAME",
+        ValueKind::Text,
+        "a label for the Prometheus's selectors (e.g. monitoring.labels.release=kube-prometheus-stack)",
+    ),
 ];
 
 /// Values set by the user (or adapted to the cluster), by key, in the order given.
@@ -127,7 +165,7 @@ impl Values {
 
     /// Sets a value after checking the key and its type.
     pub fn set(&mut self, key: &str, value: Value) -> Result<(), Error> {
-        let k = KEYS.iter().find(|k| k.name == key).ok_or_else(|| {
+        let k = KEYS.iter().find(|k| k.matches(key)).ok_or_else(|| {
             let names: Vec<&str> = KEYS.iter().map(|k| k.name).collect();
             Error::Usage(format!(
                 "unknown value {key:?}; the todo app has: {}",
@@ -173,6 +211,10 @@ fn check(k: &Key, v: Value) -> Result<Value, Error> {
             Some(n) if (30000..=32767).contains(&n) => json!(n),
             _ => return Err(bad("a port from 30000 to 32767")),
         },
+        ValueKind::Duration => match v.as_str() {
+            Some(d) if super::monitoring::is_duration(d) => v,
+            _ => return Err(bad("a duration such as 30s or 1m30s")),
+        },
     })
 }
 
@@ -200,6 +242,7 @@ fn containers_mut(o: &mut Value) -> impl Iterator<Item = &mut Value> {
 /// them with `--set` and `--namespace`.
 pub fn render(values: &Values, namespace: &str) -> Vec<Value> {
     let mut objs = objects();
+    objs.extend(super::monitoring::objects(values, namespace));
     let text = |k: &str| values.get(k).and_then(Value::as_str).map(str::to_string);
     let on = |k: &str| values.get(k).and_then(Value::as_bool);
     for (component, deployment) in [("frontend", "todo-frontend"), ("backend", "todo-backend")] {

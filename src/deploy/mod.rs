@@ -5,6 +5,7 @@
 pub mod app;
 pub(crate) mod build;
 pub(crate) mod images;
+pub(crate) mod monitoring;
 pub(crate) mod registry;
 pub mod survey;
 pub mod verify;

@@ -10,6 +10,7 @@ use kube::api::ListParams;
 use serde_json::json;
 
 use super::app::Values;
+use crate::cluster::kinds;
 use crate::cluster::live::Cluster;
 use crate::error::Error;
 
@@ -44,6 +45,10 @@ pub struct Survey {
     /// An ingress controller pod is running somewhere.
     pub ingress_controller: bool,
     pub metrics_server: bool,
+    /// The prometheus-operator's ServiceMonitor and PrometheusRule CRDs are served.
+    pub monitoring: bool,
+    /// Its Prometheus servers (read when those CRDs are served), or why they could not be read.
+    pub prometheuses: Result<Vec<super::monitoring::Prometheus>, String>,
     pub load_balancer: bool,
     pub nodes: Nodes,
 }
@@ -157,6 +162,18 @@ pub async fn survey(cluster: &Cluster) -> Result<Survey, Error> {
         .list_api_group_resources("metrics.k8s.io/v1beta1")
         .await
         .is_ok();
+    let monitoring = client
+        .list_api_group_resources("monitoring.coreos.com/v1")
+        .await
+        .is_ok_and(|l| {
+            [&kinds::SERVICE_MONITORS, &kinds::PROMETHEUS_RULES]
+                .iter()
+                .all(|k| l.resources.iter().any(|r| r.name == k.plural))
+        });
+    let prometheuses = match monitoring {
+        true => super::monitoring::prometheuses(cluster).await,
+        false => Ok(Vec::new()),
+    };
     let load_balancer = matches!(flavour, Flavour::Cloud(_) | Flavour::DockerDesktop)
         || Api::<Service>::all(client)
             .list(&lp)
@@ -181,6 +198,8 @@ pub async fn survey(cluster: &Cluster) -> Result<Survey, Error> {
         ingress_classes,
         ingress_controller,
         metrics_server,
+        monitoring,
+        prometheuses,
         load_balancer,
         nodes,
     })
@@ -213,10 +232,12 @@ fn flavour_of(nodes: &[Node]) -> Flavour {
     Flavour::Other
 }
 
-/// A sentence for the user: something adapted, or something missing with its fix.
+/// A sentence for the user: something adapted, something left out, or something missing with
+/// its fix.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Note {
     Adapted(String),
+    Info(String),
     Missing { what: String, fix: String },
 }
 
@@ -312,6 +333,7 @@ pub fn adapt(s: &Survey, user: &Values, namespace: &str) -> (Values, Vec<Note>) 
         }
     }
 
+    monitoring(s, user, &mut v, &mut notes, namespace);
     if !s.metrics_server {
         notes.push(Note::Missing {
             what: "metrics-server is not installed: the HPAs are created but cannot scale".into(),
@@ -322,6 +344,32 @@ pub fn adapt(s: &Survey, user: &Values, namespace: &str) -> (Values, Vec<Note>) 
         });
     }
     (v, notes)
+}
+
+/// Monitoring where the prometheus-operator's CRDs are served, unless the user decided.
+fn monitoring(s: &Survey, user: &Values, v: &mut Values, notes: &mut Vec<Note>, namespace: &str) {
+    let wanted = user.get("monitoring.enabled").and_then(|x| x.as_bool());
+    match (wanted, s.monitoring) {
+        (None, true) => {
+            v.set("monitoring.enabled", json!(true))
+                .expect("a documented key");
+            notes.push(Note::Adapted(
+                "monitoring: the cluster serves the prometheus-operator's CRDs, so the app gets ServiceMonitors, a PostgreSQL exporter, alerts and a Grafana dashboard (--set monitoring.enabled=false leaves them out)".into(),
+            ));
+        }
+        (None, false) => notes.push(Note::Info(
+            "monitoring left off: this cluster has no prometheus-operator CRDs (servicemonitors, prometheusrules.monitoring.coreos.com)".into(),
+        )),
+        (Some(true), false) => notes.push(Note::Missing {
+            what: "monitoring.enabled is set, but this cluster does not serve the prometheus-operator's CRDs: the ServiceMonitors and alerts cannot be applied".into(),
+            fix: "install the prometheus-operator (e.g. the kube-prometheus-stack chart), or --set monitoring.enabled=false".into(),
+        }),
+        (Some(_), _) => {}
+    }
+    if s.monitoring && wanted != Some(false) {
+        let adapted = super::monitoring::adapt(&s.prometheuses, user, v, namespace);
+        notes.extend(adapted);
+    }
 }
 
 #[cfg(test)]
@@ -335,6 +383,8 @@ mod tests {
             ingress_classes: vec!["nginx".into()],
             ingress_controller: true,
             metrics_server: true,
+            monitoring: false,
+            prometheuses: Ok(Vec::new()),
             load_balancer: false,
             nodes: Nodes {
                 flavour,
@@ -350,11 +400,41 @@ mod tests {
         let (v, notes) = adapt(&survey(Flavour::Minikube), &Values::default(), "todo-app");
         assert_eq!(v.get("frontend.service.type"), Some(&json!("NodePort")));
         assert_eq!(v.get("frontend.service.nodePort"), Some(&json!(30080)));
-        assert_eq!(notes.len(), 1);
+        let adapted = notes.iter().filter(|n| matches!(n, Note::Adapted(_)));
+        assert_eq!(adapted.count(), 1, "{notes:?}");
         let mut user = Values::default();
         user.set_arg("frontend.service.type=ClusterIP").unwrap();
         let (v, _) = adapt(&survey(Flavour::Minikube), &user, "todo-app");
         assert_eq!(v.get("frontend.service.type"), Some(&json!("ClusterIP")));
+    }
+
+    #[test]
+    fn monitoring_follows_the_crds_unless_the_user_decided() {
+        let mut s = survey(Flavour::Kind);
+        let (v, notes) = adapt(&s, &Values::default(), "todo-app");
+        assert_eq!(v.get("monitoring.enabled"), None);
+        assert!(
+            notes
+                .iter()
+                .any(|n| matches!(n, Note::Info(t) if t.starts_with("monitoring left off")))
+        );
+        s.monitoring = true;
+        let (v, notes) = adapt(&s, &Values::default(), "todo-app");
+        assert_eq!(v.get("monitoring.enabled"), Some(&json!(true)));
+        assert!(
+            notes
+                .iter()
+                .any(|n| matches!(n, Note::Adapted(t) if t.starts_with("monitoring:")))
+        );
+        let mut user = Values::default();
+        user.set_arg("monitoring.enabled=false").unwrap();
+        let (v, notes) = adapt(&s, &user, "todo-app");
+        assert_eq!(v.get("monitoring.enabled"), Some(&json!(false)));
+        assert!(
+            !notes
+                .iter()
+                .any(|n| format!("{n:?}").contains("monitoring"))
+        );
     }
 
     #[test]

@@ -18,6 +18,7 @@ const TOOL: &str = "set_values";
 
 fn schema() -> Value {
     let mut properties = Map::new();
+    let mut patterns = Map::new();
     for k in KEYS {
         let t = match k.kind {
             ValueKind::Text => json!({"type": "string"}),
@@ -27,12 +28,21 @@ fn schema() -> Value {
                 json!({"type": "string", "enum": ["ClusterIP", "NodePort", "LoadBalancer"]})
             }
             ValueKind::NodePort => json!({"type": "integer", "minimum": 30000, "maximum": 32767}),
+            ValueKind::Duration => json!({"type": "string", "pattern": "^([0-9]+(ms|[ywdhms]))+$"}),
         };
         let mut t = t;
         t["description"] = json!(k.help);
-        properties.insert(k.name.to_string(), t);
+        match k.name.strip_suffix("NAME") {
+            Some(prefix) => {
+                let pattern = format!("^{}[A-Za-z0-9_-]+$", prefix.replace('.', "\\."));
+                patterns.insert(pattern, t);
+            }
+            None => {
+                properties.insert(k.name.to_string(), t);
+            }
+        }
     }
-    json!({"type": "object", "properties": properties, "additionalProperties": false})
+    json!({"type": "object", "properties": properties, "patternProperties": patterns, "additionalProperties": false})
 }
 
 /// The values one tool call sets, or why they cannot be used.

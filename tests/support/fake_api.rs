@@ -5,7 +5,7 @@
 //! same directory the snapshot source reads), and serves what kubectl-ai and kubectl need:
 //! discovery (`/version`, `/api`, `/apis`, resource lists), list and get with label and field
 //! selectors and limit/continue paging, pod logs (container, previous, tailLines, limitBytes),
-//! metrics.k8s.io, `Status` errors, and server-side apply / merge patch / create / delete with
+//! metrics.k8s.io, the custom kinds of installed CRDs, `Status` errors, and server-side apply / merge patch / create / delete with
 //! `dryRun`. Knobs inject latency, faults and RBAC refusals, and a journal records every request.
 //!
 //! It is checked against the real kubectl (tests/kubectl.rs) so it stays faithful.
@@ -149,6 +149,8 @@ struct Inner {
     failing_images: Mutex<Vec<String>>,
     latency_ms: AtomicU64,
     metrics_served: bool,
+    /// CustomResourceDefinitions installed: their kinds (from `kinds::CUSTOM`) are served.
+    crds: Mutex<Vec<Value>>,
     resource_version: AtomicU64,
     requests: AtomicUsize,
     port: AtomicU64,
@@ -201,6 +203,7 @@ impl FakeApi {
             stalled: std::sync::atomic::AtomicBool::new(false),
             latency_ms: AtomicU64::new(0),
             metrics_served,
+            crds: Mutex::new(Vec::new()),
             resource_version: AtomicU64::new(10_000),
             requests: AtomicUsize::new(0),
             port: AtomicU64::new(0),
@@ -217,6 +220,12 @@ impl FakeApi {
             inner,
             _server: server,
         }
+    }
+
+    /// Installs CustomResourceDefinitions: from then on their kinds are served (those of
+    /// `kinds::CUSTOM`, the ones kubectl-ai applies), with discovery, as the API server does.
+    pub fn install_crds(&self, crds: Vec<Value>) {
+        self.inner.crds.lock().unwrap().extend(crds);
     }
 
     /// Adds this much delay to every request, as a slow or distant API server would.
@@ -810,12 +819,32 @@ fn route(
     }
 }
 
+/// The kinds served: the table's (metrics.k8s.io when its metrics are loaded), and the custom
+/// kinds whose CRD is installed.
+fn served_kinds(inner: &Inner) -> Vec<&'static Kind> {
+    let crds = inner.crds.lock().unwrap();
+    let installed = |k: &Kind| {
+        crds.iter().any(|c| {
+            c["spec"]["group"] == k.group
+                && c["spec"]["names"]["plural"] == k.plural
+                && c["spec"]["versions"].as_array().is_some_and(|vs| {
+                    vs.iter()
+                        .any(|v| v["name"] == k.version && v["served"] == true)
+                })
+        })
+    };
+    kinds::ALL
+        .iter()
+        .filter(|k| k.group != "metrics.k8s.io" || inner.metrics_served)
+        .chain(kinds::CUSTOM.iter().filter(|k| installed(k)))
+        .collect()
+}
+
 /// The (group, version) pairs served: every kind's, plus authorization for access reviews.
 fn served_groups(inner: &Inner) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = kinds::ALL
-        .iter()
+    let mut out: Vec<(String, String)> = served_kinds(inner)
+        .into_iter()
         .filter(|k| !k.group.is_empty())
-        .filter(|k| k.group != "metrics.k8s.io" || inner.metrics_served)
         .map(|k| (k.group.to_string(), k.version.to_string()))
         .collect();
     out.push(("authorization.k8s.io".into(), "v1".into()));
@@ -869,10 +898,9 @@ fn short_names(plural: &str) -> Vec<&'static str> {
 }
 
 fn resource_list(inner: &Inner, group: &str, version: &str) -> Value {
-    let mut resources: Vec<Value> = kinds::ALL
-        .iter()
+    let mut resources: Vec<Value> = served_kinds(inner)
+        .into_iter()
         .filter(|k| k.group == group && k.version == version)
-        .filter(|k| k.group != "metrics.k8s.io" || inner.metrics_served)
         .map(|k| {
             let verbs: Vec<&str> = if k.group == "metrics.k8s.io" {
                 vec!["get", "list"]
@@ -927,8 +955,8 @@ fn resource(
             "the server could not find the requested resource".into(),
         );
     };
-    let Some(kind) = kinds::ALL
-        .iter()
+    let Some(kind) = served_kinds(inner)
+        .into_iter()
         .find(|k| k.group == group && k.version == version && k.plural == *plural)
     else {
         if group == "authorization.k8s.io"

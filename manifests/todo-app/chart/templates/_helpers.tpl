@@ -14,3 +14,11 @@ capabilities:
 seccompProfile:
   type: RuntimeDefault
 {{- end }}
+
+{{- /* The app's labels and the ones the Prometheus selects its ServiceMonitors and rules by. */ -}}
+{{- define "todo.monitoringLabels" -}}
+{{ include "todo.labels" . }}
+{{- with .Values.monitoring.labels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
