@@ -323,12 +323,10 @@ fn monitoring_objects_validate_against_the_operators_crds_and_recommend_stays_cl
             .arg(crds())
             .arg("-f")
             .arg(file)
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        let report: Value = serde_json::from_slice(&out.stdout)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {stderr}"));
-        (out.status.code(), report, stderr)
+            .run();
+        let report: Value = serde_json::from_str(&out.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", out.stderr));
+        (Some(out.code), report, out.stderr)
     };
     let (code, report, stderr) = run(&file);
     assert_eq!(code, Some(0), "{stderr}");
