@@ -15,6 +15,7 @@ pub mod doctor;
 pub mod error;
 pub mod generate;
 pub mod llm;
+mod mcp;
 pub mod metrics;
 pub mod plan;
 pub mod quantity;
@@ -56,6 +57,7 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<u8> {
         Some(Command::Diagnose(args)) => {
             diagnose(&cli.global, args.target.as_deref(), args.exit_code, out).await
         }
+        Some(Command::Mcp(args)) => mcp::run(cli.global, cli.plan, &args).await,
         Some(Command::Version) => version(cli.global.output, out),
         Some(Command::Config { no_check }) => {
             doctor::run(&cli.llm, cli.global.output, !no_check, out).await

@@ -64,7 +64,7 @@ impl Target {
     }
 
     /// Every object in the context this target names.
-    fn objects(&self, ctx: &Context) -> Vec<ObjectRef> {
+    pub(crate) fn objects(&self, ctx: &Context) -> Vec<ObjectRef> {
         let mut all: Vec<ObjectRef> = Vec::new();
         let mut add =
             |kind: &str,
