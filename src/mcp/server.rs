@@ -178,11 +178,27 @@ fn troubleshoot(target: Option<&str>, namespace: Option<&str>) -> String {
 /// Serves one client on stdin/stdout until it disconnects.
 pub(super) async fn stdio(state: Arc<State>) -> anyhow::Result<()> {
     let running = Server { state }
-        .serve(rmcp::transport::stdio())
+        .serve((tokio::io::stdin(), stdout()?))
         .await
         .map_err(|e| anyhow::anyhow!("starting the MCP session on stdio: {e}"))?;
     running.waiting().await?;
     Ok(())
+}
+
+/// Standard output for the protocol, through a handle of its own: `main` holds the lock of std's
+/// stdout for the command's output, which tokio's stdout would wait on forever.
+#[cfg(unix)]
+fn stdout() -> std::io::Result<tokio::fs::File> {
+    use std::os::fd::AsFd;
+    let fd = std::io::stdout().as_fd().try_clone_to_owned()?;
+    Ok(tokio::fs::File::from_std(std::fs::File::from(fd)))
+}
+
+#[cfg(windows)]
+fn stdout() -> std::io::Result<tokio::fs::File> {
+    use std::os::windows::io::AsHandle;
+    let handle = std::io::stdout().as_handle().try_clone_to_owned()?;
+    Ok(tokio::fs::File::from_std(std::fs::File::from(handle)))
 }
 
 /// Serves streamable HTTP at `/mcp` until interrupted.
