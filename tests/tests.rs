@@ -12,6 +12,7 @@ mod generate;
 mod kubectl;
 mod live;
 mod manifests;
+mod mcp;
 mod plan;
 mod quality;
 mod recommend;
