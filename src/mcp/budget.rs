@@ -37,6 +37,13 @@ impl Section {
     }
 }
 
+/// What went in of one section, and how many of its items did not.
+struct Kept {
+    key: &'static str,
+    items: Vec<(Value, String)>,
+    omitted: usize,
+}
+
 /// A finished result: the structured content and its short text rendering.
 #[derive(Debug)]
 pub(super) struct Fitted {
@@ -50,7 +57,7 @@ pub(super) fn fit(max: usize, head: Value, head_text: &str, sections: Vec<Sectio
     let head = redact_value(&mut r, head);
     let head_text = r.redact(head_text);
     let mut used = tokens(&head) + count_tokens(&head_text) + NOTE_RESERVE;
-    let mut kept: Vec<(&'static str, Vec<(Value, String)>, usize)> = Vec::new();
+    let mut kept: Vec<Kept> = Vec::new();
     for mut s in sections {
         let total = s.items.len();
         let mut items = Vec::new();
@@ -71,53 +78,47 @@ pub(super) fn fit(max: usize, head: Value, head_text: &str, sections: Vec<Sectio
         if s.from_end {
             items.reverse();
         }
-        kept.push((s.key, items, omitted));
+        kept.push(Kept {
+            key: s.key,
+            items,
+            omitted,
+        });
     }
     loop {
         let fitted = assemble(max, &head, &head_text, &kept, r.count());
         let size = tokens(&fitted.structured) + count_tokens(&fitted.text);
         // Counted as sent; the per-item sums are an estimate that is almost always above it.
-        let Some(last) = kept
-            .iter_mut()
-            .rev()
-            .find(|(_, items, _)| !items.is_empty())
-        else {
-            return fitted;
-        };
-        if size <= max {
-            return fitted;
+        match kept.iter_mut().rev().find(|k| !k.items.is_empty()) {
+            Some(last) if size > max => {
+                last.items.pop();
+                last.omitted += 1;
+            }
+            _ => return fitted,
         }
-        last.1.pop();
-        last.2 += 1;
     }
 }
 
-fn assemble(
-    max: usize,
-    head: &Value,
-    head_text: &str,
-    kept: &[(&'static str, Vec<(Value, String)>, usize)],
-    redacted: usize,
-) -> Fitted {
+fn assemble(max: usize, head: &Value, head_text: &str, kept: &[Kept], redacted: usize) -> Fitted {
     let mut structured = match head {
         Value::Object(m) => m.clone(),
         other => Map::from_iter([("result".to_string(), other.clone())]),
     };
     let mut text = head_text.trim_end().to_string();
     let mut omitted = Map::new();
-    for (key, items, left_out) in kept {
+    for k in kept {
         structured.insert(
-            key.to_string(),
-            Value::Array(items.iter().map(|(v, _)| v.clone()).collect()),
+            k.key.to_string(),
+            Value::Array(k.items.iter().map(|(v, _)| v.clone()).collect()),
         );
-        for (_, line) in items {
+        for (_, line) in k.items.iter().filter(|(_, l)| !l.trim().is_empty()) {
             text.push('\n');
             text.push_str(line.trim_end());
         }
-        if *left_out > 0 {
-            omitted.insert(key.to_string(), json!(left_out));
+        if k.omitted > 0 {
+            omitted.insert(k.key.to_string(), json!(k.omitted));
             text.push_str(&format!(
-                "\n({left_out} more {key} left out to fit the {max}-token result budget)"
+                "\n({} more {} left out to fit the {max}-token result budget)",
+                k.omitted, k.key
             ));
         }
     }
