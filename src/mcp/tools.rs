@@ -233,7 +233,7 @@ async fn explain_object(state: &State, a: ObjectArgs) -> anyhow::Result<Fitted> 
             object.push(v, String::new());
         }
     }
-    let head = json!({"object": objects.first(), "source": ctx.source, "scope": ctx.scope, "notes": ctx.notes()});
+    let head = json!({"target": objects.first(), "source": ctx.source, "scope": ctx.scope, "notes": ctx.notes()});
     let text = format!(
         "{}: {} finding(s), {} related object(s)",
         objects.first().map(ToString::to_string).unwrap_or(target),
