@@ -397,3 +397,50 @@ fn env_line(var: &Value) -> String {
         None => format!("{name}="),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::logs::Tail;
+    use crate::cluster::snapshot::{Root, load};
+
+    #[test]
+    fn env_values_sit_beside_their_names_so_the_redactor_sees_both() {
+        let mut pod = serde_json::json!({"spec": {"containers": [{"name": "app", "env": [
+            {"name": "API_TOKEN", "value": "abc123def456"},
+            {"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}}},
+        ]}]}});
+        env_as_lines(&mut pod);
+        let env = &pod["spec"]["containers"][0]["env"];
+        assert_eq!(env[0], "API_TOKEN=abc123def456");
+        assert!(env[1].as_str().unwrap().starts_with("DB_PASSWORD from {"));
+        let redacted = crate::llm::redact::Redactor::new().redact(env[0].as_str().unwrap());
+        assert_eq!(redacted, "API_TOKEN=[REDACTED-1]");
+    }
+
+    #[test]
+    fn a_workload_is_related_to_its_pods_services_and_claims() {
+        let ctx = load(&Root::Demo, None, Tail::default()).unwrap();
+        let sts = ObjectRef::new("StatefulSet", Some("todo-app"), "postgres");
+        let related: Vec<String> = related(&ctx, &sts)
+            .into_iter()
+            .map(|(r, o)| format!("{r} {o}"))
+            .collect();
+        assert!(
+            related.iter().any(|r| r.starts_with("pod pod/postgres-0")),
+            "{related:?}"
+        );
+        assert!(
+            related
+                .iter()
+                .any(|r| r.starts_with("service service/postgres")),
+            "{related:?}"
+        );
+        assert!(
+            related
+                .iter()
+                .any(|r| r.starts_with("claim persistentvolumeclaim/data-postgres-0")),
+            "{related:?}"
+        );
+    }
+}
