@@ -354,19 +354,7 @@ async fn propose_plan(state: &State, args: Value) -> anyhow::Result<Fitted> {
     let mut report = proposed.report();
     let mut section = Section::new("actions");
     for a in report["actions"].as_array().cloned().unwrap_or_default() {
-        let line = format!(
-            "{}: {}\n{}",
-            a["object"]
-                .as_object()
-                .map(|o| format!(
-                    "{}/{}",
-                    o["kind"].as_str().unwrap_or_default().to_lowercase(),
-                    o["name"].as_str().unwrap_or_default()
-                ))
-                .unwrap_or_default(),
-            a["summary"].as_str().unwrap_or_default(),
-            a["diff"].as_str().unwrap_or_default()
-        );
+        let line = action_line(&a);
         section.push(a, line);
     }
     if let Some(m) = report.as_object_mut() {
@@ -396,6 +384,18 @@ async fn propose_plan(state: &State, args: Value) -> anyhow::Result<Fitted> {
         cluster.description
     );
     Ok(budget::fit(state.max_tokens, report, &text, vec![section]))
+}
+
+/// "deployment/web: scale to 3 replicas", then its diff.
+fn action_line(a: &Value) -> String {
+    let object = &a["object"];
+    format!(
+        "{}/{}: {}\n{}",
+        object["kind"].as_str().unwrap_or_default().to_lowercase(),
+        object["name"].as_str().unwrap_or_default(),
+        a["summary"].as_str().unwrap_or_default(),
+        a["diff"].as_str().unwrap_or_default()
+    )
 }
 
 #[derive(Deserialize)]
