@@ -126,6 +126,10 @@ pub enum Command {
         #[arg(long)]
         no_check: bool,
     },
+    /// Serve the diagnosis, recommendations and plan gate as MCP tools for AI assistants (stdio,
+    /// or streamable HTTP); read-only unless --allow-writes
+    #[command(after_help = crate::mcp::HELP)]
+    Mcp(crate::mcp::Args),
     /// Print the version
     Version,
     /// Print a shell completion script

@@ -16,6 +16,7 @@ pub(crate) mod deploy;
 pub(crate) mod error;
 pub(crate) mod generate;
 pub(crate) mod llm;
+pub(crate) mod mcp;
 pub(crate) mod metrics;
 pub(crate) mod plan;
 pub(crate) mod quantity;
@@ -46,5 +47,6 @@ pub mod testing {
     pub use crate::llm::tokens::count as count_tokens;
     pub use crate::llm::{Grounding, tools};
     pub use crate::plan::diff::clean;
+    pub use crate::plan::proposal::schema as proposal_schema;
     pub use crate::plan::{apply_rank, kind_named};
 }

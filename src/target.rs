@@ -66,7 +66,7 @@ impl Target {
     }
 
     /// Every object in the context this target names.
-    fn objects(&self, ctx: &Context) -> Vec<ObjectRef> {
+    pub(crate) fn objects(&self, ctx: &Context) -> Vec<ObjectRef> {
         KINDS
             .iter()
             .flat_map(|k| ctx.objects_of(k))

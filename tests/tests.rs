@@ -13,6 +13,7 @@ mod harness;
 mod kubectl;
 mod live;
 mod manifests;
+mod mcp;
 mod plan;
 mod quality;
 mod recommend;

@@ -47,6 +47,7 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<u8> {
         Command::History => history::run(session.output, out),
         Command::Undo { id } => undo::run(&session, id.as_deref(), out).await,
         Command::Config { no_check } => config::run(&session, !no_check, out).await,
+        Command::Mcp(args) => crate::mcp::run(session, &args).await,
         Command::Version => version::run(session.output, out),
         Command::Completion { shell } => completion::run(shell, out),
     }

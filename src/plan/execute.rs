@@ -36,11 +36,13 @@ pub struct Options {
     pub allow_delete: bool,
 }
 
-struct Step {
-    action: Action,
-    live: Option<Value>,
-    proposed: Option<Value>,
-    diff: String,
+/// One action as the pipeline validated it: the object as it was and as the dry run says it
+/// would be.
+pub(super) struct Step {
+    pub(super) action: Action,
+    pub(super) live: Option<Value>,
+    pub(super) proposed: Option<Value>,
+    pub(super) diff: String,
 }
 
 /// Runs a plan through the pipeline; returns the exit code.
@@ -72,6 +74,47 @@ pub async fn run(
             .collect();
         return Err(Error::DestructionNotConsented(what.join(", ")).into());
     }
+    let steps = prepare(cluster, plan).await?;
+
+    if opts.output != Output::Text {
+        let doc = json!({
+            "apiVersion": crate::render::API_VERSION, "kind": "Plan",
+            "actions": steps.iter().map(|s| json!({
+                "summary": s.action.summary, "why": s.action.why, "object": s.action.target,
+                "change": printable(&s.action.change), "diff": s.diff,
+            })).collect::<Vec<_>>(),
+        });
+        match opts.output {
+            Output::Yaml => out.write_all(serde_saphyr::to_string(&doc)?.as_bytes())?,
+            _ => writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?,
+        }
+        return Ok(exit::OK);
+    }
+    if steps.is_empty() {
+        writeln!(
+            out,
+            "Nothing to change: the cluster already matches the plan."
+        )?;
+        return Ok(exit::OK);
+    }
+    show(&steps, &opts.palette, out)?;
+    if opts.dry_run {
+        writeln!(
+            out,
+            "Dry run: the server accepted every change; nothing was applied."
+        )?;
+        return Ok(exit::OK);
+    }
+    if !consent(opts, &steps, out)? || !destruction_consented(opts, &steps)? {
+        writeln!(out, "Nothing was changed.")?;
+        return Ok(exit::NOT_APPLIED);
+    }
+    apply(cluster, steps, opts, out).await.map(|_| exit::OK)
+}
+
+/// Reads, access reviews, server-side dry runs and diffs: everything before consent, in that
+/// order, with nothing sent for real. Steps whose diff is empty are dropped.
+pub(super) async fn prepare(cluster: &Cluster, plan: Plan) -> Result<Vec<Step>, Error> {
     // Reads first (they change nothing), so the access reviews can ask for exactly the verbs the
     // plan needs, then every review before any change is sent, even as a dry run.
     let mut lives = Vec::new();
@@ -120,45 +163,11 @@ pub async fn run(
         });
     }
     steps.retain(|s| !s.diff.is_empty());
-
-    if opts.output != Output::Text {
-        let doc = json!({
-            "apiVersion": crate::render::API_VERSION, "kind": "Plan",
-            "actions": steps.iter().map(|s| json!({
-                "summary": s.action.summary, "why": s.action.why, "object": s.action.target,
-                "change": printable(&s.action.change), "diff": s.diff,
-            })).collect::<Vec<_>>(),
-        });
-        match opts.output {
-            Output::Yaml => out.write_all(serde_saphyr::to_string(&doc)?.as_bytes())?,
-            _ => writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?,
-        }
-        return Ok(exit::OK);
-    }
-    if steps.is_empty() {
-        writeln!(
-            out,
-            "Nothing to change: the cluster already matches the plan."
-        )?;
-        return Ok(exit::OK);
-    }
-    show(&steps, &opts.palette, out)?;
-    if opts.dry_run {
-        writeln!(
-            out,
-            "Dry run: the server accepted every change; nothing was applied."
-        )?;
-        return Ok(exit::OK);
-    }
-    if !consent(opts, &steps, out)? || !destruction_consented(opts, &steps)? {
-        writeln!(out, "Nothing was changed.")?;
-        return Ok(exit::NOT_APPLIED);
-    }
-    apply(cluster, steps, opts, out).await
+    Ok(steps)
 }
 
 /// A change as data, with any Secret values masked as in the diff.
-fn printable(change: &Change) -> Value {
+pub(super) fn printable(change: &Change) -> Value {
     match change {
         Change::Apply(body) => json!({"type": "apply", "object": diff::shown(body)}),
         Change::Replace(body) => json!({"type": "replace", "object": diff::shown(body)}),
@@ -259,12 +268,13 @@ fn consent(opts: &Options, steps: &[Step], out: &mut dyn Write) -> anyhow::Resul
     }
 }
 
-async fn apply(
+/// Applies validated steps in order and records them; returns the history id.
+pub(super) async fn apply(
     cluster: &Cluster,
     steps: Vec<Step>,
     opts: &Options,
     out: &mut dyn Write,
-) -> anyhow::Result<u8> {
+) -> anyhow::Result<String> {
     let mut done: Vec<Changed> = Vec::new();
     let total = steps.len();
     for (i, step) in steps.iter().enumerate() {
@@ -328,7 +338,7 @@ async fn apply(
             wait_rollout(cluster, target, opts.wait, &id).await?;
         }
     }
-    Ok(exit::OK)
+    Ok(id)
 }
 
 /// Tries a write at most this many times when its answer is lost.
@@ -486,17 +496,21 @@ fn to_value(o: DynamicObject) -> Value {
 /// A SelfSubjectAccessReview for the verb the action needs, before anything is sent.
 /// Server-side apply of an object that does not exist yet creates it, which RBAC grants separately.
 async fn permitted(cluster: &Cluster, action: &Action, exists: bool) -> Result<(), Error> {
-    let verbs: &[&str] = match action.change {
+    for verb in verbs(action, exists) {
+        review(cluster, action, verb).await?;
+    }
+    Ok(())
+}
+
+/// The RBAC verbs an action needs.
+pub(super) fn verbs(action: &Action, exists: bool) -> &'static [&'static str] {
+    match action.change {
         Change::Apply(_) if !exists => &["create", "patch"],
         Change::Apply(_) | Change::Patch { .. } => &["patch"],
         Change::Replace(_) if !exists => &["create"],
         Change::Replace(_) => &["update"],
         Change::Delete => &["delete"],
-    };
-    for verb in verbs {
-        review(cluster, action, verb).await?;
     }
-    Ok(())
 }
 
 async fn review(cluster: &Cluster, action: &Action, verb: &str) -> Result<(), Error> {

@@ -14,6 +14,7 @@ mod justify;
 mod landed;
 pub mod policy;
 pub mod proposal;
+pub(crate) mod staged;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};

@@ -513,6 +513,23 @@ pub fn from_manifests(paths: &[PathBuf], default_namespace: &str) -> Result<Inve
     })
 }
 
+/// Manifests passed as text (an assistant's inline YAML or JSON), named `name` in locations.
+pub(crate) fn from_text(
+    name: &str,
+    text: &str,
+    default_namespace: &str,
+) -> Result<Inventory, Error> {
+    Ok(Inventory {
+        source: format!("manifests ({name})"),
+        objects: parse_documents(name, text, default_namespace)?,
+        live: None,
+        unknown: vec![],
+        files: vec![(name.to_string(), text.to_string())],
+        kubernetes_minor: None,
+        index: OnceLock::new(),
+    })
+}
+
 fn manifest_error(path: &str, detail: impl Into<String>) -> Error {
     Error::Manifest {
         path: path.to_string(),
