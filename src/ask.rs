@@ -48,7 +48,10 @@ pub async fn run(
     } else {
         Vec::new()
     };
-    let grounding = Grounding::new(&ctx, &question, &system, &template).offering(offered);
+    let history = crate::prometheus::evidence::recent(global, &ctx).await;
+    let grounding = Grounding::new(&ctx, &question, &system, &template)
+        .offering(offered)
+        .with_history(history);
     let relevant = grounding.relevant.clone();
     let (mut prompt, mut redactor) = grounding.prompt(settings.max_context_tokens)?;
 
@@ -238,6 +241,8 @@ pub struct Grounding<'a> {
     pub relevant: Vec<Finding>,
     /// The tools offered beside the prompt: part of its budget.
     tools: Vec<async_openai::types::chat::ChatCompletionTools>,
+    /// Prometheus history that no finding took as evidence.
+    history: Vec<crate::prometheus::evidence::Note>,
 }
 
 impl<'a> Grounding<'a> {
@@ -267,7 +272,17 @@ impl<'a> Grounding<'a> {
             header,
             relevant,
             tools: Vec::new(),
+            history: Vec::new(),
         }
+    }
+
+    /// Adds the Prometheus history: evidence of the findings about its pods, items of its own
+    /// otherwise; both count against the budget like everything else.
+    pub(crate) fn with_history(mut self, notes: Vec<crate::prometheus::evidence::Note>) -> Self {
+        use crate::prometheus::evidence::attach;
+        attach(&mut self.relevant, notes.clone());
+        self.history = attach(&mut self.findings, notes);
+        self
     }
 
     /// The tools to offer with the prompt; their definitions count against its budget.
@@ -280,7 +295,8 @@ impl<'a> Grounding<'a> {
     /// placeholders it uses.
     pub fn prompt(&self, budget: usize) -> Result<(Prompt, Redactor), Error> {
         let mut redactor = Redactor::new();
-        let items = prompt::items(self.ctx, &self.findings, &self.named);
+        let mut items = prompt::items(self.ctx, &self.findings, &self.named);
+        items.extend(prompt::history_items(self.ctx, &self.named, &self.history));
         let p = prompt::build(
             &self.system,
             &self.header,

@@ -254,6 +254,9 @@ pub struct RecommendArgs {
     /// Accept an input with no Kubernetes objects (an empty file, only `---`) instead of failing
     #[arg(long)]
     pub allow_empty: bool,
+
+    #[command(flatten)]
+    pub sizing: crate::recommend::sizing::SizingArgs,
 }
 
 /// Which schemas `recommend -f` validates manifests against.
@@ -524,6 +527,9 @@ pub struct Global {
     /// No colours (also NO_COLOR=1)
     #[arg(long, global = true, env = "KUBECTL_AI_NO_COLOR")]
     pub no_color: bool,
+
+    #[command(flatten)]
+    pub prometheus: crate::prometheus::PrometheusArgs,
 }
 
 /// Durations as kubectl writes them: "30s", "2m", "1h", "500ms", or a bare number of seconds.

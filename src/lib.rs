@@ -17,6 +17,7 @@ pub mod generate;
 pub mod llm;
 pub mod metrics;
 pub mod plan;
+pub mod prometheus;
 pub mod quantity;
 pub mod recommend;
 pub mod render;
@@ -110,6 +111,9 @@ async fn diagnose(
     let target = target.map(target::Target::parse).transpose()?;
     let ctx = collect_context(global).await?;
     let mut findings = analyze::analyze(&ctx);
+    // History explains problems; about a pod with no finding it is not one (so the rest is left).
+    let history = prometheus::evidence::recent(global, &ctx).await;
+    prometheus::evidence::attach(&mut findings, history);
     if let Some(t) = &target {
         findings = t.select(&ctx, findings)?;
     }

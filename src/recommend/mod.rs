@@ -12,6 +12,9 @@ pub mod output;
 pub mod policy;
 pub mod rules;
 pub mod schema;
+pub mod sizing;
+mod usage;
+pub(crate) use usage::now as usage_now;
 mod validate;
 pub mod write;
 
@@ -87,7 +90,9 @@ pub async fn run(
     let suppress = Suppressions::parse(&ignore)?;
     let mut found = Vec::new();
     let inv = if args.files.is_empty() {
-        inventory::from_context(crate::collect_context(global).await?)
+        let mut inv = inventory::from_context(crate::collect_context(global).await?);
+        usage::attach(global, &args.sizing, &mut inv).await?;
+        inv
     } else {
         let ns = global.namespace.as_deref().unwrap_or("default");
         let mut inv = inventory::from_manifests(&args.files, ns)?;
@@ -111,6 +116,11 @@ pub async fn run(
         fail_on: args.fail_on,
         explanation: None,
     };
+
+    if args.sizing.resources {
+        let recs = &outcome.recommendations;
+        return usage::resources(global, plan_args, &inv, recs, args.fix, out).await;
+    }
 
     if args.fix && stdin {
         // The fixed manifests are the output; the report would corrupt them.
