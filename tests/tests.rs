@@ -13,6 +13,7 @@ mod kubectl;
 mod live;
 mod manifests;
 mod plan;
+mod prometheus;
 mod quality;
 mod recommend;
 mod release;

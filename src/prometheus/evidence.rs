@@ -130,12 +130,15 @@ fn rise(s: &Series) -> Option<String> {
         .iter()
         .copied()
         .max_by(|a, b| a.1.total_cmp(&b.1))?;
-    let (low_at, low) = s
-        .points
-        .iter()
-        .copied()
-        .filter(|(t, _)| *t <= peak_at)
-        .min_by(|a, b| a.1.total_cmp(&b.1))?;
+    // The climb that ends at the peak: back from it for as long as memory was rising (the drop
+    // before it is the previous restart).
+    let at = s.points.iter().position(|p| p.0 == peak_at)?;
+    let start = (0..at)
+        .rev()
+        .take_while(|i| s.points[*i].1 <= s.points[*i + 1].1)
+        .last()
+        .unwrap_or(at);
+    let (low_at, low) = s.points[start];
     // Growth worth naming: a quarter more, over at least two steps.
     if peak < low * 1.25 || peak_at - low_at < 1200.0 {
         return None;

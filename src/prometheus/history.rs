@@ -17,7 +17,9 @@ pub(crate) struct Key {
 pub(crate) struct Usage {
     pub(crate) cpu_quantile: Option<f64>,
     pub(crate) cpu_max: Option<f64>,
-    pub(crate) cpu_low: Option<f64>,
+    /// The 5th and 95th percentiles of the hourly CPU rate: the day's quiet and busy hours.
+    pub(crate) hourly_low: Option<f64>,
+    pub(crate) hourly_high: Option<f64>,
     pub(crate) cpu_median: Option<f64>,
     pub(crate) memory_peak: Option<f64>,
     /// Unix seconds of the first sample in the window.
@@ -117,7 +119,8 @@ fn merge(acc: Option<Usage>, u: &Usage) -> Usage {
     Usage {
         cpu_quantile: max(a.cpu_quantile, u.cpu_quantile),
         cpu_max: max(a.cpu_max, u.cpu_max),
-        cpu_low: max(a.cpu_low, u.cpu_low),
+        hourly_low: max(a.hourly_low, u.hourly_low),
+        hourly_high: max(a.hourly_high, u.hourly_high),
         cpu_median: max(a.cpu_median, u.cpu_median),
         memory_peak: max(a.memory_peak, u.memory_peak),
         first_seen: min(a.first_seen, u.first_seen),

@@ -35,7 +35,8 @@ const RATE: &str = "5m";
 enum Field {
     CpuQuantile,
     CpuMax,
-    CpuLow,
+    HourlyLow,
+    HourlyHigh,
     CpuMedian,
     MemoryPeak,
     FirstSeen,
@@ -73,7 +74,16 @@ impl Ask {
                 )
             }
             Field::CpuMax => format!("max_over_time(({rate})[{w}:{s}])"),
-            Field::CpuLow => format!("quantile_over_time(0.05, ({rate})[{w}:{s}])"),
+            // Load over the day, not bursts: the hourly rate's quiet and busy ends.
+            Field::HourlyLow | Field::HourlyHigh => {
+                let q = if matches!(field, Field::HourlyLow) {
+                    0.05
+                } else {
+                    0.95
+                };
+                let hourly = format!("sum {by} (rate(container_cpu_usage_seconds_total{c}[1h]))");
+                format!("quantile_over_time({q}, ({hourly})[{w}:{s}])")
+            }
             Field::CpuMedian => format!("quantile_over_time(0.5, ({rate})[{w}:{s}])"),
             Field::MemoryPeak => {
                 format!("max {by} (max_over_time(container_memory_working_set_bytes{c}[{w}]))")
@@ -127,10 +137,11 @@ impl Ask {
     }
 }
 
-const FIELDS: [Field; 10] = [
+const FIELDS: [Field; 11] = [
     Field::CpuQuantile,
     Field::CpuMax,
-    Field::CpuLow,
+    Field::HourlyLow,
+    Field::HourlyHigh,
     Field::CpuMedian,
     Field::MemoryPeak,
     Field::FirstSeen,
@@ -186,7 +197,8 @@ fn set(u: &mut Usage, field: Field, v: f64) {
     match field {
         Field::CpuQuantile => u.cpu_quantile = Some(v),
         Field::CpuMax => u.cpu_max = Some(v),
-        Field::CpuLow => u.cpu_low = Some(v),
+        Field::HourlyLow => u.hourly_low = Some(v),
+        Field::HourlyHigh => u.hourly_high = Some(v),
         Field::CpuMedian => u.cpu_median = Some(v),
         Field::MemoryPeak => u.memory_peak = Some(v),
         Field::FirstSeen => u.first_seen = Some(v),

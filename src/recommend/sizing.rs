@@ -151,7 +151,8 @@ impl Sizing {
         } else {
             Confidence::High
         };
-        let cpu_observed = u.cpu_quantile.map(|c| (c * 1000.0).ceil() as u64);
+        // Rates carry float noise (0.1 cores is 100.00000000000001m): round it off first.
+        let cpu_observed = u.cpu_quantile.map(|c| (c * 1000.0 - 1e-6).ceil() as u64);
         let memory_peak = u.memory_peak.map(|m| m.ceil() as u64);
         let mut proposal = Proposal {
             proposed: current.clone(),

@@ -6,6 +6,7 @@
 pub mod fake_api;
 pub mod fake_llm;
 pub mod fake_registry;
+pub mod prometheus;
 pub mod server;
 pub mod sweep;
 

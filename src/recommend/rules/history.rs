@@ -134,7 +134,7 @@ fn swings(inv: &Inventory, sizing: &Sizing, w: &Workload<'_>, sink: &mut Sink<'_
         let Some(u) = inv.history(w, &c.name) else {
             continue;
         };
-        let (Some(low), Some(high)) = (u.cpu_low, u.cpu_quantile) else {
+        let (Some(low), Some(high)) = (u.hourly_low, u.hourly_high) else {
             continue;
         };
         // Below 100m the swing is noise in absolute terms, whatever its ratio.
@@ -148,11 +148,10 @@ fn swings(inv: &Inventory, sizing: &Sizing, w: &Workload<'_>, sink: &mut Sink<'_
             w.object,
             Some(&c.name),
             format!(
-                "container {}: CPU swings from {} (p5) to {} (p{:.0}) over {} at a fixed {} replicas: a HorizontalPodAutoscaler would follow the load",
+                "container {}: its hourly CPU swings from {} in quiet hours to {} in busy ones (p5 and p95 over {}) at a fixed {} replicas: a HorizontalPodAutoscaler would follow the load",
                 c.name,
                 cpu(low),
                 cpu(high),
-                sizing.strategy.cpu_quantile * 100.0,
                 sizing.history.window_text(),
                 w.replicas_or_one()
             ),
