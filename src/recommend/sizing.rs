@@ -202,8 +202,11 @@ impl Sizing {
     }
 }
 
-/// The four fields, with how each is written and read.
-const FIELDS: [(&str, &str, fn(&Values) -> Option<u64>); 4] = [
+/// Reads one of the four fields.
+type Getter = fn(&Values) -> Option<u64>;
+
+/// The four fields: (list, resource, how to read it).
+const FIELDS: [(&str, &str, Getter); 4] = [
     ("requests", "cpu", |v| v.cpu_request),
     ("limits", "cpu", |v| v.cpu_limit),
     ("requests", "memory", |v| v.memory_request),

@@ -656,7 +656,7 @@ async fn handle(State(inner): State<Shared>, req: Request) -> Response {
             format!("{rest}?{query}")
         };
         let answer =
-            tokio::task::spawn_blocking(move || super::prometheus::get(&upstream, &target))
+            tokio::task::spawn_blocking(move || super::server::http_get(&upstream, &target))
                 .await
                 .expect("forward");
         return match answer {

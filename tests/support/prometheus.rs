@@ -5,7 +5,6 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
@@ -126,7 +125,9 @@ fn start(history: &History, end: i64) -> Prom {
 
 /// A directory of this process under the target's temp dir; those of dead processes go.
 fn work_dir() -> PathBuf {
-    let base = Path::new(env!("CARGO_TARGET_TMPDIR")).join("prometheus");
+    // Cargo sets CARGO_TARGET_TMPDIR for integration tests only (not for examples sharing this).
+    let tmp = option_env!("CARGO_TARGET_TMPDIR").map_or_else(std::env::temp_dir, PathBuf::from);
+    let base = tmp.join("prometheus");
     if let Ok(entries) = std::fs::read_dir(&base) {
         for e in entries.flatten() {
             let pid = e.file_name().to_string_lossy().into_owned();
@@ -174,7 +175,7 @@ fn spawn_for_life(cmd: &mut Command) {
 fn wait_ready(url: &str) {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        if get(url, "/-/ready").is_ok_and(|(code, _)| code == 200) {
+        if super::server::http_get(url, "/-/ready").is_ok_and(|(code, _)| code == 200) {
             return;
         }
         assert!(
@@ -183,27 +184,6 @@ fn wait_ready(url: &str) {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-}
-
-/// A plain HTTP/1.0 GET: (status, body). For the gates in front of the real Prometheus.
-pub fn get(base: &str, path_and_query: &str) -> std::io::Result<(u16, String)> {
-    let host = base.trim_start_matches("http://").trim_end_matches('/');
-    let mut s = std::net::TcpStream::connect(host)?;
-    s.set_read_timeout(Some(Duration::from_secs(30)))?;
-    write!(
-        s,
-        "GET {path_and_query} HTTP/1.0\r\nHost: {host}\r\nConnection: close\r\n\r\n"
-    )?;
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw)?;
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let code = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    Ok((code, body.to_string()))
 }
 
 /// A secured Prometheus: answers 401 unless the request carries `Bearer TOKEN`, then forwards.
@@ -230,10 +210,11 @@ pub fn gate(upstream: &str, token: &'static str) -> Gate {
                 .path_and_query()
                 .map(|p| p.to_string())
                 .unwrap_or_default();
-            let (code, body) = tokio::task::spawn_blocking(move || get(&upstream, &path))
-                .await
-                .unwrap()
-                .unwrap_or((502, String::new()));
+            let (code, body) =
+                tokio::task::spawn_blocking(move || super::server::http_get(&upstream, &path))
+                    .await
+                    .unwrap()
+                    .unwrap_or((502, String::new()));
             (StatusCode::from_u16(code).unwrap(), body)
         }
     });
