@@ -558,6 +558,24 @@ fn the_text_report_says_where_the_numbers_come_from() {
         o.stdout
     );
 
+    // SARIF is for the rules: one clear line, exit 2.
+    let o = w.run(&[
+        "recommend",
+        "--resources",
+        "-o",
+        "sarif",
+        "--prometheus",
+        &prom().url,
+    ]);
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(
+        o.stderr
+            .starts_with("error: --resources writes text, json or yaml")
+            && o.stderr.lines().count() == 1,
+        "{}",
+        o.stderr
+    );
+
     // Without Prometheus: one sample, said so, and nothing sized from it here.
     let o = w.run(&["recommend", "--resources", "--prometheus", "off"]);
     assert_eq!(o.code, 0, "{}", o.stderr);

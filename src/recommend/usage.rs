@@ -126,6 +126,18 @@ pub(super) async fn resources(
     fix: bool,
     out: &mut dyn Write,
 ) -> anyhow::Result<u8> {
+    if inv.live.is_none() {
+        return Err(crate::error::Error::Usage(
+            "--resources sizes running containers: use it on a cluster (or --snapshot), not on -f manifests".into(),
+        )
+        .into());
+    }
+    if matches!(global.output, Output::Sarif | Output::Github) {
+        return Err(crate::error::Error::Usage(
+            "--resources writes text, json or yaml (-o sarif and github are for the rules)".into(),
+        )
+        .into());
+    }
     let rows = rows(inv);
     let report = Report {
         source: &inv.source,
