@@ -100,6 +100,9 @@ fn pods() -> Vec<PodHistory> {
             ..p("api-7c9d8b4f5-b7k4m", daily, |_, _| 150.0 * MI)
         },
         p("worker-6d8f7b9c4-k2lmn", |_| 0.25, |_, _| 180.0 * MI),
+        // 20m of a 500m request: 4% utilization against a 70% target.
+        p("batch-5b6c7d8e9-q4w5e", |_| 0.02, |_, _| 120.0 * MI),
+        p("web-8f9a7b6c5-r2t3y", |_| 0.2, |_, _| 120.0 * MI),
     ]
 }
 
@@ -188,30 +191,49 @@ fn fill(end: i64) -> History {
             );
         }
     }
-    // The worker's autoscaler sat at its maximum all day.
-    let hpa = [
-        ("horizontalpodautoscaler", "worker"),
-        ("instance", "10.244.0.5:8080"),
-        ("job", "kube-state-metrics"),
-        ("namespace", "shop"),
-    ];
+    // The worker's autoscaler sat at its maximum all day, batch's at its minimum, and web's moved
+    // between 2 and 5 of its 10.
     let times: Vec<i64> = (end - 26 * HOUR..=end).step_by(60).collect();
-    let constant = |v: f64| times.iter().map(|t| (*t, v)).collect::<Vec<_>>();
-    h.gauge(
-        "kube_horizontalpodautoscaler_status_current_replicas",
-        &hpa,
-        &constant(4.0),
-    );
-    h.gauge(
-        "kube_horizontalpodautoscaler_spec_max_replicas",
-        &hpa,
-        &constant(4.0),
-    );
-    h.gauge(
-        "kube_horizontalpodautoscaler_spec_min_replicas",
-        &hpa,
-        &constant(2.0),
-    );
+    let hpas: [(&str, fn(i64) -> f64, f64, f64); 3] = [
+        ("worker", |_| 4.0, 2.0, 4.0),
+        ("batch", |_| 1.0, 1.0, 10.0),
+        (
+            "web",
+            |t| {
+                if (8..20).contains(&(t % 86400 / HOUR)) {
+                    5.0
+                } else {
+                    2.0
+                }
+            },
+            2.0,
+            10.0,
+        ),
+    ];
+    for (name, current, min, max) in hpas {
+        let labels = [
+            ("horizontalpodautoscaler", name),
+            ("instance", "10.244.0.5:8080"),
+            ("job", "kube-state-metrics"),
+            ("namespace", "shop"),
+        ];
+        let series = |f: &dyn Fn(i64) -> f64| times.iter().map(|t| (*t, f(*t))).collect::<Vec<_>>();
+        h.gauge(
+            "kube_horizontalpodautoscaler_status_current_replicas",
+            &labels,
+            &series(&current),
+        );
+        h.gauge(
+            "kube_horizontalpodautoscaler_spec_max_replicas",
+            &labels,
+            &series(&|_| max),
+        );
+        h.gauge(
+            "kube_horizontalpodautoscaler_spec_min_replicas",
+            &labels,
+            &series(&|_| min),
+        );
+    }
     h
 }
 
@@ -291,6 +313,24 @@ fn cluster(dir: &Path) {
             ),
         ),
         (
+            "batch",
+            1,
+            "5b6c7d8e9",
+            resources(
+                json!({"cpu": "500m", "memory": "256Mi"}),
+                json!({"memory": "256Mi"}),
+            ),
+        ),
+        (
+            "web",
+            2,
+            "8f9a7b6c5",
+            resources(
+                json!({"cpu": "300m", "memory": "256Mi"}),
+                json!({"memory": "256Mi"}),
+            ),
+        ),
+        (
             "worker",
             4,
             "6d8f7b9c4",
@@ -353,6 +393,8 @@ fn cluster(dir: &Path) {
         ("api", "7c9d8b4f5", "x2x9q"),
         ("api", "7c9d8b4f5", "b7k4m"),
         ("worker", "6d8f7b9c4", "k2lmn"),
+        ("batch", "5b6c7d8e9", "q4w5e"),
+        ("web", "8f9a7b6c5", "r2t3y"),
     ] {
         let res = &deploys.iter().find(|d| d.0 == name).unwrap().3;
         let rs = format!("{name}-{hash}");
@@ -369,12 +411,19 @@ fn cluster(dir: &Path) {
         "apiVersion": "v1", "kind": "Service", "metadata": {"name": "api", "namespace": "shop"},
         "spec": {"selector": {"app": "api"}, "ports": [{"name": "http", "port": 80, "targetPort": 8080}]}
     })];
-    let hpas = vec![json!({
-        "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": {"name": "worker", "namespace": "shop"},
-        "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "worker"}, "minReplicas": 2, "maxReplicas": 4,
-                 "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}}}]},
-        "status": {"currentReplicas": 4, "desiredReplicas": 4}
-    })];
+    let hpa = |name: &str, min: u32, max: u32, now: u32| {
+        json!({
+            "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": {"name": name, "namespace": "shop"},
+            "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name}, "minReplicas": min, "maxReplicas": max,
+                     "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}}}]},
+            "status": {"currentReplicas": now, "desiredReplicas": now}
+        })
+    };
+    let hpas = vec![
+        hpa("worker", 2, 4, 4),
+        hpa("batch", 1, 10, 1),
+        hpa("web", 2, 10, 2),
+    ];
     // The Service the prometheus-operator creates for every Prometheus it runs.
     let operated = vec![json!({
         "apiVersion": "v1", "kind": "Service",
@@ -677,6 +726,24 @@ fn the_rules_read_oom_kills_throttling_swings_and_pinned_autoscalers() {
     assert_eq!(names(&recs(&r, "cpu-throttled")), set(&["throttled"]));
     assert_eq!(names(&recs(&r, "load-swings")), set(&["api"]));
     assert_eq!(names(&recs(&r, "hpa-pinned")), set(&["worker"]));
+    assert_eq!(names(&recs(&r, "hpa-target-far")), set(&["batch"]));
+    assert_eq!(names(&recs(&r, "hpa-range-unused")), set(&["web"]));
+    let far = recs(&r, "hpa-target-far")[0]["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        far.contains("targets 70% CPU, but the median utilization over 24h was 4%"),
+        "{far}"
+    );
+    let unused = recs(&r, "hpa-range-unused")[0]["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        unused.contains("peaked at 5 replicas in 24h; maxReplicas 10"),
+        "{unused}"
+    );
     let sized = names(&recs(&r, "rightsizing"));
     assert!(
         sized.contains("steady") && !sized.contains("young"),
@@ -757,7 +824,7 @@ fn prometheus_is_found_through_the_api_servers_service_proxy() {
         .filter(|j| j.path == "/api/v1/namespaces/monitoring/services/http:prometheus-operated:9090/proxy/api/v1/query")
         .collect();
     // Every question covers the namespace at once: 11 about containers and 4 about autoscalers,
-    // however many pods there are.
+    // however many pods (11) and autoscalers (3) there are.
     assert!(proxied.len() == 15, "{}", proxied.len());
     assert!(
         proxied
