@@ -194,7 +194,8 @@ fn fill(end: i64) -> History {
     // The worker's autoscaler sat at its maximum all day, batch's at its minimum, and web's moved
     // between 2 and 5 of its 10.
     let times: Vec<i64> = (end - 26 * HOUR..=end).step_by(60).collect();
-    let hpas: [(&str, fn(i64) -> f64, f64, f64); 3] = [
+    type Replicas = fn(i64) -> f64;
+    let hpas: [(&str, Replicas, f64, f64); 3] = [
         ("worker", |_| 4.0, 2.0, 4.0),
         ("batch", |_| 1.0, 1.0, 10.0),
         (
