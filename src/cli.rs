@@ -160,6 +160,9 @@ const RECOMMEND_HELP: &str = r#"Examples:
   # The live namespace, with usage from metrics.k8s.io; apply the fixes after a diff
   kubectl ai recommend -n todo-app --fix
 
+  # Requests and limits from 7 days of Prometheus history (found in the cluster, or --prometheus URL)
+  kubectl ai recommend -n todo-app --resources
+
   # Rewrite the manifest files with the fixes instead
   kubectl ai recommend -f k8s/ --fix --write
 

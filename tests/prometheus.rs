@@ -528,7 +528,14 @@ fn resources_come_from_the_history_per_container() {
         "-o",
         "json",
     ]);
-    assert_eq!(r["window"], "24h");
+    assert_eq!(
+        (&r["apiVersion"], &r["kind"], &r["window"]),
+        (
+            &json!("kubectl-ai.io/v1alpha1"),
+            &json!("ResourceSizing"),
+            &json!("24h")
+        )
+    );
     assert_eq!(r["cpuPercentile"], 95.0);
 
     // Steady: a small change, with certainty.

@@ -106,6 +106,8 @@ struct Sample {
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Report<'a> {
+    api_version: &'static str,
+    kind: &'static str,
     source: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     window: Option<String>,
@@ -140,6 +142,8 @@ pub(super) async fn resources(
     }
     let rows = rows(inv);
     let report = Report {
+        api_version: "kubectl-ai.io/v1alpha1",
+        kind: "ResourceSizing",
         source: &inv.source,
         window: inv.sizing.as_ref().map(|s| s.history.window_text()),
         cpu_percentile: inv.sizing.as_ref().map(|s| s.strategy.cpu_quantile * 100.0),

@@ -37,7 +37,9 @@ pub(super) fn check(inv: &Inventory, workloads: &[Workload<'_>], sink: &mut Sink
                 .collect();
             let usage = inv.usage(w, &c.name);
             if !missing.is_empty() {
-                let fixed = usage.map(|(cpu, mem)| {
+                // With a history, rules::history proposes the requests from it.
+                let sample = usage.filter(|_| inv.history(w, &c.name).is_none());
+                let fixed = sample.map(|(cpu, mem)| {
                     let mut requests = serde_json::Map::new();
                     if missing.contains(&"cpu") {
                         requests.insert("cpu".into(), json!(format!("{}m", suggest_cpu(cpu))));
