@@ -48,7 +48,7 @@ pub async fn run(
     } else {
         Vec::new()
     };
-    let history = crate::prometheus::evidence::recent(global, &ctx).await;
+    let history = crate::prometheus::evidence::recent(global, &ctx).await?;
     let grounding = Grounding::new(&ctx, &question, &system, &template)
         .offering(offered)
         .with_history(history);

@@ -112,7 +112,7 @@ async fn diagnose(
     let ctx = collect_context(global).await?;
     let mut findings = analyze::analyze(&ctx);
     // History explains problems; about a pod with no finding it is not one (so the rest is left).
-    let history = prometheus::evidence::recent(global, &ctx).await;
+    let history = prometheus::evidence::recent(global, &ctx).await?;
     prometheus::evidence::attach(&mut findings, history);
     if let Some(t) = &target {
         findings = t.select(&ctx, findings)?;

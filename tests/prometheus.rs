@@ -889,6 +889,25 @@ fn an_unreachable_or_unauthorized_prometheus_is_one_note_and_the_rest_works() {
         o.stderr
     );
 
+    // A setting that cannot work is the user's to fix: one line, exit 2, whatever the command.
+    for cmd in ["recommend", "diagnose"] {
+        let o = w.run(&[
+            cmd,
+            "--prometheus",
+            &gate.url,
+            "--prometheus-token-file",
+            "/nonexistent/token",
+        ]);
+        assert_eq!(o.code, 2, "{cmd}: {}", o.stderr);
+        assert!(
+            o.stderr
+                .starts_with("error: --prometheus-token-file /nonexistent/token: cannot read it")
+                && o.stderr.lines().count() == 1,
+            "{cmd}: {}",
+            o.stderr
+        );
+    }
+
     // With the token (from a file named in the config file) the history is there.
     let token = w.sb.path().join("token");
     std::fs::write(&token, "s3cret\n").unwrap();

@@ -25,19 +25,19 @@ pub(crate) struct Note {
 }
 
 /// The notes for a live context; nothing (silently) without Prometheus, one stderr note when the
-/// Prometheus found or given does not answer.
-pub(crate) async fn recent(global: &Global, ctx: &Context) -> Vec<Note> {
-    let prom = match super::connect(global).await {
-        Ok(Connection::Ready(p)) => p,
-        Ok(Connection::Failed(why)) if global.prometheus.prometheus.is_some() => {
+/// Prometheus found or given does not answer. Only a wrong setting (a bad URL, an unreadable
+/// token file) is an error.
+pub(crate) async fn recent(
+    global: &Global,
+    ctx: &Context,
+) -> Result<Vec<Note>, crate::error::Error> {
+    let prom = match super::connect(global).await? {
+        Connection::Ready(p) => p,
+        Connection::Failed(why) if global.prometheus.prometheus.is_some() => {
             eprintln!("note: {why}; the evidence has no history");
-            return Vec::new();
+            return Ok(Vec::new());
         }
-        Ok(_) => return Vec::new(),
-        Err(e) => {
-            eprintln!("note: {e}; the evidence has no history");
-            return Vec::new();
-        }
+        _ => return Ok(Vec::new()),
     };
     let namespace = match &ctx.scope {
         Scope::Namespace(ns) => Some(ns.clone()),
@@ -55,11 +55,11 @@ pub(crate) async fn recent(global: &Global, ctx: &Context) -> Vec<Note> {
         Ok(h) => h,
         Err(e) => {
             eprintln!("note: {e}; the evidence has no history");
-            return Vec::new();
+            return Ok(Vec::new());
         }
     };
     let growth = growth(&prom, &history).await;
-    notes(&history, &growth)
+    Ok(notes(&history, &growth))
 }
 
 /// Memory of every OOM-killed container, one range query per namespace.

@@ -120,3 +120,15 @@ pub(crate) fn chain(e: &dyn std::error::Error) -> String {
     }
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_ca_file_without_a_certificate_is_a_usage_error() {
+        let e = http_client(Duration::from_secs(1), Some(b"not a certificate\n")).unwrap_err();
+        assert!(e.to_string().starts_with("--prometheus-ca:"), "{e}");
+        assert!(http_client(Duration::from_secs(1), None).is_ok());
+    }
+}
