@@ -602,6 +602,21 @@ fn the_text_report_says_where_the_numbers_come_from() {
         "{}",
         o.stdout
     );
+    // 50m of CPU and 282Mi of memory freed by steady, and the rest: a total the reader can act on.
+    assert!(
+        o.stdout
+            .contains("  saves 50m CPU and 282Mi memory requested over 1 replica\n"),
+        "{}",
+        o.stdout
+    );
+    // api +600m, spiky +700m against 480m, 200m, 50m and 50m freed; 562Mi and 128Mi added against
+    // 282Mi, 236Mi, 166Mi and 118Mi freed.
+    assert!(
+        o.stdout
+            .ends_with("\nIn all: adds 520m CPU and saves 112Mi memory requested.\n"),
+        "{}",
+        o.stdout
+    );
     assert!(
         o.stdout.contains("  cpu request 150m -> 100m\n"),
         "{}",

@@ -265,28 +265,13 @@ impl Proposal {
 
     /// "saves 400m CPU and 282Mi memory requested over 2 replicas" (or "adds").
     pub(crate) fn effect(&self, replicas: i32) -> Option<String> {
-        let (cpu, mem) = self.freed();
         let r = i64::from(replicas.max(1));
-        let part = |v: i64, text: &dyn Fn(u64) -> String, what: &str| {
-            (v != 0).then(|| {
-                let verb = if v > 0 { "saves" } else { "adds" };
-                format!("{verb} {} {what}", text((v * r).unsigned_abs()))
-            })
-        };
-        let parts: Vec<String> = [
-            part(cpu, &|m| quantity_text("cpu", m), "CPU"),
-            part(mem, &|b| quantity_text("memory", b), "memory"),
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
-        (!parts.is_empty()).then(|| {
-            format!(
-                "{} requested over {r} replica{}",
-                parts.join(", "),
-                if r == 1 { "" } else { "s" }
-            )
-        })
+        let (cpu, mem) = self.freed();
+        let text = effect_text(cpu * r, mem * r)?;
+        Some(format!(
+            "{text} requested over {r} replica{}",
+            if r == 1 { "" } else { "s" }
+        ))
     }
 
     /// "confidence high (168h of data)".
@@ -312,6 +297,29 @@ impl Proposal {
             out.push(format!("throttled in {:.0}% of CPU periods", t * 100.0));
         }
         out
+    }
+}
+
+/// "saves 400m CPU and 282Mi memory", "adds 600m CPU and saves 166Mi memory": millicores and
+/// bytes freed (negative: added); `None` when nothing changes.
+pub(crate) fn effect_text(cpu: i64, memory: i64) -> Option<String> {
+    let verb = |v: i64| if v > 0 { "saves" } else { "adds" };
+    let cpu_text = |v: i64| format!("{} CPU", quantity_text("cpu", v.unsigned_abs()));
+    let mem_text = |v: i64| format!("{} memory", quantity_text("memory", v.unsigned_abs()));
+    match (cpu, memory) {
+        (0, 0) => None,
+        (c, 0) => Some(format!("{} {}", verb(c), cpu_text(c))),
+        (0, m) => Some(format!("{} {}", verb(m), mem_text(m))),
+        (c, m) if (c > 0) == (m > 0) => {
+            Some(format!("{} {} and {}", verb(c), cpu_text(c), mem_text(m)))
+        }
+        (c, m) => Some(format!(
+            "{} {} and {} {}",
+            verb(c),
+            cpu_text(c),
+            verb(m),
+            mem_text(m)
+        )),
     }
 }
 

@@ -242,7 +242,13 @@ fn text(report: &Report<'_>, sizing: Option<&Sizing>, out: &mut dyn Write) -> st
     if report.containers.is_empty() {
         return writeln!(out, "\nNo container usage known for this scope.");
     }
+    let (mut cpu, mut memory) = (0, 0);
     for r in &report.containers {
+        if let Some(p) = &r.proposal {
+            let (c, m) = p.freed();
+            cpu += c * i64::from(r.replicas.max(1));
+            memory += m * i64::from(r.replicas.max(1));
+        }
         writeln!(
             out,
             "\n{}/{} -n {} container {}",
@@ -261,6 +267,9 @@ fn text(report: &Report<'_>, sizing: Option<&Sizing>, out: &mut dyn Write) -> st
             )?,
             (None, None) => {}
         }
+    }
+    if let Some(total) = super::sizing::effect_text(cpu, memory) {
+        writeln!(out, "\nIn all: {total} requested.")?;
     }
     Ok(())
 }
