@@ -840,6 +840,18 @@ fn prometheus_is_found_through_the_api_servers_service_proxy() {
         r["source"].as_str().unwrap().contains("Prometheus history"),
         "{r}"
     );
+    // Found by the installs' labels, not by listing every Service of the cluster.
+    let lists: Vec<_> = w
+        .api
+        .journal()
+        .into_iter()
+        .filter(|j| j.path == "/api/v1/services")
+        .collect();
+    assert_eq!(lists.len(), 4, "{lists:?}");
+    assert!(
+        lists.iter().all(|j| j.param("labelSelector").is_some()),
+        "{lists:?}"
+    );
     let proxied: Vec<_> = w
         .api
         .journal()

@@ -22,12 +22,25 @@ impl Found {
     }
 }
 
+/// The labels the known installs put on their Services: asking by label keeps the answer small
+/// on a cluster of thousands of Services.
+const SELECTORS: [&str; 4] = [
+    "app.kubernetes.io/part-of=kube-prometheus-stack",
+    "operated-prometheus=true",
+    "app.kubernetes.io/name=prometheus,app.kubernetes.io/component=server",
+    "app=prometheus,component=server",
+];
+
 /// The best candidate among the cluster's Services, if any.
 pub(crate) async fn find(client: &kube::Client) -> Result<Option<Found>, kube::Error> {
-    let services = Api::<Service>::all(client.clone())
-        .list(&ListParams::default())
-        .await?;
-    Ok(best(&services.items))
+    let api = Api::<Service>::all(client.clone());
+    let lists = futures::future::try_join_all(SELECTORS.map(|s| {
+        let api = api.clone();
+        async move { api.list(&ListParams::default().labels(s)).await }
+    }))
+    .await?;
+    let services: Vec<Service> = lists.into_iter().flat_map(|l| l.items).collect();
+    Ok(best(&services))
 }
 
 /// kube-prometheus-stack's own Service first (it is what its Grafana queries), then the
