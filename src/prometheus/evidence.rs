@@ -46,7 +46,7 @@ pub(crate) async fn recent(
     let ask = queries::Ask {
         namespace,
         window: WINDOW,
-        end: crate::recommend::usage_now(),
+        end: super::now(),
         cpu_quantile: 0.95,
         hpas: false,
         incidents_only: true,
@@ -88,10 +88,7 @@ fn notes(h: &History, growth: &[Series]) -> Vec<Note> {
         if u.oom_kills > 0 {
             parts.push(plural(u.oom_kills, "OOM kill"));
         }
-        if let Some(t) = u
-            .throttled
-            .filter(|t| *t >= crate::recommend::sizing::THROTTLED)
-        {
+        if let Some(t) = u.throttled.filter(|t| *t >= super::history::THROTTLED) {
             parts.push(format!("throttled in {:.0}% of CPU periods", t * 100.0));
         }
         if parts.is_empty() {

@@ -32,6 +32,9 @@ pub(crate) struct Usage {
     pub(crate) pods: usize,
 }
 
+/// Throttled in a quarter of its periods: latency suffers long before the average shows it.
+pub(crate) const THROTTLED: f64 = 0.25;
+
 /// An HPA's replicas over the window (kube-state-metrics).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct HpaHistory {

@@ -106,6 +106,13 @@ fn http_client(timeout: Duration, ca: Option<&[u8]>) -> Result<reqwest::Client, 
         .map_err(|e| Error::Usage(format!("cannot build the Prometheus client: {}", chain(&e))))
 }
 
+/// Unix seconds now: where every window ends.
+pub(crate) fn now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
 /// An error and its sources on one line.
 pub(crate) fn chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();

@@ -14,7 +14,6 @@ pub mod rules;
 pub mod schema;
 pub mod sizing;
 mod usage;
-pub(crate) use usage::now as usage_now;
 mod validate;
 pub mod write;
 

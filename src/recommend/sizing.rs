@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 
-use crate::prometheus::history::{History, Usage};
+use crate::prometheus::history::{History, THROTTLED, Usage};
 
 const MI: u64 = 1024 * 1024;
 
@@ -136,9 +136,6 @@ pub(crate) struct Proposal {
     pub(crate) cpu_observed: Option<u64>,
     pub(crate) memory_peak: Option<u64>,
 }
-
-/// Throttled in a quarter of its periods: latency suffers long before the average shows it.
-pub(crate) const THROTTLED: f64 = 0.25;
 
 impl Sizing {
     pub(crate) fn propose(&self, u: &Usage, current: Values) -> Proposal {

@@ -2,7 +2,6 @@
 //! sample otherwise (said so); and `--resources`, the per-container sizing report.
 
 use std::io::Write;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
@@ -44,7 +43,7 @@ pub(super) async fn attach(
             Scope::AllNamespaces => None,
         },
         window: args.window,
-        end: now(),
+        end: prometheus::now(),
         cpu_quantile: strategy.cpu_quantile,
         hpas: inv.of_kind("HorizontalPodAutoscaler").next().is_some(),
         incidents_only: false,
@@ -71,12 +70,6 @@ pub(super) async fn attach(
         Err(e) => eprintln!("note: {e}; {one_sample}"),
     }
     Ok(())
-}
-
-pub(crate) fn now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 /// One container's row of the `--resources` report.
