@@ -167,6 +167,9 @@ const RECOMMEND_HELP: &str = r#"Examples:
   # The live namespace, with usage from metrics.k8s.io; apply the fixes after a diff
   kubectl ai recommend -n todo-app --fix
 
+  # Requests and limits from 7 days of Prometheus history (found in the cluster, or --prometheus URL)
+  kubectl ai recommend -n todo-app --resources
+
   # Rewrite the manifest files with the fixes instead
   kubectl ai recommend -f k8s/ --fix --write
 
@@ -261,6 +264,9 @@ pub struct RecommendArgs {
     /// Accept an input with no Kubernetes objects (an empty file, only `---`) instead of failing
     #[arg(long)]
     pub allow_empty: bool,
+
+    #[command(flatten)]
+    pub sizing: crate::recommend::sizing::SizingArgs,
 }
 
 const DEPLOY_HELP: &str = r#"Examples:
@@ -500,6 +506,9 @@ pub struct Global {
     /// No colours (also NO_COLOR=1)
     #[arg(long, global = true, env = "KUBECTL_AI_NO_COLOR")]
     pub no_color: bool,
+
+    #[command(flatten)]
+    pub prometheus: crate::prometheus::PrometheusArgs,
 }
 
 /// Durations as kubectl writes them: "30s", "2m", "1h", "500ms", or a bare number of seconds.

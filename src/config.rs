@@ -26,6 +26,7 @@ pub struct FileConfig {
     pub prompt_dir: Option<PathBuf>,
     pub timeout_seconds: Option<u64>,
     pub recommend: Option<RecommendFile>,
+    pub prometheus: Option<crate::prometheus::PrometheusFile>,
 }
 
 /// The `recommend:` section.

@@ -28,6 +28,9 @@ pub(crate) struct Session {
     pub(crate) request_timeout: Duration,
     pub(crate) plan: PlanSettings,
     pub(crate) llm: LlmOptions,
+    /// `--prometheus` and its token and CA; resolved against env and file by
+    /// [`Session::prometheus_settings`].
+    pub(crate) prometheus: crate::prometheus::PrometheusArgs,
 }
 
 /// How far a plan may go on its own (the flags every plan-producing command shares).
@@ -64,6 +67,7 @@ impl Session {
             request_timeout: cli.global.request_timeout,
             plan: plan_settings(&cli.plan),
             llm: llm_options(&cli.llm),
+            prometheus: cli.global.prometheus.clone(),
         }
     }
 
@@ -121,6 +125,14 @@ impl Session {
     pub(crate) fn llm_settings(&self) -> Result<LlmSettings, Error> {
         let file = self.config_file()?;
         Ok(config::resolve(&self.llm.flags, file, &env))
+    }
+
+    /// Where Prometheus is and how to reach it: flags over environment over config file.
+    pub(crate) fn prometheus_settings(
+        &self,
+    ) -> Result<crate::prometheus::settings::Settings, Error> {
+        let file = self.config_file()?;
+        crate::prometheus::settings::resolve(&self.prometheus, file.prometheus, &env)
     }
 
     /// The config file (`$KUBECTL_AI_CONFIG`, else the XDG path); empty when there is none.

@@ -420,7 +420,7 @@ fn rule_file(dir: &std::path::Path, keep_annotations: bool) -> PathBuf {
 }
 
 fn promtool(args: &[&std::ffi::OsStr]) -> String {
-    let out = Command::new("promtool")
+    let out = Command::new(crate::support::tool("promtool"))
         .args(args)
         .output()
         .expect("promtool (Debian's prometheus package, installed by .ci/install-tools)");

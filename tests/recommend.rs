@@ -48,7 +48,17 @@ fn names_in(file: &Path) -> Vec<String> {
 }
 
 /// Rules that need a cluster: usage from metrics.k8s.io or pod states.
-const LIVE_RULES: &[&str] = &["limit-below-usage", "memory-limit-oom", "rightsizing"];
+const LIVE_RULES: &[&str] = &[
+    "limit-below-usage",
+    "memory-limit-oom",
+    "rightsizing",
+    "oom-kills-seen",
+    "cpu-throttled",
+    "load-swings",
+    "hpa-pinned",
+    "hpa-range-unused",
+    "hpa-target-far",
+];
 
 #[test]
 fn every_manifest_rule_fails_its_bad_fixture_and_passes_its_good_one() {

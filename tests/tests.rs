@@ -15,6 +15,7 @@ mod live;
 mod manifests;
 mod mcp;
 mod plan;
+mod prometheus;
 mod quality;
 mod recommend;
 mod release;

@@ -49,7 +49,10 @@ pub(crate) async fn run(
     } else {
         Vec::new()
     };
-    let grounding = Grounding::new(&ctx, &question, &system, &template).offering(offered);
+    let history = crate::prometheus::evidence::recent(session, &ctx).await?;
+    let grounding = Grounding::new(&ctx, &question, &system, &template)
+        .offering(offered)
+        .with_history(history);
     let relevant = grounding.relevant.clone();
     let (mut prompt, mut redactor) = grounding.prompt(settings.max_context_tokens)?;
 

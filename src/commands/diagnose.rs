@@ -26,7 +26,7 @@ pub(crate) async fn run(
     }
     let target = args.target.as_deref().map(Target::parse).transpose()?;
     let ctx = session.collect().await?;
-    let findings = examine(&ctx, target.as_ref())?;
+    let findings = examine(session, &ctx, target.as_ref()).await?;
     let report = Report::new(&ctx, target.as_ref().map(ToString::to_string), &findings);
     match session.output {
         // Only `recommend` writes SARIF and annotations; the dispatcher refuses them elsewhere.
@@ -45,8 +45,15 @@ pub(crate) async fn run(
 
 /// The findings, narrowed to the target when there is one: what `diagnose` prints and `--fix`
 /// plans from.
-fn examine(ctx: &Context, target: Option<&Target>) -> anyhow::Result<Vec<Finding>> {
-    let findings = analyze::analyze(ctx);
+async fn examine(
+    session: &Session,
+    ctx: &Context,
+    target: Option<&Target>,
+) -> anyhow::Result<Vec<Finding>> {
+    let mut findings = analyze::analyze(ctx);
+    // History explains problems; about a pod with no finding it is not one (so the rest is left).
+    let history = crate::prometheus::evidence::recent(session, ctx).await?;
+    crate::prometheus::evidence::attach(&mut findings, history);
     Ok(match target {
         Some(t) => t.select(ctx, findings)?,
         None => findings,
@@ -58,7 +65,7 @@ async fn fix(session: &Session, args: &DiagnoseArgs, out: &mut dyn Write) -> any
     let (cluster, scope) = session.live_cluster("--fix").await?;
     let ctx = collect_live(session, &cluster, &scope).await?;
     let target = args.target.as_deref().map(Target::parse).transpose()?;
-    let findings = examine(&ctx, target.as_ref())?;
+    let findings = examine(session, &ctx, target.as_ref()).await?;
     let actions = plan::fixes::for_findings(&ctx, &findings);
     if session.output == Output::Text {
         Report::new(&ctx, args.target.clone(), &findings).text(out, &session.palette)?;

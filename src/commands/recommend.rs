@@ -14,7 +14,7 @@ use crate::recommend::inventory::{self, Inventory};
 use crate::recommend::policy::{self, Policy};
 use crate::recommend::rules::{self, Recommendation, RuleId};
 use crate::recommend::{
-    EXPLAIN_PROMPT, IGNORE_ANNOTATION, Outcome, output, schema, validate, write,
+    EXPLAIN_PROMPT, IGNORE_ANNOTATION, Outcome, output, plan_of, schema, usage, validate, write,
 };
 use crate::render::Output;
 use crate::session::Session;
@@ -53,7 +53,9 @@ pub(crate) async fn run(
     let suppress = Suppressions::parse(&ignore)?;
     let mut found = Vec::new();
     let inv = if args.files.is_empty() {
-        inventory::from_context(session.collect().await?)
+        let mut inv = inventory::from_context(session.collect().await?);
+        usage::attach(session, &args.sizing, &mut inv).await?;
+        inv
     } else {
         let ns = session.scope.namespace.as_deref().unwrap_or("default");
         let mut inv = inventory::from_manifests(&args.files, ns)?;
@@ -77,6 +79,11 @@ pub(crate) async fn run(
         fail_on: args.fail_on,
         explanation: None,
     };
+
+    if args.sizing.resources {
+        let recs = &outcome.recommendations;
+        return usage::resources(session, &inv, recs, args.fix, out).await;
+    }
 
     if args.fix && stdin {
         // The fixed manifests are the output; the report would corrupt them.
@@ -175,36 +182,6 @@ async fn validated(
         );
     }
     Ok(v.findings)
-}
-
-/// One action per object: the fixes for the same object merged into one apply, so the diff shows
-/// the object's whole change once and it is applied (and undone) as a unit.
-fn plan_of(recs: &[Recommendation]) -> Vec<crate::plan::Action> {
-    let mut actions: Vec<crate::plan::Action> = Vec::new();
-    for r in recs {
-        let Some(fix) = &r.fix else { continue };
-        let why = format!("[{}] {}", r.rule, r.message);
-        let same = |a: &&mut crate::plan::Action| {
-            let target = fix.patch.get("kind").and_then(|k| k.as_str())
-                == Some(a.target.kind.as_str())
-                && fix.patch.pointer("/metadata/name").and_then(|n| n.as_str())
-                    == Some(a.target.name.as_str());
-            target && matches!(a.change, crate::plan::Change::Apply(_))
-        };
-        if let Some(existing) = actions.iter_mut().find(same) {
-            if let crate::plan::Change::Apply(v) = &mut existing.change {
-                write::merge(v, &fix.patch);
-            }
-            existing.summary = format!("{}; {}", existing.summary, fix.summary);
-            existing.why = format!("{}; {why}", existing.why);
-            continue;
-        }
-        if let Some(mut a) = crate::plan::Action::apply_manifest(fix.patch.clone(), why) {
-            a.summary = fix.summary.clone();
-            actions.push(a);
-        }
-    }
-    actions
 }
 
 fn threshold_code(outcome: &Outcome) -> u8 {

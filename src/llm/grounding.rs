@@ -20,6 +20,8 @@ pub struct Grounding<'a> {
     pub relevant: Vec<Finding>,
     /// The tools offered beside the prompt: part of its budget.
     tools: Vec<async_openai::types::chat::ChatCompletionTools>,
+    /// Prometheus history that no finding took as evidence.
+    history: Vec<crate::prometheus::evidence::Note>,
 }
 
 impl<'a> Grounding<'a> {
@@ -49,10 +51,20 @@ impl<'a> Grounding<'a> {
             header,
             relevant,
             tools: Vec::new(),
+            history: Vec::new(),
         }
     }
 
     /// The tools to offer with the prompt; their definitions count against its budget.
+    /// Adds the Prometheus history: evidence of the findings about its pods, items of its own
+    /// otherwise; both count against the budget like everything else.
+    pub(crate) fn with_history(mut self, notes: Vec<crate::prometheus::evidence::Note>) -> Self {
+        use crate::prometheus::evidence::attach;
+        attach(&mut self.relevant, notes.clone());
+        self.history = attach(&mut self.findings, notes);
+        self
+    }
+
     pub fn offering(mut self, tools: Vec<async_openai::types::chat::ChatCompletionTools>) -> Self {
         self.tools = tools;
         self
@@ -62,7 +74,8 @@ impl<'a> Grounding<'a> {
     /// placeholders it uses.
     pub fn prompt(&self, budget: usize) -> Result<(Prompt, Redactor), Error> {
         let mut redactor = Redactor::new();
-        let items = prompt::items(self.ctx, &self.findings, &self.named);
+        let mut items = prompt::items(self.ctx, &self.findings, &self.named);
+        items.extend(prompt::history_items(self.ctx, &self.named, &self.history));
         let p = prompt::build(
             &self.system,
             &self.header,

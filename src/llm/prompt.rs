@@ -246,6 +246,36 @@ pub fn is_about(ctx: &Context, named: &BTreeSet<ObjectRef>, f: &Finding) -> bool
     concerns(ctx, named, &f.object, &f.pods)
 }
 
+/// Prometheus history no finding took (a throttled pod that is not failing), ranked just above
+/// the pods it is about.
+pub(crate) fn history_items(
+    ctx: &Context,
+    named: &BTreeSet<ObjectRef>,
+    notes: &[crate::prometheus::evidence::Note],
+) -> Vec<Item> {
+    notes
+        .iter()
+        .map(|n| {
+            let pod = ctx.pods.iter().find(|p| {
+                p.metadata.name.as_deref() == Some(n.pod.as_str())
+                    && p.metadata.namespace.as_deref() == Some(n.namespace.as_str())
+            });
+            let owner = pod.map_or_else(
+                || ObjectRef::new("Pod", Some(&n.namespace), &n.pod),
+                |p| ctx.owner_of(p),
+            );
+            let relevant = concerns(ctx, named, &owner, std::slice::from_ref(&n.pod));
+            Item {
+                rank: if relevant { 150 } else { 550 },
+                text: format!(
+                    "HISTORY pod {} -n {} (owner {owner}): {}",
+                    n.pod, n.namespace, n.text
+                ),
+            }
+        })
+        .collect()
+}
+
 /// Findings and raw evidence as ranked items; things about `named` objects rank first.
 pub fn items(ctx: &Context, findings: &[Finding], named: &BTreeSet<ObjectRef>) -> Vec<Item> {
     let about = |obj: &ObjectRef, pods: &[String]| concerns(ctx, named, obj, pods);

@@ -184,6 +184,8 @@ pub struct Inventory {
     pub kubernetes_minor: Option<u32>,
     /// Built on first use, after which the objects do not change.
     pub(crate) index: OnceLock<Index>,
+    /// Usage history from Prometheus and the strategy that sizes from it; `None` without one.
+    pub(crate) sizing: Option<super::sizing::Sizing>,
 }
 
 /// Lookups the cross-object rules make for every workload, answered without scanning every
@@ -405,6 +407,29 @@ impl Inventory {
         out
     }
 
+    /// One container's history across a workload's pods (today's and those a rollout replaced).
+    pub(crate) fn history(
+        &self,
+        w: &Workload<'_>,
+        container: &str,
+    ) -> Option<crate::prometheus::history::Usage> {
+        let sizing = self.sizing.as_ref()?;
+        let current: Vec<String> = self
+            .live
+            .iter()
+            .flat_map(|ctx| {
+                ctx.pods
+                    .iter()
+                    .filter(|p| ctx.owner_of(p) == w.object.oref)
+                    .filter_map(|p| p.metadata.name.clone())
+            })
+            .collect();
+        let o = w.object;
+        sizing
+            .history
+            .of_workload(o.namespace(), o.kind(), &o.oref.name, &current, container)
+    }
+
     /// The highest usage metrics.k8s.io reported for one container across a workload's pods, as
     /// (millicores, bytes); `None` without a live cluster or without metrics.
     pub fn usage(&self, w: &Workload<'_>, container: &str) -> Option<(u64, u64)> {
@@ -510,6 +535,7 @@ pub fn from_manifests(paths: &[PathBuf], default_namespace: &str) -> Result<Inve
         files,
         kubernetes_minor: None,
         index: OnceLock::new(),
+        sizing: None,
     })
 }
 
@@ -527,6 +553,7 @@ pub(crate) fn from_text(
         files: vec![(name.to_string(), text.to_string())],
         kubernetes_minor: None,
         index: OnceLock::new(),
+        sizing: None,
     })
 }
 
@@ -731,6 +758,7 @@ pub fn from_context(ctx: Context) -> Inventory {
         files: vec![],
         kubernetes_minor: None,
         index: OnceLock::new(),
+        sizing: None,
     }
 }
 

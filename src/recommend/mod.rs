@@ -12,6 +12,8 @@ pub mod output;
 pub mod policy;
 pub mod rules;
 pub mod schema;
+pub(crate) mod sizing;
+pub(crate) mod usage;
 pub(crate) mod validate;
 pub mod write;
 
@@ -66,4 +68,34 @@ impl Outcome {
         };
         self.recommendations.iter().any(|r| r.severity >= threshold)
     }
+}
+
+/// One action per object: the fixes for the same object merged into one apply, so the diff shows
+/// the object's whole change once and it is applied (and undone) as a unit.
+pub(crate) fn plan_of(recs: &[Recommendation]) -> Vec<crate::plan::Action> {
+    let mut actions: Vec<crate::plan::Action> = Vec::new();
+    for r in recs {
+        let Some(fix) = &r.fix else { continue };
+        let why = format!("[{}] {}", r.rule, r.message);
+        let same = |a: &&mut crate::plan::Action| {
+            let target = fix.patch.get("kind").and_then(|k| k.as_str())
+                == Some(a.target.kind.as_str())
+                && fix.patch.pointer("/metadata/name").and_then(|n| n.as_str())
+                    == Some(a.target.name.as_str());
+            target && matches!(a.change, crate::plan::Change::Apply(_))
+        };
+        if let Some(existing) = actions.iter_mut().find(same) {
+            if let crate::plan::Change::Apply(v) = &mut existing.change {
+                write::merge(v, &fix.patch);
+            }
+            existing.summary = format!("{}; {}", existing.summary, fix.summary);
+            existing.why = format!("{}; {why}", existing.why);
+            continue;
+        }
+        if let Some(mut a) = crate::plan::Action::apply_manifest(fix.patch.clone(), why) {
+            a.summary = fix.summary.clone();
+            actions.push(a);
+        }
+    }
+    actions
 }

@@ -154,6 +154,8 @@ struct Inner {
     resource_version: AtomicU64,
     requests: AtomicUsize,
     port: AtomicU64,
+    /// Services whose proxy forwards to a real server: (namespace, name) -> base URL.
+    upstreams: Mutex<HashMap<(String, String), String>>,
 }
 
 /// A running fake API server; stops when dropped.
@@ -207,6 +209,7 @@ impl FakeApi {
             resource_version: AtomicU64::new(10_000),
             requests: AtomicUsize::new(0),
             port: AtomicU64::new(0),
+            upstreams: Mutex::new(HashMap::new()),
         });
         let app = axum::Router::new()
             .fallback(handle)
@@ -226,6 +229,14 @@ impl FakeApi {
     /// `kinds::CUSTOM`, the ones kubectl-ai applies), with discovery, as the API server does.
     pub fn install_crds(&self, crds: Vec<Value>) {
         self.inner.crds.lock().unwrap().extend(crds);
+    }
+
+    /// Makes the service proxy of `namespace/service` forward to a real server (a Prometheus).
+    pub fn proxy_to(&self, namespace: &str, service: &str, upstream: &str) {
+        self.inner.upstreams.lock().unwrap().insert(
+            (namespace.to_string(), service.to_string()),
+            upstream.to_string(),
+        );
     }
 
     /// Adds this much delay to every request, as a slow or distant API server would.
@@ -647,6 +658,25 @@ async fn handle(State(inner): State<Shared>, req: Request) -> Response {
             );
         }
     }
+    if let Some((upstream, rest)) = upstream_for(&inner, &path) {
+        let target = if query.is_empty() {
+            rest
+        } else {
+            format!("{rest}?{query}")
+        };
+        let answer =
+            tokio::task::spawn_blocking(move || super::server::http_get(&upstream, &target))
+                .await
+                .expect("forward");
+        return match answer {
+            Ok((code, body)) => (StatusCode::from_u16(code).unwrap(), body).into_response(),
+            Err(e) => status(
+                503,
+                "ServiceUnavailable",
+                format!("error trying to reach service: {e}"),
+            ),
+        };
+    }
     let params = query_pairs(&query);
     route(
         &inner,
@@ -657,6 +687,22 @@ async fn handle(State(inner): State<Shared>, req: Request) -> Response {
         &content_type,
         &body,
     )
+}
+
+/// `/api/v1/namespaces/NS/services/[http:]NAME[:PORT]/proxy/REST` of a forwarded Service:
+/// (upstream base URL, `/REST`).
+fn upstream_for(inner: &Inner, path: &str) -> Option<(String, String)> {
+    let rest = path.strip_prefix("/api/v1/namespaces/")?;
+    let (ns, rest) = rest.split_once("/services/")?;
+    let (service, rest) = rest.split_once("/proxy")?;
+    let service = service
+        .strip_prefix("http:")
+        .or_else(|| service.strip_prefix("https:"))
+        .unwrap_or(service);
+    let name = service.split(':').next()?;
+    let upstreams = inner.upstreams.lock().unwrap();
+    let upstream = upstreams.get(&(ns.to_string(), name.to_string()))?;
+    Some((upstream.clone(), rest.to_string()))
 }
 
 fn reason(code: u16) -> &'static str {

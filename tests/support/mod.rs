@@ -38,6 +38,7 @@
 pub mod fake_api;
 pub mod fake_llm;
 pub mod fake_registry;
+pub mod prometheus;
 pub mod run;
 pub mod server;
 pub mod sweep;

@@ -53,3 +53,25 @@ impl Drop for Server {
         }
     }
 }
+
+/// A plain HTTP/1.0 GET: (status, body). For servers that stand in front of a real one.
+pub fn http_get(base: &str, path_and_query: &str) -> std::io::Result<(u16, String)> {
+    let host = base.trim_start_matches("http://").trim_end_matches('/');
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(host)?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(30)))?;
+    write!(
+        s,
+        "GET {path_and_query} HTTP/1.0\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw)?;
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let code = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    Ok((code, body.to_string()))
+}

@@ -7,6 +7,8 @@
 mod apis;
 pub(crate) use apis::retirement;
 mod hardening;
+mod history;
+pub(crate) use history::proposal as history_proposal;
 mod networking;
 mod rbac;
 mod reliability;
@@ -151,6 +153,12 @@ rules! {
     MemoryLimitOom = "memory-limit-oom", E, Resources, enabled true:
         "A container was OOM-killed at its memory limit",
         "The kernel killed the container for exceeding its memory limit. Raise the limit (the fix keeps 50% headroom over the larger of the limit and observed usage).";
+    OomKillsSeen = "oom-kills-seen", W, Resources, enabled true:
+        "A container was OOM-killed in the Prometheus history",
+        "The kernel killed the container for exceeding its memory limit during the history window (container_oom_events_total, or kube-state-metrics' last terminated reason). The fix sizes memory from the peak, with 50% headroom over the limit it was killed at.";
+    CpuThrottled = "cpu-throttled", W, Resources, enabled true:
+        "A container was CPU-throttled in a quarter of its periods or more",
+        "Throttling (container_cpu_cfs_throttled_periods_total over container_cpu_cfs_periods_total) stalls the container for the rest of each 100ms period once it spends its quota: latency suffers while average usage looks fine. Raise the CPU limit (the fix doubles it, or sets 120% of the peak), or drop it.";
     HpaMissing = "hpa-missing", I, Scaling, enabled true:
         "A replicated workload behind a Service has no HorizontalPodAutoscaler",
         "A fixed replica count cannot follow load. Add an HPA on CPU utilization (the workload needs CPU requests).";
@@ -165,7 +173,19 @@ rules! {
         "The HPA's scaleTargetRef names no workload among the inputs; it does nothing. Fix the name or kind.";
     Rightsizing = "rightsizing", I, Scaling, enabled true:
         "Requests are far from observed usage",
-        "Requests far above usage waste capacity; below usage they overcommit the node. The suggestion is from one metrics.k8s.io sample, weaker than a history: check it against your monitoring.";
+        "Requests far above usage waste capacity; below usage they overcommit the node. With Prometheus the suggestion comes from its history (CPU at a percentile of the rate, memory at the peak plus headroom; see --resources); without it, from one metrics.k8s.io sample, which a pod that idles now and spikes later makes wrong.";
+    LoadSwings = "load-swings", I, Scaling, enabled true:
+        "A workload's CPU swings widely at a fixed replica count",
+        "When busy hours use several times the CPU of quiet ones, fixed replicas are either idle or short. A HorizontalPodAutoscaler on CPU utilization follows the load (needs Prometheus history).";
+    HpaPinned = "hpa-pinned", W, Scaling, enabled true:
+        "An HPA sat at maxReplicas for most of the history window",
+        "An autoscaler held at its maximum cannot add the capacity the load asks for: requests queue or time out. Raise maxReplicas, or give the pods more CPU (needs Prometheus with kube-state-metrics).";
+    HpaRangeUnused = "hpa-range-unused", I, Scaling, enabled true:
+        "An HPA never reached maxReplicas in the history window",
+        "A range the load never uses is harmless but says the bounds were guessed: a maxReplicas never approached, or an HPA that never left minReplicas, may not fit the workload (needs Prometheus with kube-state-metrics).";
+    HpaTargetFar = "hpa-target-far", I, Scaling, enabled true:
+        "An HPA's utilization target sits far from the utilization it sees",
+        "An HPA held at minReplicas while utilization stays under half its target never scales; its minReplicas or the CPU requests are higher than the load needs (needs Prometheus history).";
     RunAsNonRootMissing = "run-as-non-root-missing", W, Security, enabled true:
         "A container may run as root",
         "Set securityContext.runAsNonRoot: true (and a non-zero runAsUser) so a compromised process is not root in the container.";
@@ -377,6 +397,7 @@ pub fn check_all(inv: &Inventory) -> Vec<Recommendation> {
         reliability::check(inv, &workloads, &mut sink);
         resources::check(inv, &workloads, &mut sink);
         scaling::check(inv, &workloads, &mut sink);
+        history::check(inv, &workloads, &mut sink);
         security::check(inv, &workloads, &mut sink);
         hardening::check(&workloads, &mut sink);
         rbac::check(inv, &workloads, &mut sink);

@@ -36,7 +36,9 @@ pub(super) fn check(inv: &Inventory, workloads: &[Workload<'_>], sink: &mut Sink
                 .collect();
             let usage = inv.usage(w, &c.name);
             if !missing.is_empty() {
-                let fixed = usage.map(|(cpu, mem)| {
+                // With a history, rules::history proposes the requests from it.
+                let sample = usage.filter(|_| inv.history(w, &c.name).is_none());
+                let fixed = sample.map(|(cpu, mem)| {
                     let mut requests = serde_json::Map::new();
                     if missing.contains(&"cpu") {
                         requests.insert("cpu".into(), json!(format!("{}m", cpu_for_usage(cpu))));
@@ -90,7 +92,7 @@ pub(super) fn check(inv: &Inventory, workloads: &[Workload<'_>], sink: &mut Sink
                     None,
                 );
             }
-            if let Some((cpu, mem)) = usage {
+            if let Some((cpu, mem)) = usage.filter(|_| inv.history(w, &c.name).is_none()) {
                 let mem_limit = limit("memory").and_then(|q| quantity::bytes(&q));
                 let cpu_limit = limit("cpu").and_then(|q| quantity::millicores(&q));
                 // An OOM kill already says the memory limit is too low, with its own fix.
@@ -134,6 +136,10 @@ pub(super) fn check(inv: &Inventory, workloads: &[Workload<'_>], sink: &mut Sink
 fn oom(inv: &Inventory, w: &Workload<'_>, sink: &mut Sink<'_>) -> Option<String> {
     let ctx = inv.live.as_ref()?;
     let (container, limit, usage) = crate::analyze::pods::oom_facts(ctx, &w.object.oref)?;
+    // The history counts the kills and sizes from the peak (oom-kills-seen).
+    if inv.history(w, &container).is_some_and(|u| u.oom_kills > 0) {
+        return Some(container);
+    }
     let new = crate::sizing::memory_limit_after_oom(limit, usage);
     sink.add(
         RuleId::MemoryLimitOom,

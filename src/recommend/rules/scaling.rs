@@ -179,7 +179,11 @@ fn missing_hpa(inv: &Inventory, w: &Workload<'_>, sink: &mut Sink<'_>) {
 
 fn rightsizing(inv: &Inventory, w: &Workload<'_>, sink: &mut Sink<'_>) {
     for c in containers(w) {
-        let Some((cpu, mem)) = inv.usage(w, &c.name) else {
+        // A history sizes the container (rules::history); one sample would only contradict it.
+        let Some((cpu, mem)) = inv
+            .usage(w, &c.name)
+            .filter(|_| inv.history(w, &c.name).is_none())
+        else {
             continue;
         };
         let requests = c.resources.as_ref().and_then(|r| r.requests.as_ref());
