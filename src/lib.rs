@@ -48,7 +48,7 @@ pub mod testing {
     pub use crate::llm::tokens::count as count_tokens;
     pub use crate::llm::{Grounding, tools};
     pub use crate::plan::diff::clean;
-    pub use crate::quantity::{bytes as quantity_bytes, millicores};
     pub use crate::plan::proposal::schema as proposal_schema;
     pub use crate::plan::{apply_rank, kind_named};
+    pub use crate::quantity::{bytes as quantity_bytes, millicores};
 }

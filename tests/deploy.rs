@@ -1286,7 +1286,10 @@ fn monitoring_is_on_where_the_operators_crds_are_served_and_off_with_a_note_else
                              "replicas": 1, "retention": "10d", "serviceAccountName": "kube-prometheus-stack-prometheus",
                              "image": "quay.io/prometheus/prometheus:v3.5.0", "version": "v3.5.0"}})],
     );
-    let r = sb.against(&api, "default").args(&["deploy", "todo-app", "--yes", "--timeout", "20s"]).run();
+    let r = sb
+        .against(&api, "default")
+        .args(["deploy", "todo-app", "--yes", "--timeout", "20s"])
+        .run();
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert!(
         r.stdout
@@ -1343,7 +1346,10 @@ fn monitoring_is_on_where_the_operators_crds_are_served_and_off_with_a_note_else
 
     // Without the CRDs: one line says so, and nothing monitoring-related is planned or written.
     let plain = cluster(false);
-    let r = sb.against(&plain, "default").args(&["deploy", "todo-app", "--yes", "--timeout", "0"]).run();
+    let r = sb
+        .against(&plain, "default")
+        .args(["deploy", "todo-app", "--yes", "--timeout", "0"])
+        .run();
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     let notes: Vec<&str> = r
         .stdout
@@ -1372,13 +1378,16 @@ fn monitoring_is_on_where_the_operators_crds_are_served_and_off_with_a_note_else
     );
 
     // Asked for where it cannot work: said, with the fix, and the user's word stands.
-    let r = sb.against(&plain, "default").args(&[
+    let r = sb
+        .against(&plain, "default")
+        .args([
             "deploy",
             "todo-app",
             "--dry-run",
             "--set",
             "monitoring.enabled=true",
-        ]).run();
+        ])
+        .run();
     assert!(
         r.stdout.contains("monitoring.enabled is set, but this cluster does not serve the prometheus-operator's CRDs"),
         "{}",
@@ -1386,7 +1395,10 @@ fn monitoring_is_on_where_the_operators_crds_are_served_and_off_with_a_note_else
     );
 
     // undeploy removes the monitoring too.
-    let r = sb.against(&api, "default").args(&["undeploy", "todo-app", "--yes"]).run();
+    let r = sb
+        .against(&api, "default")
+        .args(["undeploy", "todo-app", "--yes"])
+        .run();
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     for o in &wanted {
         let kind = kubectl_ai::testing::kind_named(o["kind"].as_str().unwrap()).unwrap();

@@ -6,8 +6,8 @@
 use std::process::Command;
 
 use base64::Engine as _;
-use kubectl_ai::testing::kinds;
 use kubectl_ai::testing::count_tokens;
+use kubectl_ai::testing::kinds;
 use serde_json::{Value, json};
 
 use crate::support::fake_api::FakeApi;
@@ -141,9 +141,8 @@ fn drive(sb: &Sandbox, api: &FakeApi) -> Value {
         "the MCP client failed: {}\nserver stderr:\n{stderr}",
         out.stderr
     );
-    serde_json::from_str(&out.stdout).unwrap_or_else(|e| {
-        panic!("the client's report is not JSON ({e}): {}", out.stdout)
-    })
+    serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("the client's report is not JSON ({e}): {}", out.stdout))
 }
 
 /// Every tool result in the report, by where it was seen.
@@ -446,11 +445,7 @@ fn an_mcp_client_reads_bounded_redacted_evidence_and_applies_only_proposed_plans
         .against(&api, "todo-app")
         .args(["undo", history_id, "--yes", "--timeout", "0"])
         .run();
-    assert!(
-        out.code == 0,
-        "{}",
-        out.stderr.as_str()
-    );
+    assert!(out.code == 0, "{}", out.stderr.as_str());
     assert_eq!(backend()["spec"]["replicas"], 2);
 
     // Streamable HTTP: a bearer token is required when one is set, and then it serves the same.
@@ -470,10 +465,7 @@ fn an_mcp_client_reads_bounded_redacted_evidence_and_applies_only_proposed_plans
 #[test]
 fn http_beyond_loopback_needs_a_token() {
     let sb = Sandbox::new();
-    let out = sb
-        .kubectl_ai()
-        .args(["mcp", "--http", "0.0.0.0:0"])
-        .run();
+    let out = sb.kubectl_ai().args(["mcp", "--http", "0.0.0.0:0"]).run();
     assert_eq!(out.code, 2);
     let stderr = out.stderr.as_str();
     assert!(

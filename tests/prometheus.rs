@@ -948,12 +948,11 @@ fn an_unreachable_or_unauthorized_prometheus_is_one_note_and_the_rest_works() {
         ),
     )
     .unwrap();
-    let o = w
-        .sb
-        .against(&w.api, "shop")
-        .env("KUBECTL_AI_CONFIG", &config)
-        .args(["recommend", "--resources", "--history", "1d", "-o", "json"])
-        .run();
+    let o =
+        w.sb.against(&w.api, "shop")
+            .env("KUBECTL_AI_CONFIG", &config)
+            .args(["recommend", "--resources", "--history", "1d", "-o", "json"])
+            .run();
     assert_eq!(o.code, 0, "{}", o.stderr);
     let r: Value = serde_json::from_str(&o.stdout).unwrap();
     assert_eq!(row(&r, "steady")["basis"], "prometheus", "{}", o.stderr);

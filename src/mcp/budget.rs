@@ -8,8 +8,8 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::llm::tokens::count as count_tokens;
 use crate::llm::redact::Redactor;
+use crate::llm::tokens::count as count_tokens;
 
 /// What the `omitted` note and the budget fields cost at most, reserved up front.
 const NOTE_RESERVE: usize = 80;

@@ -11,11 +11,11 @@ use serde_json::Value;
 use crate::analyze::Finding;
 use crate::cluster::live::Cluster;
 use crate::cluster::{self, ScopeRequest, Source};
-use crate::session::Session;
 use crate::context::{Context, ObjectRef, Scope};
 use crate::error::{Error, kube_detail};
 use crate::plan::{Action, Plan, proposal, staged};
 use crate::recommend::{inventory, policy::Policy, rules::Recommendation};
+use crate::session::Session;
 use crate::target::Target;
 
 /// Which namespaces a tool reads: its own arguments, else the server's flags.
@@ -160,7 +160,7 @@ pub(super) async fn log(
         let ctx = context(session, reach).await?;
         return snapshot_log(&ctx, pod, container, previous, tail);
     };
-    let cluster = Cluster::connect(&opts).await?;
+    let cluster = Cluster::connect(opts).await?;
     let ns = reach
         .request(session)
         .namespace
@@ -243,7 +243,11 @@ pub(super) async fn actions(
     arguments: &Value,
 ) -> Result<Vec<Action>, Error> {
     let ctx = cluster
-        .collect(scope.clone(), cluster::logs::Tail::NONE, session.limits.chunk_size)
+        .collect(
+            scope.clone(),
+            cluster::logs::Tail::NONE,
+            session.limits.chunk_size,
+        )
         .await?;
     let findings = crate::analyze::analyze(&ctx);
     let reason = arguments["reason"].as_str().unwrap_or_default();

@@ -17,8 +17,8 @@ use std::path::PathBuf;
 
 use clap::Args as ClapArgs;
 
-use crate::session::Session;
 use crate::error::{Error, exit};
+use crate::session::Session;
 
 pub(crate) const HELP: &str = r#"Examples:
   # For a desktop assistant (Claude Desktop, VS Code, Cursor): it starts this over stdio

@@ -21,8 +21,8 @@ use rmcp::{ErrorData, RoleServer, ServerHandler, ServiceExt};
 
 use super::plans::Plans;
 use super::{Args, tools};
-use crate::session::Session;
 use crate::llm::redact::Redactor;
+use crate::session::Session;
 
 /// What every request shares: the flags the server started with and the plans it proposed.
 pub(super) struct State {

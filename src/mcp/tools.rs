@@ -412,8 +412,7 @@ async fn apply_plan(state: &State, a: ApplyArgs) -> anyhow::Result<Fitted> {
         ))
     })?;
     let cluster = entry.cluster.clone();
-    let (id, output) =
-        engine::apply(&state.session, entry.cluster, entry.proposed).await?;
+    let (id, output) = engine::apply(&state.session, entry.cluster, entry.proposed).await?;
     let head = json!({"planId": a.plan_id, "historyId": id, "undo": format!("kubectl ai undo {id}"), "cluster": cluster});
     let mut section = Section::new("applied");
     for line in output.lines().filter(|l| !l.trim().is_empty()) {

@@ -8,8 +8,8 @@ use super::client::Series;
 use super::history::{History, Key, span};
 use super::{Connection, queries};
 use crate::analyze::Finding;
-use crate::session::Session;
 use crate::context::{Context, Scope};
+use crate::session::Session;
 
 /// How far back the evidence looks.
 pub(crate) const WINDOW: Duration = Duration::from_secs(6 * 3600);

@@ -15,8 +15,8 @@ pub mod settings;
 
 use std::time::Duration;
 
-use crate::session::Session;
 use crate::error::Error;
+use crate::session::Session;
 use client::{Prometheus, Transport};
 use settings::Location;
 pub use settings::{PrometheusArgs, PrometheusFile};

@@ -8,10 +8,10 @@ use serde::Serialize;
 use super::inventory::Inventory;
 use super::rules::{Recommendation, RuleId};
 use super::sizing::{Proposal, Sizing, SizingArgs, quantity_text};
-use crate::render::Output;
-use crate::session::Session;
 use crate::context::Scope;
 use crate::prometheus::{self, Connection, queries};
+use crate::render::Output;
+use crate::session::Session;
 
 /// Reads the history into the inventory of a live cluster; notes on stderr say what was used.
 pub(crate) async fn attach(
