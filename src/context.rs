@@ -30,7 +30,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::metrics::{NodeMetrics, PodMetrics};
 
+mod index;
 mod objects;
+use index::{Index, Of};
 
 /// Which namespaces a context covers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -199,6 +201,8 @@ pub struct Context {
     /// Resources (by plural name) this context holds no data for, and why. Absent data must not
     /// read as "there are none": a Secret missing from an unreadable list is not a missing Secret.
     pub unavailable: BTreeMap<String, Unavailable>,
+    /// Lookups by name, built on first use (see `index`).
+    index: Index,
 }
 
 /// Why a resource is absent from a context.
@@ -257,6 +261,7 @@ impl Context {
             pod_metrics: None,
             node_metrics: None,
             unavailable: BTreeMap::new(),
+            index: Index::default(),
         }
     }
 
@@ -280,6 +285,8 @@ impl Context {
         by_key(&mut self.pvcs, |o| &o.metadata);
         by_key(&mut self.ingresses, |o| &o.metadata);
         by_key(&mut self.hpas, |o| &o.metadata);
+        // Positions change with the order: lookups are rebuilt from the final lists.
+        self.index = Index::default();
         self
     }
 
@@ -291,17 +298,33 @@ impl Context {
         let Some(owner) = controller_of(&pod.metadata) else {
             return ObjectRef::of("Pod", &pod.metadata);
         };
+        let (ns_key, name) = (ns.unwrap_or_default(), owner.name.as_str());
         let parent = match owner.kind.as_str() {
             "ReplicaSet" => self
-                .replica_sets
-                .iter()
-                .find(|rs| same(&rs.metadata, ns, &owner.name))
-                .and_then(|rs| controller_of(&rs.metadata)),
+                .index
+                .get(
+                    Of::ReplicaSets,
+                    || {
+                        self.replica_sets
+                            .iter()
+                            .map(|o| index::key(&o.metadata))
+                            .collect()
+                    },
+                    ns_key,
+                    name,
+                )
+                .first()
+                .and_then(|&i| controller_of(&self.replica_sets[i].metadata)),
             "Job" => self
-                .jobs
-                .iter()
-                .find(|job| same(&job.metadata, ns, &owner.name))
-                .and_then(|job| controller_of(&job.metadata)),
+                .index
+                .get(
+                    Of::Jobs,
+                    || self.jobs.iter().map(|o| index::key(&o.metadata)).collect(),
+                    ns_key,
+                    name,
+                )
+                .first()
+                .and_then(|&i| controller_of(&self.jobs[i].metadata)),
             _ => None,
         };
         // Only climb to kinds we know how to reason about; a ReplicaSet owned by some operator's
@@ -321,12 +344,25 @@ impl Context {
         namespace: Option<&'a str>,
         name: &'a str,
     ) -> impl Iterator<Item = &'a Event> + 'a {
-        self.events.iter().filter(move |e| {
+        let about = |e: &'a Event| {
             let o = &e.involved_object;
-            o.kind.as_deref() == Some(kind)
-                && o.name.as_deref() == Some(name)
-                && (namespace.is_none() || o.namespace.as_deref() == namespace)
-        })
+            (
+                o.kind.as_deref().unwrap_or_default(),
+                o.name.as_deref().unwrap_or_default(),
+            )
+        };
+        self.index
+            .get(
+                Of::Events,
+                || self.events.iter().map(about).collect(),
+                kind,
+                name,
+            )
+            .iter()
+            .map(|&i| &self.events[i])
+            .filter(move |e| {
+                namespace.is_none() || e.involved_object.namespace.as_deref() == namespace
+            })
     }
 
     pub fn logs_of(&self, namespace: &str, pod: &str, container: &str) -> Option<&ContainerLogs> {
@@ -367,10 +403,17 @@ impl Context {
         namespace: &'a str,
         selector: &'a BTreeMap<String, String>,
     ) -> impl Iterator<Item = &'a Pod> + 'a {
-        self.pods.iter().filter(move |p| {
-            p.metadata.namespace.as_deref() == Some(namespace)
-                && crate::selector::map_selects(selector, p.metadata.labels.as_ref())
-        })
+        let in_namespace = |p: &'a Pod| ("", p.metadata.namespace.as_deref().unwrap_or_default());
+        self.index
+            .get(
+                Of::Pods,
+                || self.pods.iter().map(in_namespace).collect(),
+                "",
+                namespace,
+            )
+            .iter()
+            .map(|&i| &self.pods[i])
+            .filter(move |p| crate::selector::map_selects(selector, p.metadata.labels.as_ref()))
     }
 
     /// The newest timestamp anywhere in the data: the moment a snapshot describes.
@@ -432,10 +475,6 @@ fn controller_of(meta: &ObjectMeta) -> Option<&OwnerReference> {
         .iter()
         .find(|o| o.controller == Some(true))
         .or_else(|| owners.first())
-}
-
-fn same(meta: &ObjectMeta, namespace: Option<&str>, name: &str) -> bool {
-    meta.name.as_deref() == Some(name) && meta.namespace.as_deref() == namespace
 }
 
 /// When an event last happened, from whichever of its several time fields the emitter filled.

@@ -691,10 +691,46 @@ fn yaml_error(path: &str, d: &Document<'_>, e: &dyn std::fmt::Display) -> Error 
     }
 }
 
+/// Parses a file's documents on every core: YAML parsing is most of a large run's time, and
+/// documents are independent. Objects keep the file's order; the first error in it is returned.
 fn parse_documents(path: &str, text: &str, default_namespace: &str) -> Result<Vec<Object>, Error> {
+    /// Fewer documents than this per thread cost more to hand over than to parse.
+    const MIN_PER_THREAD: usize = 256;
+    let docs = split_documents(text);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = cores.min(docs.len() / MIN_PER_THREAD).max(1);
+    if threads == 1 {
+        return parse_some(path, &docs, 0, default_namespace);
+    }
+    let chunk = docs.len().div_ceil(threads);
+    let parsed: Vec<Result<Vec<Object>, Error>> = std::thread::scope(|s| {
+        let parts: Vec<_> = docs
+            .chunks(chunk)
+            .enumerate()
+            .map(|(i, part)| s.spawn(move || parse_some(path, part, i * chunk, default_namespace)))
+            .collect();
+        parts
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    });
+    let mut objects = Vec::with_capacity(docs.len());
+    for part in parsed {
+        objects.extend(part?);
+    }
+    Ok(objects)
+}
+
+/// The objects of some of a file's documents, the first of which is document `first`.
+fn parse_some(
+    path: &str,
+    docs: &[Document<'_>],
+    first: usize,
+    default_namespace: &str,
+) -> Result<Vec<Object>, Error> {
     let mut objects = Vec::new();
-    for (doc, d) in split_documents(text).into_iter().enumerate() {
-        let value: Value = serde_saphyr::from_str(d.text).map_err(|e| yaml_error(path, &d, &e))?;
+    for (doc, d) in (first..).zip(docs) {
+        let value: Value = serde_saphyr::from_str(d.text).map_err(|e| yaml_error(path, d, &e))?;
         let items = match value {
             Value::Null => continue,
             Value::Object(ref m) if m.get("kind").and_then(Value::as_str) == Some("List") => m

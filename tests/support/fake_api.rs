@@ -126,6 +126,65 @@ struct Store {
     /// (group, plural) -> objects, each with metadata.namespace for namespaced kinds.
     objects: BTreeMap<(String, String), Vec<Value>>,
     logs: HashMap<ContainerId, Logs>,
+    /// Each collection as lists serve it, built on its first list after a change (`items`
+    /// drops it): a page then costs its own objects, not a sort and copy of the collection.
+    listings: HashMap<(String, String), Listing>,
+}
+
+/// One collection in list order, each object serialized once.
+struct Listing {
+    /// Positions in the collection, in (namespace, name) order.
+    order: Vec<usize>,
+    /// By position in the collection: the object as a list sends it.
+    json: Vec<Arc<str>>,
+    /// Pods by `spec.nodeName` (the API server indexes it for the kubelet): positions in `order`.
+    nodes: HashMap<String, Vec<usize>>,
+}
+
+impl Listing {
+    fn build(items: &[Value]) -> Listing {
+        let mut order: Vec<usize> = (0..items.len()).collect();
+        order.sort_by(|&a, &b| {
+            let key = |i: usize| (meta(&items[i], "namespace"), meta(&items[i], "name"));
+            key(a).cmp(&key(b))
+        });
+        let mut nodes: HashMap<String, Vec<usize>> = HashMap::new();
+        for (at, &i) in order.iter().enumerate() {
+            if let Some(node) = items[i].pointer("/spec/nodeName").and_then(Value::as_str) {
+                nodes.entry(node.to_string()).or_default().push(at);
+            }
+        }
+        let json = items
+            .iter()
+            .map(|o| Arc::from(serde_json::to_string(o).expect("json")))
+            .collect();
+        Listing { order, json, nodes }
+    }
+
+    /// The positions in `order` a list can match: a namespace's (contiguous, as the API server
+    /// keeps them) or, for `spec.nodeName=N`, that node's.
+    fn candidates(
+        &self,
+        items: &[Value],
+        namespace: Option<&str>,
+        node: Option<&str>,
+    ) -> Vec<usize> {
+        if let Some(node) = node {
+            return self.nodes.get(node).cloned().unwrap_or_default();
+        }
+        let Some(ns) = namespace else {
+            return (0..self.order.len()).collect();
+        };
+        let ns_of = |at: usize| meta(&items[self.order[at]], "namespace").unwrap_or("");
+        let start = self
+            .order
+            .partition_point(|&i| meta(&items[i], "namespace").unwrap_or("") < ns);
+        let end = start
+            + (start..self.order.len())
+                .take_while(|&at| ns_of(at) == ns)
+                .count();
+        (start..end).collect()
+    }
 }
 
 struct Inner {
@@ -1068,34 +1127,27 @@ fn list(
     params: &HashMap<String, String>,
     _headers: &HeaderMap,
 ) -> Response {
-    let store = inner.store.lock().unwrap();
-    let mut items: Vec<&Value> = store
-        .objects
-        .get(&(kind.group.to_string(), kind.plural.to_string()))
-        .map(|v| v.iter().collect())
-        .unwrap_or_default();
-    if let Some(ns) = namespace {
-        items.retain(|o| meta(o, "namespace") == Some(ns));
-    }
-    if let Some(sel) = params.get("labelSelector").filter(|s| !s.is_empty()) {
-        let Some(sel) = LabelSelector::parse(sel) else {
-            return status(
-                400,
-                "BadRequest",
-                format!("unable to parse requirement: invalid label selector {sel:?}"),
-            );
-        };
-        items.retain(|o| sel.matches(o.get("metadata").and_then(|m| m.get("labels"))));
-    }
-    if let Some(sel) = params.get("fieldSelector").filter(|s| !s.is_empty()) {
-        let Some(sel) = FieldSelector::parse(sel) else {
-            return status(400, "BadRequest", format!("invalid field selector {sel:?}"));
-        };
-        items.retain(|o| sel.matches(o));
-    }
-    items.sort_by(|a, b| {
-        (meta(a, "namespace"), meta(a, "name")).cmp(&(meta(b, "namespace"), meta(b, "name")))
-    });
+    let labels = match params.get("labelSelector").filter(|s| !s.is_empty()) {
+        None => None,
+        Some(sel) => match LabelSelector::parse(sel) {
+            Some(sel) => Some(sel),
+            None => {
+                return status(
+                    400,
+                    "BadRequest",
+                    format!("unable to parse requirement: invalid label selector {sel:?}"),
+                );
+            }
+        },
+    };
+    let fields = match params.get("fieldSelector").filter(|s| !s.is_empty()) {
+        None => None,
+        Some(sel) => match FieldSelector::parse(sel) {
+            Some(sel) => Some(sel),
+            None => return status(400, "BadRequest", format!("invalid field selector {sel:?}")),
+        },
+    };
+    // A continue token is the position in the list's candidates where the next page starts.
     let start: usize = match params.get("continue").filter(|c| !c.is_empty()) {
         Some(token) => match token.strip_prefix("offset-").and_then(|n| n.parse().ok()) {
             Some(n) => n,
@@ -1114,23 +1166,54 @@ fn list(
         .and_then(|l| l.parse().ok())
         .filter(|l| *l > 0)
         .unwrap_or(usize::MAX);
-    let end = start.saturating_add(limit).min(items.len());
-    let page: Vec<Value> = items
-        .get(start.min(items.len())..end)
-        .unwrap_or_default()
-        .iter()
-        .map(|v| (*v).clone())
-        .collect();
+    let (page, next, remaining) = {
+        let mut store = inner.store.lock().unwrap();
+        let (items, listing) = store.listing(kind);
+        let node = fields.as_ref().and_then(|f| f.equals("spec.nodeName"));
+        let candidates = listing.candidates(items, namespace, node);
+        let matches = |at: &usize| {
+            let o = &items[listing.order[*at]];
+            namespace.is_none_or(|ns| meta(o, "namespace") == Some(ns))
+                && labels
+                    .as_ref()
+                    .is_none_or(|s| s.matches(o.get("metadata").and_then(|m| m.get("labels"))))
+                && fields.as_ref().is_none_or(|s| s.matches(o))
+        };
+        let mut rest = candidates.iter().skip(start).filter(|at| matches(at));
+        let page: Vec<Arc<str>> = rest
+            .by_ref()
+            .take(limit)
+            .map(|&at| listing.json[listing.order[at]].clone())
+            .collect();
+        let next = rest.next().map(|at| candidates.partition_point(|c| c < at));
+        // As the API server: the count of what is left is only known without selectors.
+        let remaining = next
+            .filter(|_| labels.is_none() && fields.is_none())
+            .map(|n| candidates.len() - n);
+        (page, next, remaining)
+    };
     let rv = inner.resource_version.load(Ordering::Relaxed).to_string();
     let mut metadata = json!({"resourceVersion": rv});
-    if end < items.len() {
-        metadata["continue"] = json!(format!("offset-{end}"));
-        metadata["remainingItemCount"] = json!(items.len() - end);
+    if let Some(next) = next {
+        metadata["continue"] = json!(format!("offset-{next}"));
     }
-    json_response(
+    if let Some(n) = remaining {
+        metadata["remainingItemCount"] = json!(n);
+    }
+    let head =
+        json!({"kind": list_kind(kind), "apiVersion": kind.api_version(), "metadata": metadata});
+    let head = head.to_string();
+    let body = format!(
+        "{},\"items\":[{}]}}",
+        &head[..head.len() - 1],
+        page.join(",")
+    );
+    (
         StatusCode::OK,
-        json!({"kind": list_kind(kind), "apiVersion": kind.api_version(), "metadata": metadata, "items": page}),
+        [(header::CONTENT_TYPE, "application/json")],
+        body,
     )
+        .into_response()
 }
 
 fn with_type(kind: &Kind, mut obj: Value) -> Value {
@@ -1141,9 +1224,20 @@ fn with_type(kind: &Kind, mut obj: Value) -> Value {
 
 impl Store {
     fn items(&mut self, kind: &Kind) -> &mut Vec<Value> {
-        self.objects
-            .entry((kind.group.to_string(), kind.plural.to_string()))
-            .or_default()
+        let key = (kind.group.to_string(), kind.plural.to_string());
+        self.listings.remove(&key);
+        self.objects.entry(key).or_default()
+    }
+
+    /// The collection and its listing, built if a change dropped it.
+    fn listing(&mut self, kind: &Kind) -> (&[Value], &Listing) {
+        let key = (kind.group.to_string(), kind.plural.to_string());
+        let items = self.objects.get(&key).map_or(&[][..], Vec::as_slice);
+        let listing = self
+            .listings
+            .entry(key)
+            .or_insert_with(|| Listing::build(items));
+        (items, listing)
     }
 }
 
@@ -1682,8 +1776,7 @@ fn patch(
     if let Some(r) = missing_namespace(&store, kind, namespace) {
         return r;
     }
-    let key = (kind.group.to_string(), kind.plural.to_string());
-    let items = store.objects.entry(key).or_default();
+    let items = store.items(kind);
     let pos = position(items, kind, namespace, name);
     let (mut obj, created) = match pos {
         Some(i) => (items[i].clone(), false),
@@ -1972,6 +2065,14 @@ impl FieldSelector {
             ));
         }
         Some(FieldSelector(out))
+    }
+
+    /// The value a `path=value` term requires, if there is one.
+    pub fn equals(&self, path: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(p, eq, _)| *eq && p.join(".") == path)
+            .map(|(_, _, v)| v.as_str())
     }
 
     pub fn matches(&self, obj: &Value) -> bool {

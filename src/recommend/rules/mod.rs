@@ -240,6 +240,9 @@ rules! {
     DefaultServiceAccount = "default-service-account", W, Security, enabled true:
         "A pod runs as the default ServiceAccount with its token mounted",
         "Every pod in the namespace shares the default ServiceAccount; its mounted token is a credential nobody needs. Set automountServiceAccountToken: false, or a dedicated ServiceAccount.";
+    ServiceAccountTokenMounted = "service-account-token-mounted", I, Security, enabled true:
+        "A pod mounts its ServiceAccount's API token without a sign that it uses the API",
+        "Kubernetes mounts the pod's ServiceAccount token unless the pod spec or the ServiceAccount sets automountServiceAccountToken: false; anyone who gets code execution in the pod can then call the API server as that account. Most applications never do: set automountServiceAccountToken: false in the pod template (or on the ServiceAccount). Not reported when a RoleBinding or ClusterRoleBinding in the input names the account (the token is in use), nor in kube-system, whose components talk to the API server.";
     SecretLiteralEnv = "secret-literal-env", E, Security, enabled true:
         "A credential is written literally in an env var",
         "A literal credential is readable by anyone who can read the manifest or the pod spec. Move it into a Secret and use valueFrom.secretKeyRef.";

@@ -1,6 +1,7 @@
 //! Security posture of pod templates, along the lines of the Pod Security Standards' restricted
 //! profile, plus image pinning, service-account tokens and literal credentials.
 
+use std::collections::HashSet;
 use std::sync::LazyLock;
 
 use k8s_openapi::api::core::v1::{Container, SecurityContext};
@@ -11,8 +12,9 @@ use super::{RuleId, Sink, fix};
 use crate::recommend::inventory::{Inventory, Object, Workload};
 
 pub(super) fn check(inv: &Inventory, workloads: &[Workload<'_>], sink: &mut Sink<'_>) {
+    let bound = bound_accounts(inv);
     for w in workloads {
-        pod_level(inv, w, sink);
+        pod_level(inv, &bound, w, sink);
         for (_, c) in w.all_containers() {
             container(w, c, sink);
         }
@@ -50,7 +52,34 @@ fn configmap(cm: &Object, sink: &mut Sink<'_>) {
     }
 }
 
-fn pod_level(inv: &Inventory, w: &Workload<'_>, sink: &mut Sink<'_>) {
+/// The ServiceAccounts (namespace, name) that a RoleBinding or ClusterRoleBinding in the input
+/// names as a subject: their pods use the token.
+fn bound_accounts(inv: &Inventory) -> HashSet<(&str, &str)> {
+    let mut bound = HashSet::new();
+    for b in inv
+        .of_kind("RoleBinding")
+        .chain(inv.of_kind("ClusterRoleBinding"))
+    {
+        let subjects = b.value.get("subjects").and_then(Value::as_array);
+        for s in subjects.into_iter().flatten() {
+            if s["kind"] == "ServiceAccount" {
+                let ns = s["namespace"].as_str().unwrap_or(b.namespace());
+                bound.insert((ns, s["name"].as_str().unwrap_or_default()));
+            }
+        }
+    }
+    bound
+}
+
+/// Namespaces whose workloads are the cluster's own components, which call the API server.
+const SYSTEM_NAMESPACES: &[&str] = &["kube-system"];
+
+fn pod_level(
+    inv: &Inventory,
+    bound: &HashSet<(&str, &str)>,
+    w: &Workload<'_>,
+    sink: &mut Sink<'_>,
+) {
     let spec = &w.spec;
     for v in spec.volumes.iter().flatten() {
         if let Some(h) = &v.host_path {
@@ -96,16 +125,28 @@ fn pod_level(inv: &Inventory, w: &Workload<'_>, sink: &mut Sink<'_>) {
         .automount_service_account_token
         .or(account_automount)
         .unwrap_or(true);
+    let stop = || {
+        fix(
+            "stop mounting the ServiceAccount token (automountServiceAccountToken: false)",
+            w.pod_intent(json!({ "automountServiceAccountToken": false })),
+        )
+    };
+    let ns = w.object.namespace();
     if account == "default" && automount {
         sink.add(
             RuleId::DefaultServiceAccount,
             w.object,
             None,
             "the pod runs as the default ServiceAccount and mounts its API token".into(),
-            fix(
-                "stop mounting the ServiceAccount token (automountServiceAccountToken: false)",
-                w.pod_intent(json!({ "automountServiceAccountToken": false })),
-            ),
+            stop(),
+        );
+    } else if automount && !bound.contains(&(ns, account)) && !SYSTEM_NAMESPACES.contains(&ns) {
+        sink.add(
+            RuleId::ServiceAccountTokenMounted,
+            w.object,
+            None,
+            format!("the pod mounts the API token of ServiceAccount {account}, which no RoleBinding or ClusterRoleBinding in the input names"),
+            stop(),
         );
     }
 }
