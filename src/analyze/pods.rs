@@ -536,7 +536,7 @@ fn config_problem(ctx: &Context, pod: &Pod, cs: &ContainerStatus, message: &str)
 }
 
 /// `secret "db" not found` / `configmap "cfg" not found`.
-fn missing_object(message: &str) -> Option<(&'static str, String)> {
+pub(crate) fn missing_object(message: &str) -> Option<(&'static str, String)> {
     for (prefix, kind) in [("secret \"", "Secret"), ("configmap \"", "ConfigMap")] {
         if let Some(rest) = message
             .strip_prefix(prefix)
@@ -551,7 +551,7 @@ fn missing_object(message: &str) -> Option<(&'static str, String)> {
 }
 
 /// `couldn't find key DATABASE_URL in Secret todo-app/db`.
-fn missing_key(message: &str) -> Option<(String, String, String)> {
+pub(crate) fn missing_key(message: &str) -> Option<(String, String, String)> {
     let rest = &message[message.find("couldn't find key ")? + "couldn't find key ".len()..];
     let (key, rest) = rest.split_once(" in ")?;
     let (kind, path) = rest.trim().split_once(' ')?;
