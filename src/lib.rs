@@ -108,7 +108,7 @@ async fn diagnose(
     out: &mut dyn Write,
 ) -> anyhow::Result<u8> {
     let target = target.map(target::Target::parse).transpose()?;
-    let ctx = collect_context(global).await?;
+    let ctx = collect_context_for(global, target.clone()).await?;
     let mut findings = analyze::analyze(&ctx);
     if let Some(t) = &target {
         findings = t.select(&ctx, findings)?;
@@ -271,6 +271,14 @@ async fn undo(
 
 /// Reads the cluster (or snapshot) the global flags point at.
 pub(crate) async fn collect_context(global: &Global) -> Result<context::Context, error::Error> {
+    collect_context_for(global, None).await
+}
+
+/// Reads the cluster for a diagnosis of `target`, whose pods have all their logs read.
+async fn collect_context_for(
+    global: &Global,
+    target: Option<target::Target>,
+) -> Result<context::Context, error::Error> {
     let source = source(global);
     let scope = ScopeRequest {
         namespace: global.namespace.clone(),
@@ -282,6 +290,7 @@ pub(crate) async fn collect_context(global: &Global) -> Result<context::Context,
             reach: cluster::logs::Reach {
                 all: global.logs,
                 namespace_pods: global.log_pods,
+                target,
             },
             ..Default::default()
         },

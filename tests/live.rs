@@ -203,6 +203,53 @@ fn logs_are_read_for_unhealthy_containers_and_small_namespaces_with_a_bounded_ta
 }
 
 #[test]
+fn a_target_has_its_running_logs_read_whatever_the_size_of_its_namespace() {
+    let sb = Sandbox::new();
+    // A Ready pod that logs the API server's refusals: nothing but its log tells.
+    let dir = crate::support::root()
+        .join("tests/fixtures/corpus/broken/serviceaccount-forbidden/snapshot");
+    let api = FakeApi::start(&dir);
+    let whole = json_of(live(&sb, &api, "ops").args(["diagnose", "-o", "json", "--log-pods", "0"]));
+    assert!(whole["summary"]["podsChecked"].as_u64().unwrap() > 0);
+    assert!(
+        api.journal().iter().all(|r| !r.path.ends_with("/log")),
+        "above --log-pods nothing points at a Ready pod"
+    );
+    assert_eq!(whole["findings"].as_array().unwrap().len(), 0);
+    let args = [
+        "diagnose",
+        "deploy/pod-reaper",
+        "-o",
+        "json",
+        "--log-pods",
+        "0",
+    ];
+    let api = FakeApi::start(&dir);
+    let targeted = json_of(live(&sb, &api, "ops").args(args));
+    let logs: Vec<String> = api
+        .journal()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/log"))
+        .map(|r| r.path)
+        .collect();
+    assert_eq!(logs.len(), 1, "{logs:?}");
+    assert!(logs[0].contains("/pods/pod-reaper-"), "{logs:?}");
+    let findings = &targeted["findings"];
+    assert_eq!(findings[0]["rule"], "log-errors", "{findings}");
+    assert!(
+        findings.to_string().contains("may not list pods"),
+        "{findings}"
+    );
+    let snapshot = json_of(
+        sb.kubectl_ai()
+            .args(args)
+            .args(["-n", "ops", "--snapshot"])
+            .arg(&dir),
+    );
+    assert_eq!(snapshot["findings"], targeted["findings"]);
+}
+
+#[test]
 fn huge_logs_are_cut_to_their_tail() {
     let sb = Sandbox::new();
     let api = FakeApi::start(&scenario("crash-loop"));

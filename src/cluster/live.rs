@@ -205,10 +205,10 @@ impl Cluster {
         let targets = if tail.lines == 0 {
             Vec::new()
         } else {
-            logs::targets(&ctx, tail)
+            logs::targets(&ctx, &tail)
         };
         let fetched: Vec<(LogTarget, Option<String>)> = stream::iter(targets)
-            .map(|t| c.log(t, tail))
+            .map(|t| c.log(t, &tail))
             .buffer_unordered(MAX_IN_FLIGHT)
             .collect()
             .await;
@@ -485,7 +485,7 @@ impl Collector<'_> {
 
     /// Fetches one log; a container that cannot serve one (still waiting, already gone) yields
     /// `None`, a refusal is noted once.
-    async fn log(&self, target: LogTarget, tail: Tail) -> (LogTarget, Option<String>) {
+    async fn log(&self, target: LogTarget, tail: &Tail) -> (LogTarget, Option<String>) {
         let params = LogParams {
             container: Some(target.container.clone()),
             previous: target.previous,

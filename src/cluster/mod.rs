@@ -27,7 +27,7 @@ pub struct ScopeRequest {
 }
 
 /// Collection settings shared by both sources.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Limits {
     pub tail: logs::Tail,
     pub chunk_size: u32,

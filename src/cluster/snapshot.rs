@@ -217,7 +217,7 @@ pub fn load(root: &Root, namespace: Option<&str>, tail: Tail) -> Result<Context,
     ctx.node_metrics = reader.metrics::<NodeMetrics>(&kinds::NODE_METRICS)?;
     ctx.unavailable = reader.unavailable.into_inner().expect("poisoned");
 
-    ctx.logs = read_logs(root, &ctx, tail)?;
+    ctx.logs = read_logs(root, &ctx, &tail)?;
     ctx.observed_at = ctx.latest_timestamp().unwrap_or_else(Timestamp::now);
     Ok(ctx.finish())
 }
@@ -345,7 +345,7 @@ impl Reader<'_> {
 fn read_logs(
     root: &Root,
     ctx: &Context,
-    tail: Tail,
+    tail: &Tail,
 ) -> Result<BTreeMap<ContainerKey, ContainerLogs>, Error> {
     let mut out: BTreeMap<ContainerKey, ContainerLogs> = BTreeMap::new();
     let mut files: BTreeMap<(String, String, bool), BTreeMap<String, String>> = BTreeMap::new();
