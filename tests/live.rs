@@ -250,6 +250,68 @@ fn a_target_has_its_running_logs_read_whatever_the_size_of_its_namespace() {
 }
 
 #[test]
+fn rbac_is_read_only_when_a_log_shows_a_refused_service_account() {
+    let sb = Sandbox::new();
+    let rbac = |api: &FakeApi| -> Vec<String> {
+        api.journal()
+            .into_iter()
+            .filter(|r| r.path.starts_with("/apis/rbac.authorization.k8s.io/"))
+            .map(|r| r.path)
+            .collect()
+    };
+    let api = FakeApi::start(&scenario("crash-loop"));
+    let before = json_of(live(&sb, &api, "todo-app").args(["diagnose", "-A", "-o", "json"]));
+    assert!(!before["findings"].as_array().unwrap().is_empty());
+    assert_eq!(
+        rbac(&api),
+        Vec::<String>::new(),
+        "no refusal, no RBAC request"
+    );
+
+    let dir = crate::support::root()
+        .join("tests/fixtures/corpus/broken/serviceaccount-forbidden/snapshot");
+    let api = FakeApi::start(&dir);
+    let report = json_of(live(&sb, &api, "default").args(["diagnose", "-A", "-o", "json"]));
+    let mut paths = rbac(&api);
+    paths.sort();
+    assert_eq!(
+        paths,
+        [
+            "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
+            "/apis/rbac.authorization.k8s.io/v1/clusterroles",
+            "/apis/rbac.authorization.k8s.io/v1/namespaces/ops/rolebindings",
+            "/apis/rbac.authorization.k8s.io/v1/namespaces/ops/roles",
+        ],
+        "one wave of four lists for one refused account"
+    );
+    let text = report["findings"].to_string();
+    assert!(
+        text.contains("RoleBinding ops/pod-reaper -> Role pod-reaper: get, delete on pods"),
+        "{text}"
+    );
+
+    // May not read RBAC: a note, and the refusal is still reported.
+    let api = FakeApi::start(&dir);
+    api.forbid("rolebindings");
+    let out = live(&sb, &api, "default")
+        .args(["diagnose", "-A", "-o", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        report["notes"]
+            .to_string()
+            .contains("rolebindings: forbidden"),
+        "{}",
+        report["notes"]
+    );
+    let text = report["findings"].to_string();
+    assert!(text.contains("may not list pods"), "{text}");
+    assert!(!text.contains("has RoleBinding"), "{text}");
+}
+
+#[test]
 fn huge_logs_are_cut_to_their_tail() {
     let sb = Sandbox::new();
     let api = FakeApi::start(&scenario("crash-loop"));

@@ -6,7 +6,7 @@
 //! same object when one exists, and findings are ranked by severity and then by how many pods
 //! they touch.
 
-mod access;
+pub(crate) mod access;
 mod app_logs;
 mod autoscaling;
 pub(crate) mod config_refs;

@@ -769,9 +769,23 @@ pub(crate) fn log_facts(
         };
     }
     if let Some(r) = text.iter().find_map(|l| super::access::refusal(l)) {
+        let grants = super::access::grants(ctx, &r);
+        let fix = grants
+            .as_ref()
+            .and_then(|g| {
+                let extend = g.short.as_ref().map(|(role, ns)| r.extend_fix(role, ns));
+                extend.or_else(|| {
+                    g.unbound
+                        .as_ref()
+                        .map(|(kind, role)| r.bind_fix(kind, role))
+                })
+            })
+            .unwrap_or_else(|| r.fix());
+        let mut evidence = vec![r.evidence()];
+        evidence.extend(grants.into_iter().flat_map(|g| g.evidence));
         return LogFacts {
-            evidence: vec![r.evidence()],
-            fix: Some(r.fix()),
+            evidence,
+            fix: Some(fix),
         };
     }
     LogFacts {

@@ -183,6 +183,39 @@ pub const LIMIT_RANGES: Kind = kind(
     true,
     "limitranges.json",
 );
+/// RBAC: read only when a log shows a ServiceAccount refused (see `cluster::rbac`).
+pub const ROLES: Kind = kind(
+    "roles",
+    "Role",
+    "rbac.authorization.k8s.io",
+    "v1",
+    true,
+    "roles.json",
+);
+pub const ROLE_BINDINGS: Kind = kind(
+    "rolebindings",
+    "RoleBinding",
+    "rbac.authorization.k8s.io",
+    "v1",
+    true,
+    "rolebindings.json",
+);
+pub const CLUSTER_ROLES: Kind = kind(
+    "clusterroles",
+    "ClusterRole",
+    "rbac.authorization.k8s.io",
+    "v1",
+    false,
+    "clusterroles.json",
+);
+pub const CLUSTER_ROLE_BINDINGS: Kind = kind(
+    "clusterrolebindings",
+    "ClusterRoleBinding",
+    "rbac.authorization.k8s.io",
+    "v1",
+    false,
+    "clusterrolebindings.json",
+);
 pub const NODES: Kind = kind("nodes", "Node", "", "v1", false, "nodes.json");
 pub const NAMESPACES: Kind = kind(
     "namespaces",
@@ -258,17 +291,19 @@ pub const ALL: &[Kind] = &[
     SERVICE_ACCOUNTS,
     RESOURCE_QUOTAS,
     LIMIT_RANGES,
+    ROLES,
+    ROLE_BINDINGS,
     PVS,
     STORAGE_CLASSES,
     INGRESS_CLASSES,
+    CLUSTER_ROLES,
+    CLUSTER_ROLE_BINDINGS,
     POD_METRICS,
     NODE_METRICS,
 ];
 
 /// Cluster-scoped kinds this table does not hold but manifests often do.
 const OTHER_CLUSTER_SCOPED: &[&str] = &[
-    "ClusterRole",
-    "ClusterRoleBinding",
     "CustomResourceDefinition",
     "PriorityClass",
     "ValidatingWebhookConfiguration",

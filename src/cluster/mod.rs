@@ -6,6 +6,7 @@ mod kubeconfig;
 pub mod live;
 pub mod logs;
 mod parts;
+pub mod rbac;
 pub(crate) mod retry;
 pub mod snapshot;
 

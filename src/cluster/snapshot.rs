@@ -218,8 +218,33 @@ pub fn load(root: &Root, namespace: Option<&str>, tail: Tail) -> Result<Context,
     ctx.unavailable = reader.unavailable.into_inner().expect("poisoned");
 
     ctx.logs = read_logs(root, &ctx, &tail)?;
+    read_rbac(root, &mut ctx)?;
     ctx.observed_at = ctx.latest_timestamp().unwrap_or_else(Timestamp::now);
     Ok(ctx.finish())
+}
+
+/// RBAC, when the logs show a ServiceAccount refused (see `rbac`): for the namespaces the
+/// refusals involve, from the same files as any kind.
+fn read_rbac(root: &Root, ctx: &mut Context) -> Result<(), Error> {
+    let namespaces = super::rbac::namespaces_to_read(ctx);
+    if namespaces.is_empty() {
+        return Ok(());
+    }
+    let reader = Reader {
+        root,
+        namespaces: &namespaces,
+        unavailable: Mutex::new(BTreeMap::new()),
+    };
+    ctx.rbac = super::rbac::Rbac {
+        role_bindings: reader.namespaced(&kinds::ROLE_BINDINGS, all)?,
+        roles: reader.namespaced(&kinds::ROLES, all)?,
+        cluster_role_bindings: reader.cluster(&kinds::CLUSTER_ROLE_BINDINGS)?,
+        cluster_roles: reader.cluster(&kinds::CLUSTER_ROLES)?,
+        namespaces: namespaces.clone(),
+    };
+    ctx.unavailable
+        .extend(reader.unavailable.into_inner().expect("poisoned"));
+    Ok(())
 }
 
 /// Every kind but pods (and metrics), in the reading thread.
