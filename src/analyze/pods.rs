@@ -605,6 +605,9 @@ fn init_problem(ctx: &Context, pod: &Pod, cs: &ContainerStatus) -> Option<PodPro
             _ => return None,
         }
     }
+    if let Some(started) = state.running.as_ref().and_then(|r| r.started_at.as_ref()) {
+        return init_stuck_problem(ctx, pod, cs, started);
+    }
     let failed = state
         .terminated
         .as_ref()
@@ -633,6 +636,60 @@ fn init_problem(ctx: &Context, pod: &Pod, cs: &ContainerStatus) -> Option<PodPro
         fix: facts.fix.unwrap_or_else(|| {
             crash_fix(pod, &cs.name, Some(failed.exit_code), Some(failed), &lines)
         }),
+    })
+}
+
+/// An init container running this long has stopped making progress: a wait-for loop on a
+/// dependency that never answers, a migration waiting on a lock.
+const INIT_STUCK_MINUTES: i64 = 10;
+
+/// An init container that runs and does not finish: the pod waits behind it (`Init:0/1`), its
+/// app containers never start, and only its log says what it waits for.
+fn init_stuck_problem(
+    ctx: &Context,
+    pod: &Pod,
+    cs: &ContainerStatus,
+    started: &k8s_openapi::apimachinery::pkg::apis::meta::v1::Time,
+) -> Option<PodProblem> {
+    let minutes = ctx.observed_at.duration_since(started.0).as_secs() / 60;
+    if minutes < INIT_STUCK_MINUTES || pod.metadata.deletion_timestamp.is_some() {
+        return None;
+    }
+    let lines = log_lines(ctx, pod, &cs.name);
+    let facts = log_facts(ctx, pod, &cs.name, &lines);
+    let mut evidence = vec![format!(
+        "state: running for {minutes} minutes, not finished; the app containers wait for it"
+    )];
+    if let Some(c) = container(pod, &cs.name) {
+        let command: Vec<&str> = c
+            .command
+            .iter()
+            .flatten()
+            .chain(c.args.iter().flatten())
+            .map(String::as_str)
+            .collect();
+        if !command.is_empty() {
+            evidence.push(format!("command: {}", first_line(&command.join(" "))));
+        }
+    }
+    evidence.extend(lines.iter().map(|(which, l)| format!("{which} log: {l}")));
+    evidence.extend(facts.evidence);
+    Some(PodProblem {
+        rule: INIT_FAILING,
+        severity: Severity::Error,
+        container: cs.name.clone(),
+        summary: format!(
+            "init container {} has run for {minutes} minutes without finishing, so the pod never starts",
+            cs.name
+        ),
+        evidence,
+        fix: facts.fix.unwrap_or_else(|| format!(
+            "Find what init container {} waits for (`kubectl logs {} -c {} -n {}`): usually a dependency it polls that does not exist or never answers; fix that dependency or the name it polls.",
+            cs.name,
+            pod_name(pod),
+            cs.name,
+            namespace(pod)
+        )),
     })
 }
 
