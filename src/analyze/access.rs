@@ -68,24 +68,29 @@ pub(crate) struct Grants {
     pub unbound: Option<(String, String)>,
     /// A bound Role that grants the resource but not the verb: the one to extend.
     pub short: Option<(String, String)>,
+    /// A binding that names the account in another namespace, as kubectl edits it
+    /// (`clusterrolebinding kube-state-metrics`, `rolebinding x -n ns`).
+    pub misnamed: Option<String>,
 }
 
 /// The account's bindings and the roles they grant, and a role that would allow the refused
 /// request; `None` when its namespace's RBAC was not read (or could not be).
 pub(crate) fn grants(ctx: &Context, r: &Refusal) -> Option<Grants> {
     let rbac = &ctx.rbac;
-    if !rbac.namespaces.contains(&r.namespace) || !ctx.has("rolebindings") {
+    // What could not be read (forbidden, not in the snapshot) is not "no binding".
+    let (namespaced, cluster) = (ctx.has("rolebindings"), ctx.has("clusterrolebindings"));
+    if !rbac.namespaces.contains(&r.namespace) || !(namespaced || cluster) {
         return None;
     }
     let mut bound: Vec<(String, &RoleRef, Option<&str>)> = Vec::new();
-    for b in &rbac.role_bindings {
+    for b in rbac.role_bindings.iter().filter(|_| namespaced) {
         let ns = b.metadata.namespace.as_deref().unwrap_or_default();
         if binds(r, b.subjects.as_deref(), Some(ns)) {
             let name = b.metadata.name.as_deref().unwrap_or_default();
             bound.push((format!("RoleBinding {ns}/{name}"), &b.role_ref, Some(ns)));
         }
     }
-    for b in &rbac.cluster_role_bindings {
+    for b in rbac.cluster_role_bindings.iter().filter(|_| cluster) {
         if binds(r, b.subjects.as_deref(), None) {
             let name = b.metadata.name.as_deref().unwrap_or_default();
             bound.push((format!("ClusterRoleBinding {name}"), &b.role_ref, None));
@@ -93,12 +98,15 @@ pub(crate) fn grants(ctx: &Context, r: &Refusal) -> Option<Grants> {
     }
     let who = format!("ServiceAccount {}/{}", r.namespace, r.account);
     let mut evidence = Vec::new();
-    if bound.is_empty() {
+    if bound.is_empty() && namespaced && cluster {
         evidence.push(format!(
             "no RoleBinding (in {}) or ClusterRoleBinding names {who}: it has only what every account has",
             rbac.namespaces.join(", ")
         ));
     }
+    let misses = near_misses(ctx, r);
+    let misnamed = misses.first().map(|(edit, _)| edit.clone());
+    evidence.extend(misses.into_iter().map(|(_, line)| line));
     for (binding, role, ns) in bound.iter().take(6) {
         let rules = rules_of(ctx, role, *ns);
         let what = match rules {
@@ -131,7 +139,47 @@ pub(crate) fn grants(ctx: &Context, r: &Refusal) -> Option<Grants> {
         evidence,
         unbound: unbound_role(ctx, r, &bound),
         short,
+        misnamed,
     })
+}
+
+/// Bindings that name an account of the same name in another namespace: the classic slip of a
+/// manifest written for kube-system and deployed elsewhere.
+fn near_misses(ctx: &Context, r: &Refusal) -> Vec<(String, String)> {
+    let elsewhere = |subjects: Option<&[Subject]>, binding_ns: Option<&str>| {
+        subjects.unwrap_or_default().iter().find_map(|s| {
+            let ns = s.namespace.as_deref().or(binding_ns)?;
+            (s.kind == "ServiceAccount" && s.name == r.account && ns != r.namespace)
+                .then(|| ns.to_string())
+        })
+    };
+    let rb = ctx.rbac.role_bindings.iter().filter_map(|b| {
+        let ns = b.metadata.namespace.as_deref();
+        let other = elsewhere(b.subjects.as_deref(), ns)?;
+        let (ns, name) = (
+            ns.unwrap_or_default(),
+            b.metadata.name.as_deref().unwrap_or_default(),
+        );
+        Some((
+            format!("rolebinding {name} -n {ns}"),
+            format!(
+                "RoleBinding {ns}/{name} names ServiceAccount {other}/{}, not {}/{}",
+                r.account, r.namespace, r.account
+            ),
+        ))
+    });
+    let crb = ctx.rbac.cluster_role_bindings.iter().filter_map(|b| {
+        let other = elsewhere(b.subjects.as_deref(), None)?;
+        let name = b.metadata.name.as_deref().unwrap_or_default();
+        Some((
+            format!("clusterrolebinding {name}"),
+            format!(
+                "ClusterRoleBinding {name} names ServiceAccount {other}/{}, not {}/{}",
+                r.account, r.namespace, r.account
+            ),
+        ))
+    });
+    rb.chain(crb).take(3).collect()
 }
 
 /// Whether `subjects` include the account: by name, or through its groups.
@@ -245,6 +293,14 @@ fn unbound_role(
 }
 
 impl Refusal {
+    /// The fix when a binding names the account in another namespace: correct its subject.
+    pub fn subject_fix(&self, edit: &str) -> String {
+        format!(
+            "Set the subject's namespace to {} in `kubectl edit {edit}` (it names ServiceAccount {} of another namespace), so it grants ServiceAccount {}:{} what it lacks.",
+            self.namespace, self.account, self.namespace, self.account
+        )
+    }
+
     /// The fix when a bound Role grants the resource but not the verb: add the verb to it.
     pub fn extend_fix(&self, role: &str, ns: &str) -> String {
         // An informer lists, then watches: granting one without the other fails again at once.
@@ -297,8 +353,12 @@ pub(crate) fn refusal(line: &str) -> Option<Refusal> {
         .and_then(|(_, g)| g.split_once('"'))
         .map(|(g, _)| g.to_string())
         .unwrap_or_default();
-    // A clipped line may have lost its tail: only "at the cluster scope" says cluster-wide.
-    let scope = if rest.contains("at the cluster scope") {
+    // A clipped line may have lost its tail: only "at the cluster scope" (or a kind that has no
+    // namespace) says cluster-wide.
+    let cluster_kind = crate::cluster::kinds::ALL
+        .iter()
+        .any(|k| k.plural == resource && k.group == group && !k.namespaced);
+    let scope = if cluster_kind || rest.contains("at the cluster scope") {
         None
     } else {
         let named = rest

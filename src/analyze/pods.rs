@@ -825,17 +825,32 @@ pub(crate) fn log_facts(
             fix,
         };
     }
-    if let Some(r) = text.iter().find_map(|l| super::access::refusal(l)) {
+    if let Some(clipped) = text.iter().find_map(|l| super::access::refusal(l)) {
+        // Key lines are clipped; the log's own line keeps its end ("at the cluster scope").
+        let logs = ctx.logs_of(namespace(pod), pod_name(pod), container);
+        let r = logs
+            .into_iter()
+            .flat_map(|l| [l.current.as_deref(), l.previous.as_deref()])
+            .flatten()
+            .flat_map(str::lines)
+            .filter_map(super::access::refusal)
+            .find(|f| {
+                (&f.account, &f.verb, &f.resource)
+                    == (&clipped.account, &clipped.verb, &clipped.resource)
+            })
+            .unwrap_or(clipped);
         let grants = super::access::grants(ctx, &r);
         let fix = grants
             .as_ref()
             .and_then(|g| {
                 let extend = g.short.as_ref().map(|(role, ns)| r.extend_fix(role, ns));
-                extend.or_else(|| {
+                let subject = || g.misnamed.as_ref().map(|edit| r.subject_fix(edit));
+                let bind = || {
                     g.unbound
                         .as_ref()
                         .map(|(kind, role)| r.bind_fix(kind, role))
-                })
+                };
+                extend.or_else(subject).or_else(bind)
             })
             .unwrap_or_else(|| r.fix());
         let mut evidence = vec![r.evidence()];
