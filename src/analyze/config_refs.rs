@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use k8s_openapi::api::core::v1::{Container, Pod, PodSpec};
+use k8s_openapi::api::core::v1::{Container, ContainerStateWaiting, Pod, PodSpec};
 
 use super::{Finding, Severity, namespace, pod_name, pods};
 use crate::context::{Context, ObjectRef};
@@ -41,7 +41,7 @@ pub fn analyze(ctx: &Context) -> Vec<Finding> {
             continue;
         }
         for message in kubelet_messages(ctx, pod) {
-            let Some(m) = parse(namespace(pod), &message) else {
+            let Some(m) = parse(namespace(pod), &message).filter(|m| !exists_now(ctx, m)) else {
                 continue;
             };
             let blocked = missing.entry(m).or_default();
@@ -61,7 +61,7 @@ pub fn analyze(ctx: &Context) -> Vec<Finding> {
 /// and FailedMount events of pods it cannot start.
 fn kubelet_messages(ctx: &Context, pod: &Pod) -> Vec<String> {
     let status = pod.status.as_ref();
-    let statuses = status
+    let waiting: Vec<&ContainerStateWaiting> = status
         .and_then(|s| s.init_container_statuses.as_deref())
         .unwrap_or_default()
         .iter()
@@ -69,18 +69,41 @@ fn kubelet_messages(ctx: &Context, pod: &Pod) -> Vec<String> {
             status
                 .and_then(|s| s.container_statuses.as_deref())
                 .unwrap_or_default(),
-        );
-    let mut out: Vec<String> = statuses
+        )
         .filter_map(|cs| cs.state.as_ref()?.waiting.as_ref())
-        .filter(|w| w.reason.as_deref() == Some("CreateContainerConfigError"))
+        .collect();
+    let reason = |w: &&ContainerStateWaiting, r: &[&str]| {
+        w.reason.as_deref().is_some_and(|x| r.contains(&x))
+    };
+    let mut out: Vec<String> = waiting
+        .iter()
+        .filter(|w| reason(w, &["CreateContainerConfigError"]))
         .filter_map(|w| w.message.clone())
         .collect();
-    out.extend(
-        ctx.events_for("Pod", pod.metadata.namespace.as_deref(), pod_name(pod))
-            .filter(|e| e.reason.as_deref() == Some("FailedMount"))
-            .filter_map(|e| e.message.clone()),
-    );
+    // A FailedMount event outlives the problem (kube-root-ca.crt is briefly missing in every new
+    // namespace): it counts only while the pod still waits to be created.
+    if waiting
+        .iter()
+        .any(|w| reason(w, &["ContainerCreating", "PodInitializing"]))
+    {
+        out.extend(
+            ctx.events_for("Pod", pod.metadata.namespace.as_deref(), pod_name(pod))
+                .filter(|e| e.reason.as_deref() == Some("FailedMount"))
+                .filter_map(|e| e.message.clone()),
+        );
+    }
     out
+}
+
+/// The object (with the key) is there now, as far as a readable list shows: the kubelet's word is
+/// older than the fix.
+fn exists_now(ctx: &Context, m: &Missing) -> bool {
+    let found = match m.kind {
+        "Secret" if ctx.has("secrets") => ctx.secret(&m.namespace, &m.name),
+        "ConfigMap" if ctx.has("configmaps") => ctx.config_map(&m.namespace, &m.name),
+        _ => None,
+    };
+    found.is_some_and(|o| m.key.as_ref().is_none_or(|k| o.keys.contains(k)))
 }
 
 fn parse(ns: &str, message: &str) -> Option<Missing> {
