@@ -195,6 +195,8 @@ pub struct Context {
     pub config_maps: Vec<KeyedObject>,
     pub secrets: Vec<KeyedObject>,
     pub logs: BTreeMap<ContainerKey, ContainerLogs>,
+    /// Bindings and roles, read only when a log shows a ServiceAccount refused.
+    pub rbac: crate::cluster::rbac::Rbac,
     /// `None` when metrics.k8s.io is not served (no metrics-server); then `notes` says so.
     pub pod_metrics: Option<Vec<PodMetrics>>,
     pub node_metrics: Option<Vec<NodeMetrics>>,
@@ -258,6 +260,7 @@ impl Context {
             config_maps: vec![],
             secrets: vec![],
             logs: BTreeMap::new(),
+            rbac: Default::default(),
             pod_metrics: None,
             node_metrics: None,
             unavailable: BTreeMap::new(),

@@ -13,6 +13,7 @@ use crate::context::{Context, Scope};
 use crate::error::Error;
 use crate::plan;
 use crate::render::Output;
+use crate::target::Target;
 use crate::ui::{self, Palette};
 
 /// One invocation's settings.
@@ -77,11 +78,18 @@ impl Session {
 
     /// Reads the cluster (or snapshot) the session points at.
     pub(crate) async fn collect(&self) -> Result<Context, Error> {
+        self.collect_for(None).await
+    }
+
+    /// Reads the cluster for a diagnosis of `target`, whose pods have all their logs read.
+    pub(crate) async fn collect_for(&self, target: Option<Target>) -> Result<Context, Error> {
+        let mut limits = self.limits.clone();
+        limits.tail.reach.target = target;
         // Only a live cluster makes anyone wait; a snapshot reads in milliseconds.
         let _spinner = self
             .is_live()
             .then(|| ui::Spinner::start("Reading the cluster…".into()));
-        cluster::collect(&self.source, &self.scope, self.limits).await
+        cluster::collect(&self.source, &self.scope, limits).await
     }
 
     /// The live cluster and the scope asked for; plans need one, snapshots cannot change.
@@ -171,6 +179,7 @@ fn limits(global: &Global) -> Limits {
             reach: cluster::logs::Reach {
                 all: global.logs,
                 namespace_pods: global.log_pods,
+                target: None,
             },
             ..Default::default()
         },

@@ -85,19 +85,8 @@ impl Target {
                 scope: format!("{} ({})", ctx.scope, ctx.source),
             });
         }
-        // The pods behind the target: itself for a pod, those it selects for a Service, those it
-        // owns for a workload. A finding about any of them is about the target.
-        let pods: Vec<&Pod> = ctx
-            .pods
-            .iter()
-            .filter(|p| {
-                objects.iter().any(|obj| match obj.kind.as_str() {
-                    "Pod" => ObjectRef::of("Pod", &p.metadata) == *obj,
-                    "Service" => service_selects(ctx, obj, p),
-                    _ => ctx.owner_of(p) == *obj,
-                })
-            })
-            .collect();
+        // A finding about any of the pods behind the target is about the target.
+        let pods = pods_of(ctx, &objects);
         let mut related: BTreeSet<ObjectRef> = objects.into_iter().collect();
         related.extend(pods.iter().map(|p| ctx.owner_of(p)));
         let pod_names: BTreeSet<&str> = pods
@@ -118,6 +107,27 @@ impl Target {
             })
             .collect())
     }
+}
+
+impl Target {
+    /// The pods behind the target: itself for a pod, those it selects for a Service, those it
+    /// owns for a workload.
+    pub(crate) fn pods<'a>(&self, ctx: &'a Context) -> Vec<&'a Pod> {
+        pods_of(ctx, &self.objects(ctx))
+    }
+}
+
+fn pods_of<'a>(ctx: &'a Context, objects: &[ObjectRef]) -> Vec<&'a Pod> {
+    ctx.pods
+        .iter()
+        .filter(|p| {
+            objects.iter().any(|obj| match obj.kind.as_str() {
+                "Pod" => ObjectRef::of("Pod", &p.metadata) == *obj,
+                "Service" => service_selects(ctx, obj, p),
+                _ => ctx.owner_of(p) == *obj,
+            })
+        })
+        .collect()
 }
 
 fn service_selects(ctx: &Context, service: &ObjectRef, pod: &Pod) -> bool {

@@ -43,14 +43,18 @@ pub const EXPECTED: &[Expect] = &[
     ),
     (
         "config-error",
+        // The missing objects are the roots, the blocked workloads folded under them.
         &[
-            ("container-config", "Deployment", "todo-backend", 1),
-            ("container-config", "Deployment", "todo-frontend", 1),
+            ("config-key-missing", "Secret", "todo-db", 1),
+            ("config-missing", "ConfigMap", "frontend-config", 1),
         ],
         &[
             "couldn't find key DATABASE_URL in Secret todo-app/todo-db",
             "Secret todo-db has keys: POSTGRES_PASSWORD",
             "configmap \\\"frontend-config\\\" not found",
+            "read by env API_URL of container frontend (key API_URL)",
+            "its pods need Secret todo-db, which lacks the key it reads",
+            "\"rule\":\"container-config\"",
         ],
     ),
     (

@@ -217,6 +217,120 @@ fn logs_are_read_for_unhealthy_containers_and_small_namespaces_with_a_bounded_ta
 }
 
 #[test]
+fn a_target_has_its_running_logs_read_whatever_the_size_of_its_namespace() {
+    let sb = Sandbox::new();
+    // A Ready pod that logs the API server's refusals: nothing but its log tells.
+    let dir = crate::support::root()
+        .join("tests/fixtures/corpus/broken/serviceaccount-forbidden/snapshot");
+    let api = FakeApi::start(&dir);
+    let whole = live(&sb, &api, "ops")
+        .args(["diagnose", "-o", "json", "--log-pods", "0"])
+        .json();
+    assert!(whole["summary"]["podsChecked"].as_u64().unwrap() > 0);
+    assert!(
+        api.journal().iter().all(|r| !r.path.ends_with("/log")),
+        "above --log-pods nothing points at a Ready pod"
+    );
+    assert_eq!(whole["findings"].as_array().unwrap().len(), 0);
+    let args = [
+        "diagnose",
+        "deploy/pod-reaper",
+        "-o",
+        "json",
+        "--log-pods",
+        "0",
+    ];
+    let api = FakeApi::start(&dir);
+    let targeted = live(&sb, &api, "ops").args(args).json();
+    let logs: Vec<String> = api
+        .journal()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/log"))
+        .map(|r| r.path)
+        .collect();
+    assert_eq!(logs.len(), 1, "{logs:?}");
+    assert!(logs[0].contains("/pods/pod-reaper-"), "{logs:?}");
+    let findings = &targeted["findings"];
+    assert_eq!(findings[0]["rule"], "log-errors", "{findings}");
+    assert!(
+        findings.to_string().contains("may not list pods"),
+        "{findings}"
+    );
+    let snapshot = sb
+        .kubectl_ai()
+        .args(args)
+        .args(["-n", "ops", "--snapshot"])
+        .arg(&dir)
+        .json();
+    assert_eq!(snapshot["findings"], targeted["findings"]);
+}
+
+#[test]
+fn rbac_is_read_only_when_a_log_shows_a_refused_service_account() {
+    let sb = Sandbox::new();
+    let rbac = |api: &FakeApi| -> Vec<String> {
+        api.journal()
+            .into_iter()
+            .filter(|r| r.path.starts_with("/apis/rbac.authorization.k8s.io/"))
+            .map(|r| r.path)
+            .collect()
+    };
+    let api = FakeApi::start(&scenario("crash-loop"));
+    let before = live(&sb, &api, "todo-app")
+        .args(["diagnose", "-A", "-o", "json"])
+        .json();
+    assert!(!before["findings"].as_array().unwrap().is_empty());
+    assert_eq!(
+        rbac(&api),
+        Vec::<String>::new(),
+        "no refusal, no RBAC request"
+    );
+
+    let dir = crate::support::root()
+        .join("tests/fixtures/corpus/broken/serviceaccount-forbidden/snapshot");
+    let api = FakeApi::start(&dir);
+    let report = live(&sb, &api, "default")
+        .args(["diagnose", "-A", "-o", "json"])
+        .json();
+    let mut paths = rbac(&api);
+    paths.sort();
+    assert_eq!(
+        paths,
+        [
+            "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
+            "/apis/rbac.authorization.k8s.io/v1/clusterroles",
+            "/apis/rbac.authorization.k8s.io/v1/namespaces/ops/rolebindings",
+            "/apis/rbac.authorization.k8s.io/v1/namespaces/ops/roles",
+        ],
+        "one wave of four lists for one refused account"
+    );
+    let text = report["findings"].to_string();
+    assert!(
+        text.contains("RoleBinding ops/pod-reaper -> Role pod-reaper: get, delete on pods"),
+        "{text}"
+    );
+
+    // May not read RBAC: a note, and the refusal is still reported.
+    let api = FakeApi::start(&dir);
+    api.forbid("rolebindings");
+    let out = live(&sb, &api, "default")
+        .args(["diagnose", "-A", "-o", "json"])
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let report: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert!(
+        report["notes"]
+            .to_string()
+            .contains("rolebindings: forbidden"),
+        "{}",
+        report["notes"]
+    );
+    let text = report["findings"].to_string();
+    assert!(text.contains("may not list pods"), "{text}");
+    assert!(!text.contains("has RoleBinding"), "{text}");
+}
+
+#[test]
 fn huge_logs_are_cut_to_their_tail() {
     let sb = Sandbox::new();
     let api = FakeApi::start(&scenario("crash-loop"));

@@ -103,11 +103,17 @@ fn expected_answers_name_objects_their_snapshots_hold() {
                 "{}: a root cause without evidence",
                 case.name
             );
-            assert!(
+            assert_eq!(
                 holds(&case.snapshot, &target.object),
-                "{}: the snapshot has no {:?}",
+                !target.absent,
+                "{}: {:?} is expected {}",
                 case.name,
-                target.object
+                target.object,
+                if target.absent {
+                    "absent"
+                } else {
+                    "in the snapshot"
+                }
             );
         }
         for object in &case.expected.allowed {

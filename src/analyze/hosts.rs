@@ -38,6 +38,9 @@ const CONNECTION_WORDS: &[&str] = &[
     "dial tcp",
     "no route to host",
     "503 service unavailable",
+    // busybox nslookup, the usual wait-for loop of an init container.
+    "server can't find",
+    "can't resolve",
 ];
 
 /// Whether a log line reports that something could not be reached.
@@ -58,6 +61,8 @@ pub(crate) fn unresolved_host(line: &str) -> Option<String> {
         ("getaddrinfo eai_again ", None),
         ("failed to resolve '", None),
         ("failed to resolve host '", None),
+        ("server can't find ", None),
+        ("nslookup: can't resolve '", None),
         ("lookup ", Some("no such host")),
         ("lookup ", Some("server misbehaving")),
         ("connecting to ", Some("name or service not known")),

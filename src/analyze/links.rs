@@ -5,6 +5,7 @@
 //! - a node condition -> its `node.kubernetes.io/*` taint -> the pods it keeps unscheduled, and
 //!   the pods the kubelet evicted for it;
 //! - an unbound claim -> the pods that mount it (and what they cause);
+//! - a missing ConfigMap or Secret (or key) -> the pods the kubelet cannot create or mount for it;
 //! - a workload whose pods are down -> the Services selecting them -> the workloads whose
 //!   settings or failing log lines name those Services.
 //!
@@ -19,8 +20,8 @@ use std::collections::BTreeSet;
 use k8s_openapi::api::core::v1::{Pod, Service};
 
 use super::{
-    Consequence, Finding, FindingId, GuessedCause, hosts, nodes, pod_name, pods, scheduling,
-    storage,
+    Consequence, Finding, FindingId, GuessedCause, config_refs, hosts, nodes, pod_name, pods,
+    scheduling, storage,
 };
 use crate::context::{Context, ObjectRef};
 
@@ -46,6 +47,7 @@ const DEPENDENT_RULES: &[&str] = &[
 pub(crate) fn fold(ctx: &Context, findings: &mut Vec<Finding>) {
     let mut links = node_links(ctx, findings);
     links.extend(claim_links(ctx, findings));
+    links.extend(config_links(findings));
     // A link guessed from a host name is said on the consequence, which stays a finding of its
     // own: folding it away on a guess could hide the real problem.
     let (guessed, certain): (Vec<Link>, Vec<Link>) = service_links(ctx, findings)
@@ -230,6 +232,35 @@ fn claim_links(ctx: &Context, findings: &[Finding]) -> Vec<Link> {
                     via: format!(
                         "its pods mount claim {}, which is unbound",
                         claim.object.name
+                    ),
+                    guessed: false,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Missing ConfigMap/Secret (or key) -> the findings of the pods the kubelet reports it on.
+fn config_links(findings: &[Finding]) -> Vec<Link> {
+    let mut out = Vec::new();
+    for (cause, root) in findings.iter().enumerate() {
+        let what = match root.rule.as_str() {
+            config_refs::CONFIG_MISSING => "which does not exist",
+            config_refs::CONFIG_KEY_MISSING => "which lacks the key it reads",
+            _ => continue,
+        };
+        for (effect, f) in findings.iter().enumerate() {
+            let blocked = matches!(f.rule.as_str(), pods::CONFIG_ERROR | pods::VOLUME_MOUNT)
+                && f.object.namespace == root.object.namespace
+                && f.pods.iter().any(|p| root.pods.contains(p));
+            if blocked {
+                out.push(Link {
+                    cause,
+                    effect,
+                    via: format!(
+                        "its pods need {} {}, {what}",
+                        root.object.kind, root.object.name
                     ),
                     guessed: false,
                 });

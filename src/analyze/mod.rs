@@ -6,9 +6,10 @@
 //! same object when one exists, and findings are ranked by severity and then by how many pods
 //! they touch.
 
-mod access;
+pub(crate) mod access;
 mod app_logs;
 mod autoscaling;
+pub(crate) mod config_refs;
 pub(crate) mod hosts;
 pub(crate) mod keyline;
 pub(crate) mod links;
@@ -117,6 +118,7 @@ type Analyzer = fn(&Context) -> Vec<Finding>;
 /// Every analyzer, by family.
 pub const ANALYZERS: &[(&str, Analyzer)] = &[
     ("pods", pods::analyze),
+    ("config", config_refs::analyze),
     ("probes", probes::analyze),
     ("scheduling", scheduling::analyze),
     ("storage", storage::analyze),

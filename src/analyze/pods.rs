@@ -529,7 +529,7 @@ fn config_problem(ctx: &Context, pod: &Pod, cs: &ContainerStatus, message: &str)
 }
 
 /// `secret "db" not found` / `configmap "cfg" not found`.
-fn missing_object(message: &str) -> Option<(&'static str, String)> {
+pub(crate) fn missing_object(message: &str) -> Option<(&'static str, String)> {
     for (prefix, kind) in [("secret \"", "Secret"), ("configmap \"", "ConfigMap")] {
         if let Some(rest) = message
             .strip_prefix(prefix)
@@ -544,7 +544,7 @@ fn missing_object(message: &str) -> Option<(&'static str, String)> {
 }
 
 /// `couldn't find key DATABASE_URL in Secret todo-app/db`.
-fn missing_key(message: &str) -> Option<(String, String, String)> {
+pub(crate) fn missing_key(message: &str) -> Option<(String, String, String)> {
     let rest = &message[message.find("couldn't find key ")? + "couldn't find key ".len()..];
     let (key, rest) = rest.split_once(" in ")?;
     let (kind, path) = rest.trim().split_once(' ')?;
@@ -598,6 +598,9 @@ fn init_problem(ctx: &Context, pod: &Pod, cs: &ContainerStatus) -> Option<PodPro
             _ => return None,
         }
     }
+    if let Some(started) = state.running.as_ref().and_then(|r| r.started_at.as_ref()) {
+        return init_stuck_problem(ctx, pod, cs, started);
+    }
     let failed = state
         .terminated
         .as_ref()
@@ -626,6 +629,60 @@ fn init_problem(ctx: &Context, pod: &Pod, cs: &ContainerStatus) -> Option<PodPro
         fix: facts.fix.unwrap_or_else(|| {
             crash_fix(pod, &cs.name, Some(failed.exit_code), Some(failed), &lines)
         }),
+    })
+}
+
+/// An init container running this long has stopped making progress: a wait-for loop on a
+/// dependency that never answers, a migration waiting on a lock.
+const INIT_STUCK_MINUTES: i64 = 10;
+
+/// An init container that runs and does not finish: the pod waits behind it (`Init:0/1`), its
+/// app containers never start, and only its log says what it waits for.
+fn init_stuck_problem(
+    ctx: &Context,
+    pod: &Pod,
+    cs: &ContainerStatus,
+    started: &k8s_openapi::apimachinery::pkg::apis::meta::v1::Time,
+) -> Option<PodProblem> {
+    let minutes = ctx.observed_at.duration_since(started.0).as_secs() / 60;
+    if minutes < INIT_STUCK_MINUTES || pod.metadata.deletion_timestamp.is_some() {
+        return None;
+    }
+    let lines = log_lines(ctx, pod, &cs.name);
+    let facts = log_facts(ctx, pod, &cs.name, &lines);
+    let mut evidence = vec![format!(
+        "state: running for {minutes} minutes, not finished; the app containers wait for it"
+    )];
+    if let Some(c) = container(pod, &cs.name) {
+        let command: Vec<&str> = c
+            .command
+            .iter()
+            .flatten()
+            .chain(c.args.iter().flatten())
+            .map(String::as_str)
+            .collect();
+        if !command.is_empty() {
+            evidence.push(format!("command: {}", first_line(&command.join(" "))));
+        }
+    }
+    evidence.extend(lines.iter().map(|(which, l)| format!("{which} log: {l}")));
+    evidence.extend(facts.evidence);
+    Some(PodProblem {
+        rule: INIT_FAILING,
+        severity: Severity::Error,
+        container: cs.name.clone(),
+        summary: format!(
+            "init container {} has run for {minutes} minutes without finishing, so the pod never starts",
+            cs.name
+        ),
+        evidence,
+        fix: facts.fix.unwrap_or_else(|| format!(
+            "Find what init container {} waits for (`kubectl logs {} -c {} -n {}`): usually a dependency it polls that does not exist or never answers; fix that dependency or the name it polls.",
+            cs.name,
+            pod_name(pod),
+            cs.name,
+            namespace(pod)
+        )),
     })
 }
 
@@ -761,10 +818,39 @@ pub(crate) fn log_facts(
             fix,
         };
     }
-    if let Some(r) = text.iter().find_map(|l| super::access::refusal(l)) {
+    if let Some(clipped) = text.iter().find_map(|l| super::access::refusal(l)) {
+        // Key lines are clipped; the log's own line keeps its end ("at the cluster scope").
+        let logs = ctx.logs_of(namespace(pod), pod_name(pod), container);
+        let r = logs
+            .into_iter()
+            .flat_map(|l| [l.current.as_deref(), l.previous.as_deref()])
+            .flatten()
+            .flat_map(str::lines)
+            .filter_map(super::access::refusal)
+            .find(|f| {
+                (&f.account, &f.verb, &f.resource)
+                    == (&clipped.account, &clipped.verb, &clipped.resource)
+            })
+            .unwrap_or(clipped);
+        let grants = super::access::grants(ctx, &r);
+        let fix = grants
+            .as_ref()
+            .and_then(|g| {
+                let extend = g.short.as_ref().map(|(role, ns)| r.extend_fix(role, ns));
+                let subject = || g.misnamed.as_ref().map(|edit| r.subject_fix(edit));
+                let bind = || {
+                    g.unbound
+                        .as_ref()
+                        .map(|(kind, role)| r.bind_fix(kind, role))
+                };
+                extend.or_else(subject).or_else(bind)
+            })
+            .unwrap_or_else(|| r.fix());
+        let mut evidence = vec![r.evidence()];
+        evidence.extend(grants.into_iter().flat_map(|g| g.evidence));
         return LogFacts {
-            evidence: vec![r.evidence()],
-            fix: Some(r.fix()),
+            evidence,
+            fix: Some(fix),
         };
     }
     LogFacts {

@@ -102,7 +102,7 @@ fn unschedulable(ctx: &Context, pod: &Pod) -> Option<PodProblem> {
     if lower.contains("volume node affinity conflict") {
         evidence.extend(placement::volume_zones(ctx, pod));
     }
-    let fix = scheduling_fix(&lower);
+    let fix = scheduling_fix(&lower, placement::node_set_label(pod));
     let cause = if causes.is_empty() {
         "no node fits".to_string()
     } else {
@@ -126,7 +126,9 @@ fn asks_node_labels(lower: &str) -> bool {
 }
 
 /// What to change, for each reason the scheduler gives.
-fn scheduling_fix(lower: &str) -> String {
+/// `node_set_label`: a label the pod asks for that the kubelet or the cloud sets on nodes
+/// (kubernetes.io/arch, a zone): relabelling a node would lie about it.
+fn scheduling_fix(lower: &str, node_set_label: Option<&str>) -> String {
     let mut fixes = Vec::new();
     if lower.contains("insufficient cpu") || lower.contains("insufficient memory") {
         fixes.push("lower the pod's resource requests to what it needs, or add node capacity (a bigger node or more nodes)");
@@ -148,8 +150,13 @@ fn scheduling_fix(lower: &str) -> String {
     if lower.contains("volume node affinity conflict") {
         fixes.push("the pod's volume lives where no node can reach it (the PersistentVolume's nodeAffinity, usually a zone): add a node in that zone (node group or autoscaler), or move the data to a volume in a zone with nodes (snapshot and restore into a new claim); do not relabel nodes");
     }
-    if asks_node_labels(lower) {
-        fixes.push("fix the pod's nodeSelector/nodeAffinity, or label a node meant for it: no node carries the labels it asks for");
+    let node_set = node_set_label.map(|key| {
+        format!("no node has the {key} it asks for, and the kubelet or the cloud sets that label, so relabelling a node would lie about it: fix the pod's nodeSelector/nodeAffinity (or build its image for the nodes' {key}), or add nodes that have it")
+    });
+    match &node_set {
+        Some(text) if asks_node_labels(lower) => fixes.push(text),
+        _ if asks_node_labels(lower) => fixes.push("fix the pod's nodeSelector/nodeAffinity, or label a node meant for it: no node carries the labels it asks for"),
+        _ => {}
     }
     if lower.contains("anti-affinity") || lower.contains("affinity rules") {
         fixes.push("relax podAntiAffinity (preferred instead of required) or add nodes: every node already runs a pod it refuses to share with");
@@ -225,12 +232,22 @@ mod tests {
     #[test]
     fn a_node_condition_taint_is_never_answered_with_a_toleration() {
         let m = "0/1 nodes are available: 1 node(s) had untolerated taint {node.kubernetes.io/disk-pressure: }. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling.".to_lowercase();
-        let fix = scheduling_fix(&m);
+        let fix = scheduling_fix(&m, None);
         assert!(fix.contains("fix the node's condition"), "{fix}");
         assert!(!fix.to_lowercase().contains("add a toleration"), "{fix}");
         let m = "0/3 nodes are available: 3 node(s) had untolerated taint {dedicated: gpu}."
             .to_lowercase();
-        assert!(scheduling_fix(&m).contains("toleration for the node taint"));
+        assert!(scheduling_fix(&m, None).contains("toleration for the node taint"));
+    }
+
+    #[test]
+    fn a_label_nodes_get_from_what_they_are_is_never_answered_by_relabelling() {
+        let m = "0/2 nodes are available: 2 node(s) didn't match pod's node affinity/selector.";
+        let asked = scheduling_fix(m, None);
+        assert!(asked.contains("label a node meant for it"), "{asked}");
+        let arch = scheduling_fix(m, Some("kubernetes.io/arch"));
+        assert!(arch.contains("relabelling a node would lie"), "{arch}");
+        assert!(!arch.contains("label a node meant"), "{arch}");
     }
 
     #[test]

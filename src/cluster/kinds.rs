@@ -239,6 +239,43 @@ pub const LIMIT_RANGES: Kind = kind(
     "limitranges.json",
 )
 .applied(1);
+/// RBAC: read only when a log shows a ServiceAccount refused (see `cluster::rbac`).
+pub const ROLES: Kind = kind(
+    "roles",
+    "Role",
+    "rbac.authorization.k8s.io",
+    "v1",
+    true,
+    "roles.json",
+)
+.applied(1);
+pub const ROLE_BINDINGS: Kind = kind(
+    "rolebindings",
+    "RoleBinding",
+    "rbac.authorization.k8s.io",
+    "v1",
+    true,
+    "rolebindings.json",
+)
+.applied(1);
+pub const CLUSTER_ROLES: Kind = kind(
+    "clusterroles",
+    "ClusterRole",
+    "rbac.authorization.k8s.io",
+    "v1",
+    false,
+    "clusterroles.json",
+)
+.applied(1);
+pub const CLUSTER_ROLE_BINDINGS: Kind = kind(
+    "clusterrolebindings",
+    "ClusterRoleBinding",
+    "rbac.authorization.k8s.io",
+    "v1",
+    false,
+    "clusterrolebindings.json",
+)
+.applied(1);
 pub const NODES: Kind = kind("nodes", "Node", "", "v1", false, "nodes.json").aka(&["no"]);
 pub const NAMESPACES: Kind = kind(
     "namespaces",
@@ -318,9 +355,13 @@ pub const ALL: &[Kind] = &[
     SERVICE_ACCOUNTS,
     RESOURCE_QUOTAS,
     LIMIT_RANGES,
+    ROLES,
+    ROLE_BINDINGS,
     PVS,
     STORAGE_CLASSES,
     INGRESS_CLASSES,
+    CLUSTER_ROLES,
+    CLUSTER_ROLE_BINDINGS,
     POD_METRICS,
     NODE_METRICS,
 ];
@@ -359,8 +400,6 @@ pub const CUSTOM: &[Kind] = &[SERVICE_MONITORS, PROMETHEUS_RULES, PROMETHEUSES];
 
 /// Cluster-scoped kinds this table does not hold but manifests often do.
 const OTHER_CLUSTER_SCOPED: &[&str] = &[
-    "ClusterRole",
-    "ClusterRoleBinding",
     "CustomResourceDefinition",
     "PriorityClass",
     "ValidatingWebhookConfiguration",

@@ -205,10 +205,10 @@ impl Cluster {
         let targets = if tail.lines == 0 {
             Vec::new()
         } else {
-            logs::targets(&ctx, tail)
+            logs::targets(&ctx, &tail)
         };
         let fetched: Vec<(LogTarget, Option<String>)> = stream::iter(targets)
-            .map(|t| c.log(t, tail))
+            .map(|t| c.log(t, &tail))
             .buffer_unordered(MAX_IN_FLIGHT)
             .collect()
             .await;
@@ -227,6 +227,12 @@ impl Cluster {
             } else {
                 entry.current = Some(text);
             }
+        }
+        // A log where the API server refuses a ServiceAccount: one more small wave, for what the
+        // account is granted.
+        let refused = super::rbac::namespaces_to_read(&ctx);
+        if !refused.is_empty() {
+            ctx.rbac = c.rbac(refused).await?;
         }
         ctx.unavailable = c.unavailable.into_inner().expect("poisoned");
         tracing::info!(
@@ -454,7 +460,51 @@ impl Collector<'_> {
         cuts: &[Cut],
     ) -> Result<Option<Vec<T>>, Error> {
         let whole = Part::whole(self.namespace_for(kind));
-        match self.gather(kind, params, whole, cuts).await {
+        self.optional_part(kind, params, whole, cuts).await
+    }
+
+    /// RoleBindings and Roles of `namespaces`, ClusterRoleBindings and ClusterRoles, side by
+    /// side; a refusal of any is a note.
+    async fn rbac(&self, namespaces: Vec<String>) -> Result<super::rbac::Rbac, Error> {
+        let all = ListParams::default();
+        let (role_bindings, roles, cluster_role_bindings, cluster_roles) = tokio::try_join!(
+            self.in_namespaces(&kinds::ROLE_BINDINGS, &namespaces, &all),
+            self.in_namespaces(&kinds::ROLES, &namespaces, &all),
+            self.optional_part(&kinds::CLUSTER_ROLE_BINDINGS, &all, Part::whole(None), &[]),
+            self.optional_part(&kinds::CLUSTER_ROLES, &all, Part::whole(None), &[]),
+        )?;
+        Ok(super::rbac::Rbac {
+            namespaces,
+            role_bindings,
+            roles,
+            cluster_role_bindings: cluster_role_bindings.unwrap_or_default(),
+            cluster_roles: cluster_roles.unwrap_or_default(),
+        })
+    }
+
+    async fn in_namespaces<T: Item>(
+        &self,
+        kind: &Kind,
+        namespaces: &[String],
+        params: &ListParams,
+    ) -> Result<Vec<T>, Error> {
+        let lists = future::try_join_all(
+            namespaces
+                .iter()
+                .map(|ns| self.optional_part(kind, params, Part::whole(Some(ns)), &[])),
+        )
+        .await?;
+        Ok(lists.into_iter().flatten().flatten().collect())
+    }
+
+    async fn optional_part<T: Item>(
+        &self,
+        kind: &Kind,
+        params: &ListParams,
+        part: Part,
+        cuts: &[Cut],
+    ) -> Result<Option<Vec<T>>, Error> {
+        match self.gather(kind, params, part, cuts).await {
             Ok(items) => Ok(Some(items)),
             Err(kube::Error::Api(status)) if matches!(status.code, 403 | 404) => {
                 let why = if status.code == 403 {
@@ -485,7 +535,7 @@ impl Collector<'_> {
 
     /// Fetches one log; a container that cannot serve one (still waiting, already gone) yields
     /// `None`, a refusal is noted once.
-    async fn log(&self, target: LogTarget, tail: Tail) -> (LogTarget, Option<String>) {
+    async fn log(&self, target: LogTarget, tail: &Tail) -> (LogTarget, Option<String>) {
         let params = LogParams {
             container: Some(target.container.clone()),
             previous: target.previous,

@@ -12,10 +12,11 @@ use std::collections::{BTreeMap, HashMap};
 use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
 
 use crate::context::{Context, ObjectRef};
+use crate::target::Target;
 
 /// How much of the logs is read: which running containers (see [`Reach`]), and how much of each
 /// log is kept.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tail {
     pub lines: usize,
     pub bytes: usize,
@@ -43,19 +44,23 @@ impl Default for Tail {
 
 /// Which running (healthy-looking) containers get their current log read, besides the unhealthy
 /// ones that always do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reach {
     /// `--logs`: every running container (still two pods per workload).
     pub all: bool,
     /// A scope (namespace, or a whole small cluster) with at most this many pods has every running
     /// container read (`--log-pods`).
     pub namespace_pods: usize,
+    /// `diagnose TARGET`: the pods behind it have every running container read, whatever the size
+    /// of the namespace (a target is as small a scope as there is).
+    pub target: Option<Target>,
 }
 
 impl Reach {
     pub const DEFAULT: Reach = Reach {
         all: false,
         namespace_pods: 50,
+        target: None,
     };
 }
 
@@ -112,7 +117,7 @@ pub const PODS_PER_WORKLOAD: usize = 2;
 /// The logs diagnosis needs: current and previous logs of unhealthy containers, then current
 /// logs of running ones as [`Reach`] allows, for at most [`PODS_PER_WORKLOAD`] pods of each
 /// workload.
-pub fn targets(ctx: &Context, tail: Tail) -> Vec<LogTarget> {
+pub fn targets(ctx: &Context, tail: &Tail) -> Vec<LogTarget> {
     let mut per_workload: HashMap<(ObjectRef, String), usize> = HashMap::new();
     let mut out = Vec::new();
     let take = |pod: &Pod, container: &str, per_workload: &mut HashMap<_, usize>| {
@@ -137,18 +142,24 @@ pub fn targets(ctx: &Context, tail: Tail) -> Vec<LogTarget> {
     }
     // What a small scope costs is what a namespace of that many pods costs, whatever -A says.
     let every = tail.reach.all || ctx.pods.len() <= tail.reach.namespace_pods;
+    let focus: Vec<&Pod> = match &tail.reach.target {
+        Some(t) if !every => t.pods(ctx),
+        _ => Vec::new(),
+    };
+    let focused = |pod: &Pod| focus.iter().any(|p| std::ptr::eq(*p, pod));
     let mut signalled = 0;
     for pod in &ctx.pods {
-        if !every && !signalled_pod(ctx, pod) {
+        let asked = every || focused(pod);
+        if !asked && !signalled_pod(ctx, pod) {
             continue;
         }
         for status in statuses(pod).filter(|s| running(s) && !is_unhealthy(pod, s)) {
-            if !every && signalled >= SIGNALLED_LOGS {
-                return out;
+            if !asked && signalled >= SIGNALLED_LOGS {
+                break;
             }
             if take(pod, &status.name, &mut per_workload) {
                 out.push(target(pod, &status.name, false));
-                signalled += 1;
+                signalled += usize::from(!asked);
             }
         }
     }
@@ -318,28 +329,43 @@ mod tests {
             Tail::NONE,
         )
         .unwrap();
-        let small = targets(&ctx, Tail::default());
+        let small = targets(&ctx, &Tail::default());
         assert!(!small.is_empty());
         assert!(small.iter().all(|t| !t.previous));
         let large = Tail {
             reach: Reach {
-                all: false,
                 namespace_pods: 0,
+                ..Reach::DEFAULT
             },
             ..Tail::default()
         };
         assert!(
-            targets(&ctx, large).is_empty(),
+            targets(&ctx, &large).is_empty(),
             "nothing points at a healthy pod"
         );
         let asked = Tail {
             reach: Reach {
                 all: true,
                 namespace_pods: 0,
+                target: None,
             },
             ..Tail::default()
         };
-        assert_eq!(targets(&ctx, asked), small);
+        assert_eq!(targets(&ctx, &asked), small);
+        // A target is read whatever the size of its namespace: its pods, and only those.
+        let focused = Tail {
+            reach: Reach {
+                target: Some(crate::target::Target::parse("deploy/todo-backend").unwrap()),
+                ..large.reach.clone()
+            },
+            ..Tail::default()
+        };
+        let read = targets(&ctx, &focused);
+        assert_eq!(read.len(), 2, "{read:?}");
+        assert!(
+            read.iter()
+                .all(|t| t.pod.starts_with("todo-backend-") && !t.previous)
+        );
         // Two pods per workload and container, however many replicas run.
         let mut per: HashMap<(String, String), usize> = HashMap::new();
         for t in &small {

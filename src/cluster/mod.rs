@@ -6,6 +6,7 @@ mod kubeconfig;
 pub mod live;
 pub mod logs;
 mod parts;
+pub mod rbac;
 pub(crate) mod retry;
 pub mod snapshot;
 
@@ -27,7 +28,7 @@ pub struct ScopeRequest {
 }
 
 /// Collection settings shared by both sources.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Limits {
     pub tail: logs::Tail,
     pub chunk_size: u32,

@@ -217,9 +217,34 @@ pub fn load(root: &Root, namespace: Option<&str>, tail: Tail) -> Result<Context,
     ctx.node_metrics = reader.metrics::<NodeMetrics>(&kinds::NODE_METRICS)?;
     ctx.unavailable = reader.unavailable.into_inner().expect("poisoned");
 
-    ctx.logs = read_logs(root, &ctx, tail)?;
+    ctx.logs = read_logs(root, &ctx, &tail)?;
+    read_rbac(root, &mut ctx)?;
     ctx.observed_at = ctx.latest_timestamp().unwrap_or_else(Timestamp::now);
     Ok(ctx.finish())
+}
+
+/// RBAC, when the logs show a ServiceAccount refused (see `rbac`): for the namespaces the
+/// refusals involve, from the same files as any kind.
+fn read_rbac(root: &Root, ctx: &mut Context) -> Result<(), Error> {
+    let namespaces = super::rbac::namespaces_to_read(ctx);
+    if namespaces.is_empty() {
+        return Ok(());
+    }
+    let reader = Reader {
+        root,
+        namespaces: &namespaces,
+        unavailable: Mutex::new(BTreeMap::new()),
+    };
+    ctx.rbac = super::rbac::Rbac {
+        role_bindings: reader.namespaced(&kinds::ROLE_BINDINGS, all)?,
+        roles: reader.namespaced(&kinds::ROLES, all)?,
+        cluster_role_bindings: reader.cluster(&kinds::CLUSTER_ROLE_BINDINGS)?,
+        cluster_roles: reader.cluster(&kinds::CLUSTER_ROLES)?,
+        namespaces: namespaces.clone(),
+    };
+    ctx.unavailable
+        .extend(reader.unavailable.into_inner().expect("poisoned"));
+    Ok(())
 }
 
 /// Every kind but pods (and metrics), in the reading thread.
@@ -345,7 +370,7 @@ impl Reader<'_> {
 fn read_logs(
     root: &Root,
     ctx: &Context,
-    tail: Tail,
+    tail: &Tail,
 ) -> Result<BTreeMap<ContainerKey, ContainerLogs>, Error> {
     let mut out: BTreeMap<ContainerKey, ContainerLogs> = BTreeMap::new();
     let mut files: BTreeMap<(String, String, bool), BTreeMap<String, String>> = BTreeMap::new();

@@ -25,7 +25,7 @@ pub(crate) async fn run(
         return fix(session, args, out).await;
     }
     let target = args.target.as_deref().map(Target::parse).transpose()?;
-    let ctx = session.collect().await?;
+    let ctx = session.collect_for(target.clone()).await?;
     let findings = examine(session, &ctx, target.as_ref()).await?;
     let report = Report::new(&ctx, target.as_ref().map(ToString::to_string), &findings);
     match session.output {

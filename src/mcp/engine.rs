@@ -40,7 +40,12 @@ impl Reach {
 
 /// Reads the cluster (or snapshot) the server's flags point at, in the scope asked for.
 pub(super) async fn context(session: &Session, reach: &Reach) -> Result<Context, Error> {
-    cluster::collect(&session.source, &reach.request(session), session.limits).await
+    cluster::collect(
+        &session.source,
+        &reach.request(session),
+        session.limits.clone(),
+    )
+    .await
 }
 
 /// The findings, causes first; only those about `target` when one is named.

@@ -319,7 +319,7 @@ async fn get_logs(state: &State, a: LogArgs) -> anyhow::Result<Fitted> {
         &a.pod,
         a.container.as_deref(),
         a.previous,
-        tail,
+        tail.clone(),
     )
     .await?;
     let mut errors = Section::new("errorLines");

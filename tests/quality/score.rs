@@ -51,6 +51,11 @@ pub struct Target {
     #[serde(default)]
     pub rules: Vec<String>,
     pub evidence: Vec<String>,
+    /// The root cause is that this object does not exist (a Secret the pods need); checked by the
+    /// corpus test, not needed for scoring.
+    #[serde(default)]
+    #[allow(dead_code)]
+    pub absent: bool,
 }
 
 /// What expected.json says: nothing wrong, or the root cause and what may also be reported.

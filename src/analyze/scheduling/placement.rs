@@ -41,6 +41,37 @@ pub(super) fn label_mismatch(ctx: &Context, pod: &Pod) -> Vec<String> {
     out
 }
 
+/// Labels the kubelet or the cloud provider sets on every node, from what the node is.
+const NODE_SET: &[&str] = &[
+    "kubernetes.io/arch",
+    "kubernetes.io/os",
+    "kubernetes.io/hostname",
+    "topology.kubernetes.io/zone",
+    "topology.kubernetes.io/region",
+    "node.kubernetes.io/instance-type",
+];
+
+/// A label the pod asks for (nodeSelector or required nodeAffinity) that nodes get from what they
+/// are, not from an operator.
+pub(super) fn node_set_label(pod: &Pod) -> Option<&'static str> {
+    let spec = pod.spec.as_ref()?;
+    let selector = spec.node_selector.iter().flatten().map(|(k, _)| k.as_str());
+    let affinity = spec
+        .affinity
+        .as_ref()
+        .and_then(|a| a.node_affinity.as_ref())
+        .and_then(|a| {
+            a.required_during_scheduling_ignored_during_execution
+                .as_ref()
+        })
+        .into_iter()
+        .flat_map(|r| &r.node_selector_terms)
+        .flat_map(|t| t.match_expressions.iter().flatten())
+        .map(|r| r.key.as_str());
+    let mut asked = selector.chain(affinity);
+    asked.find_map(|k| NODE_SET.iter().find(|n| **n == k).copied())
+}
+
 /// For a volume node affinity conflict: each bound PersistentVolume of the pod with the node labels
 /// it requires, and the values the nodes have for those keys.
 pub(super) fn volume_zones(ctx: &Context, pod: &Pod) -> Vec<String> {
