@@ -785,6 +785,54 @@ fn the_model_may_read_more_evidence_through_read_only_tools() {
     }
 }
 
+/// A token written literally into a pod's env reaches the model neither through the prompt nor
+/// through `get_object`, where the API's JSON puts the name and the value in fields of their own.
+#[test]
+fn a_literal_env_token_never_reaches_the_llm_through_get_object() {
+    let sb = Sandbox::new();
+    let dir = planted(&sb);
+    let pods_file = dir.join("todo-app/pods.json");
+    let mut pods: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&pods_file).unwrap()).unwrap();
+    // A small pod of its own, so the whole object fits the tool's answer.
+    let pod = "payments-7d9c5b8f4-x2k8q";
+    pods["items"].as_array_mut().unwrap().push(serde_json::json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": pod, "namespace": "todo-app", "uid": "5b0c7f3e-2a41-4c61-9d0e-8f1f2b7c9a10",
+                     "labels": {"app": "payments"}, "creationTimestamp": "2025-01-15T09:58:02Z"},
+        "spec": {"nodeName": "minikube", "containers": [{"name": "payments", "image": "ghcr.io/example/payments:2.1.0",
+                 "env": [{"name": "LOG_LEVEL", "value": "info"},
+                         {"name": "PAYMENT_API_TOKEN", "value": "CANARYenv4d1f9b27"}]}]},
+        "status": {"phase": "Running", "containerStatuses": [{"name": "payments", "ready": true, "restartCount": 0,
+                   "image": "ghcr.io/example/payments:2.1.0", "imageID": "", "started": true,
+                   "state": {"running": {"startedAt": "2025-01-15T09:58:10Z"}}}]}
+    }));
+    std::fs::write(&pods_file, pods.to_string()).unwrap();
+    let llm = FakeLlm::start(vec![
+        tool_call(
+            "get_object",
+            serde_json::json!({"kind": "Pod", "name": pod, "namespace": "todo-app"}),
+        ),
+        Reply::Text(ANSWER.into()),
+    ]);
+    let out = with_llm(&sb, &llm)
+        .args(["why is backend crashlooping", "--snapshot"])
+        .arg(&dir)
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let reqs = llm.requests();
+    assert_eq!(reqs.len(), 2);
+    let result = reqs[1].body["messages"][3]["content"].as_str().unwrap();
+    assert!(
+        result.contains("\"name\": \"PAYMENT_API_TOKEN\"")
+            && result.contains("\"value\": \"info\"")
+            && result.contains("[REDACTED-"),
+        "{result}"
+    );
+    canaries_absent(&reqs[0].body.to_string());
+    canaries_absent(&reqs[1].body.to_string());
+}
+
 #[test]
 fn only_a_request_for_a_change_is_offered_propose_changes() {
     let sb = Sandbox::new();

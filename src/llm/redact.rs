@@ -24,6 +24,9 @@ fn pattern(re: &str, secret_group: usize) -> Pattern {
     }
 }
 
+/// A name that says its value is a secret (`DB_PASSWORD`, `api-key`, `GITHUB_TOKEN`).
+const SECRET_NAME: &str = r"[A-Z0-9_.\-]*(?:password|passwd|pwd|secret|token|api[_\-]?key|apikey|access[_\-]?key|private[_\-]?key|credentials?)[A-Z0-9_.\-]*";
+
 static PATTERNS: LazyLock<Vec<Pattern>> = LazyLock::new(|| {
     vec![
         // PEM private keys, whole.
@@ -47,9 +50,19 @@ static PATTERNS: LazyLock<Vec<Pattern>> = LazyLock::new(|| {
             r"\b(eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,})",
             1,
         ),
+        // An env var as the API returns it, `{"name": "API_TOKEN", "value": "..."}` in either
+        // order: the name says it is a secret, the value sits in a field of its own.
+        pattern(
+            &format!(r#"(?i)"name"\s*:\s*"{SECRET_NAME}"\s*,\s*"value"\s*:\s*"([^"]*)""#),
+            1,
+        ),
+        pattern(
+            &format!(r#"(?i)"value"\s*:\s*"([^"]*)"\s*,\s*"name"\s*:\s*"{SECRET_NAME}""#),
+            1,
+        ),
         // NAME=value, NAME: value, "name": "value" where the name says it is a secret.
         pattern(
-            r#"(?i)\b[A-Z0-9_.\-]*(?:password|passwd|pwd|secret|token|api[_\-]?key|apikey|access[_\-]?key|private[_\-]?key|credentials?)[A-Z0-9_.\-]*["']?[ \t]*[=:][ \t]*["']?([^\s"',;&}]{3,})"#,
+            &format!(r#"(?i)\b{SECRET_NAME}["']?[ \t]*[=:][ \t]*["']?([^\s"',;&}}]{{3,}})"#),
             1,
         ),
     ]
@@ -79,7 +92,8 @@ impl Redactor {
                 .replace_all(&out, |caps: &Captures| {
                     let whole = caps.get(0).expect("match");
                     let secret = caps.get(p.secret_group).expect("secret group");
-                    if secret.as_str().starts_with("[REDACTED-") {
+                    // A flag (`automountServiceAccountToken: false`) or an empty value hides nothing.
+                    if secret.as_str().starts_with("[REDACTED-") || not_secret(secret.as_str()) {
                         return whole.as_str().to_string();
                     }
                     let next = self.seen.len() + 1;
@@ -96,6 +110,11 @@ impl Redactor {
         }
         out
     }
+}
+
+/// Values a secret-named field holds that are no secret.
+fn not_secret(value: &str) -> bool {
+    value.is_empty() || ["true", "false", "null"].contains(&value.to_ascii_lowercase().as_str())
 }
 
 #[cfg(test)]
@@ -130,7 +149,15 @@ mod tests {
                 "MIIEpAIBAAKCAQEA",
             ),
         ];
-        for (text, secret) in cases {
+        let env = r#"{
+          "name": "PAYMENT_API_TOKEN",
+          "value": "tok-literal-5f2a"
+        }"#;
+        let reversed = r#"{"value": "pw-literal-77c1", "name": "db_password"}"#;
+        for (text, secret) in cases
+            .into_iter()
+            .chain([(env, "tok-literal-5f2a"), (reversed, "pw-literal-77c1")])
+        {
             let out = r.redact(text);
             assert!(!out.contains(secret), "{text:?} -> {out:?}");
             assert!(out.contains("[REDACTED-"), "{out}");
@@ -151,5 +178,10 @@ mod tests {
             "exit code 137, restarts: 7"
         );
         assert_eq!(r.count(), 2);
+        let flags =
+            "automountServiceAccountToken: false, \"name\": \"TOKEN_PATH\", \"value\": \"\"";
+        assert_eq!(r.redact(flags), flags);
+        let plain_env = r#"{"name": "LOG_LEVEL", "value": "debug"}"#;
+        assert_eq!(r.redact(plain_env), plain_env);
     }
 }
