@@ -265,6 +265,38 @@ fn a_target_has_its_running_logs_read_whatever_the_size_of_its_namespace() {
     assert_eq!(snapshot["findings"], targeted["findings"]);
 }
 
+/// `diagnose --fix` reads the logs `diagnose` reads: none above `--log-pods` without a target, and
+/// the target's running logs with one, so a finding only a log shows is in the report it plans from.
+#[test]
+fn diagnose_fix_reads_the_logs_diagnose_reads() {
+    let sb = Sandbox::new();
+    let dir = crate::support::root()
+        .join("tests/fixtures/corpus/broken/serviceaccount-forbidden/snapshot");
+    let logs_read = |api: &FakeApi| {
+        api.journal()
+            .into_iter()
+            .filter(|r| r.path.ends_with("/log"))
+            .count()
+    };
+    let api = FakeApi::start(&dir);
+    let out = live(&sb, &api, "ops")
+        .args(["diagnose", "--fix", "--log-pods", "0"])
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("No problems found"), "{}", out.stdout);
+    assert_eq!(logs_read(&api), 0, "--log-pods 0 holds for --fix too");
+
+    let api = FakeApi::start(&dir);
+    let out = live(&sb, &api, "ops")
+        .args(["diagnose", "deploy/pod-reaper", "--fix", "--log-pods", "0"])
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(logs_read(&api), 1, "the target's one running container");
+    assert!(out.stdout.contains("[log-errors]"), "{}", out.stdout);
+    assert!(out.stdout.contains("may not list pods"), "{}", out.stdout);
+    assert!(api.mutations().is_empty());
+}
+
 #[test]
 fn rbac_is_read_only_when_a_log_shows_a_refused_service_account() {
     let sb = Sandbox::new();

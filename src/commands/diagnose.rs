@@ -62,9 +62,9 @@ async fn examine(
 
 /// `diagnose --fix`: the diagnosis, then the certain fixes as one plan.
 async fn fix(session: &Session, args: &DiagnoseArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
-    let (cluster, scope) = session.live_cluster("--fix").await?;
-    let ctx = collect_live(session, &cluster, &scope).await?;
     let target = args.target.as_deref().map(Target::parse).transpose()?;
+    let (cluster, scope) = session.live_cluster("--fix").await?;
+    let ctx = collect_live(session, &cluster, &scope, target.clone()).await?;
     let findings = examine(session, &ctx, target.as_ref()).await?;
     let actions = plan::fixes::for_findings(&ctx, &findings);
     if session.output == Output::Text {
@@ -93,13 +93,13 @@ async fn collect_live(
     session: &Session,
     cluster: &Cluster,
     scope: &Scope,
+    target: Option<Target>,
 ) -> Result<Context, crate::error::Error> {
+    // The same logs as `diagnose` reads (--logs, --log-pods, the target's), so both see one truth.
+    let mut tail = session.limits.tail.clone();
+    tail.reach.target = target;
     let _spinner = ui::Spinner::start("Reading the cluster…".into());
     cluster
-        .collect(
-            scope.clone(),
-            crate::cluster::logs::Tail::default(),
-            session.limits.chunk_size,
-        )
+        .collect(scope.clone(), tail, session.limits.chunk_size)
         .await
 }
