@@ -677,18 +677,22 @@ async fn handle(State(inner): State<Shared>, req: Request) -> Response {
     while inner.silent.load(Ordering::Relaxed) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    let params = query_pairs(&query);
+    let answer = || {
+        route(
+            &inner,
+            &method,
+            &path,
+            &params,
+            &headers,
+            &content_type,
+            &body,
+        )
+    };
     if let Some(injected) = flaky_hit(&inner, &method, &path, &query) {
         if injected.commit {
-            let params = query_pairs(&query);
-            route(
-                &inner,
-                &method,
-                &path,
-                &params,
-                &headers,
-                &content_type,
-                &body,
-            );
+            // The write lands; only its answer is lost.
+            answer();
         }
         if injected.status == 0 {
             // Unwinding out of the handler drops the connection without an answer, as a reset
@@ -736,16 +740,7 @@ async fn handle(State(inner): State<Shared>, req: Request) -> Response {
             ),
         };
     }
-    let params = query_pairs(&query);
-    route(
-        &inner,
-        &method,
-        &path,
-        &params,
-        &headers,
-        &content_type,
-        &body,
-    )
+    answer()
 }
 
 /// `/api/v1/namespaces/NS/services/[http:]NAME[:PORT]/proxy/REST` of a forwarded Service:
