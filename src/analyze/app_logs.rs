@@ -4,10 +4,8 @@
 //! Kubernetes sees nothing wrong with these, so only their current logs tell. A line or two is
 //! noise; the same kind of failure repeated is a warning on the workload.
 
-use super::{Finding, Grouper, PodProblem, Severity, hosts, keyline, namespace, pod_name};
+use super::{Finding, Grouper, PodProblem, Rule, Severity, hosts, keyline, namespace, pod_name};
 use crate::context::Context;
-
-pub const LOG_ERRORS: &str = "log-errors";
 
 /// Failing lines needed before a running container's log is a finding.
 const REPEATED: usize = 3;
@@ -46,7 +44,7 @@ pub fn analyze(ctx: &Context) -> Vec<Finding> {
                 ctx,
                 pod,
                 PodProblem {
-                    rule: LOG_ERRORS,
+                    rule: Rule::LogErrors,
                     severity: Severity::Warning,
                     container: cs.name.clone(),
                     summary: format!(

@@ -1,9 +1,7 @@
 //! HorizontalPodAutoscalers that cannot do their job. One sitting at minReplicas is fine.
 
-use super::{Finding, Severity};
+use super::{Finding, Rule, Severity};
 use crate::context::{Context, ObjectRef};
-
-pub const HPA_METRICS: &str = "hpa-metrics";
 
 pub fn analyze(ctx: &Context) -> Vec<Finding> {
     let mut out = Vec::new();
@@ -93,7 +91,8 @@ pub fn analyze(ctx: &Context) -> Vec<Finding> {
         out.push(Finding {
             causes: Vec::new(),
             caused_by: None,
-            rule: HPA_METRICS.into(),
+            remedies: Vec::new(),
+            rule: Rule::HpaMetrics,
             severity,
             object,
             summary,

@@ -10,13 +10,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::api::core::v1::{Container, ContainerStateWaiting, Pod, PodSpec};
 
-use super::{Finding, Severity, namespace, pod_name, pods};
+use super::{Finding, Rule, Severity, namespace, pod_name, pods};
 use crate::context::{Context, ObjectRef};
-
-/// A ConfigMap or Secret that does not exist.
-pub const CONFIG_MISSING: &str = "config-missing";
-/// A ConfigMap or Secret that lacks a key a container reads.
-pub const CONFIG_KEY_MISSING: &str = "config-key-missing";
 
 /// The object (and key) the kubelet could not find.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -180,11 +175,10 @@ fn finding(ctx: &Context, m: &Missing, blocked: &Blocked) -> Finding {
     };
     Finding {
         rule: if m.key.is_some() {
-            CONFIG_KEY_MISSING
+            Rule::ConfigKeyMissing
         } else {
-            CONFIG_MISSING
-        }
-        .to_string(),
+            Rule::ConfigMissing
+        },
         severity: Severity::Error,
         object,
         summary,
@@ -197,6 +191,7 @@ fn finding(ctx: &Context, m: &Missing, blocked: &Blocked) -> Finding {
             .collect(),
         causes: Vec::new(),
         caused_by: None,
+        remedies: Vec::new(),
     }
 }
 

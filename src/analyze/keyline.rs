@@ -213,6 +213,11 @@ fn pydantic_fields(lines: &[&str], header: usize) -> Vec<usize> {
     out
 }
 
+/// A message's first line, trimmed and clipped: what an evidence line quotes of it.
+pub(crate) fn first_line(s: &str) -> String {
+    clip(s.lines().next().unwrap_or_default().trim(), 300)
+}
+
 pub(crate) fn clip(s: &str, max: usize) -> String {
     if s.len() <= max {
         return s.to_string();

@@ -20,8 +20,7 @@ use std::collections::BTreeSet;
 use k8s_openapi::api::core::v1::{Pod, Service};
 
 use super::{
-    Consequence, Finding, FindingId, GuessedCause, config_refs, hosts, nodes, pod_name, pods,
-    scheduling, storage,
+    Consequence, Finding, FindingId, GuessedCause, Rule, hosts, nodes, pod_name, pods, scheduling,
 };
 use crate::context::{Context, ObjectRef};
 
@@ -35,13 +34,13 @@ pub(crate) struct Link {
 }
 
 /// Rules whose findings can be the effect of an unreachable dependency.
-const DEPENDENT_RULES: &[&str] = &[
-    pods::CRASH_LOOP,
-    pods::INIT_FAILING,
-    pods::LIVENESS_RESTARTS,
-    super::probes::READINESS_FAILING,
-    super::workloads::JOB_FAILED,
-    super::app_logs::LOG_ERRORS,
+const DEPENDENT_RULES: &[Rule] = &[
+    Rule::CrashLoop,
+    Rule::InitContainer,
+    Rule::LivenessRestarts,
+    Rule::ReadinessFailing,
+    Rule::JobFailed,
+    Rule::LogErrors,
 ];
 
 pub(crate) fn fold(ctx: &Context, findings: &mut Vec<Finding>) {
@@ -58,7 +57,7 @@ pub(crate) fn fold(ctx: &Context, findings: &mut Vec<Finding>) {
         if findings[link.effect].caused_by.is_none() {
             let cause = &findings[link.cause];
             findings[link.effect].caused_by = Some(GuessedCause {
-                rule: cause.rule.clone(),
+                rule: cause.rule,
                 object: cause.object.clone(),
                 via: link.via,
                 guessed: true,
@@ -81,14 +80,14 @@ pub(crate) fn fold(ctx: &Context, findings: &mut Vec<Finding>) {
                 let effect = &findings[child];
                 finding.severity = finding.severity.max(effect.severity);
                 finding.causes.push(Consequence {
-                    rule: effect.rule.clone(),
+                    rule: effect.rule,
                     severity: effect.severity,
                     object: effect.object.clone(),
                     summary: effect.summary.clone(),
                     pods: effect.pods.clone(),
                     evidence: effect.evidence.clone(),
                     caused_by: FindingId {
-                        rule: findings[at].rule.clone(),
+                        rule: findings[at].rule,
                         object: findings[at].object.clone(),
                     },
                     via: link.via.clone(),
@@ -142,7 +141,7 @@ fn node_links(ctx: &Context, findings: &[Finding]) -> Vec<Link> {
         let taints = node_taints(ctx, &node.object.name);
         for (effect, f) in findings.iter().enumerate() {
             let pods = pods_named(ctx, f.object.namespace.as_deref(), &f.pods);
-            if f.rule == scheduling::UNSCHEDULABLE {
+            if f.rule == Rule::Unschedulable {
                 let message = pods
                     .iter()
                     .filter_map(|p| scheduling::scheduler_message(ctx, p))
@@ -159,7 +158,7 @@ fn node_links(ctx: &Context, findings: &[Finding]) -> Vec<Link> {
                         guessed: false,
                     });
                 }
-            } else if f.rule == scheduling::EVICTED && node.rule == nodes::PRESSURE {
+            } else if f.rule == Rule::Evicted && node.rule == Rule::NodePressure {
                 let here = pods.iter().any(|p| {
                     p.spec.as_ref().and_then(|s| s.node_name.as_deref())
                         == Some(node.object.name.as_str())
@@ -217,7 +216,7 @@ fn node_taints(ctx: &Context, name: &str) -> Vec<String> {
 fn claim_links(ctx: &Context, findings: &[Finding]) -> Vec<Link> {
     let mut out = Vec::new();
     for (cause, claim) in findings.iter().enumerate() {
-        if claim.rule != storage::PVC_UNBOUND {
+        if claim.rule != Rule::PvcUnbound {
             continue;
         }
         let mounting = pods_named(ctx, claim.object.namespace.as_deref(), &claim.pods);
@@ -245,13 +244,13 @@ fn claim_links(ctx: &Context, findings: &[Finding]) -> Vec<Link> {
 fn config_links(findings: &[Finding]) -> Vec<Link> {
     let mut out = Vec::new();
     for (cause, root) in findings.iter().enumerate() {
-        let what = match root.rule.as_str() {
-            config_refs::CONFIG_MISSING => "which does not exist",
-            config_refs::CONFIG_KEY_MISSING => "which lacks the key it reads",
+        let what = match root.rule {
+            Rule::ConfigMissing => "which does not exist",
+            Rule::ConfigKeyMissing => "which lacks the key it reads",
             _ => continue,
         };
         for (effect, f) in findings.iter().enumerate() {
-            let blocked = matches!(f.rule.as_str(), pods::CONFIG_ERROR | pods::VOLUME_MOUNT)
+            let blocked = matches!(f.rule, Rule::ContainerConfig | Rule::VolumeMount)
                 && f.object.namespace == root.object.namespace
                 && f.pods.iter().any(|p| root.pods.contains(p));
             if blocked {
@@ -275,7 +274,7 @@ fn config_links(findings: &[Finding]) -> Vec<Link> {
 fn service_links(ctx: &Context, findings: &[Finding]) -> Vec<Link> {
     let mut out = Vec::new();
     for (effect, f) in findings.iter().enumerate() {
-        if !DEPENDENT_RULES.contains(&f.rule.as_str()) {
+        if !DEPENDENT_RULES.contains(&f.rule) {
             continue;
         }
         let Some(ns) = f.object.namespace.as_deref() else {

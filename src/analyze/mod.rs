@@ -15,11 +15,15 @@ pub(crate) mod keyline;
 pub(crate) mod links;
 mod nodes;
 pub mod pods;
+mod probe_facts;
 pub mod probes;
+mod rule;
 mod scheduling;
 pub mod services;
 mod storage;
 mod workloads;
+
+pub use rule::Rule;
 
 use std::collections::BTreeMap;
 
@@ -54,8 +58,8 @@ impl std::fmt::Display for Severity {
 /// One problem, stated once for the workload that has it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Finding {
-    /// Stable identifier of the rule that found it (`crash-loop`, `image-pull`, ...).
-    pub rule: String,
+    /// The rule that found it; prints and serializes as its stable id (`crash-loop`, ...).
+    pub rule: Rule,
     pub severity: Severity,
     /// The object to act on: the owning workload for pod problems.
     pub object: ObjectRef,
@@ -75,13 +79,40 @@ pub struct Finding {
     /// said here rather than folded away, since a wrong guess must not hide a problem.
     #[serde(default, rename = "causedBy", skip_serializing_if = "Option::is_none")]
     pub caused_by: Option<GuessedCause>,
+    /// The changes that certainly fix it, as data for `plan::fixes` (the `fix` text says them to
+    /// a human). Not part of any output: reports stay what they were.
+    #[serde(skip)]
+    pub remedies: Vec<Remedy>,
+}
+
+/// A change certain enough to apply unasked, in the terms of the object it is about: what the
+/// analyzer knew when it found the problem, so a plan needs no second look at the cluster.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Remedy {
+    /// Point a failing probe at the container's one declared port.
+    ProbePort {
+        container: String,
+        /// "readinessProbe", "livenessProbe" or "startupProbe".
+        probe: &'static str,
+        /// The probe's action: "httpGet", "tcpSocket" or "grpc".
+        action: &'static str,
+        port: i32,
+    },
+    /// Raise the memory limit of an OOM-killed container, in bytes.
+    MemoryLimit {
+        container: String,
+        limit: u64,
+        raised: u64,
+    },
+    /// Route a Service to the one workload its selector almost matches.
+    Selector(BTreeMap<String, String>),
 }
 
 /// The finding that probably causes another, and why we think so.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GuessedCause {
-    pub rule: String,
+    pub rule: Rule,
     pub object: ObjectRef,
     pub via: String,
     pub guessed: bool,
@@ -90,7 +121,7 @@ pub struct GuessedCause {
 /// A finding by identity: its rule and the object it is about.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct FindingId {
-    pub rule: String,
+    pub rule: Rule,
     pub object: ObjectRef,
 }
 
@@ -98,7 +129,7 @@ pub struct FindingId {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Consequence {
-    pub rule: String,
+    pub rule: Rule,
     pub severity: Severity,
     pub object: ObjectRef,
     pub summary: String,
@@ -131,11 +162,11 @@ pub const ANALYZERS: &[(&str, Analyzer)] = &[
 
 /// Rules that describe the effect of some other problem. When a more specific finding exists on
 /// the same object, they become evidence there instead of a finding of their own.
-const SYMPTOMS: &[&str] = &[
-    workloads::UNAVAILABLE,
-    workloads::ROLLOUT_STUCK,
-    probes::READINESS_FAILING,
-    services::NO_READY_ENDPOINTS,
+const SYMPTOMS: &[Rule] = &[
+    Rule::WorkloadUnavailable,
+    Rule::RolloutStuck,
+    Rule::ReadinessFailing,
+    Rule::ServiceNoReadyEndpoints,
 ];
 
 /// Runs every analyzer and returns the findings, causes first.
@@ -159,9 +190,8 @@ fn fold_symptoms(ctx: &Context, findings: &mut Vec<Finding>) {
     let owned_by = |pods: &[String], object: &ObjectRef| {
         pods.iter().any(|p| owners.get(p.as_str()) == Some(object))
     };
-    let (symptoms, mut causes): (Vec<Finding>, Vec<Finding>) = findings
-        .drain(..)
-        .partition(|f| SYMPTOMS.contains(&f.rule.as_str()));
+    let (symptoms, mut causes): (Vec<Finding>, Vec<Finding>) =
+        findings.drain(..).partition(|f| SYMPTOMS.contains(&f.rule));
     for symptom in symptoms {
         let related = causes.iter_mut().find(|c| {
             c.object == symptom.object
@@ -220,12 +250,12 @@ pub fn rank(findings: &mut [Finding]) {
 /// crashing the same way are one finding listing three pods.
 #[derive(Default)]
 pub(crate) struct Grouper {
-    groups: BTreeMap<(ObjectRef, String, String), Finding>,
+    groups: BTreeMap<(ObjectRef, Rule, String), Finding>,
 }
 
 /// A problem seen on one pod, before grouping.
 pub(crate) struct PodProblem {
-    pub rule: &'static str,
+    pub rule: Rule,
     pub severity: Severity,
     pub container: String,
     pub summary: String,
@@ -240,11 +270,12 @@ impl Grouper {
     pub fn add(&mut self, ctx: &Context, pod: &Pod, problem: PodProblem) {
         let owner = ctx.owner_of(pod);
         let name = pod.metadata.name.clone().unwrap_or_default();
-        let key = (owner.clone(), problem.rule.to_string(), problem.container);
+        let key = (owner.clone(), problem.rule, problem.container);
         let finding = self.groups.entry(key).or_insert_with(|| Finding {
             causes: Vec::new(),
             caused_by: None,
-            rule: problem.rule.to_string(),
+            remedies: Vec::new(),
+            rule: problem.rule,
             severity: problem.severity,
             object: owner,
             summary: problem.summary,

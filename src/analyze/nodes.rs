@@ -7,11 +7,8 @@
 
 use k8s_openapi::api::core::v1::{Node, NodeCondition, Pod};
 
-use super::{Finding, Severity, pod_name};
+use super::{Finding, Rule, Severity, pod_name};
 use crate::context::{Context, ObjectRef};
-
-pub const NOT_READY: &str = "node-not-ready";
-pub const PRESSURE: &str = "node-pressure";
 
 /// A node condition that is bad when it holds, with the taint the node lifecycle controller puts
 /// on the node for it and what the node is short of.
@@ -116,7 +113,8 @@ fn not_ready(ctx: &Context, node: &Node, name: &str, ready: &NodeCondition) -> F
     Finding {
         causes: Vec::new(),
         caused_by: None,
-        rule: NOT_READY.into(),
+        remedies: Vec::new(),
+        rule: Rule::NodeNotReady,
         severity: Severity::Error,
         object: ObjectRef::new("Node", None, name),
         summary: format!("node {name} is {state}: its pods are not served and new pods avoid it"),
@@ -163,7 +161,8 @@ fn pressure(ctx: &Context, name: &str, cond: &Condition, c: &NodeCondition) -> F
     Finding {
         causes: Vec::new(),
         caused_by: None,
-        rule: PRESSURE.into(),
+        remedies: Vec::new(),
+        rule: Rule::NodePressure,
         severity,
         object: ObjectRef::new("Node", None, name),
         summary: if network {

@@ -6,18 +6,12 @@
 
 use k8s_openapi::api::core::v1::{ContainerStateTerminated, ContainerStatus, Pod, Probe};
 
-use super::{Finding, Grouper, PodProblem, Severity, container, keyline, namespace, pod_name};
+use super::{
+    Finding, Grouper, PodProblem, Remedy, Rule, Severity, container, keyline, namespace, pod_name,
+    probe_facts,
+};
 use crate::context::Context;
 use crate::quantity;
-
-pub const CRASH_LOOP: &str = "crash-loop";
-pub const OOM_KILLED: &str = "oom-killed";
-pub const IMAGE_PULL: &str = "image-pull";
-pub const CONFIG_ERROR: &str = "container-config";
-pub const START_FAILED: &str = "container-start";
-pub const INIT_FAILING: &str = "init-container";
-pub const LIVENESS_RESTARTS: &str = "liveness-restarts";
-pub const VOLUME_MOUNT: &str = "volume-mount";
 
 pub fn analyze(ctx: &Context) -> Vec<Finding> {
     let mut groups = Grouper::default();
@@ -44,7 +38,11 @@ pub fn analyze(ctx: &Context) -> Vec<Finding> {
             }
         }
     }
-    groups.finish(ctx)
+    let mut findings = groups.finish(ctx);
+    for f in findings.iter_mut().filter(|f| f.rule == Rule::OomKilled) {
+        f.remedies = memory_remedy(ctx, &f.object).into_iter().collect();
+    }
+    findings
 }
 
 fn container_problem(ctx: &Context, pod: &Pod, cs: &ContainerStatus) -> Option<PodProblem> {
@@ -111,7 +109,7 @@ fn mount_problem(ctx: &Context, pod: &Pod) -> Option<PodProblem> {
             Some(format!(
                 "event {} (x{count}): {}",
                 e.reason.as_deref()?,
-                first_line(e.message.as_deref()?)
+                keyline::first_line(e.message.as_deref()?)
             ))
         })
         .take(3)
@@ -134,7 +132,7 @@ fn mount_problem(ctx: &Context, pod: &Pod) -> Option<PodProblem> {
         )
     };
     Some(PodProblem {
-        rule: VOLUME_MOUNT,
+        rule: Rule::VolumeMount,
         severity: Severity::Error,
         container: String::new(),
         summary: "pods wait in ContainerCreating: a volume cannot be attached or mounted"
@@ -153,7 +151,7 @@ fn restart_problem(
     last: Option<&ContainerStateTerminated>,
     backing_off: bool,
 ) -> PodProblem {
-    let liveness_failures = probe_failures(ctx, pod, &cs.name, "Liveness");
+    let liveness_failures = probe_facts::probe_failures(ctx, pod, &cs.name, "Liveness");
     let mut evidence = Vec::new();
     if backing_off {
         let waiting = cs.state.as_ref().and_then(|s| s.waiting.as_ref());
@@ -211,7 +209,7 @@ fn restart_problem(
         (false, None) => format!("container {} keeps restarting", cs.name),
     };
     PodProblem {
-        rule: CRASH_LOOP,
+        rule: Rule::CrashLoop,
         severity: if backing_off || cs.state.as_ref().is_some_and(|s| s.terminated.is_some()) {
             Severity::Error
         } else {
@@ -260,7 +258,7 @@ fn oom_problem(
         ),
     };
     PodProblem {
-        rule: OOM_KILLED,
+        rule: Rule::OomKilled,
         severity: Severity::Error,
         container: cs.name.clone(),
         summary: format!(
@@ -270,6 +268,17 @@ fn oom_problem(
         evidence,
         fix,
     }
+}
+
+/// The memory limit to raise after an OOM kill of a workload's pods: of its first OOM-killed
+/// container that has a limit, over the highest usage seen across its OOM-killed containers.
+fn memory_remedy(ctx: &Context, object: &crate::context::ObjectRef) -> Option<Remedy> {
+    let (container, limit, usage) = oom_facts(ctx, object)?;
+    Some(Remedy::MemoryLimit {
+        container,
+        limit,
+        raised: crate::sizing::memory_limit_after_oom(limit, usage),
+    })
 }
 
 /// For the OOM-killed container of a workload: its name, memory limit and the highest usage seen
@@ -323,10 +332,10 @@ fn liveness_problem(
     let budget = delay + period * threshold;
     evidence.push(format!(
         "livenessProbe: {}, initialDelaySeconds {delay}, periodSeconds {period}, failureThreshold {threshold}: the container is killed if not healthy within ~{budget}s",
-        super::probes::describe_action(probe)
+        probe_facts::describe_action(probe)
     ));
-    let answer = super::probes::http_answer("livenessProbe", probe, &failures);
-    let status = super::probes::http_status(&failures);
+    let answer = probe_facts::http_answer("livenessProbe", probe, &failures);
+    let status = probe_facts::http_status(&failures);
     evidence.extend(failures.into_iter().take(2));
     evidence.extend(answer);
     for (which, line) in log_lines(ctx, pod, &cs.name).into_iter().take(3) {
@@ -384,12 +393,12 @@ fn liveness_problem(
             format!(
                 "The liveness check of container {} ({}) fails after the app has started, so the kubelet kills it each time: fix the check or what it checks in the app (the probe's output is quoted above); raise timeoutSeconds or failureThreshold only if it is merely slow.",
                 cs.name,
-                super::probes::describe_action(probe)
+                probe_facts::describe_action(probe)
             ),
         )
     };
     PodProblem {
-        rule: LIVENESS_RESTARTS,
+        rule: Rule::LivenessRestarts,
         severity: Severity::Error,
         container: cs.name.clone(),
         summary,
@@ -459,7 +468,7 @@ fn image_problem(
         )
     };
     PodProblem {
-        rule: IMAGE_PULL,
+        rule: Rule::ImagePull,
         severity: Severity::Error,
         container: cs.name.clone(),
         summary: format!("image {image} cannot be pulled ({reason})"),
@@ -519,7 +528,7 @@ fn config_problem(ctx: &Context, pod: &Pod, cs: &ContainerStatus, message: &str)
         )
     };
     PodProblem {
-        rule: CONFIG_ERROR,
+        rule: Rule::ContainerConfig,
         severity: Severity::Error,
         container: cs.name.clone(),
         summary,
@@ -572,7 +581,7 @@ fn start_problem(pod: &Pod, cs: &ContainerStatus, reason: &str, message: &str) -
         )
     };
     PodProblem {
-        rule: START_FAILED,
+        rule: Rule::ContainerStart,
         severity: Severity::Error,
         container: cs.name.clone(),
         summary: format!("container {} cannot start ({reason})", cs.name),
@@ -618,7 +627,7 @@ fn init_problem(ctx: &Context, pod: &Pod, cs: &ContainerStatus) -> Option<PodPro
     evidence.extend(lines.iter().map(|(which, l)| format!("{which} log: {l}")));
     evidence.extend(facts.evidence);
     Some(PodProblem {
-        rule: INIT_FAILING,
+        rule: Rule::InitContainer,
         severity: Severity::Error,
         container: cs.name.clone(),
         summary: format!(
@@ -662,13 +671,16 @@ fn init_stuck_problem(
             .map(String::as_str)
             .collect();
         if !command.is_empty() {
-            evidence.push(format!("command: {}", first_line(&command.join(" "))));
+            evidence.push(format!(
+                "command: {}",
+                keyline::first_line(&command.join(" "))
+            ));
         }
     }
     evidence.extend(lines.iter().map(|(which, l)| format!("{which} log: {l}")));
     evidence.extend(facts.evidence);
     Some(PodProblem {
-        rule: INIT_FAILING,
+        rule: Rule::InitContainer,
         severity: Severity::Error,
         container: cs.name.clone(),
         summary: format!(
@@ -689,7 +701,7 @@ fn init_stuck_problem(
 /// An init container the runtime cannot start: the pod never gets to its app containers.
 fn init_start_problem(pod: &Pod, cs: &ContainerStatus, reason: &str, message: &str) -> PodProblem {
     let mut p = start_problem(pod, cs, reason, message);
-    p.rule = INIT_FAILING;
+    p.rule = Rule::InitContainer;
     let last = cs.last_state.as_ref().and_then(|s| s.terminated.as_ref());
     if let Some(t) = last {
         p.evidence.push(termination_line(t));
@@ -715,7 +727,7 @@ fn termination_line(t: &ContainerStateTerminated) -> String {
         line.push_str(&format!(" ({m})"));
     }
     if let Some(msg) = t.message.as_deref().filter(|m| !m.trim().is_empty()) {
-        line.push_str(&format!(": {}", first_line(msg)));
+        line.push_str(&format!(": {}", keyline::first_line(msg)));
     }
     line
 }
@@ -757,37 +769,6 @@ pub fn log_lines(ctx: &Context, pod: &Pod, container: &str) -> Vec<(&'static str
 /// The lines that explain a log's errors (see [`keyline`]).
 pub fn error_lines(log: &str, max: usize) -> Vec<String> {
     keyline::key_lines(log, max)
-}
-
-fn first_line(s: &str) -> String {
-    keyline::clip(s.lines().next().unwrap_or_default().trim(), 300)
-}
-
-/// Unhealthy events of one container's probe of one kind ("Liveness", "Readiness", "Startup").
-pub fn probe_failures(ctx: &Context, pod: &Pod, container: &str, kind: &str) -> Vec<String> {
-    let field = format!("{{{container}}}");
-    let prefix = format!("{kind} probe failed");
-    ctx.events_for("Pod", pod.metadata.namespace.as_deref(), pod_name(pod))
-        .filter(|e| e.reason.as_deref() == Some("Unhealthy"))
-        .filter(|e| {
-            e.involved_object
-                .field_path
-                .as_deref()
-                .is_none_or(|f| f.contains(&field))
-        })
-        .filter_map(|e| {
-            let m = e.message.as_deref()?;
-            m.starts_with(&prefix).then(|| {
-                let count = crate::context::event_count(e);
-                let times = if count > 1 {
-                    format!(" (x{count})")
-                } else {
-                    String::new()
-                };
-                format!("event Unhealthy{times}: {}", first_line(m))
-            })
-        })
-        .collect()
 }
 
 /// What a container's failing log lines point at beyond themselves, and the fix that follows.

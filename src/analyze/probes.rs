@@ -9,11 +9,9 @@
 use k8s_openapi::api::core::v1::{Container, Probe};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::{Finding, Grouper, PodProblem, Severity, pod_specs};
+use super::probe_facts::{self, describe_action, http_answer};
+use super::{Finding, Grouper, PodProblem, Remedy, Rule, Severity, pod_specs};
 use crate::context::Context;
-
-pub const PORT_MISMATCH: &str = "probe-port";
-pub const READINESS_FAILING: &str = "readiness-failing";
 
 pub fn analyze(ctx: &Context) -> Vec<Finding> {
     let mut out = port_mismatches(ctx);
@@ -45,87 +43,43 @@ fn probe_port(probe: &Probe) -> Option<(&'static str, IntOrString)> {
         .map(|g| ("grpc.port", IntOrString::Int(g.port)))
 }
 
-/// "httpGet :8000/health", for evidence lines.
-pub fn describe_action(probe: &Probe) -> String {
-    let port = |p: &IntOrString| match p {
-        IntOrString::Int(n) => n.to_string(),
-        IntOrString::String(s) => s.clone(),
-    };
-    if let Some(h) = &probe.http_get {
-        format!(
-            "httpGet :{}{}",
-            port(&h.port),
-            h.path.as_deref().unwrap_or("/")
-        )
-    } else if let Some(t) = &probe.tcp_socket {
-        format!("tcpSocket :{}", port(&t.port))
-    } else if let Some(g) = &probe.grpc {
-        format!("grpc :{}", g.port)
-    } else if let Some(e) = &probe.exec {
-        format!("exec {:?}", e.command.clone().unwrap_or_default())
-    } else {
-        "no action".into()
+/// A probe aimed at a port its container does not declare.
+#[derive(Debug, Clone)]
+struct Mismatch {
+    object: crate::context::ObjectRef,
+    container: String,
+    /// "readinessProbe", "livenessProbe" or "startupProbe".
+    probe: &'static str,
+    /// "httpGet.port", "tcpSocket.port" or "grpc.port".
+    field: &'static str,
+    port: IntOrString,
+    /// Declared ports of the container, as "8000 (http)".
+    declared: Vec<String>,
+    /// The declared port most likely meant: the only one, or the one whose name fits the probe.
+    suggested: Option<i32>,
+    /// Whether `suggested` is the container's only declared port, so a fix can apply it unasked.
+    certain: bool,
+    /// Evidence that this probe fails: Unhealthy events, unready or liveness-killed containers.
+    failures: Vec<String>,
+}
+
+impl Mismatch {
+    /// Only a failing probe is worth changing, and only to the one port declared.
+    fn remedy(&self) -> Option<Remedy> {
+        let port = self
+            .suggested
+            .filter(|_| self.certain && !self.failures.is_empty())?;
+        Some(Remedy::ProbePort {
+            container: self.container.clone(),
+            probe: self.probe,
+            action: self.field.split('.').next().unwrap_or("httpGet"),
+            port,
+        })
     }
 }
 
-/// The HTTP status the kubelet quotes in probe failure events ("... with statuscode: 404").
-pub(crate) fn http_status(failures: &[String]) -> Option<u16> {
-    failures.iter().find_map(|f| {
-        let rest = &f[f.find("statuscode: ")? + "statuscode: ".len()..];
-        rest.split(|c: char| !c.is_ascii_digit())
-            .next()?
-            .parse()
-            .ok()
-    })
-}
-
-/// For an HTTP probe whose failures quote a status code: the path probed and what it answered.
-pub(crate) fn http_answer(field: &str, probe: &Probe, failures: &[String]) -> Option<String> {
-    let get = probe.http_get.as_ref()?;
-    let code = http_status(failures)?;
-    let meaning = match code {
-        404 => " (Not Found): the app serves no such path; fix the probe's path",
-        401 | 403 => {
-            " (refused): the endpoint wants authentication; probe an unauthenticated health path"
-        }
-        500 => " (Internal Server Error): the app's own health check fails; its log says why",
-        503 => {
-            " (Service Unavailable): the app reports itself not ready, often a dependency it checks"
-        }
-        _ => "",
-    };
-    Some(format!(
-        "{field} GET {}{} answers HTTP {code}{meaning}",
-        get.path.as_deref().unwrap_or("/"),
-        match &get.port {
-            IntOrString::Int(n) => format!(" on port {n}"),
-            IntOrString::String(s) => format!(" on port {s}"),
-        }
-    ))
-}
-
-/// A probe aimed at a port its container does not declare.
-#[derive(Debug, Clone)]
-pub struct Mismatch {
-    pub object: crate::context::ObjectRef,
-    pub container: String,
-    /// "readinessProbe", "livenessProbe" or "startupProbe".
-    pub probe: &'static str,
-    /// "httpGet.port", "tcpSocket.port" or "grpc.port".
-    pub field: &'static str,
-    pub port: IntOrString,
-    /// Declared ports of the container, as "8000 (http)".
-    pub declared: Vec<String>,
-    /// The declared port most likely meant: the only one, or the one whose name fits the probe.
-    pub suggested: Option<i32>,
-    /// Whether `suggested` is the container's only declared port, so a fix can apply it unasked.
-    pub certain: bool,
-    /// Evidence that this probe fails: Unhealthy events, unready or liveness-killed containers.
-    pub failures: Vec<String>,
-}
-
 /// Every probe in every workload template (and bare pod) that targets an undeclared port.
-pub fn mismatches(ctx: &Context) -> Vec<Mismatch> {
+fn mismatches(ctx: &Context) -> Vec<Mismatch> {
     let mut out = Vec::new();
     for (object, spec) in pod_specs(ctx) {
         for c in &spec.containers {
@@ -169,8 +123,16 @@ pub fn mismatches(ctx: &Context) -> Vec<Mismatch> {
 }
 
 fn port_mismatches(ctx: &Context) -> Vec<Finding> {
-    mismatches(ctx)
-        .into_iter()
+    let all = mismatches(ctx);
+    // A fix is asked for by rule and object (`apply_fix`), so each probe-port finding of a
+    // workload carries the fixes of all its probes.
+    let remedies = |object: &crate::context::ObjectRef| -> Vec<Remedy> {
+        all.iter()
+            .filter(|m| &m.object == object)
+            .filter_map(Mismatch::remedy)
+            .collect()
+    };
+    all.iter()
         .map(|m| {
             let shown = match &m.port {
                 IntOrString::Int(n) => n.to_string(),
@@ -215,12 +177,13 @@ fn port_mismatches(ctx: &Context) -> Vec<Finding> {
             Finding {
 causes: Vec::new(),
             caused_by: None,
-                rule: PORT_MISMATCH.into(),
+                rule: Rule::ProbePort,
                 severity,
                 summary,
                 evidence,
                 fix,
-                object: m.object,
+                remedies: remedies(&m.object),
+                object: m.object.clone(),
                 pods: vec![],
             }
         })
@@ -263,7 +226,7 @@ fn probe_failing(
         if !failing_now {
             continue;
         }
-        out.extend(super::pods::probe_failures(ctx, pod, container, kind));
+        out.extend(probe_facts::probe_failures(ctx, pod, container, kind));
         if kind == "Readiness" && !out.is_empty() {
             out.push(format!(
                 "pod {}: container {container} is running but not ready",
@@ -303,7 +266,7 @@ fn readiness_failures(ctx: &Context) -> Vec<Finding> {
         if cs.ready {
             continue;
         }
-        let failures = super::pods::probe_failures(ctx, pod, &cs.name, "Readiness");
+        let failures = probe_facts::probe_failures(ctx, pod, &cs.name, "Readiness");
         if failures.is_empty() {
             continue;
         }
@@ -319,7 +282,7 @@ fn readiness_failures(ctx: &Context) -> Vec<Finding> {
                 ctx,
                 pod,
                 PodProblem {
-                    rule: READINESS_FAILING,
+                    rule: Rule::ReadinessFailing,
                     // Not ready is failing now: the pod gets no traffic.
                     severity: Severity::Error,
                     container: cs.name.clone(),
@@ -372,36 +335,5 @@ mod tests {
         assert_eq!(quiet.len(), 1);
         assert_eq!(quiet[0].severity, Severity::Info);
         assert!(quiet[0].summary.contains("the probe passes"));
-    }
-
-    #[test]
-    fn http_probe_failures_name_path_and_status() {
-        let probe = Probe {
-            http_get: Some(k8s_openapi::api::core::v1::HTTPGetAction {
-                path: Some("/healthz".into()),
-                port: IntOrString::Int(8080),
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
-        let failures = [
-            "event Unhealthy (x12): Liveness probe failed: HTTP probe failed with statuscode: 404"
-                .to_string(),
-        ];
-        let line = http_answer("livenessProbe", &probe, &failures).unwrap();
-        assert!(
-            line.starts_with(
-                "livenessProbe GET /healthz on port 8080 answers HTTP 404 (Not Found)"
-            ),
-            "{line}"
-        );
-        assert!(
-            http_answer(
-                "livenessProbe",
-                &probe,
-                &["event Unhealthy: Liveness probe failed: dial tcp: connection refused".into()]
-            )
-            .is_none()
-        );
     }
 }

@@ -4,11 +4,8 @@ use k8s_openapi::api::core::v1::{Pod, PodCondition};
 
 mod placement;
 
-use super::{Finding, Grouper, PodProblem, Severity, namespace, pod_name};
+use super::{Finding, Grouper, PodProblem, Rule, Severity, namespace, pod_name};
 use crate::context::Context;
-
-pub const UNSCHEDULABLE: &str = "unschedulable";
-pub const EVICTED: &str = "evicted";
 
 pub fn analyze(ctx: &Context) -> Vec<Finding> {
     let mut groups = Grouper::default();
@@ -37,7 +34,7 @@ pub fn analyze(ctx: &Context) -> Vec<Finding> {
                     ctx,
                     pod,
                     PodProblem {
-                        rule: EVICTED,
+                        rule: Rule::Evicted,
                         severity: Severity::Warning,
                         container: String::new(),
                         summary: format!("pods were evicted because their node ran low on {resource}"),
@@ -109,7 +106,7 @@ fn unschedulable(ctx: &Context, pod: &Pod) -> Option<PodProblem> {
         causes.join(", ")
     };
     Some(PodProblem {
-        rule: UNSCHEDULABLE,
+        rule: Rule::Unschedulable,
         severity: Severity::Error,
         container: String::new(),
         summary: format!("pods cannot be scheduled: {cause}"),

@@ -6,14 +6,8 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::{Pod, Service};
 use k8s_openapi::api::networking::v1::{Ingress, IngressBackend};
 
-use super::{Finding, Severity};
+use super::{Finding, Remedy, Rule, Severity};
 use crate::context::{Context, ObjectRef};
-
-pub const NO_ENDPOINTS: &str = "service-no-endpoints";
-/// Pods are selected but none is ready: the cause is theirs, so this is a symptom.
-pub const NO_READY_ENDPOINTS: &str = "service-no-ready-endpoints";
-pub const INGRESS_BACKEND: &str = "ingress-backend";
-pub const INGRESS_CLASS: &str = "ingress-class";
 
 const DEFAULT_INGRESS_CLASS: &str = "ingressclass.kubernetes.io/is-default-class";
 
@@ -80,10 +74,19 @@ fn no_endpoints(ctx: &Context, svc: &Service) -> Option<Finding> {
                 "No pod in {ns} carries labels close to {sel}: deploy the workload this Service fronts, or fix its selector."
             ),
         };
+        let remedies = object
+            .namespace
+            .is_some()
+            .then(|| only_complete(&nearest, selector))
+            .flatten()
+            .map(Remedy::Selector)
+            .into_iter()
+            .collect();
         return Some(Finding {
             causes: Vec::new(),
             caused_by: None,
-            rule: NO_ENDPOINTS.into(),
+            remedies,
+            rule: Rule::ServiceNoEndpoints,
             severity: Severity::Error,
             summary: format!(
                 "service {} has no endpoints: its selector {sel} matches no pods",
@@ -104,7 +107,8 @@ fn no_endpoints(ctx: &Context, svc: &Service) -> Option<Finding> {
     Some(Finding {
         causes: Vec::new(),
         caused_by: None,
-        rule: NO_READY_ENDPOINTS.into(),
+        remedies: Vec::new(),
+        rule: Rule::ServiceNoReadyEndpoints,
         severity: Severity::Error,
         summary: format!(
             "service {} has no ready endpoints: none of the {} pods it selects is ready",
@@ -159,22 +163,14 @@ pub(crate) fn down(ctx: &Context, svc: &Service) -> bool {
     ready_addresses(ctx, svc, &live) == 0
 }
 
-/// For a Service that selects no pods: the selector that would route to the one workload whose
-/// labels come closest, when exactly one carries every key of the selector.
-pub fn suggested_selector(ctx: &Context, service: &ObjectRef) -> Option<BTreeMap<String, String>> {
-    let svc = ctx
-        .services
+/// For a Service that selects no pods, from the workloads nearest its selector: the selector
+/// that would route to the one workload whose labels carry every key of it, when exactly one does.
+fn only_complete(
+    nearest: &[(ObjectRef, BTreeMap<String, String>)],
+    selector: &BTreeMap<String, String>,
+) -> Option<BTreeMap<String, String>> {
+    let complete: Vec<_> = nearest
         .iter()
-        .find(|s| &ObjectRef::of("Service", &s.metadata) == service)?;
-    let selector = svc
-        .spec
-        .as_ref()?
-        .selector
-        .as_ref()
-        .filter(|s| !s.is_empty())?;
-    let ns = service.namespace.as_deref()?;
-    let complete: Vec<_> = nearest_workloads(ctx, ns, selector)
-        .into_iter()
         .filter(|(_, labels)| selector.keys().all(|k| labels.contains_key(k)))
         .collect();
     match complete.as_slice() {
@@ -312,7 +308,8 @@ fn ingress(ctx: &Context, ing: &Ingress) -> Vec<Finding> {
         out.push(Finding {
 causes: Vec::new(),
             caused_by: None,
-            rule: INGRESS_BACKEND.into(),
+remedies: Vec::new(),
+            rule: Rule::IngressBackend,
             severity: Severity::Error,
             object: object.clone(),
             summary: format!("ingress {} routes to a backend that does not exist", object.name),
@@ -345,7 +342,8 @@ causes: Vec::new(),
         (None, true) if default_class.is_none() => out.push(Finding {
 causes: Vec::new(),
             caused_by: None,
-            rule: INGRESS_CLASS.into(),
+remedies: Vec::new(),
+            rule: Rule::IngressClass,
             severity: Severity::Warning,
             object: object.clone(),
             summary: format!("ingress {} has no ingress class and the cluster has no default one: no controller serves it", object.name),
@@ -363,7 +361,8 @@ causes: Vec::new(),
         (None, false) => out.push(Finding {
 causes: Vec::new(),
             caused_by: None,
-            rule: INGRESS_CLASS.into(),
+remedies: Vec::new(),
+            rule: Rule::IngressClass,
             severity: Severity::Warning,
             object: object.clone(),
             summary: format!("ingress {} names no ingress class: it is served only if the cluster has a default IngressClass", object.name),
@@ -374,7 +373,8 @@ causes: Vec::new(),
         (Some(name), true) if !classes.contains(&name.as_str()) => out.push(Finding {
 causes: Vec::new(),
             caused_by: None,
-            rule: INGRESS_CLASS.into(),
+remedies: Vec::new(),
+            rule: Rule::IngressClass,
             severity: Severity::Error,
             object: object.clone(),
             summary: format!("ingress {} asks for ingress class {name:?}, which does not exist", object.name),

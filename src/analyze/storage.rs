@@ -3,10 +3,8 @@
 
 use k8s_openapi::api::core::v1::PersistentVolumeClaim;
 
-use super::{Finding, Severity};
+use super::{Finding, Rule, Severity};
 use crate::context::{Context, ObjectRef};
-
-pub const PVC_UNBOUND: &str = "pvc-unbound";
 
 const DEFAULT_CLASS: &str = "storageclass.kubernetes.io/is-default-class";
 
@@ -135,7 +133,8 @@ fn unbound(ctx: &Context, pvc: &PersistentVolumeClaim) -> Option<Finding> {
     Some(Finding {
         causes: Vec::new(),
         caused_by: None,
-        rule: PVC_UNBOUND.into(),
+        remedies: Vec::new(),
+        rule: Rule::PvcUnbound,
         severity: Severity::Error,
         object,
         summary,

@@ -8,13 +8,8 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::Deployment;
 
-use super::{Finding, Severity};
+use super::{Finding, Rule, Severity};
 use crate::context::{Context, ObjectRef};
-
-pub const UNAVAILABLE: &str = "workload-unavailable";
-pub const ROLLOUT_STUCK: &str = "rollout-stuck";
-pub const JOB_FAILED: &str = "job-failed";
-pub const REPLICA_FAILURE: &str = "replica-failure";
 
 pub fn analyze(ctx: &Context) -> Vec<Finding> {
     let mut out = Vec::new();
@@ -35,7 +30,8 @@ pub fn analyze(ctx: &Context) -> Vec<Finding> {
             out.push(Finding {
 causes: Vec::new(),
             caused_by: None,
-                rule: ROLLOUT_STUCK.into(),
+remedies: Vec::new(),
+                rule: Rule::RolloutStuck,
                 severity: Severity::Error,
                 object: object.clone(),
                 summary: format!("rollout of deployment {} is stuck past its progress deadline", object.name),
@@ -51,7 +47,8 @@ causes: Vec::new(),
             out.push(Finding {
                 causes: Vec::new(),
                 caused_by: None,
-                rule: UNAVAILABLE.into(),
+                remedies: Vec::new(),
+                rule: Rule::WorkloadUnavailable,
                 severity: if available == 0 {
                     Severity::Error
                 } else {
@@ -93,7 +90,8 @@ causes: Vec::new(),
             out.push(Finding {
 causes: Vec::new(),
             caused_by: None,
-                rule: UNAVAILABLE.into(),
+remedies: Vec::new(),
+                rule: Rule::WorkloadUnavailable,
                 severity: if ready == 0 { Severity::Error } else { Severity::Warning },
                 object: object.clone(),
                 summary: format!("statefulset {} has {ready} of {desired} replicas ready", object.name),
@@ -113,7 +111,8 @@ causes: Vec::new(),
             out.push(Finding {
 causes: Vec::new(),
             caused_by: None,
-                rule: UNAVAILABLE.into(),
+remedies: Vec::new(),
+                rule: Rule::WorkloadUnavailable,
                 severity: Severity::Warning,
                 object: object.clone(),
                 summary: format!("daemonset {} is unavailable on {unavailable} of {} nodes", object.name, st.desired_number_scheduled),
@@ -187,7 +186,8 @@ fn replica_failure(ctx: &Context, d: &Deployment) -> Option<Finding> {
     Some(Finding {
         causes: Vec::new(),
         caused_by: None,
-        rule: REPLICA_FAILURE.into(),
+        remedies: Vec::new(),
+        rule: Rule::ReplicaFailure,
         severity: Severity::Error,
         summary: format!(
             "deployment {} cannot create its pods: the API server refuses them",
@@ -294,7 +294,8 @@ fn failed_jobs(ctx: &Context) -> Vec<Finding> {
         let entry = by_owner.entry(owner.clone()).or_insert_with(|| Finding {
 causes: Vec::new(),
             caused_by: None,
-            rule: JOB_FAILED.into(),
+remedies: Vec::new(),
+            rule: Rule::JobFailed,
             severity: Severity::Error,
             summary: String::new(),
             object: owner.clone(),

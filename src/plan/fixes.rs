@@ -1,65 +1,144 @@
 //! Fixes certain enough to propose as actions: a probe aimed at an undeclared port (point it at the
 //! declared one), an OOM-killed container (raise its memory limit from the limit it hit and observed
 //! usage, with headroom), a Service whose selector matches nothing but almost matches one workload.
+//!
+//! The analyzers decide what is certain and leave it on the finding as a [`Remedy`]; this module
+//! only says each remedy as a plan action.
 
 use serde_json::json;
 
 use super::Action;
-use crate::analyze::{Finding, probes, services};
+use crate::analyze::{Finding, Remedy};
 use crate::context::Context;
 use crate::quantity;
 
-/// The actions that fix these findings, where a fix is certain enough.
-pub fn for_findings(ctx: &Context, findings: &[Finding]) -> Vec<Action> {
-    let mut actions = Vec::new();
-    for f in findings {
-        let why = format!("[{}] {}", f.rule, f.summary);
-        match f.rule.as_str() {
-            probes::PORT_MISMATCH => {
-                for m in probes::mismatches(ctx)
-                    .into_iter()
-                    .filter(|m| m.object == f.object)
-                {
-                    // Only a failing probe is worth changing, and only to the one port declared.
-                    let Some(port) = m.suggested.filter(|_| m.certain && !m.failures.is_empty())
-                    else {
-                        continue;
-                    };
-                    let action_field = m.field.split('.').next().unwrap_or("httpGet");
-                    actions.push(Action::container(
-                        f.object.clone(),
-                        &m.container,
-                        json!({ m.probe: { action_field: { "port": port } } }),
-                        format!("point {} of {} at port {port}", m.probe, m.container),
-                        why.clone(),
-                    ));
-                }
-            }
-            crate::analyze::pods::OOM_KILLED => {
-                if let Some((container, limit, usage)) =
-                    crate::analyze::pods::oom_facts(ctx, &f.object)
-                {
-                    let new = crate::sizing::memory_limit_after_oom(limit, usage);
-                    actions.push(Action::container(
-                        f.object.clone(),
-                        &container,
-                        json!({ "resources": { "limits": { "memory": quantity::human_bytes(new) } } }),
-                        format!("raise the memory limit of {container} from {} to {}", quantity::human_bytes(limit), quantity::human_bytes(new)),
-                        why.clone(),
-                    ));
-                }
-            }
-            services::NO_ENDPOINTS => {
-                if let Some(selector) = services::suggested_selector(ctx, &f.object) {
-                    actions.push(Action::set_selector(
-                        f.object.clone(),
-                        &selector,
-                        why.clone(),
-                    ));
-                }
-            }
-            _ => {}
-        }
+/// The actions that fix these findings, where a fix is certain enough. The Context is the one the
+/// findings were made from; what the fixes need, the findings carry.
+pub fn for_findings(_ctx: &Context, findings: &[Finding]) -> Vec<Action> {
+    findings
+        .iter()
+        .flat_map(|f| f.remedies.iter().map(move |r| action(f, r)))
+        .collect()
+}
+
+fn action(f: &Finding, remedy: &Remedy) -> Action {
+    let why = format!("[{}] {}", f.rule, f.summary);
+    let target = f.object.clone();
+    match remedy {
+        Remedy::ProbePort {
+            container,
+            probe,
+            action,
+            port,
+        } => Action::container(
+            target,
+            container,
+            json!({ (*probe): { (*action): { "port": port } } }),
+            format!("point {probe} of {container} at port {port}"),
+            why,
+        ),
+        Remedy::MemoryLimit {
+            container,
+            limit,
+            raised,
+        } => Action::container(
+            target,
+            container,
+            json!({ "resources": { "limits": { "memory": quantity::human_bytes(*raised) } } }),
+            format!(
+                "raise the memory limit of {container} from {} to {}",
+                quantity::human_bytes(*limit),
+                quantity::human_bytes(*raised)
+            ),
+            why,
+        ),
+        Remedy::Selector(selector) => Action::set_selector(target, selector, why),
     }
-    actions
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyze::{self, Rule};
+    use crate::cluster::logs::Tail;
+    use crate::cluster::snapshot::{Root, load};
+
+    fn scenario(name: &str) -> Context {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/scenarios");
+        load(&Root::Dir(dir.join(name)), None, Tail::default()).unwrap()
+    }
+
+    /// The first finding of a rule in a scenario, and the actions its remedies become.
+    fn fixed(scenario_name: &str, rule: Rule) -> (Finding, Vec<Action>) {
+        let ctx = scenario(scenario_name);
+        let findings = analyze::analyze(&ctx);
+        let f = findings
+            .iter()
+            .find(|f| f.rule == rule)
+            .unwrap_or_else(|| panic!("no [{rule}] in {scenario_name}: {findings:?}"))
+            .clone();
+        let actions = for_findings(&ctx, std::slice::from_ref(&f));
+        (f, actions)
+    }
+
+    #[test]
+    fn a_failing_probe_on_an_undeclared_port_is_pointed_at_the_declared_one() {
+        let (f, actions) = fixed("probe-port", Rule::ProbePort);
+        assert!(
+            matches!(&f.remedies[..], [Remedy::ProbePort { port: 8000, .. }]),
+            "{:?}",
+            f.remedies
+        );
+        assert_eq!(actions.len(), 1);
+        assert_eq!(actions[0].target, f.object);
+        assert!(
+            actions[0].summary.ends_with("at port 8000"),
+            "{}",
+            actions[0].summary
+        );
+        assert_eq!(actions[0].why, format!("[probe-port] {}", f.summary));
+    }
+
+    #[test]
+    fn an_oom_kill_raises_the_limit_it_hit() {
+        let (f, actions) = fixed("oom-killed", Rule::OomKilled);
+        let [Remedy::MemoryLimit { limit, raised, .. }] = &f.remedies[..] else {
+            panic!("{:?}", f.remedies);
+        };
+        assert!(raised > limit, "{raised} <= {limit}");
+        assert_eq!(actions.len(), 1);
+        let text = serde_json::to_string(&actions[0].change).unwrap();
+        assert!(text.contains(&quantity::human_bytes(*raised)), "{text}");
+    }
+
+    #[test]
+    fn a_service_selecting_nothing_is_routed_to_the_workload_it_almost_selects() {
+        let (f, actions) = fixed("service-selector", Rule::ServiceNoEndpoints);
+        let [Remedy::Selector(selector)] = &f.remedies[..] else {
+            panic!("{:?}", f.remedies);
+        };
+        assert!(!selector.is_empty());
+        assert_eq!(actions.len(), 1);
+        assert!(
+            actions[0].summary.starts_with("set the selector to "),
+            "{}",
+            actions[0].summary
+        );
+    }
+
+    #[test]
+    fn remedies_stay_out_of_the_report() {
+        let (f, _) = fixed("probe-port", Rule::ProbePort);
+        assert!(!f.remedies.is_empty());
+        let json = serde_json::to_value(&f).unwrap();
+        assert_eq!(json["rule"], "probe-port");
+        assert!(json.get("remedies").is_none(), "{json}");
+    }
+
+    #[test]
+    fn a_finding_without_a_remedy_proposes_nothing() {
+        let (f, actions) = fixed("crash-loop", Rule::CrashLoop);
+        assert!(f.remedies.is_empty(), "{:?}", f.remedies);
+        assert!(actions.is_empty());
+    }
 }

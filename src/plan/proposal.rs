@@ -227,7 +227,8 @@ fn parse_actions(
             }
             Proposed::ApplyFix { rule, kind, name, namespace } => {
                 let t = target(&kind, &name, &namespace)?;
-                let finding: Vec<Finding> = findings.iter().filter(|f| f.rule == rule && f.object == t).cloned().collect();
+                let wanted = rule.parse::<crate::analyze::Rule>().ok();
+                let finding: Vec<Finding> = findings.iter().filter(|f| Some(f.rule) == wanted && f.object == t).cloned().collect();
                 let fixes = fixes::for_findings(ctx, &finding);
                 if fixes.is_empty() {
                     return Err(format!("there is no automatic fix for [{rule}] on {t}"));
