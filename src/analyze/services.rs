@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{Pod, Service};
-use k8s_openapi::api::networking::v1::{Ingress, IngressBackend};
+use k8s_openapi::api::networking::v1::{Ingress, IngressBackend, IngressSpec};
 
 use super::{Finding, Remedy, Rule, Severity};
 use crate::context::{Context, ObjectRef};
@@ -244,11 +244,36 @@ fn nearest_workloads(
 
 fn ingress(ctx: &Context, ing: &Ingress) -> Vec<Finding> {
     let object = ObjectRef::of("Ingress", &ing.metadata);
-    let ns = object.namespace.clone().unwrap_or_default();
-    let mut out = Vec::new();
     let Some(spec) = ing.spec.as_ref() else {
-        return out;
+        return Vec::new();
     };
+    let ns = object.namespace.clone().unwrap_or_default();
+    let problems: Vec<String> = backends(spec)
+        .into_iter()
+        .filter_map(|(route, backend)| missing_backend(ctx, &ns, &route, backend))
+        .collect();
+    let mut out = Vec::new();
+    if !problems.is_empty() {
+        out.push(Finding {
+            causes: Vec::new(),
+            caused_by: None,
+            remedies: Vec::new(),
+            rule: Rule::IngressBackend,
+            severity: Severity::Error,
+            object: object.clone(),
+            summary: format!("ingress {} routes to a backend that does not exist", object.name),
+            fix: format!("Point the ingress rules at an existing Service and port in {ns} (`kubectl get svc -n {ns}`), or create the missing Service."),
+            evidence: problems,
+            pods: vec![],
+        });
+    }
+    out.extend(class_problem(ctx, ing, spec, object));
+    out
+}
+
+/// Every route of an Ingress and the backend it sends to: its default backend, then each
+/// host and path of its rules.
+fn backends(spec: &IngressSpec) -> Vec<(String, &IngressBackend)> {
     let mut backends: Vec<(String, &IngressBackend)> = Vec::new();
     if let Some(b) = &spec.default_backend {
         backends.push(("defaultBackend".into(), b));
@@ -262,63 +287,62 @@ fn ingress(ctx: &Context, ing: &Ingress) -> Vec<Finding> {
             ));
         }
     }
-    let mut problems = Vec::new();
-    for (route, backend) in backends {
-        let Some(svc_ref) = &backend.service else {
-            continue;
-        };
-        let svc = ctx.services.iter().find(|s| {
-            s.metadata.namespace.as_deref() == Some(ns.as_str())
-                && s.metadata.name.as_deref() == Some(svc_ref.name.as_str())
-        });
-        match svc {
-            None => problems.push(format!(
-                "{route} -> service {} (does not exist)",
-                svc_ref.name
-            )),
-            Some(svc) => {
-                let ports = svc
-                    .spec
-                    .as_ref()
-                    .and_then(|s| s.ports.as_deref())
-                    .unwrap_or_default();
-                let port = svc_ref.port.as_ref();
-                let found = port.is_none_or(|p| {
-                    ports.iter().any(|sp| match (&p.number, &p.name) {
-                        (Some(n), _) => sp.port == *n,
-                        (None, Some(name)) => sp.name.as_deref() == Some(name.as_str()),
-                        _ => true,
-                    })
-                });
-                if !found {
-                    let wanted = port
-                        .and_then(|p| p.number.map(|n| n.to_string()).or(p.name.clone()))
-                        .unwrap_or_default();
-                    let have: Vec<String> = ports.iter().map(|p| p.port.to_string()).collect();
-                    problems.push(format!(
-                        "{route} -> service {} port {wanted} (the Service has ports: {})",
-                        svc_ref.name,
-                        have.join(", ")
-                    ));
-                }
-            }
-        }
-    }
-    if !problems.is_empty() {
-        out.push(Finding {
-causes: Vec::new(),
-            caused_by: None,
-remedies: Vec::new(),
-            rule: Rule::IngressBackend,
-            severity: Severity::Error,
-            object: object.clone(),
-            summary: format!("ingress {} routes to a backend that does not exist", object.name),
-            fix: format!("Point the ingress rules at an existing Service and port in {ns} (`kubectl get svc -n {ns}`), or create the missing Service."),
-            evidence: problems,
-            pods: vec![],
-        });
-    }
+    backends
+}
 
+/// What is wrong with one route's backend, if anything: a Service that does not exist, or a port
+/// the Service does not have.
+fn missing_backend(
+    ctx: &Context,
+    ns: &str,
+    route: &str,
+    backend: &IngressBackend,
+) -> Option<String> {
+    let svc_ref = backend.service.as_ref()?;
+    let Some(svc) = ctx.services.iter().find(|s| {
+        s.metadata.namespace.as_deref() == Some(ns)
+            && s.metadata.name.as_deref() == Some(svc_ref.name.as_str())
+    }) else {
+        return Some(format!(
+            "{route} -> service {} (does not exist)",
+            svc_ref.name
+        ));
+    };
+    let ports = svc
+        .spec
+        .as_ref()
+        .and_then(|s| s.ports.as_deref())
+        .unwrap_or_default();
+    let port = svc_ref.port.as_ref();
+    let found = port.is_none_or(|p| {
+        ports.iter().any(|sp| match (&p.number, &p.name) {
+            (Some(n), _) => sp.port == *n,
+            (None, Some(name)) => sp.name.as_deref() == Some(name.as_str()),
+            _ => true,
+        })
+    });
+    if found {
+        return None;
+    }
+    let wanted = port
+        .and_then(|p| p.number.map(|n| n.to_string()).or(p.name.clone()))
+        .unwrap_or_default();
+    let have: Vec<String> = ports.iter().map(|p| p.port.to_string()).collect();
+    Some(format!(
+        "{route} -> service {} port {wanted} (the Service has ports: {})",
+        svc_ref.name,
+        have.join(", ")
+    ))
+}
+
+/// An Ingress no controller will serve: no class and no default one, or a class that does not
+/// exist (said only when the cluster's IngressClasses could be read).
+fn class_problem(
+    ctx: &Context,
+    ing: &Ingress,
+    spec: &IngressSpec,
+    object: ObjectRef,
+) -> Option<Finding> {
     let annotated = ing
         .metadata
         .annotations
@@ -338,58 +362,74 @@ remedies: Vec::new(),
             .and_then(|a| a.get(DEFAULT_INGRESS_CLASS))
             .is_some_and(|v| v == "true")
     });
-    match (spec.ingress_class_name.as_ref().or(annotated.as_ref()), known) {
-        (None, true) if default_class.is_none() => out.push(Finding {
-causes: Vec::new(),
-            caused_by: None,
-remedies: Vec::new(),
-            rule: Rule::IngressClass,
-            severity: Severity::Warning,
-            object: object.clone(),
-            summary: format!("ingress {} has no ingress class and the cluster has no default one: no controller serves it", object.name),
-            evidence: vec![
-                "spec.ingressClassName: (not set)".into(),
-                format!("IngressClasses in the cluster: {}", if classes.is_empty() { "none".into() } else { classes.join(", ") }),
-            ],
-            fix: if classes.is_empty() {
+    let listed = || {
+        format!(
+            "IngressClasses in the cluster: {}",
+            if classes.is_empty() {
+                "none".into()
+            } else {
+                classes.join(", ")
+            }
+        )
+    };
+    let one_of = || {
+        format!(
+            "Set spec.ingressClassName to one of: {}.",
+            classes.join(", ")
+        )
+    };
+    let (severity, summary, evidence, fix) = match (
+        spec.ingress_class_name.as_ref().or(annotated.as_ref()),
+        known,
+    ) {
+        (None, true) if default_class.is_none() => (
+            Severity::Warning,
+            format!(
+                "ingress {} has no ingress class and the cluster has no default one: no controller serves it",
+                object.name
+            ),
+            vec!["spec.ingressClassName: (not set)".into(), listed()],
+            if classes.is_empty() {
                 "Install an ingress controller (minikube: `minikube addons enable ingress`) and set spec.ingressClassName to its class.".into()
             } else {
-                format!("Set spec.ingressClassName to one of: {}.", classes.join(", "))
+                one_of()
             },
-            pods: vec![],
-        }),
-        (None, false) => out.push(Finding {
-causes: Vec::new(),
-            caused_by: None,
-remedies: Vec::new(),
-            rule: Rule::IngressClass,
-            severity: Severity::Warning,
-            object: object.clone(),
-            summary: format!("ingress {} names no ingress class: it is served only if the cluster has a default IngressClass", object.name),
-            evidence: vec!["spec.ingressClassName: (not set)".into()],
-            fix: "Set spec.ingressClassName to your controller's class (`kubectl get ingressclass`).".into(),
-            pods: vec![],
-        }),
-        (Some(name), true) if !classes.contains(&name.as_str()) => out.push(Finding {
-causes: Vec::new(),
-            caused_by: None,
-remedies: Vec::new(),
-            rule: Rule::IngressClass,
-            severity: Severity::Error,
-            object: object.clone(),
-            summary: format!("ingress {} asks for ingress class {name:?}, which does not exist", object.name),
-            evidence: vec![
-                format!("spec.ingressClassName: {name}"),
-                format!("IngressClasses in the cluster: {}", if classes.is_empty() { "none".into() } else { classes.join(", ") }),
-            ],
-            fix: if classes.is_empty() {
+        ),
+        (None, false) => (
+            Severity::Warning,
+            format!(
+                "ingress {} names no ingress class: it is served only if the cluster has a default IngressClass",
+                object.name
+            ),
+            vec!["spec.ingressClassName: (not set)".into()],
+            "Set spec.ingressClassName to your controller's class (`kubectl get ingressclass`)."
+                .into(),
+        ),
+        (Some(name), true) if !classes.contains(&name.as_str()) => (
+            Severity::Error,
+            format!(
+                "ingress {} asks for ingress class {name:?}, which does not exist",
+                object.name
+            ),
+            vec![format!("spec.ingressClassName: {name}"), listed()],
+            if classes.is_empty() {
                 "Install an ingress controller (minikube: `minikube addons enable ingress`).".into()
             } else {
-                format!("Set spec.ingressClassName to one of: {}.", classes.join(", "))
+                one_of()
             },
-            pods: vec![],
-        }),
-        _ => {}
-    }
-    out
+        ),
+        _ => return None,
+    };
+    Some(Finding {
+        causes: Vec::new(),
+        caused_by: None,
+        remedies: Vec::new(),
+        rule: Rule::IngressClass,
+        severity,
+        object,
+        summary,
+        evidence,
+        fix,
+        pods: vec![],
+    })
 }

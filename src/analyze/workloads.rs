@@ -6,123 +6,148 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
+use k8s_openapi::api::core::v1::Pod;
 
 use super::{Finding, Rule, Severity};
 use crate::context::{Context, ObjectRef};
 
 pub fn analyze(ctx: &Context) -> Vec<Finding> {
-    let mut out = Vec::new();
-    for d in &ctx.deployments {
-        let object = ObjectRef::of("Deployment", &d.metadata);
-        let desired = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
-        if desired == 0 {
-            continue;
-        }
-        let status = d.status.as_ref();
-        let available = status.and_then(|s| s.available_replicas).unwrap_or(0);
-        let conditions = status
-            .and_then(|s| s.conditions.as_deref())
-            .unwrap_or_default();
-        if let Some(c) = conditions.iter().find(|c| {
-            c.type_ == "Progressing" && c.reason.as_deref() == Some("ProgressDeadlineExceeded")
-        }) {
-            out.push(Finding {
-causes: Vec::new(),
-            caused_by: None,
-remedies: Vec::new(),
-                rule: Rule::RolloutStuck,
-                severity: Severity::Error,
-                object: object.clone(),
-                summary: format!("rollout of deployment {} is stuck past its progress deadline", object.name),
-                evidence: vec![format!("Progressing=False (ProgressDeadlineExceeded): {}", c.message.as_deref().unwrap_or_default())],
-                fix: format!("Find why the new pods do not become ready (`kubectl describe deployment {}{}`), fix it, or roll back with `kubectl rollout undo deployment/{}{}`.", object.name, super::ns_flag(&object), object.name, super::ns_flag(&object)),
-                pods: vec![],
-            });
-        }
-        if let Some(c) = conditions
-            .iter()
-            .find(|c| c.type_ == "Available" && c.status == "False")
-        {
-            out.push(Finding {
-                causes: Vec::new(),
-                caused_by: None,
-                remedies: Vec::new(),
-                rule: Rule::WorkloadUnavailable,
-                severity: if available == 0 {
-                    Severity::Error
-                } else {
-                    Severity::Warning
-                },
-                object: object.clone(),
-                summary: format!(
-                    "deployment {} has {available} of {desired} replicas available",
-                    object.name
-                ),
-                evidence: vec![format!(
-                    "Available=False ({}): {}",
-                    c.reason.as_deref().unwrap_or_default(),
-                    c.message.as_deref().unwrap_or_default()
-                )],
-                fix: format!(
-                    "See why its pods are not ready: `kubectl describe pods -l {}{}`.",
-                    selector_of(d.spec.as_ref().map(|s| &s.selector)),
-                    super::ns_flag(&object)
-                ),
-                pods: vec![],
-            });
-        }
-    }
+    let mut out: Vec<Finding> = ctx.deployments.iter().flat_map(deployment).collect();
     out.extend(
         ctx.deployments
             .iter()
             .filter_map(|d| replica_failure(ctx, d)),
     );
-    for s in &ctx.stateful_sets {
-        let object = ObjectRef::of("StatefulSet", &s.metadata);
-        let desired = s.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
-        let ready = s
-            .status
-            .as_ref()
-            .and_then(|s| s.ready_replicas)
-            .unwrap_or(0);
-        if desired > 0 && ready < desired {
-            out.push(Finding {
-causes: Vec::new(),
-            caused_by: None,
-remedies: Vec::new(),
-                rule: Rule::WorkloadUnavailable,
-                severity: if ready == 0 { Severity::Error } else { Severity::Warning },
-                object: object.clone(),
-                summary: format!("statefulset {} has {ready} of {desired} replicas ready", object.name),
-                evidence: vec![format!("readyReplicas: {ready}, replicas: {desired}")],
-                fix: format!("StatefulSets start pods one by one: fix the first pod that is not ready (`kubectl describe pod {}-{ready}{}`).", object.name, super::ns_flag(&object)),
-                pods: vec![],
-            });
-        }
-    }
-    for d in &ctx.daemon_sets {
-        let object = ObjectRef::of("DaemonSet", &d.metadata);
-        let Some(st) = d.status.as_ref() else {
-            continue;
-        };
-        let unavailable = st.number_unavailable.unwrap_or(0);
-        if unavailable > 0 {
-            out.push(Finding {
-causes: Vec::new(),
-            caused_by: None,
-remedies: Vec::new(),
-                rule: Rule::WorkloadUnavailable,
-                severity: Severity::Warning,
-                object: object.clone(),
-                summary: format!("daemonset {} is unavailable on {unavailable} of {} nodes", object.name, st.desired_number_scheduled),
-                evidence: vec![format!("numberUnavailable: {unavailable}, numberReady: {}", st.number_ready)],
-                fix: format!("Look at the daemonset's pods that are not ready: `kubectl get pods{} -o wide`.", super::ns_flag(&object)),
-                pods: vec![],
-            });
-        }
-    }
+    out.extend(ctx.stateful_sets.iter().flat_map(stateful_set));
+    out.extend(ctx.daemon_sets.iter().flat_map(daemon_set));
     out.extend(failed_jobs(ctx));
+    out
+}
+
+/// A Deployment's own conditions: a rollout past its progress deadline, and too few replicas
+/// available.
+fn deployment(d: &Deployment) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let object = ObjectRef::of("Deployment", &d.metadata);
+    let desired = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+    if desired == 0 {
+        return out;
+    }
+    let status = d.status.as_ref();
+    let available = status.and_then(|s| s.available_replicas).unwrap_or(0);
+    let conditions = status
+        .and_then(|s| s.conditions.as_deref())
+        .unwrap_or_default();
+    if let Some(c) = conditions.iter().find(|c| {
+        c.type_ == "Progressing" && c.reason.as_deref() == Some("ProgressDeadlineExceeded")
+    }) {
+        out.push(Finding {
+causes: Vec::new(),
+        caused_by: None,
+remedies: Vec::new(),
+            rule: Rule::RolloutStuck,
+            severity: Severity::Error,
+            object: object.clone(),
+            summary: format!("rollout of deployment {} is stuck past its progress deadline", object.name),
+            evidence: vec![format!("Progressing=False (ProgressDeadlineExceeded): {}", c.message.as_deref().unwrap_or_default())],
+            fix: format!("Find why the new pods do not become ready (`kubectl describe deployment {}{}`), fix it, or roll back with `kubectl rollout undo deployment/{}{}`.", object.name, super::ns_flag(&object), object.name, super::ns_flag(&object)),
+            pods: vec![],
+        });
+    }
+    if let Some(c) = conditions
+        .iter()
+        .find(|c| c.type_ == "Available" && c.status == "False")
+    {
+        out.push(Finding {
+            causes: Vec::new(),
+            caused_by: None,
+            remedies: Vec::new(),
+            rule: Rule::WorkloadUnavailable,
+            severity: if available == 0 {
+                Severity::Error
+            } else {
+                Severity::Warning
+            },
+            object: object.clone(),
+            summary: format!(
+                "deployment {} has {available} of {desired} replicas available",
+                object.name
+            ),
+            evidence: vec![format!(
+                "Available=False ({}): {}",
+                c.reason.as_deref().unwrap_or_default(),
+                c.message.as_deref().unwrap_or_default()
+            )],
+            fix: format!(
+                "See why its pods are not ready: `kubectl describe pods -l {}{}`.",
+                selector_of(d.spec.as_ref().map(|s| &s.selector)),
+                super::ns_flag(&object)
+            ),
+            pods: vec![],
+        });
+    }
+    out
+}
+
+/// A StatefulSet short of ready replicas.
+fn stateful_set(s: &StatefulSet) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let object = ObjectRef::of("StatefulSet", &s.metadata);
+    let desired = s.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+    let ready = s
+        .status
+        .as_ref()
+        .and_then(|s| s.ready_replicas)
+        .unwrap_or(0);
+    if desired > 0 && ready < desired {
+        out.push(Finding {
+causes: Vec::new(),
+        caused_by: None,
+remedies: Vec::new(),
+            rule: Rule::WorkloadUnavailable,
+            severity: if ready == 0 { Severity::Error } else { Severity::Warning },
+            object: object.clone(),
+            summary: format!("statefulset {} has {ready} of {desired} replicas ready", object.name),
+            evidence: vec![format!("readyReplicas: {ready}, replicas: {desired}")],
+            fix: format!("StatefulSets start pods one by one: fix the first pod that is not ready (`kubectl describe pod {}-{ready}{}`).", object.name, super::ns_flag(&object)),
+            pods: vec![],
+        });
+    }
+    out
+}
+
+/// A DaemonSet unavailable on some of its nodes.
+fn daemon_set(d: &DaemonSet) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let object = ObjectRef::of("DaemonSet", &d.metadata);
+    let Some(st) = d.status.as_ref() else {
+        return out;
+    };
+    let unavailable = st.number_unavailable.unwrap_or(0);
+    if unavailable > 0 {
+        out.push(Finding {
+            causes: Vec::new(),
+            caused_by: None,
+            remedies: Vec::new(),
+            rule: Rule::WorkloadUnavailable,
+            severity: Severity::Warning,
+            object: object.clone(),
+            summary: format!(
+                "daemonset {} is unavailable on {unavailable} of {} nodes",
+                object.name, st.desired_number_scheduled
+            ),
+            evidence: vec![format!(
+                "numberUnavailable: {unavailable}, numberReady: {}",
+                st.number_ready
+            )],
+            fix: format!(
+                "Look at the daemonset's pods that are not ready: `kubectl get pods{} -o wide`.",
+                super::ns_flag(&object)
+            ),
+            pods: vec![],
+        });
+    }
     out
 }
 
@@ -255,41 +280,7 @@ fn failed_jobs(ctx: &Context) -> Vec<Finding> {
                     .any(|o| o.kind == "Job" && o.name == name)
         }) {
             pods.push(pod.metadata.name.clone().unwrap_or_default());
-            for cs in pod
-                .status
-                .iter()
-                .flat_map(|s| s.container_statuses.iter().flatten())
-            {
-                if let Some(t) = cs
-                    .state
-                    .as_ref()
-                    .and_then(|s| s.terminated.as_ref())
-                    .filter(|t| t.exit_code != 0)
-                {
-                    let line = format!(
-                        "container {} exited with code {} ({})",
-                        cs.name,
-                        t.exit_code,
-                        t.reason.as_deref().unwrap_or_default()
-                    );
-                    if !evidence.contains(&line) {
-                        evidence.push(line);
-                    }
-                }
-                let lines: Vec<_> = super::pods::log_lines(ctx, pod, &cs.name)
-                    .into_iter()
-                    .take(3)
-                    .collect();
-                let facts = super::pods::log_facts(ctx, pod, &cs.name, &lines);
-                let lines = lines
-                    .into_iter()
-                    .map(|(which, l)| format!("{which} log: {l}"));
-                for line in lines.chain(facts.evidence) {
-                    if !evidence.contains(&line) {
-                        evidence.push(line);
-                    }
-                }
-            }
+            failed_pod_evidence(ctx, pod, &mut evidence);
         }
         let entry = by_owner.entry(owner.clone()).or_insert_with(|| Finding {
 causes: Vec::new(),
@@ -329,4 +320,44 @@ remedies: Vec::new(),
         };
     }
     by_owner.into_values().collect()
+}
+
+/// Why a failed Job's pod failed: its containers' non-zero exits and the log lines that explain
+/// them, each line once.
+fn failed_pod_evidence(ctx: &Context, pod: &Pod, evidence: &mut Vec<String>) {
+    let mut add = |line: String| {
+        if !evidence.contains(&line) {
+            evidence.push(line);
+        }
+    };
+    for cs in pod
+        .status
+        .iter()
+        .flat_map(|s| s.container_statuses.iter().flatten())
+    {
+        if let Some(t) = cs
+            .state
+            .as_ref()
+            .and_then(|s| s.terminated.as_ref())
+            .filter(|t| t.exit_code != 0)
+        {
+            add(format!(
+                "container {} exited with code {} ({})",
+                cs.name,
+                t.exit_code,
+                t.reason.as_deref().unwrap_or_default()
+            ));
+        }
+        let lines: Vec<_> = super::pods::log_lines(ctx, pod, &cs.name)
+            .into_iter()
+            .take(3)
+            .collect();
+        let facts = super::pods::log_facts(ctx, pod, &cs.name, &lines);
+        let lines = lines
+            .into_iter()
+            .map(|(which, l)| format!("{which} log: {l}"));
+        for line in lines.chain(facts.evidence) {
+            add(line);
+        }
+    }
 }
