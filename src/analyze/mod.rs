@@ -14,12 +14,12 @@ pub(crate) mod hosts;
 pub(crate) mod keyline;
 pub(crate) mod links;
 mod nodes;
-pub mod pods;
+pub(crate) mod pods;
 mod probe_facts;
-pub mod probes;
+mod probes;
 mod rule;
 mod scheduling;
-pub mod services;
+mod services;
 mod storage;
 mod workloads;
 
