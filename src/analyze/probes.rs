@@ -319,6 +319,18 @@ mod tests {
         assert_eq!(failing.len(), 1);
         assert_eq!(failing[0].severity, Severity::Error);
         assert!(failing[0].fix.contains("to 8000"), "{}", failing[0].fix);
+        assert!(
+            matches!(
+                &failing[0].remedies[..],
+                [Remedy::ProbePort {
+                    port: 8000,
+                    action: "httpGet",
+                    ..
+                }]
+            ),
+            "{:?}",
+            failing[0].remedies
+        );
 
         // The same spec on pods that are ready, with the old Unhealthy events still around.
         let mut healed = ctx.clone();
@@ -335,5 +347,7 @@ mod tests {
         assert_eq!(quiet.len(), 1);
         assert_eq!(quiet[0].severity, Severity::Info);
         assert!(quiet[0].summary.contains("the probe passes"));
+        // A probe that passes is left alone: nothing to apply.
+        assert!(quiet[0].remedies.is_empty(), "{:?}", quiet[0].remedies);
     }
 }

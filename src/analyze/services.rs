@@ -433,3 +433,38 @@ fn class_problem(
         pods: vec![],
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn a_selector_is_suggested_only_when_one_workload_carries_all_its_keys() {
+        let selector = labels(&[("app", "todo-api"), ("tier", "backend")]);
+        let api = ObjectRef::new("Deployment", Some("shop"), "todo-backend");
+        let web = ObjectRef::new("Deployment", Some("shop"), "todo-web");
+        let complete = labels(&[("app", "todo-backend"), ("tier", "backend")]);
+        let partial = (web.clone(), labels(&[("app", "todo-web")]));
+        assert_eq!(
+            only_complete(
+                &[(api.clone(), complete.clone()), partial.clone()],
+                &selector
+            ),
+            Some(complete.clone())
+        );
+        let other = (web, labels(&[("app", "todo-web"), ("tier", "backend")]));
+        assert_eq!(
+            only_complete(&[(api, complete), other], &selector),
+            None,
+            "two candidates: no certain fix"
+        );
+        assert_eq!(only_complete(&[partial], &selector), None);
+    }
+}

@@ -12,8 +12,8 @@ use crate::analyze::{Finding, Remedy};
 use crate::context::Context;
 use crate::quantity;
 
-/// The actions that fix these findings, where a fix is certain enough. The Context is the one the
-/// findings were made from; what the fixes need, the findings carry.
+/// The actions that fix these findings, where a fix is certain enough. The Context is not read:
+/// what a fix needs, its finding carries.
 pub fn for_findings(_ctx: &Context, findings: &[Finding]) -> Vec<Action> {
     findings
         .iter()
