@@ -9,9 +9,20 @@ use serde::Serialize;
 
 use crate::analyze::{Finding, Severity};
 use crate::context::{Context, Scope};
-use crate::ui::Palette;
+use crate::ui::{Level, Palette};
 
 pub const API_VERSION: &str = "kubectl-ai.io/v1alpha1";
+
+/// A severity's label on the terminal: the palette knows levels, not findings.
+impl From<Severity> for Level {
+    fn from(s: Severity) -> Level {
+        match s {
+            Severity::Info => Level::Info,
+            Severity::Warning => Level::Warning,
+            Severity::Error => Level::Error,
+        }
+    }
+}
 
 /// The output formats (`-o`); the flag parses straight into this.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

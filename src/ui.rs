@@ -9,7 +9,13 @@ use std::time::Duration;
 use console::Style;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::analyze::Severity;
+/// How loud a label is; its colour and word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Level {
+    Info,
+    Warning,
+    Error,
+}
 
 /// Styles for one output stream; all plain when colour is off.
 #[derive(Debug, Clone)]
@@ -34,11 +40,14 @@ impl Palette {
         }
     }
 
-    pub fn severity(&self, s: Severity) -> String {
-        let (label, style) = match s {
-            Severity::Error => ("ERROR", Style::new().red().bold()),
-            Severity::Warning => ("WARNING", Style::new().yellow().bold()),
-            Severity::Info => ("INFO", Style::new().cyan()),
+    /// The level's label (`ERROR`, `WARNING`, `INFO`) in its colour. Anything with a severity
+    /// says which level it is (`impl From<..> for Level`, beside that type's renderer), so this
+    /// module knows no engine type.
+    pub fn severity(&self, level: impl Into<Level>) -> String {
+        let (label, style) = match level.into() {
+            Level::Error => ("ERROR", Style::new().red().bold()),
+            Level::Warning => ("WARNING", Style::new().yellow().bold()),
+            Level::Info => ("INFO", Style::new().cyan()),
         };
         self.paint(style, label)
     }

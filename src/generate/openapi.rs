@@ -8,7 +8,7 @@
 //! `x-kubernetes-preserve-unknown-fields` (CRDs with free-form parts).
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
+use std::path::Path;
 
 use serde_json::Value;
 
@@ -72,13 +72,6 @@ impl std::fmt::Display for Problem {
     }
 }
 
-fn cache_dir() -> Option<PathBuf> {
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
-    Some(base.join("kubectl-ai").join("openapi"))
-}
-
 fn file_name(s: &str) -> String {
     s.chars()
         .map(|c| {
@@ -122,12 +115,17 @@ fn v3_path(api_version: &str) -> String {
 
 impl Schemas {
     /// The schemas for these apiVersions, from the cache when this cluster version was seen before.
-    pub async fn fetch(cluster: &Cluster, api_versions: &[String]) -> Result<Schemas, Error> {
+    /// `cache` is the directory the Session chose (`None`: nothing is cached).
+    pub async fn fetch(
+        cluster: &Cluster,
+        api_versions: &[String],
+        cache: Option<&Path>,
+    ) -> Result<Schemas, Error> {
         let version = get_json(cluster, "/version")
             .await?
             .and_then(|v| v["gitVersion"].as_str().map(str::to_string))
             .unwrap_or_else(|| "unknown".into());
-        let dir = cache_dir().map(|d| {
+        let dir = cache.map(|d| {
             d.join(file_name(cluster.server_host()))
                 .join(file_name(&version))
         });
