@@ -12,7 +12,7 @@ use crate::context::ObjectRef;
 use crate::error::Error;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Record {
+pub(crate) struct Record {
     pub id: String,
     pub at: String,
     /// The cluster it was applied to ("context minikube (https://...)").
@@ -21,7 +21,7 @@ pub struct Record {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Changed {
+pub(crate) struct Changed {
     pub target: ObjectRef,
     pub summary: String,
     /// `None` when the object did not exist before.
@@ -110,7 +110,7 @@ impl Store {
 
 /// The plan that puts every object of a record back: the exact earlier object where there was
 /// one, deletion where the change created it.
-pub fn undo_plan(record: &Record) -> Plan {
+pub(crate) fn undo_plan(record: &Record) -> Plan {
     let actions = record
         .changes
         .iter()

@@ -1266,7 +1266,7 @@ fn logs(inner: &Inner, namespace: &str, pod: &str, params: &HashMap<String, Stri
     };
     let container = match log_container(obj, pod, params) {
         Ok(c) => c,
-        Err(refused) => return refused,
+        Err(message) => return status(400, "BadRequest", message),
     };
     let previous = params.get("previous").is_some_and(|p| p == "true");
     let (current, prev) = store
@@ -1293,13 +1293,13 @@ fn logs(inner: &Inner, namespace: &str, pod: &str, params: &HashMap<String, Stri
         .into_response()
 }
 
-/// The container a log request names, or the only one the pod has; else the 400 the API server
-/// gives.
+/// The container a log request names, or the only one the pod has; else the message of the 400
+/// the API server gives.
 fn log_container(
     obj: &Value,
     pod: &str,
     params: &HashMap<String, String>,
-) -> Result<String, Response> {
+) -> Result<String, String> {
     let containers: Vec<String> = ["initContainers", "containers"]
         .iter()
         .flat_map(|f| obj["spec"][f].as_array().cloned().unwrap_or_default())
@@ -1313,19 +1313,11 @@ fn log_container(
         .collect();
     match params.get("container") {
         Some(c) if containers.contains(c) => Ok(c.clone()),
-        Some(c) => Err(status(
-            400,
-            "BadRequest",
-            format!("container {c} is not valid for pod {pod}"),
-        )),
+        Some(c) => Err(format!("container {c} is not valid for pod {pod}")),
         None if main.len() == 1 => Ok(main[0].to_string()),
-        None => Err(status(
-            400,
-            "BadRequest",
-            format!(
-                "a container name must be specified for pod {pod}, choose one of: [{}]",
-                main.join(" ")
-            ),
+        None => Err(format!(
+            "a container name must be specified for pod {pod}, choose one of: [{}]",
+            main.join(" ")
         )),
     }
 }
