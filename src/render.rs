@@ -9,9 +9,20 @@ use serde::Serialize;
 
 use crate::analyze::{Finding, Severity};
 use crate::context::{Context, Scope};
-use crate::ui::Palette;
+use crate::ui::{Level, Palette};
 
-pub const API_VERSION: &str = "kubectl-ai.io/v1alpha1";
+pub(crate) const API_VERSION: &str = "kubectl-ai.io/v1alpha1";
+
+/// A severity's label on the terminal: the palette knows levels, not findings.
+impl From<Severity> for Level {
+    fn from(s: Severity) -> Level {
+        match s {
+            Severity::Info => Level::Info,
+            Severity::Warning => Level::Warning,
+            Severity::Error => Level::Error,
+        }
+    }
+}
 
 /// The output formats (`-o`); the flag parses straight into this.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -28,7 +39,7 @@ pub enum Output {
 /// A diagnosis as data.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Report<'a> {
+pub(crate) struct Report<'a> {
     pub api_version: &'static str,
     pub kind: &'static str,
     pub source: &'a str,
@@ -45,7 +56,7 @@ pub struct Report<'a> {
 
 #[derive(Debug, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
-pub struct Summary {
+pub(crate) struct Summary {
     pub errors: usize,
     pub warnings: usize,
     pub infos: usize,
@@ -54,7 +65,7 @@ pub struct Summary {
 }
 
 impl<'a> Report<'a> {
-    pub fn new(ctx: &'a Context, target: Option<String>, findings: &'a [Finding]) -> Self {
+    pub(crate) fn new(ctx: &'a Context, target: Option<String>, findings: &'a [Finding]) -> Self {
         let count = |s| findings.iter().filter(|f| f.severity == s).count();
         Report {
             api_version: API_VERSION,
@@ -76,21 +87,21 @@ impl<'a> Report<'a> {
     }
 
     /// Whether anything at warning level or above was found: what `--exit-code` gates on.
-    pub fn has_problems(&self) -> bool {
+    pub(crate) fn has_problems(&self) -> bool {
         self.summary.errors + self.summary.warnings > 0
     }
 
-    pub fn json(&self, out: &mut dyn Write) -> io::Result<()> {
+    pub(crate) fn json(&self, out: &mut dyn Write) -> io::Result<()> {
         serde_json::to_writer_pretty(&mut *out, self).map_err(io::Error::other)?;
         writeln!(out)
     }
 
-    pub fn yaml(&self, out: &mut dyn Write) -> io::Result<()> {
+    pub(crate) fn yaml(&self, out: &mut dyn Write) -> io::Result<()> {
         let text = serde_saphyr::to_string(self).map_err(io::Error::other)?;
         out.write_all(text.as_bytes())
     }
 
-    pub fn text(&self, out: &mut dyn Write, p: &Palette) -> io::Result<()> {
+    pub(crate) fn text(&self, out: &mut dyn Write, p: &Palette) -> io::Result<()> {
         let what = match &self.target {
             Some(t) => format!("{t} in {}", self.scope),
             None => self.scope.to_string(),

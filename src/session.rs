@@ -2,16 +2,18 @@
 //! file: where the facts come from, which namespaces, how much to read, how to print, how far a
 //! plan may go, and how to reach the LLM. Precedence is decided here and nowhere else: flags, then
 //! `KUBECTL_AI_*`/`OPENAI_*` variables (clap reads the flags' own variables), then the config
-//! file, then defaults. Nothing below this module reads the command line.
+//! file, then defaults. Nothing below this module reads the command line or the process
+//! environment: what the engine needs of either arrives as typed settings from here.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::cli::{Cli, Global, LlmArgs, PlanArgs};
-use crate::cluster::{self, Limits, ScopeRequest, Source, live};
+use crate::cluster::{self, Limits, ScopeRequest, Source, kubeconfig, live};
 use crate::config::{self, FileConfig, LlmFlags, LlmSettings};
 use crate::context::{Context, Scope};
 use crate::error::Error;
-use crate::plan;
+use crate::plan::{self, history};
 use crate::render::Output;
 use crate::target::Target;
 use crate::ui::{self, Palette};
@@ -32,6 +34,10 @@ pub(crate) struct Session {
     /// `--prometheus` and its token and CA; resolved against env and file by
     /// [`Session::prometheus_settings`].
     pub(crate) prometheus: crate::prometheus::PrometheusArgs,
+    /// Where applied plans are recorded, for `history` and `undo`.
+    pub(crate) history: history::Store,
+    /// Where the cluster's OpenAPI schemas are cached; `None` without a home directory.
+    pub(crate) schema_cache: Option<PathBuf>,
 }
 
 /// How far a plan may go on its own (the flags every plan-producing command shares).
@@ -52,6 +58,9 @@ pub(crate) struct LlmOptions {
     pub(crate) max_steps: usize,
     pub(crate) no_stream: bool,
     pub(crate) show_prompt: bool,
+    /// `OPENAI_API_KEY` as the environment gives it (not empty): what `deploy` hands the app's
+    /// backend, whatever endpoint kubectl-ai itself talks to.
+    pub(crate) env_api_key: Option<String>,
 }
 
 impl Session {
@@ -69,6 +78,8 @@ impl Session {
             plan: plan_settings(&cli.plan),
             llm: llm_options(&cli.llm),
             prometheus: cli.global.prometheus.clone(),
+            history: history::Store::new(state_dir().join("history")),
+            schema_cache: schema_cache(),
         }
     }
 
@@ -125,6 +136,7 @@ impl Session {
             wait: self.plan.timeout,
             delete_data: false,
             allow_delete: self.plan.allow_delete,
+            history: self.history.clone(),
         }
     }
 
@@ -153,6 +165,48 @@ fn env(key: &str) -> Option<String> {
     std::env::var(key).ok()
 }
 
+/// A path-valued variable, set and not empty.
+fn env_path(key: &str) -> Option<PathBuf> {
+    std::env::var_os(key)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+}
+
+/// `$KUBECTL_AI_STATE_DIR`, else `$XDG_STATE_HOME/kubectl-ai`, else `~/.local/state/kubectl-ai`,
+/// else `.kubectl-ai`.
+fn state_dir() -> PathBuf {
+    env_path("KUBECTL_AI_STATE_DIR")
+        .or_else(|| env_path("XDG_STATE_HOME").map(|p| p.join("kubectl-ai")))
+        .or_else(|| env_path("HOME").map(|h| h.join(".local/state/kubectl-ai")))
+        .unwrap_or_else(|| PathBuf::from(".kubectl-ai"))
+}
+
+/// `$XDG_CACHE_HOME/kubectl-ai/openapi`, else `~/.cache/kubectl-ai/openapi`.
+fn schema_cache() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    Some(base.join("kubectl-ai").join("openapi"))
+}
+
+/// What kubectl reads to find a cluster, as kubectl reads it.
+fn cluster_env() -> kubeconfig::Environment {
+    let text = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    kubeconfig::Environment {
+        kubeconfig: std::env::var_os("KUBECONFIG")
+            .map(|v| {
+                std::env::split_paths(&v)
+                    .filter(|p| !p.as_os_str().is_empty())
+                    .collect()
+            })
+            .unwrap_or_default(),
+        home: std::env::var_os("HOME").map(PathBuf::from),
+        in_cluster: std::env::var_os("KUBERNETES_SERVICE_HOST").is_some(),
+        https_proxy: text("HTTPS_PROXY").or_else(|| text("https_proxy")),
+        no_proxy: text("NO_PROXY").or_else(|| text("no_proxy")),
+    }
+}
+
 /// https://no-color.org: set and not empty.
 fn no_color_env() -> bool {
     std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
@@ -168,6 +222,7 @@ fn source(global: &Global) -> Source {
             kubeconfig: global.kubeconfig.clone(),
             context: global.context.clone(),
             request_timeout: (!global.request_timeout.is_zero()).then_some(global.request_timeout),
+            env: cluster_env(),
         })
     }
 }
@@ -205,5 +260,8 @@ fn llm_options(args: &LlmArgs) -> LlmOptions {
         max_steps: args.max_steps,
         no_stream: args.no_stream,
         show_prompt: args.show_prompt,
+        env_api_key: std::env::var("OPENAI_API_KEY")
+            .ok()
+            .filter(|k| !k.is_empty()),
     }
 }

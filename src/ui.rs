@@ -9,18 +9,24 @@ use std::time::Duration;
 use console::Style;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::analyze::Severity;
+/// How loud a label is; its colour and word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Level {
+    Info,
+    Warning,
+    Error,
+}
 
 /// Styles for one output stream; all plain when colour is off.
 #[derive(Debug, Clone)]
-pub struct Palette {
+pub(crate) struct Palette {
     enabled: bool,
 }
 
 impl Palette {
     /// Colour when stdout is a terminal, unless `off` (`--no-color` or NO_COLOR, decided by the
     /// session).
-    pub fn for_stdout(off: bool) -> Palette {
+    pub(crate) fn for_stdout(off: bool) -> Palette {
         Palette {
             enabled: !off && std::io::stdout().is_terminal(),
         }
@@ -34,39 +40,42 @@ impl Palette {
         }
     }
 
-    pub fn severity(&self, s: Severity) -> String {
-        let (label, style) = match s {
-            Severity::Error => ("ERROR", Style::new().red().bold()),
-            Severity::Warning => ("WARNING", Style::new().yellow().bold()),
-            Severity::Info => ("INFO", Style::new().cyan()),
+    /// The level's label (`ERROR`, `WARNING`, `INFO`) in its colour. Anything with a severity
+    /// says which level it is (`impl From<..> for Level`, beside that type's renderer), so this
+    /// module knows no engine type.
+    pub(crate) fn severity(&self, level: impl Into<Level>) -> String {
+        let (label, style) = match level.into() {
+            Level::Error => ("ERROR", Style::new().red().bold()),
+            Level::Warning => ("WARNING", Style::new().yellow().bold()),
+            Level::Info => ("INFO", Style::new().cyan()),
         };
         self.paint(style, label)
     }
 
-    pub fn bold(&self, text: &str) -> String {
+    pub(crate) fn bold(&self, text: &str) -> String {
         self.paint(Style::new().bold(), text)
     }
 
-    pub fn dim(&self, text: &str) -> String {
+    pub(crate) fn dim(&self, text: &str) -> String {
         self.paint(Style::new().dim(), text)
     }
 
-    pub fn added(&self, text: &str) -> String {
+    pub(crate) fn added(&self, text: &str) -> String {
         self.paint(Style::new().green(), text)
     }
 
-    pub fn removed(&self, text: &str) -> String {
+    pub(crate) fn removed(&self, text: &str) -> String {
         self.paint(Style::new().red(), text)
     }
 
-    pub fn good(&self, text: &str) -> String {
+    pub(crate) fn good(&self, text: &str) -> String {
         self.paint(Style::new().green().bold(), text)
     }
 }
 
 /// A spinner on stderr while something slow runs; nothing at all when stderr is not a terminal,
 /// so logs and CI output stay clean.
-pub struct Spinner(Option<(u64, ProgressBar)>);
+pub(crate) struct Spinner(Option<(u64, ProgressBar)>);
 
 /// The spinner on screen and its own message, so work under way can add what it has done so
 /// far ([`progress`]) without knowing who started it.
@@ -74,7 +83,7 @@ static SHOWN: Mutex<Option<(u64, ProgressBar, String)>> = Mutex::new(None);
 static NEXT: AtomicU64 = AtomicU64::new(0);
 
 impl Spinner {
-    pub fn start(message: String) -> Spinner {
+    pub(crate) fn start(message: String) -> Spinner {
         if !std::io::stderr().is_terminal() {
             return Spinner(None);
         }
@@ -103,7 +112,7 @@ impl Drop for Spinner {
 }
 
 /// Adds `detail` (what has arrived so far) to the spinner on screen; nothing when there is none.
-pub fn progress(detail: &str) {
+pub(crate) fn progress(detail: &str) {
     if let Some((_, bar, message)) = SHOWN.lock().expect("poisoned").as_ref() {
         bar.set_message(format!("{message} {detail}"));
     }
@@ -111,7 +120,7 @@ pub fn progress(detail: &str) {
 
 /// "pods 10,008 · events 1,250 · deployments 200 · 64 more": the largest counts by resource,
 /// as a progress detail short enough for one line.
-pub fn counts(arrived: &BTreeMap<&str, usize>) -> String {
+pub(crate) fn counts(arrived: &BTreeMap<&str, usize>) -> String {
     let mut largest: Vec<(&str, usize)> = arrived
         .iter()
         .filter(|(_, n)| **n > 0)

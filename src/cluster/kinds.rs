@@ -98,7 +98,7 @@ const fn kind(
 }
 
 pub const PODS: Kind = kind("pods", "Pod", "", "v1", true, "pods.json").aka(&["po"]);
-pub const EVENTS: Kind = kind("events", "Event", "", "v1", true, "events.json");
+pub const EVENTS: Kind = kind("events", "Event", "", "v1", true, "events.json").aka(&["ev"]);
 pub const SERVICES: Kind = kind("services", "Service", "", "v1", true, "services.json")
     .aka(&["svc"])
     .applied(4);
@@ -192,6 +192,7 @@ pub const NETWORK_POLICIES: Kind = kind(
     true,
     "networkpolicies.json",
 )
+.aka(&["netpol"])
 .applied(5);
 pub const HPAS: Kind = kind(
     "horizontalpodautoscalers",
@@ -211,6 +212,7 @@ pub const PDBS: Kind = kind(
     true,
     "poddisruptionbudgets.json",
 )
+.aka(&["pdb"])
 .applied(6);
 pub const SERVICE_ACCOUNTS: Kind = kind(
     "serviceaccounts",
@@ -285,6 +287,7 @@ pub const NAMESPACES: Kind = kind(
     false,
     "namespaces.json",
 )
+.aka(&["ns"])
 .applied(0);
 pub const PVS: Kind = kind(
     "persistentvolumes",
@@ -294,6 +297,7 @@ pub const PVS: Kind = kind(
     false,
     "persistentvolumes.json",
 )
+.aka(&["pv"])
 .applied(2);
 pub const STORAGE_CLASSES: Kind = kind(
     "storageclasses",

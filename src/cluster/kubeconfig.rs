@@ -8,20 +8,34 @@ use kube::config::Kubeconfig;
 use super::live::one_line;
 use crate::error::Error;
 
+/// What of the environment finding a cluster depends on, read once by the Session so that
+/// nothing here reads the process environment.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Environment {
+    /// The files `KUBECONFIG` lists, empty entries dropped; empty when it is unset.
+    pub(crate) kubeconfig: Vec<PathBuf>,
+    /// `$HOME`, where `~/.kube/config` is.
+    pub(crate) home: Option<PathBuf>,
+    /// `KUBERNETES_SERVICE_HOST` is set: in a pod, where the service account is worth trying.
+    pub(crate) in_cluster: bool,
+    /// `HTTPS_PROXY`, else `https_proxy` (not empty).
+    pub(crate) https_proxy: Option<String>,
+    /// `NO_PROXY`, else `no_proxy` (not empty).
+    pub(crate) no_proxy: Option<String>,
+}
+
 /// The kubeconfig to use; `None` when there is none (the caller may then try in-cluster).
-pub(crate) fn load(explicit: Option<&Path>) -> Result<Option<Kubeconfig>, Error> {
+pub(crate) fn load(
+    explicit: Option<&Path>,
+    env: &Environment,
+) -> Result<Option<Kubeconfig>, Error> {
     if let Some(path) = explicit {
         return read(path).map(Some);
     }
-    if let Some(value) = std::env::var_os("KUBECONFIG") {
-        let listed: Vec<PathBuf> = std::env::split_paths(&value)
-            .filter(|p| !p.as_os_str().is_empty())
-            .collect();
-        if !listed.is_empty() {
-            return merged(&listed).map(Some);
-        }
+    if !env.kubeconfig.is_empty() {
+        return merged(&env.kubeconfig).map(Some);
     }
-    home().map(|path| read(&path)).transpose()
+    home(env).map(|path| read(&path)).transpose()
 }
 
 fn read(path: &Path) -> Result<Kubeconfig, Error> {
@@ -51,9 +65,8 @@ fn merged(listed: &[PathBuf]) -> Result<Kubeconfig, Error> {
         })
 }
 
-fn home() -> Option<PathBuf> {
-    let home = std::env::var_os("HOME")?;
-    let path = PathBuf::from(home).join(".kube").join("config");
+fn home(env: &Environment) -> Option<PathBuf> {
+    let path = env.home.as_ref()?.join(".kube").join("config");
     path.is_file().then_some(path)
 }
 
@@ -61,17 +74,20 @@ fn home() -> Option<PathBuf> {
 /// `NO_PROXY` names its server. kubectl (Go's net/http) matches `NO_PROXY` against the server's
 /// host, kube against the proxy's own address, so without this a `NO_PROXY` that exempts the
 /// cluster would still send it through the proxy. A `proxy-url` in the kubeconfig always holds.
-pub(crate) fn env_proxy_skipped(config: &kube::Config) -> bool {
-    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+pub(crate) fn env_proxy_skipped(config: &kube::Config, env: &Environment) -> bool {
     let Some(proxy) = &config.proxy_url else {
         return false;
     };
-    let from_env = env("HTTPS_PROXY")
-        .or_else(|| env("https_proxy"))
+    let from_env = env
+        .https_proxy
+        .as_ref()
         .and_then(|p| p.parse::<http::Uri>().ok())
         .is_some_and(|p| p == *proxy);
-    let no_proxy = env("NO_PROXY").or_else(|| env("no_proxy"));
-    from_env && no_proxy.is_some_and(|list| exempts(&list, &config.cluster_url))
+    from_env
+        && env
+            .no_proxy
+            .as_ref()
+            .is_some_and(|list| exempts(list, &config.cluster_url))
 }
 
 /// Go's `NO_PROXY` rules: `*`; an IP address or CIDR block; a host or domain (`example.com`

@@ -44,6 +44,8 @@ pub struct ConnectOptions {
     pub kubeconfig: Option<PathBuf>,
     pub context: Option<String>,
     pub request_timeout: Option<Duration>,
+    /// The variables kubectl reads (`KUBECONFIG`, `HOME`, in-cluster, proxies), from the Session.
+    pub env: super::kubeconfig::Environment,
 }
 
 /// A connected client and what the user should be told about it.
@@ -64,7 +66,7 @@ impl Cluster {
             context: opts.context.clone(),
             ..Default::default()
         };
-        let kubeconfig = super::kubeconfig::load(opts.kubeconfig.as_deref())?;
+        let kubeconfig = super::kubeconfig::load(opts.kubeconfig.as_deref(), &opts.env)?;
         let (mut config, context_name) = match kubeconfig {
             Some(kc) => {
                 let name = opts
@@ -82,13 +84,13 @@ impl Cluster {
                     .map_err(|e| Error::Kubeconfig(one_line(&e)))?;
                 (config, format!("context {name}"))
             }
-            None if std::env::var_os("KUBERNETES_SERVICE_HOST").is_some() => {
+            None if opts.env.in_cluster => {
                 let config = Config::incluster().map_err(|e| Error::Kubeconfig(one_line(&e)))?;
                 (config, "in-cluster service account".to_string())
             }
             None => return Err(Error::NoKubeconfig),
         };
-        if super::kubeconfig::env_proxy_skipped(&config) {
+        if super::kubeconfig::env_proxy_skipped(&config, &opts.env) {
             config.proxy_url = None;
         }
         config.connect_timeout = Some(Duration::from_secs(10));

@@ -2,7 +2,7 @@
 
 mod item;
 pub mod kinds;
-mod kubeconfig;
+pub(crate) mod kubeconfig;
 pub mod live;
 pub mod logs;
 mod parts;

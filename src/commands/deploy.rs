@@ -92,7 +92,16 @@ pub(crate) async fn deploy(
         show_notes(&notes, &palette, out)?;
     }
     let mut objects = app::render(&values, &namespace);
-    objects.extend(secret(&cluster, &namespace, text, out).await?);
+    objects.extend(
+        secret(
+            &cluster,
+            &namespace,
+            session.llm.env_api_key.as_deref(),
+            text,
+            out,
+        )
+        .await?,
+    );
     if text {
         writeln!(out)?;
     }
@@ -195,19 +204,17 @@ fn show_notes(notes: &[Note], palette: &Palette, out: &mut dyn Write) -> anyhow:
 }
 
 /// The app's Secret when there is none yet (new random credentials); an existing one is kept,
-/// so credentials survive re-deploys.
+/// so credentials survive re-deploys. `key` is the environment's OPENAI_API_KEY, if any.
 async fn secret(
     cluster: &Cluster,
     namespace: &str,
+    key: Option<&str>,
     text: bool,
     out: &mut dyn Write,
 ) -> anyhow::Result<Option<Value>> {
     let secret_ref = ObjectRef::new("Secret", Some(namespace), app::SECRET);
     let existing = plan::execute::get(cluster, &Action::delete(secret_ref, "")).await?;
     if existing.is_none() {
-        let key = std::env::var("OPENAI_API_KEY")
-            .ok()
-            .filter(|k| !k.is_empty());
         if text {
             writeln!(
                 out,
@@ -220,7 +227,7 @@ async fn secret(
                 }
             )?;
         }
-        return Ok(Some(app::secret(namespace, key.as_deref())?));
+        return Ok(Some(app::secret(namespace, key)?));
     }
     if text {
         writeln!(
@@ -335,10 +342,10 @@ async fn apply(
         wait: std::time::Duration::ZERO,
         ..session.plan_options()
     };
-    let before = plan::history::list()?.len();
+    let before = session.history.list()?.len();
     let code = plan::execute::run(cluster, scope, Plan { actions }, &opts, out).await?;
-    let id = (plan::history::list()?.len() > before)
-        .then(|| plan::history::find(None).map(|r| r.id))
+    let id = (session.history.list()?.len() > before)
+        .then(|| session.history.find(None).map(|r| r.id))
         .transpose()?;
     Ok((code, id))
 }

@@ -165,6 +165,7 @@ async fn settle(
             g.context,
             g.inputs,
             g.cluster,
+            session.schema_cache.as_deref(),
         )
         .await?;
         let warnings = warnings(&objects, g.namespace);
@@ -318,6 +319,7 @@ async fn propose(
     context: &str,
     inputs: &[(String, String)],
     cluster: Option<&Cluster>,
+    schema_cache: Option<&std::path::Path>,
 ) -> Result<Vec<Value>, Error> {
     let mut feedback: Option<(String, Vec<String>)> = None;
     let mut schemas: Option<openapi::Schemas> = None;
@@ -388,7 +390,7 @@ async fn propose(
                     .collect();
                 versions.sort();
                 versions.dedup();
-                schemas = Some(openapi::Schemas::fetch(c, &versions).await?);
+                schemas = Some(openapi::Schemas::fetch(c, &versions, schema_cache).await?);
             }
             let s = schemas.as_ref().expect("fetched above");
             for o in &objects {

@@ -6,8 +6,12 @@ use crate::error::exit;
 use crate::plan;
 use crate::render::Output;
 
-pub(crate) fn run(output: Output, out: &mut dyn Write) -> anyhow::Result<u8> {
-    let records = plan::history::list()?;
+pub(crate) fn run(
+    history: &plan::history::Store,
+    output: Output,
+    out: &mut dyn Write,
+) -> anyhow::Result<u8> {
+    let records = history.list()?;
     match output {
         // Only `recommend` writes SARIF and annotations; the dispatcher refuses them elsewhere.
         Output::Json | Output::Sarif | Output::Github => {

@@ -44,7 +44,7 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<u8> {
         Command::Recommend(args) => recommend::run(&session, &args, out).await,
         Command::Deploy(args) => deploy::deploy(&session, &args, out).await,
         Command::Undeploy(args) => deploy::undeploy(&session, &args, out).await,
-        Command::History => history::run(session.output, out),
+        Command::History => history::run(&session.history, session.output, out),
         Command::Undo { id } => undo::run(&session, id.as_deref(), out).await,
         Command::Config { no_check } => config::run(&session, !no_check, out).await,
         Command::Mcp(args) => crate::mcp::run(session, &args).await,

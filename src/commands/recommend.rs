@@ -161,6 +161,7 @@ async fn validated(
         validate: args.validate,
         kubernetes_version: &args.kubernetes_version,
         crd_schemas: &args.crd_schemas,
+        schema_cache: session.schema_cache.as_deref(),
     };
     let cluster = match args.validate {
         crate::recommend::Validate::Cluster => Some(

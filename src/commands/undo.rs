@@ -12,7 +12,7 @@ pub(crate) async fn run(
     id: Option<&str>,
     out: &mut dyn Write,
 ) -> anyhow::Result<u8> {
-    let record = plan::history::find(id)?;
+    let record = session.history.find(id)?;
     let (cluster, _) = session.live_cluster("undo").await?;
     if record.cluster != cluster.description {
         return Err(Error::PlanRefused(format!(

@@ -93,7 +93,7 @@ pub async fn values(settings: Result<LlmSettings, Error>, request: &str) -> Resu
     let runner = Arc::new(|name: &str, arguments: &str| {
         match read(name, arguments) {
         Ok(_) => "Recorded. kubectl-ai validates them and shows the operator the plan before anything changes.".to_string(),
-        Err(_) if name != TOOL => "Only set_values is available.".to_string(),
+        Err(_) if name != TOOL => format!("Only {TOOL} is available."),
         Err(e) => format!("Rejected: {e}"),
     }
     });

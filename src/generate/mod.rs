@@ -1,4 +1,4 @@
 //! What `kubectl ai "create ..."` needs besides the model (the command itself is
 //! [`crate::commands::generate`]): the cluster's OpenAPI schemas to check manifests against.
 
-pub mod openapi;
+pub(crate) mod openapi;

@@ -8,7 +8,7 @@
 //! `x-kubernetes-preserve-unknown-fields` (CRDs with free-form parts).
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
+use std::path::Path;
 
 use serde_json::Value;
 
@@ -17,7 +17,7 @@ use crate::error::Error;
 
 /// Every schema the objects at hand need, by name, as the server published them.
 #[derive(Debug, Default)]
-pub struct Schemas {
+pub(crate) struct Schemas {
     schemas: BTreeMap<String, Value>,
     /// "group/version/kind" -> the name of its root schema.
     roots: HashMap<String, String>,
@@ -25,14 +25,14 @@ pub struct Schemas {
 
 /// One step of a path into an object.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Step {
+pub(crate) enum Step {
     Key(String),
     Index(usize),
 }
 
 /// One way an object breaks its schema: where, and what is wrong there.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
+pub(crate) struct Problem {
     /// From the object's root to the offending field (for a missing field, its parent).
     pub path: Vec<Step>,
     pub message: String,
@@ -48,7 +48,7 @@ impl Problem {
 }
 
 /// `spec.template.spec.containers[0].image`, or `(object)` for the root.
-pub fn dotted(path: &[Step]) -> String {
+pub(crate) fn dotted(path: &[Step]) -> String {
     let mut out = String::new();
     for step in path {
         match step {
@@ -70,13 +70,6 @@ impl std::fmt::Display for Problem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}", self.message)
     }
-}
-
-fn cache_dir() -> Option<PathBuf> {
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
-    Some(base.join("kubectl-ai").join("openapi"))
 }
 
 fn file_name(s: &str) -> String {
@@ -122,12 +115,17 @@ fn v3_path(api_version: &str) -> String {
 
 impl Schemas {
     /// The schemas for these apiVersions, from the cache when this cluster version was seen before.
-    pub async fn fetch(cluster: &Cluster, api_versions: &[String]) -> Result<Schemas, Error> {
+    /// `cache` is the directory the Session chose (`None`: nothing is cached).
+    pub(crate) async fn fetch(
+        cluster: &Cluster,
+        api_versions: &[String],
+        cache: Option<&Path>,
+    ) -> Result<Schemas, Error> {
         let version = get_json(cluster, "/version")
             .await?
             .and_then(|v| v["gitVersion"].as_str().map(str::to_string))
             .unwrap_or_else(|| "unknown".into());
-        let dir = cache_dir().map(|d| {
+        let dir = cache.map(|d| {
             d.join(file_name(cluster.server_host()))
                 .join(file_name(&version))
         });
@@ -210,7 +208,7 @@ impl Schemas {
     }
 
     /// Schemas from a document already in hand (the bundled ones, tests, or a file).
-    pub fn from_map(schemas: BTreeMap<String, Value>) -> Schemas {
+    pub(crate) fn from_map(schemas: BTreeMap<String, Value>) -> Schemas {
         let mut out = Schemas::default();
         for (name, schema) in schemas {
             out.insert(name, schema);
@@ -219,7 +217,7 @@ impl Schemas {
     }
 
     /// Adds one schema; one that declares group-version-kinds becomes their root.
-    pub fn insert(&mut self, name: String, schema: Value) {
+    pub(crate) fn insert(&mut self, name: String, schema: Value) {
         for gvk in schema["x-kubernetes-group-version-kind"]
             .as_array()
             .into_iter()
@@ -235,7 +233,7 @@ impl Schemas {
     }
 
     /// The schema of objects of `kind` in `api_version`, if there is one.
-    pub fn root(&self, api_version: &str, kind: &str) -> Option<&Value> {
+    pub(crate) fn root(&self, api_version: &str, kind: &str) -> Option<&Value> {
         let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
         let name = self.roots.get(&gvk_key(group, version, kind))?;
         self.schemas.get(name)
@@ -243,14 +241,14 @@ impl Schemas {
 
     /// Whether any kind of this API group is known (a group nobody declared is a custom
     /// resource's, whose definition is elsewhere).
-    pub fn knows_group(&self, group: &str) -> bool {
+    pub(crate) fn knows_group(&self, group: &str) -> bool {
         let prefix = format!("{group}/");
         self.roots.keys().any(|k| k.starts_with(&prefix))
     }
 
     /// The problems with one object: unknown fields, wrong types, missing required fields; an
     /// object of a kind the server has no schema for is itself a problem.
-    pub fn validate(&self, obj: &Value) -> Vec<String> {
+    pub(crate) fn validate(&self, obj: &Value) -> Vec<String> {
         let api_version = obj["apiVersion"].as_str().unwrap_or_default();
         let kind = obj["kind"].as_str().unwrap_or_default();
         match self.root(api_version, kind) {
@@ -264,7 +262,7 @@ impl Schemas {
     }
 
     /// The problems with an object against its root schema, each with its path.
-    pub fn problems(&self, root: &Value, obj: &Value) -> Vec<Problem> {
+    pub(crate) fn problems(&self, root: &Value, obj: &Value) -> Vec<Problem> {
         let mut errors = Vec::new();
         self.check(root, obj, &mut Vec::new(), &mut errors);
         errors

@@ -77,7 +77,7 @@ pub fn describe(definitions: &[ChatCompletionTools]) -> String {
 
 /// The read-only tools: their names said once, for the definitions and for the dispatch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Tool {
+pub(crate) enum Tool {
     Logs,
     Events,
     Object,
@@ -86,7 +86,7 @@ enum Tool {
 impl Tool {
     const ALL: [Tool; 3] = [Tool::Logs, Tool::Events, Tool::Object];
 
-    fn name(self) -> &'static str {
+    pub(crate) const fn name(self) -> &'static str {
         match self {
             Tool::Logs => "get_logs",
             Tool::Events => "get_events",

@@ -236,7 +236,9 @@ fn snapshot_log(
 
 /// The live cluster and scope a plan is validated against; snapshots cannot change.
 pub(super) async fn live(session: &Session) -> Result<(Cluster, Scope), Error> {
-    session.live_cluster("propose_plan").await
+    session
+        .live_cluster(super::tools::Name::ProposePlan.as_str())
+        .await
 }
 
 /// The typed actions of a proposal (the LLM tool's schema), each justified by a finding about
@@ -281,7 +283,7 @@ pub(super) async fn apply(
     proposed: staged::Proposed,
 ) -> anyhow::Result<(String, String)> {
     let Source::Live(connect) = session.source.clone() else {
-        return Err(Error::NeedsLive("apply_plan").into());
+        return Err(Error::NeedsLive(super::tools::Name::ApplyPlan.as_str()).into());
     };
     let opts = session.plan_options();
     // The pipeline writes its progress to a `dyn Write`, which no future sent between threads may
@@ -353,7 +355,11 @@ pub(super) fn related(ctx: &Context, obj: &ObjectRef) -> Vec<(&'static str, Obje
 /// `NAME=value` lines so the redactor sees names beside values; Secrets as key names only.
 pub(super) fn object(ctx: &Context, obj: &ObjectRef) -> Option<Value> {
     let args = serde_json::json!({"kind": obj.kind, "name": obj.name, "namespace": obj.namespace});
-    let text = crate::llm::tools::run(ctx, "get_object", &args.to_string());
+    let text = crate::llm::tools::run(
+        ctx,
+        crate::llm::tools::Tool::Object.name(),
+        &args.to_string(),
+    );
     let Ok(mut v) = serde_json::from_str::<Value>(&text) else {
         return (matches!(obj.kind.as_str(), "Secret" | "ConfigMap"))
             .then_some(Value::String(text));

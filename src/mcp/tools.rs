@@ -18,7 +18,45 @@ use crate::analyze::{Finding, Severity};
 use crate::context::ObjectRef;
 use crate::error::Error;
 
-pub(super) const APPLY_PLAN: &str = "apply_plan";
+/// The tools this server offers: their names said once, for the list and for the dispatch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Name {
+    Diagnose,
+    ListProblems,
+    ExplainObject,
+    Recommend,
+    GetLogs,
+    ProposePlan,
+    ApplyPlan,
+}
+
+impl Name {
+    const ALL: [Name; 7] = [
+        Name::Diagnose,
+        Name::ListProblems,
+        Name::ExplainObject,
+        Name::Recommend,
+        Name::GetLogs,
+        Name::ProposePlan,
+        Name::ApplyPlan,
+    ];
+
+    pub(super) const fn as_str(self) -> &'static str {
+        match self {
+            Name::Diagnose => "diagnose",
+            Name::ListProblems => "list_problems",
+            Name::ExplainObject => "explain_object",
+            Name::Recommend => "recommend",
+            Name::GetLogs => "get_logs",
+            Name::ProposePlan => "propose_plan",
+            Name::ApplyPlan => "apply_plan",
+        }
+    }
+
+    fn named(name: &str) -> Option<Name> {
+        Name::ALL.into_iter().find(|t| t.as_str() == name)
+    }
+}
 
 /// The tools this server offers; `apply_plan` only with `--allow-writes`.
 pub(super) fn list(allow_writes: bool) -> Vec<Tool> {
@@ -26,40 +64,37 @@ pub(super) fn list(allow_writes: bool) -> Vec<Tool> {
         "namespace": {"type": "string", "description": "Namespace to read (default: the server's -n, else the context's)"},
         "all_namespaces": {"type": "boolean", "description": "Read every namespace"},
     });
-    let reader = |name: &'static str,
-                  title: &str,
-                  description: &'static str,
-                  props: Value,
-                  required: &[&str]| {
-        let mut p = scope.clone();
-        extend(&mut p, props);
-        Tool::new(name, description, schema(p, required))
-            .with_title(title)
-            .with_annotations(annotations(title, true))
-    };
+    let reader =
+        |name: Name, title: &str, description: &'static str, props: Value, required: &[&str]| {
+            let mut p = scope.clone();
+            extend(&mut p, props);
+            Tool::new(name.as_str(), description, schema(p, required))
+                .with_title(title)
+                .with_annotations(annotations(title, true))
+        };
     let mut tools = vec![
-        reader("diagnose", "Diagnose", "Find what is broken: ranked findings (root causes first) with verbatim evidence, the problems each causes, and a suggested fix. Optionally about one target (deployment/web, pod/web-1, svc/web, a bare name).",
+        reader(Name::Diagnose, "Diagnose", "Find what is broken: ranked findings (root causes first) with verbatim evidence, the problems each causes, and a suggested fix. Optionally about one target (deployment/web, pod/web-1, svc/web, a bare name).",
             json!({"target": {"type": "string", "description": "KIND/NAME or NAME; the whole scope when omitted"}}), &[]),
-        reader("list_problems", "List problems", "One line per finding (severity, rule, object, summary): the compact view of a big cluster. Call diagnose or explain_object for the evidence.",
+        reader(Name::ListProblems, "List problems", "One line per finding (severity, rule, object, summary): the compact view of a big cluster. Call diagnose or explain_object for the evidence.",
             json!({"min_severity": {"enum": ["error", "warning", "info"], "description": "Leave out findings below this (default info)"}}), &[]),
-        reader("explain_object", "Explain object", "The bounded, redacted evidence about one object: its findings, status, events, log excerpts, owner, the Services selecting its pods and the claims they mount, and the object itself (Secrets as key names only).",
+        reader(Name::ExplainObject, "Explain object", "The bounded, redacted evidence about one object: its findings, status, events, log excerpts, owner, the Services selecting its pods and the claims they mount, and the object itself (Secrets as key names only).",
             json!({"kind": {"type": "string", "description": "Deployment, StatefulSet, Pod, Service, PersistentVolumeClaim, ... (kubectl short names work)"},
                    "name": {"type": "string"}}), &["kind", "name"]),
-        reader("recommend", "Recommend", "Best-practice recommendations (reliability, resources, scaling, security, networking) for the cluster's workloads, or for manifests passed inline; each with the fix as a patch when one is certain.",
+        reader(Name::Recommend, "Recommend", "Best-practice recommendations (reliability, resources, scaling, security, networking) for the cluster's workloads, or for manifests passed inline; each with the fix as a patch when one is certain.",
             json!({"manifests": {"type": "string", "description": "YAML or JSON manifests (several documents allowed); the cluster when omitted"}}), &[]),
-        reader("get_logs", "Get logs", "One container's log tail, bounded by lines and bytes, with the lines that explain its errors first.",
+        reader(Name::GetLogs, "Get logs", "One container's log tail, bounded by lines and bytes, with the lines that explain its errors first.",
             json!({"pod": {"type": "string"}, "container": {"type": "string", "description": "Default: the pod's default container"},
                    "previous": {"type": "boolean", "description": "The log of the previous (crashed) run"},
                    "lines": {"type": "integer", "minimum": 1, "maximum": 2000, "description": "Most lines to read (default 200)"},
                    "bytes": {"type": "integer", "minimum": 256, "maximum": 262144, "description": "Most bytes to read (default 32768)"}}), &["pod"]),
-        Tool::new("propose_plan", "Validate changes without applying them: typed actions (the same schema as kubectl-ai's own model tool) go through policy, an RBAC access review and a server-side dry run, and come back with the diff and a plan id. Put the operator's request in `reason`: each action must answer a finding about its object or be named there. Nothing is applied.",
+        Tool::new(Name::ProposePlan.as_str(), "Validate changes without applying them: typed actions (the same schema as kubectl-ai's own model tool) go through policy, an RBAC access review and a server-side dry run, and come back with the diff and a plan id. Put the operator's request in `reason`: each action must answer a finding about its object or be named there. Nothing is applied.",
             Arc::new(as_object(crate::plan::proposal::schema())))
             .with_title("Propose plan")
             .with_annotations(annotations("Propose plan", true)),
     ];
     if allow_writes {
         tools.push(
-            Tool::new(APPLY_PLAN, "Apply a plan propose_plan returned, exactly as validated, if none of its objects changed since; recorded so `kubectl ai undo` reverts it. Ask the operator first: this changes the cluster.",
+            Tool::new(Name::ApplyPlan.as_str(), "Apply a plan propose_plan returned, exactly as validated, if none of its objects changed since; recorded so `kubectl ai undo` reverts it. Ask the operator first: this changes the cluster.",
                 schema(json!({"plan_id": {"type": "string", "description": "The id propose_plan returned"}}), &["plan_id"]))
                 .with_title("Apply plan")
                 .with_annotations(annotations("Apply plan", false)),
@@ -98,19 +133,21 @@ fn extend(into: &mut Value, more: Value) {
 /// Runs one tool; every failure is an error for the assistant to read, never the server's end.
 pub(super) async fn call(state: &State, name: &str, args: JsonObject) -> anyhow::Result<Fitted> {
     let args = Value::Object(args);
-    match name {
-        "diagnose" => diagnose(state, parse(name, args)?).await,
-        "list_problems" => list_problems(state, parse(name, args)?).await,
-        "explain_object" => explain_object(state, parse(name, args)?).await,
-        "recommend" => recommend(state, parse(name, args)?).await,
-        "get_logs" => get_logs(state, parse(name, args)?).await,
-        "propose_plan" => propose_plan(state, args).await,
-        APPLY_PLAN if state.allow_writes => apply_plan(state, parse(name, args)?).await,
-        APPLY_PLAN => Err(Error::Usage(
-            "apply_plan is not offered: this server was started without --allow-writes, so nothing can change the cluster".into(),
-        )
+    let Some(tool) = Name::named(name) else {
+        return Err(Error::Usage(format!("no tool named {name:?}")).into());
+    };
+    match tool {
+        Name::Diagnose => diagnose(state, parse(name, args)?).await,
+        Name::ListProblems => list_problems(state, parse(name, args)?).await,
+        Name::ExplainObject => explain_object(state, parse(name, args)?).await,
+        Name::Recommend => recommend(state, parse(name, args)?).await,
+        Name::GetLogs => get_logs(state, parse(name, args)?).await,
+        Name::ProposePlan => propose_plan(state, args).await,
+        Name::ApplyPlan if state.allow_writes => apply_plan(state, parse(name, args)?).await,
+        Name::ApplyPlan => Err(Error::Usage(format!(
+            "{name} is not offered: this server was started without --allow-writes, so nothing can change the cluster"
+        ))
         .into()),
-        other => Err(Error::Usage(format!("no tool named {other:?}")).into()),
     }
 }
 

@@ -34,6 +34,8 @@ pub struct Options {
     pub delete_data: bool,
     /// `--allow-delete`: consent to the model's deletions and scale-downs to zero.
     pub allow_delete: bool,
+    /// Where what is applied is recorded, for `undo`.
+    pub history: history::Store,
 }
 
 /// One action as the pipeline validated it: the object as it was and as the dry run says it
@@ -296,7 +298,7 @@ pub(super) async fn apply(
                 let id = if done.is_empty() {
                     None
                 } else {
-                    Some(history::save(&cluster.description, done.clone())?)
+                    Some(opts.history.save(&cluster.description, done.clone())?)
                 };
                 writeln!(
                     out,
@@ -328,7 +330,7 @@ pub(super) async fn apply(
         })
         .map(|c| c.target.clone())
         .collect();
-    let id = history::save(&cluster.description, done)?;
+    let id = opts.history.save(&cluster.description, done)?;
     writeln!(
         out,
         "Applied {total} change(s). Undo with: kubectl ai undo {id}"

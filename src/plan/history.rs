@@ -12,7 +12,7 @@ use crate::context::ObjectRef;
 use crate::error::Error;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Record {
+pub(crate) struct Record {
     pub id: String,
     pub at: String,
     /// The cluster it was applied to ("context minikube (https://...)").
@@ -21,7 +21,7 @@ pub struct Record {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Changed {
+pub(crate) struct Changed {
     pub target: ObjectRef,
     pub summary: String,
     /// `None` when the object did not exist before.
@@ -30,19 +30,11 @@ pub struct Changed {
     pub after: Option<Value>,
 }
 
-/// `$KUBECTL_AI_STATE_DIR`, else `$XDG_STATE_HOME/kubectl-ai`, else `~/.local/state/kubectl-ai`;
-/// records live in its `history/`.
-pub fn dir() -> PathBuf {
-    let env = |k: &str| {
-        std::env::var_os(k)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
-    env("KUBECTL_AI_STATE_DIR")
-        .or_else(|| env("XDG_STATE_HOME").map(|p| p.join("kubectl-ai")))
-        .or_else(|| env("HOME").map(|h| h.join(".local/state/kubectl-ai")))
-        .unwrap_or_else(|| PathBuf::from(".kubectl-ai"))
-        .join("history")
+/// Where the records are kept: a directory the Session resolves (`history/` of the state
+/// directory), so nothing here reads the environment.
+#[derive(Debug, Clone)]
+pub(crate) struct Store {
+    dir: PathBuf,
 }
 
 fn io_error(path: &std::path::Path, e: impl std::fmt::Display) -> Error {
@@ -52,68 +44,73 @@ fn io_error(path: &std::path::Path, e: impl std::fmt::Display) -> Error {
     }
 }
 
-/// Writes a record under a new id (`20261123-101500`, suffixed if taken) and returns the id.
-pub fn save(cluster: &str, changes: Vec<Changed>) -> Result<String, Error> {
-    let dir = dir();
-    std::fs::create_dir_all(&dir).map_err(|e| io_error(&dir, e))?;
-    let now = Timestamp::now();
-    let base = now.strftime("%Y%m%d-%H%M%S").to_string();
-    let mut id = base.clone();
-    let mut n = 1;
-    while dir.join(format!("{id}.json")).exists() {
-        n += 1;
-        id = format!("{base}-{n}");
+impl Store {
+    pub(crate) fn new(dir: PathBuf) -> Store {
+        Store { dir }
     }
-    let record = Record {
-        id: id.clone(),
-        at: now.to_string(),
-        cluster: cluster.to_string(),
-        changes,
-    };
-    let path = dir.join(format!("{id}.json"));
-    let text = serde_json::to_string_pretty(&record).map_err(|e| io_error(&path, e))?;
-    std::fs::write(&path, text).map_err(|e| io_error(&path, e))?;
-    Ok(id)
-}
 
-/// Every record, oldest first.
-pub fn list() -> Result<Vec<Record>, Error> {
-    let dir = dir();
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        return Ok(vec![]);
-    };
-    let mut records = Vec::new();
-    for e in entries
-        .flatten()
-        .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
-    {
-        let text = std::fs::read_to_string(e.path()).map_err(|err| io_error(&e.path(), err))?;
-        records
-            .push(serde_json::from_str::<Record>(&text).map_err(|err| io_error(&e.path(), err))?);
+    /// Writes a record under a new id (`20261123-101500`, suffixed if taken) and returns the id.
+    pub(crate) fn save(&self, cluster: &str, changes: Vec<Changed>) -> Result<String, Error> {
+        let dir = &self.dir;
+        std::fs::create_dir_all(dir).map_err(|e| io_error(dir, e))?;
+        let now = Timestamp::now();
+        let base = now.strftime("%Y%m%d-%H%M%S").to_string();
+        let mut id = base.clone();
+        let mut n = 1;
+        while dir.join(format!("{id}.json")).exists() {
+            n += 1;
+            id = format!("{base}-{n}");
+        }
+        let record = Record {
+            id: id.clone(),
+            at: now.to_string(),
+            cluster: cluster.to_string(),
+            changes,
+        };
+        let path = dir.join(format!("{id}.json"));
+        let text = serde_json::to_string_pretty(&record).map_err(|e| io_error(&path, e))?;
+        std::fs::write(&path, text).map_err(|e| io_error(&path, e))?;
+        Ok(id)
     }
-    records.sort_by(|a, b| a.id.cmp(&b.id));
-    Ok(records)
-}
 
-/// One record by id, or the newest.
-pub fn find(id: Option<&str>) -> Result<Record, Error> {
-    let records = list()?;
-    match id {
-        Some(id) => records.into_iter().find(|r| r.id == id).ok_or_else(|| {
-            Error::NoHistory(format!(
-                "no change recorded with id {id:?} (see `kubectl ai history`)"
-            ))
-        }),
-        None => records
-            .into_iter()
-            .next_back()
-            .ok_or_else(|| Error::NoHistory("nothing to undo: no change has been recorded".into())),
+    /// Every record, oldest first.
+    pub(crate) fn list(&self) -> Result<Vec<Record>, Error> {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return Ok(vec![]);
+        };
+        let mut records = Vec::new();
+        for e in entries
+            .flatten()
+            .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+        {
+            let text = std::fs::read_to_string(e.path()).map_err(|err| io_error(&e.path(), err))?;
+            records.push(
+                serde_json::from_str::<Record>(&text).map_err(|err| io_error(&e.path(), err))?,
+            );
+        }
+        records.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(records)
+    }
+
+    /// One record by id, or the newest.
+    pub(crate) fn find(&self, id: Option<&str>) -> Result<Record, Error> {
+        let records = self.list()?;
+        match id {
+            Some(id) => records.into_iter().find(|r| r.id == id).ok_or_else(|| {
+                Error::NoHistory(format!(
+                    "no change recorded with id {id:?} (see `kubectl ai history`)"
+                ))
+            }),
+            None => records.into_iter().next_back().ok_or_else(|| {
+                Error::NoHistory("nothing to undo: no change has been recorded".into())
+            }),
+        }
     }
 }
 
 /// The plan that puts every object of a record back: the exact earlier object where there was
 /// one, deletion where the change created it.
-pub fn undo_plan(record: &Record) -> Plan {
+pub(crate) fn undo_plan(record: &Record) -> Plan {
     let actions = record
         .changes
         .iter()

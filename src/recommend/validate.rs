@@ -28,6 +28,8 @@ pub(crate) struct Against<'a> {
     pub validate: Validate,
     pub kubernetes_version: &'a str,
     pub crd_schemas: &'a [std::path::PathBuf],
+    /// Where the cluster's schemas are cached (the Session's choice).
+    pub schema_cache: Option<&'a std::path::Path>,
 }
 
 /// The schemas to check against and what to call them in messages; `None` with `--validate none`.
@@ -55,7 +57,10 @@ pub(crate) async fn schemas(
                 .collect();
             let versions: Vec<String> = versions.into_iter().collect();
             let label = format!("the cluster ({})", cluster.description);
-            (Schemas::fetch(cluster, &versions).await?, label)
+            (
+                Schemas::fetch(cluster, &versions, against.schema_cache).await?,
+                label,
+            )
         }
     };
     for crd in crds(inv, against.crd_schemas)? {

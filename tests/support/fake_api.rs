@@ -333,11 +333,7 @@ impl FakeApi {
     /// Every object of one kind, as stored.
     pub fn objects(&self, kind: &Kind) -> Vec<Value> {
         let store = self.inner.store.lock().unwrap();
-        store
-            .objects
-            .get(&(kind.group.to_string(), kind.plural.to_string()))
-            .cloned()
-            .unwrap_or_default()
+        store.objects.get(&key(kind)).cloned().unwrap_or_default()
     }
 
     /// From now on, changed workloads never finish rolling out.
@@ -457,6 +453,16 @@ impl FakeApi {
     }
 }
 
+/// A kind's place in the store: (group, plural).
+fn key(kind: &Kind) -> (String, String) {
+    (kind.group.to_string(), kind.plural.to_string())
+}
+
+/// metrics.k8s.io's kinds: served only when the scenario has metrics, and read-only.
+fn is_metrics(kind: &Kind) -> bool {
+    kind.group == kinds::POD_METRICS.group
+}
+
 fn meta<'a>(obj: &'a Value, field: &str) -> Option<&'a str> {
     obj.get("metadata")?.get(field)?.as_str()
 }
@@ -526,19 +532,19 @@ fn load(dir: &Path) -> (Store, bool) {
         .filter_map(|e| e.file_name().into_string().ok())
         .collect();
     for kind in kinds::ALL {
-        let key = (kind.group.to_string(), kind.plural.to_string());
+        let key = key(kind);
         let mut found = if kind.namespaced {
             None
         } else {
             read_list(&dir.join(kind.file))
         };
         if kind.namespaced {
-            if kind.group == "metrics.k8s.io" {
+            if is_metrics(kind) {
                 found = read_list(&dir.join(kind.file));
             }
             for ns in &namespaces {
                 let mut items = read_list(&dir.join(ns).join(kind.file));
-                if items.is_none() && kind.plural == "replicationcontrollers" {
+                if items.is_none() && *kind == kinds::REPLICATION_CONTROLLERS {
                     items = read_list(&dir.join(ns).join(kinds::REPLICATION_CONTROLLERS_ALT_FILE));
                 }
                 if let Some(items) = items {
@@ -546,7 +552,7 @@ fn load(dir: &Path) -> (Store, bool) {
                 }
             }
         }
-        if kind.group == "metrics.k8s.io" && found.is_some() {
+        if is_metrics(kind) && found.is_some() {
             metrics = true;
         }
         store
@@ -556,7 +562,7 @@ fn load(dir: &Path) -> (Store, bool) {
             .extend(found.unwrap_or_default());
     }
     // A namespace directory is a namespace even when namespaces.json is absent.
-    let ns_key = (String::new(), "namespaces".to_string());
+    let ns_key = key(&kinds::NAMESPACES);
     for ns in &namespaces {
         let list = store.objects.entry(ns_key.clone()).or_default();
         if !list.iter().any(|o| meta(o, "name") == Some(ns)) {
@@ -807,6 +813,7 @@ fn flaky_hit(inner: &Inner, method: &Method, path: &str, query: &str) -> Option<
     Some(rule.clone())
 }
 
+/// The answer to one request: discovery and the OpenAPI documents, else a resource.
 fn route(
     inner: &Inner,
     method: &Method,
@@ -821,7 +828,47 @@ fn route(
         .split('/')
         .filter(|s| !s.is_empty())
         .collect();
-    match segs.as_slice() {
+    if let Some(answer) = discovery(inner, &segs) {
+        return answer;
+    }
+    let (group, version, rest) = match segs.as_slice() {
+        ["api", "v1", rest @ ..] => ("", "v1", rest),
+        ["apis", group, version, rest @ ..] if served(inner, group, version) => {
+            (*group, *version, rest)
+        }
+        _ => return not_served(),
+    };
+    resource(
+        inner,
+        method,
+        group,
+        version,
+        rest,
+        params,
+        headers,
+        content_type,
+        body,
+    )
+}
+
+/// The 404 of a path the server does not serve.
+fn not_served() -> Response {
+    status(
+        404,
+        "NotFound",
+        "the server could not find the requested resource".into(),
+    )
+}
+
+fn served(inner: &Inner, group: &str, version: &str) -> bool {
+    served_groups(inner)
+        .iter()
+        .any(|(g, v)| g == group && v == version)
+}
+
+/// `/version`, `/api`, `/apis`, the resource lists and `/openapi/...`; `None` for the rest.
+fn discovery(inner: &Inner, segs: &[&str]) -> Option<Response> {
+    let answer = match segs {
         ["version"] => json_response(
             StatusCode::OK,
             json!({"major": "1", "minor": "33", "emulationMajor": "1", "emulationMinor": "33", "minCompatibilityMajor": "1", "minCompatibilityMinor": "32",
@@ -834,89 +881,42 @@ fn route(
         ),
         ["apis"] => json_response(StatusCode::OK, group_list(inner)),
         ["api", "v1"] => json_response(StatusCode::OK, resource_list(inner, "", "v1")),
-        ["apis", group, version] => {
-            if !served_groups(inner)
-                .iter()
-                .any(|(g, v)| g == group && v == version)
-            {
-                return status(
-                    404,
-                    "NotFound",
-                    "the server could not find the requested resource".into(),
-                );
-            }
+        ["apis", group, version] if served(inner, group, version) => {
             json_response(StatusCode::OK, resource_list(inner, group, version))
         }
+        ["apis", _, _] => not_served(),
         ["openapi", "v2"] => json_response(
             StatusCode::OK,
             json!({"swagger": "2.0", "info": {"title": "Kubernetes", "version": "v1.33.1"},
                    "paths": {}, "definitions": openapi_schemas("#/definitions/")}),
         ),
-        ["openapi", "v3"] => {
-            let mut paths = serde_json::Map::new();
-            for (group, version) in served_groups(inner) {
-                let gv = if group.is_empty() {
-                    format!("api/{version}")
-                } else {
-                    format!("apis/{group}/{version}")
-                };
-                paths.insert(
-                    gv.clone(),
-                    json!({"serverRelativeURL": format!("/openapi/v3/{gv}?hash=4A2B")}),
-                );
-            }
-            json_response(StatusCode::OK, json!({"paths": paths}))
-        }
+        ["openapi", "v3"] => json_response(StatusCode::OK, openapi_v3_paths(inner)),
         ["openapi", "v3", ..] => json_response(
             StatusCode::OK,
             json!({"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": "v1.33.1"}, "paths": {},
                    "components": {"schemas": openapi_schemas("#/components/schemas/")}}),
         ),
-        ["openapi", ..] => status(
-            404,
-            "NotFound",
-            "the server could not find the requested resource".into(),
-        ),
-        ["api", "v1", rest @ ..] => resource(
-            inner,
-            method,
-            "",
-            "v1",
-            rest,
-            params,
-            headers,
-            content_type,
-            body,
-        ),
-        ["apis", group, version, rest @ ..] => {
-            if !served_groups(inner)
-                .iter()
-                .any(|(g, v)| g == group && v == version)
-            {
-                return status(
-                    404,
-                    "NotFound",
-                    "the server could not find the requested resource".into(),
-                );
-            }
-            resource(
-                inner,
-                method,
-                group,
-                version,
-                rest,
-                params,
-                headers,
-                content_type,
-                body,
-            )
-        }
-        _ => status(
-            404,
-            "NotFound",
-            "the server could not find the requested resource".into(),
-        ),
+        ["openapi", ..] => not_served(),
+        _ => return None,
+    };
+    Some(answer)
+}
+
+/// `/openapi/v3`: one document per served group version.
+fn openapi_v3_paths(inner: &Inner) -> Value {
+    let mut paths = serde_json::Map::new();
+    for (group, version) in served_groups(inner) {
+        let gv = if group.is_empty() {
+            format!("api/{version}")
+        } else {
+            format!("apis/{group}/{version}")
+        };
+        paths.insert(
+            gv.clone(),
+            json!({"serverRelativeURL": format!("/openapi/v3/{gv}?hash=4A2B")}),
+        );
     }
+    json!({"paths": paths})
 }
 
 /// The kinds served: the table's (metrics.k8s.io when its metrics are loaded), and the custom
@@ -935,7 +935,7 @@ fn served_kinds(inner: &Inner) -> Vec<&'static Kind> {
     };
     kinds::ALL
         .iter()
-        .filter(|k| k.group != "metrics.k8s.io" || inner.metrics_served)
+        .filter(|k| !is_metrics(k) || inner.metrics_served)
         .chain(kinds::CUSTOM.iter().filter(|k| installed(k)))
         .collect()
 }
@@ -971,44 +971,18 @@ fn group_list(inner: &Inner) -> Value {
     json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
 }
 
-fn short_names(plural: &str) -> Vec<&'static str> {
-    match plural {
-        "pods" => vec!["po"],
-        "services" => vec!["svc"],
-        "deployments" => vec!["deploy"],
-        "replicasets" => vec!["rs"],
-        "statefulsets" => vec!["sts"],
-        "daemonsets" => vec!["ds"],
-        "cronjobs" => vec!["cj"],
-        "persistentvolumeclaims" => vec!["pvc"],
-        "persistentvolumes" => vec!["pv"],
-        "ingresses" => vec!["ing"],
-        "horizontalpodautoscalers" => vec!["hpa"],
-        "nodes" => vec!["no"],
-        "namespaces" => vec!["ns"],
-        "configmaps" => vec!["cm"],
-        "endpoints" => vec!["ep"],
-        "events" => vec!["ev"],
-        "storageclasses" => vec!["sc"],
-        "poddisruptionbudgets" => vec!["pdb"],
-        "networkpolicies" => vec!["netpol"],
-        "replicationcontrollers" => vec!["rc"],
-        _ => vec![],
-    }
-}
-
 fn resource_list(inner: &Inner, group: &str, version: &str) -> Value {
     let mut resources: Vec<Value> = served_kinds(inner)
         .into_iter()
         .filter(|k| k.group == group && k.version == version)
         .map(|k| {
-            let verbs: Vec<&str> = if k.group == "metrics.k8s.io" {
+            let verbs: Vec<&str> = if is_metrics(k) {
                 vec!["get", "list"]
             } else {
                 vec!["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
             };
             json!({"name": k.plural, "singularName": k.kind.to_lowercase(), "namespaced": k.namespaced, "kind": k.kind,
-                   "verbs": verbs, "shortNames": short_names(k.plural)})
+                   "verbs": verbs, "shortNames": k.short})
         })
         .collect();
     if group.is_empty() {
@@ -1016,7 +990,13 @@ fn resource_list(inner: &Inner, group: &str, version: &str) -> Value {
         resources.push(json!({"name": "pods/status", "singularName": "", "namespaced": true, "kind": "Pod", "verbs": ["get", "patch", "update"]}));
     }
     if group == "apps" {
-        for p in ["deployments", "statefulsets", "replicasets"] {
+        for p in [
+            kinds::DEPLOYMENTS,
+            kinds::STATEFUL_SETS,
+            kinds::REPLICA_SETS,
+        ]
+        .map(|k| k.plural)
+        {
             resources.push(json!({"name": format!("{p}/scale"), "singularName": "", "namespaced": true, "kind": "Scale", "group": "autoscaling", "version": "v1", "verbs": ["get", "patch", "update"]}));
         }
     }
@@ -1089,14 +1069,14 @@ fn resource(
             }
             list(inner, kind, namespace, params, headers)
         }
-        ("GET", [name]) if kind.plural == "endpoints" && kind.group.is_empty() => {
+        ("GET", [name]) if *kind == kinds::ENDPOINTS => {
             endpoints(inner, namespace.unwrap_or(""), name)
         }
-        ("GET", [name, "proxy", ..]) if kind.plural == "services" && kind.group.is_empty() => {
+        ("GET", [name, "proxy", ..]) if *kind == kinds::SERVICES => {
             service_proxy(inner, namespace.unwrap_or(""), name)
         }
         ("GET", [name]) => get(inner, kind, namespace, name),
-        ("GET", [name, "log"]) if kind.plural == "pods" && kind.group.is_empty() => {
+        ("GET", [name, "log"]) if *kind == kinds::PODS => {
             logs(inner, namespace.unwrap_or(""), name, params)
         }
         ("PATCH", [name]) => patch(inner, kind, namespace, name, params, content_type, body),
@@ -1219,14 +1199,14 @@ fn with_type(kind: &Kind, mut obj: Value) -> Value {
 
 impl Store {
     fn items(&mut self, kind: &Kind) -> &mut Vec<Value> {
-        let key = (kind.group.to_string(), kind.plural.to_string());
+        let key = key(kind);
         self.listings.remove(&key);
         self.objects.entry(key).or_default()
     }
 
     /// The collection and its listing, built if a change dropped it.
     fn listing(&mut self, kind: &Kind) -> (&[Value], &Listing) {
-        let key = (kind.group.to_string(), kind.plural.to_string());
+        let key = key(kind);
         let items = self.objects.get(&key).map_or(&[][..], Vec::as_slice);
         let listing = self
             .listings
@@ -1249,13 +1229,9 @@ fn find<'a>(
     namespace: Option<&str>,
     name: &str,
 ) -> Option<&'a Value> {
-    store
-        .objects
-        .get(&(kind.group.to_string(), kind.plural.to_string()))?
-        .iter()
-        .find(|o| {
-            meta(o, "name") == Some(name) && (!kind.namespaced || meta(o, "namespace") == namespace)
-        })
+    store.objects.get(&key(kind))?.iter().find(|o| {
+        meta(o, "name") == Some(name) && (!kind.namespaced || meta(o, "namespace") == namespace)
+    })
 }
 
 fn get(inner: &Inner, kind: &Kind, namespace: Option<&str>, name: &str) -> Response {
@@ -1281,11 +1257,49 @@ impl GroupName for Kind {
     }
 }
 
+/// `pods/NAME/log`: the container's current or previous log, cut as `tailLines` and
+/// `limitBytes` ask; the API server's errors for a wrong container or a log that is not there.
 fn logs(inner: &Inner, namespace: &str, pod: &str, params: &HashMap<String, String>) -> Response {
     let store = inner.store.lock().unwrap();
     let Some(obj) = find(&store, &kinds::PODS, Some(namespace), pod) else {
-        return not_found("pods", pod);
+        return not_found(kinds::PODS.plural, pod);
     };
+    let container = match log_container(obj, pod, params) {
+        Ok(c) => c,
+        Err(message) => return status(400, "BadRequest", message),
+    };
+    let previous = params.get("previous").is_some_and(|p| p == "true");
+    let (current, prev) = store
+        .logs
+        .get(&(namespace.to_string(), pod.to_string(), container.clone()))
+        .cloned()
+        .unwrap_or_default();
+    let text = match (previous, current, prev) {
+        (true, _, Some(t)) | (false, Some(t), _) => t,
+        (true, _, None) => {
+            return status(
+                400,
+                "BadRequest",
+                format!("previous terminated container \"{container}\" in pod \"{pod}\" not found"),
+            );
+        }
+        (false, None, _) => return no_log_yet(obj, pod, &container),
+    };
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/plain")],
+        cut_log(text, params),
+    )
+        .into_response()
+}
+
+/// The container a log request names, or the only one the pod has; else the message of the 400
+/// the API server gives.
+fn log_container(
+    obj: &Value,
+    pod: &str,
+    params: &HashMap<String, String>,
+) -> Result<String, String> {
     let containers: Vec<String> = ["initContainers", "containers"]
         .iter()
         .flat_map(|f| obj["spec"][f].as_array().cloned().unwrap_or_default())
@@ -1297,75 +1311,44 @@ fn logs(inner: &Inner, namespace: &str, pod: &str, params: &HashMap<String, Stri
         .flatten()
         .filter_map(|c| c["name"].as_str())
         .collect();
-    let container = match params.get("container") {
-        Some(c) if containers.contains(c) => c.clone(),
-        Some(c) => {
-            return status(
-                400,
-                "BadRequest",
-                format!("container {c} is not valid for pod {pod}"),
-            );
-        }
-        None if main.len() == 1 => main[0].to_string(),
-        None => {
-            return status(
-                400,
-                "BadRequest",
-                format!(
-                    "a container name must be specified for pod {pod}, choose one of: [{}]",
-                    main.join(" ")
-                ),
-            );
-        }
-    };
-    let previous = params.get("previous").is_some_and(|p| p == "true");
-    let (current, prev) = store
-        .logs
-        .get(&(namespace.to_string(), pod.to_string(), container.clone()))
-        .cloned()
-        .unwrap_or_default();
-    let text = if previous {
-        match prev {
-            Some(t) => t,
-            None => {
-                return status(
-                    400,
-                    "BadRequest",
-                    format!(
-                        "previous terminated container \"{container}\" in pod \"{pod}\" not found"
-                    ),
-                );
-            }
-        }
-    } else {
-        match current {
-            Some(t) => t,
-            None => {
-                let waiting = ["initContainerStatuses", "containerStatuses"]
-                    .iter()
-                    .flat_map(|f| obj["status"][f].as_array().cloned().unwrap_or_default())
-                    .find(|s| s["name"] == container.as_str())
-                    .and_then(|s| s["state"]["waiting"]["reason"].as_str().map(str::to_string));
-                return match waiting {
-                    Some(reason) => status(
-                        400,
-                        "BadRequest",
-                        format!(
-                            "container \"{container}\" in pod \"{pod}\" is waiting to start: {}",
-                            waiting_text(&reason)
-                        ),
-                    ),
-                    None => (
-                        StatusCode::OK,
-                        [(header::CONTENT_TYPE, "text/plain")],
-                        String::new(),
-                    )
-                        .into_response(),
-                };
-            }
-        }
-    };
-    let mut text = text;
+    match params.get("container") {
+        Some(c) if containers.contains(c) => Ok(c.clone()),
+        Some(c) => Err(format!("container {c} is not valid for pod {pod}")),
+        None if main.len() == 1 => Ok(main[0].to_string()),
+        None => Err(format!(
+            "a container name must be specified for pod {pod}, choose one of: [{}]",
+            main.join(" ")
+        )),
+    }
+}
+
+/// A container with no current log: waiting to start (a 400 saying why), else an empty log.
+fn no_log_yet(obj: &Value, pod: &str, container: &str) -> Response {
+    let waiting = ["initContainerStatuses", "containerStatuses"]
+        .iter()
+        .flat_map(|f| obj["status"][f].as_array().cloned().unwrap_or_default())
+        .find(|s| s["name"] == container)
+        .and_then(|s| s["state"]["waiting"]["reason"].as_str().map(str::to_string));
+    match waiting {
+        Some(reason) => status(
+            400,
+            "BadRequest",
+            format!(
+                "container \"{container}\" in pod \"{pod}\" is waiting to start: {}",
+                waiting_text(&reason)
+            ),
+        ),
+        None => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "text/plain")],
+            String::new(),
+        )
+            .into_response(),
+    }
+}
+
+/// The last `tailLines` lines, then at most `limitBytes` bytes (on a character boundary).
+fn cut_log(mut text: String, params: &HashMap<String, String>) -> String {
     if let Some(n) = params
         .get("tailLines")
         .and_then(|n| n.parse::<usize>().ok())
@@ -1384,7 +1367,7 @@ fn logs(inner: &Inner, namespace: &str, pod: &str, params: &HashMap<String, Stri
         }
         text.truncate(cut);
     }
-    (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain")], text).into_response()
+    text
 }
 
 fn waiting_text(reason: &str) -> &'static str {
@@ -1514,7 +1497,7 @@ fn missing_namespace(store: &Store, kind: &Kind, namespace: Option<&str>) -> Opt
     let ns = namespace.filter(|_| kind.namespaced)?;
     let known = store
         .objects
-        .get(&(String::new(), "namespaces".to_string()))
+        .get(&key(&kinds::NAMESPACES))
         .filter(|n| !n.is_empty())?;
     if known.iter().any(|n| meta(n, "name") == Some(ns)) {
         return None;
@@ -1528,7 +1511,7 @@ fn missing_namespace(store: &Store, kind: &Kind, namespace: Option<&str>) -> Opt
 
 /// As the API server: a Secret's stringData is write-only, stored base64-encoded in data.
 fn encode_string_data(kind: &Kind, obj: &mut Value) {
-    if kind.plural != "secrets" {
+    if *kind != kinds::SECRETS {
         return;
     }
     let Some(Value::Object(plain)) = obj.as_object_mut().and_then(|o| o.remove("stringData"))
@@ -1571,7 +1554,7 @@ fn materialize(store: &mut Store, kind: &Kind, obj: &Value, failing: Option<&str
         .pointer("/spec/selector/matchLabels")
         .cloned()
         .unwrap_or(json!({}));
-    if kind.plural == "statefulsets" {
+    if *kind == kinds::STATEFUL_SETS {
         let replicas = obj["spec"]["replicas"].as_i64().unwrap_or(1);
         for tpl in obj["spec"]["volumeClaimTemplates"]
             .as_array()
@@ -1639,10 +1622,7 @@ fn ready_endpoints(store: &Store, namespace: &str, service: &str) -> Option<Valu
     let selector = svc.pointer("/spec/selector")?.as_object()?.clone();
     let mut addresses = Vec::new();
     for kind in [&kinds::DEPLOYMENTS, &kinds::STATEFUL_SETS] {
-        let Some(items) = store
-            .objects
-            .get(&(kind.group.to_string(), kind.plural.to_string()))
-        else {
+        let Some(items) = store.objects.get(&key(kind)) else {
             continue;
         };
         for w in items
@@ -1672,7 +1652,7 @@ fn endpoints(inner: &Inner, namespace: &str, name: &str) -> Response {
     let store = inner.store.lock().unwrap();
     match ready_endpoints(&store, namespace, name) {
         Some(e) => json_response(StatusCode::OK, with_type(&kinds::ENDPOINTS, e)),
-        None => not_found("endpoints", name),
+        None => not_found(kinds::ENDPOINTS.plural, name),
     }
 }
 
@@ -1702,7 +1682,7 @@ fn service_proxy(inner: &Inner, namespace: &str, name: &str) -> Response {
 /// Stands in for the workload controllers: a changed spec gets a new generation, and the rollout
 /// completes at once (every replica updated and ready).
 fn reconcile(kind: &Kind, before: Option<&Value>, obj: &mut Value) {
-    if !matches!(kind.plural, "deployments" | "statefulsets") || kind.group != "apps" {
+    if *kind != kinds::DEPLOYMENTS && *kind != kinds::STATEFUL_SETS {
         return;
     }
     let generation = obj["metadata"]["generation"].as_i64().unwrap_or(1);
