@@ -120,8 +120,15 @@ fn first_deploy_creates_everything_in_order_verifies_it_and_a_second_changes_not
         .args(["deploy", "todo-app", "--yes", "--timeout", "20s"])
         .run();
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let secret = assert_everything_created(&api, &r);
+    assert_applied_in_dependency_order(&api);
+    assert_verified_and_reachable_on_minikube(&api, &r);
+    assert_second_deploy_changes_nothing(&sb, &api, &secret);
+}
 
-    // Every bundled object, plus the generated Secret, now exists.
+/// Every bundled object, plus the generated Secret, exists; the Secret holds a fresh password
+/// the output never shows. Returns the Secret.
+fn assert_everything_created(api: &FakeApi, r: &Outcome) -> Value {
     for o in bundled() {
         let kind = kubectl_ai::testing::kind_named(o["kind"].as_str().unwrap()).unwrap();
         let name = o["metadata"]["name"].as_str().unwrap();
@@ -162,9 +169,12 @@ fn first_deploy_creates_everything_in_order_verifies_it_and_a_second_changes_not
         !r.stdout.contains(&password) && !r.stderr.contains(&password),
         "a credential was printed"
     );
+    secret
+}
 
-    // Applied in dependency order: the namespace first, config before workloads, workloads
-    // before their Services, autoscalers last.
+/// Applied in dependency order: the namespace first, config before workloads, workloads before
+/// their Services, autoscalers last.
+fn assert_applied_in_dependency_order(api: &FakeApi) {
     let writes: Vec<String> = api
         .real_mutations()
         .iter()
@@ -184,8 +194,10 @@ fn first_deploy_creates_everything_in_order_verifies_it_and_a_second_changes_not
     };
     let ranks: Vec<u8> = writes.iter().map(|p| rank(&kind_of(p))).collect();
     assert!(ranks.windows(2).all(|w| w[0] <= w[1]), "{writes:#?}");
+}
 
-    // Health, in order, through the API; then how to reach it, as minikube does it.
+/// Health, in order, through the API; then how to reach it, as minikube does it.
+fn assert_verified_and_reachable_on_minikube(api: &FakeApi, r: &Outcome) {
     let db = r.stdout.find("database ready (1/3)").expect(&r.stdout);
     let backend = r.stdout.find("backend ready (2/3)").unwrap();
     let frontend = r.stdout.find("frontend ready (3/3)").unwrap();
@@ -211,11 +223,13 @@ fn first_deploy_creates_everything_in_order_verifies_it_and_a_second_changes_not
         "{}",
         r.stdout
     );
+}
 
-    // A second run: nothing to change, nothing written, the credentials kept.
+/// A second run: nothing to change, nothing written, the credentials kept.
+fn assert_second_deploy_changes_nothing(sb: &Sandbox, api: &FakeApi, secret: &Value) {
     api.reset_journal();
     let again = sb
-        .against(&api, "default")
+        .against(api, "default")
         .args(["deploy", "todo-app", "--yes", "--timeout", "20s"])
         .run();
     assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
@@ -1261,9 +1275,51 @@ fn monitoring_objects() -> Vec<Value> {
 }
 
 #[test]
-fn monitoring_is_on_where_the_operators_crds_are_served_and_off_with_a_note_elsewhere() {
+fn monitoring_is_on_where_the_operators_crds_are_served_and_undeploy_removes_it() {
     let sb = Sandbox::new();
-    // A node that pulled the exporter too, named as containerd lists it.
+    let api = monitored_cluster();
+    let r = sb
+        .against(&api, "default")
+        .args(["deploy", "todo-app", "--yes", "--timeout", "20s"])
+        .run();
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .contains("adapted: monitoring: the cluster serves the prometheus-operator's CRDs"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("adapted: monitoring: labelled release=kube-prometheus-stack, which Prometheus monitoring/kube-prometheus-stack-prometheus selects"),
+        "{}",
+        r.stdout
+    );
+    let wanted = monitoring_objects();
+    assert_monitoring_applied(&api, &wanted);
+    assert_exporter_reads_the_secret(&api, &r);
+
+    // undeploy removes the monitoring too.
+    let r = sb
+        .against(&api, "default")
+        .args(["undeploy", "todo-app", "--yes"])
+        .run();
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    for o in &wanted {
+        let kind = kubectl_ai::testing::kind_named(o["kind"].as_str().unwrap()).unwrap();
+        let name = o["metadata"]["name"].as_str().unwrap();
+        assert!(
+            api.object(kind.group, kind.plural, Some("todo-app"), name)
+                .is_none(),
+            "{} {name} was kept",
+            o["kind"]
+        );
+    }
+}
+
+/// A generic cluster serving the prometheus-operator's CRDs, with the Prometheus
+/// kube-prometheus-stack creates, and a node that pulled the exporter too.
+fn monitored_cluster() -> FakeApi {
+    // The exporter's image, named as containerd lists it.
     let mut images = node_images(false);
     let exporter = "docker.io/prometheuscommunity/postgres-exporter";
     images.as_array_mut().unwrap().push(json!(
@@ -1286,25 +1342,14 @@ fn monitoring_is_on_where_the_operators_crds_are_served_and_off_with_a_note_else
                              "replicas": 1, "retention": "10d", "serviceAccountName": "kube-prometheus-stack-prometheus",
                              "image": "quay.io/prometheus/prometheus:v3.5.0", "version": "v3.5.0"}})],
     );
-    let r = sb
-        .against(&api, "default")
-        .args(["deploy", "todo-app", "--yes", "--timeout", "20s"])
-        .run();
-    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
-    assert!(
-        r.stdout
-            .contains("adapted: monitoring: the cluster serves the prometheus-operator's CRDs"),
-        "{}",
-        r.stdout
-    );
-    assert!(
-        r.stdout.contains("adapted: monitoring: labelled release=kube-prometheus-stack, which Prometheus monitoring/kube-prometheus-stack-prometheus selects"),
-        "{}",
-        r.stdout
-    );
-    let wanted = monitoring_objects();
+    api
+}
+
+/// Every monitoring object is applied as bundled, the monitors and rules labelled for the
+/// Prometheus that selects them; the backend's opt-in monitor is not.
+fn assert_monitoring_applied(api: &FakeApi, wanted: &[Value]) {
     assert_eq!(wanted.len(), 8, "{wanted:#?}");
-    for o in &wanted {
+    for o in wanted {
         let kind = kubectl_ai::testing::kind_named(o["kind"].as_str().unwrap()).unwrap();
         let name = o["metadata"]["name"].as_str().unwrap();
         let got = api
@@ -1330,6 +1375,11 @@ fn monitoring_is_on_where_the_operators_crds_are_served_and_off_with_a_note_else
         )
         .is_none()
     );
+}
+
+/// The PostgreSQL exporter reads the database password from the app's Secret, and the output
+/// names it.
+fn assert_exporter_reads_the_secret(api: &FakeApi, r: &Outcome) {
     let exporter = api
         .object("apps", "deployments", Some("todo-app"), "postgres-exporter")
         .unwrap();
@@ -1343,7 +1393,11 @@ fn monitoring_is_on_where_the_operators_crds_are_served_and_off_with_a_note_else
         json!({"secretKeyRef": {"name": "todo-secrets", "key": "DATABASE_PASSWORD"}})
     );
     assert!(r.stdout.contains("postgres-exporter"), "{}", r.stdout);
+}
 
+#[test]
+fn monitoring_is_off_with_a_note_where_the_operators_crds_are_not_served() {
+    let sb = Sandbox::new();
     // Without the CRDs: one line says so, and nothing monitoring-related is planned or written.
     let plain = cluster(false);
     let r = sb
@@ -1393,21 +1447,4 @@ fn monitoring_is_on_where_the_operators_crds_are_served_and_off_with_a_note_else
         "{}",
         r.stdout
     );
-
-    // undeploy removes the monitoring too.
-    let r = sb
-        .against(&api, "default")
-        .args(["undeploy", "todo-app", "--yes"])
-        .run();
-    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
-    for o in &wanted {
-        let kind = kubectl_ai::testing::kind_named(o["kind"].as_str().unwrap()).unwrap();
-        let name = o["metadata"]["name"].as_str().unwrap();
-        assert!(
-            api.object(kind.group, kind.plural, Some("todo-app"), name)
-                .is_none(),
-            "{} {name} was kept",
-            o["kind"]
-        );
-    }
 }

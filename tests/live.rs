@@ -433,6 +433,28 @@ fn fails_with(cmd: &mut crate::support::Run, code: i32, message: &str) {
     assert!(!stderr.contains("panicked"));
 }
 
+/// The crash-loop scenario's API server, answering `status` to the first `times` GETs whose path
+/// ends in `path`.
+fn failing(path: &str, status: u16, times: usize) -> FakeApi {
+    let api = FakeApi::start(&scenario("crash-loop"));
+    api.inject(Fault {
+        method: Some("GET".into()),
+        path: path.into(),
+        status,
+        times,
+        real_only: false,
+    });
+    api
+}
+
+/// How many times the API server was asked for events.
+fn event_lists(api: &FakeApi) -> usize {
+    api.journal()
+        .iter()
+        .filter(|r| r.path.ends_with("/events"))
+        .count()
+}
+
 #[test]
 fn every_cluster_failure_ends_in_one_clear_line() {
     let sb = Sandbox::new();
@@ -444,62 +466,34 @@ fn every_cluster_failure_ends_in_one_clear_line() {
         "error: not allowed to list pods: pods is forbidden: User",
     );
 
-    let api = FakeApi::start(&scenario("crash-loop"));
-    api.inject(Fault {
-        method: Some("GET".into()),
-        path: "/pods".into(),
-        status: 401,
-        times: 100,
-        real_only: false,
-    });
+    let api = failing("/pods", 401, 100);
     fails_with(
         live(&sb, &api, "todo-app").arg("diagnose"),
         1,
         "rejected the credentials (401 Unauthorized)",
     );
 
-    let api = FakeApi::start(&scenario("crash-loop"));
-    api.inject(Fault {
-        method: Some("GET".into()),
-        path: "/deployments".into(),
-        status: 500,
-        times: 100,
-        real_only: false,
-    });
+    let api = failing("/deployments", 500, 100);
     fails_with(
         live(&sb, &api, "todo-app").arg("diagnose"),
         1,
         "listing deployments failed (500)",
     );
+}
 
-    // A throttled server is retried a few times (honouring Retry-After), then reported.
-    let api = FakeApi::start(&scenario("crash-loop"));
-    api.inject(Fault {
-        method: Some("GET".into()),
-        path: "/events".into(),
-        status: 429,
-        times: 2,
-        real_only: false,
-    });
+#[test]
+fn a_throttled_server_is_retried_a_few_times_then_reported_in_one_line() {
+    let sb = Sandbox::new();
+    // Retried (honouring Retry-After) until it answers.
+    let api = failing("/events", 429, 2);
     let report = live(&sb, &api, "todo-app")
         .args(["diagnose", "-o", "json"])
         .json();
     assert_eq!(report["findings"].as_array().unwrap().len(), 1);
-    assert_eq!(
-        api.journal()
-            .iter()
-            .filter(|r| r.path.ends_with("/events"))
-            .count(),
-        3
-    );
-    let api = FakeApi::start(&scenario("crash-loop"));
-    api.inject(Fault {
-        method: Some("GET".into()),
-        path: "/events".into(),
-        status: 429,
-        times: 100,
-        real_only: false,
-    });
+    assert_eq!(event_lists(&api), 3);
+
+    // Reported once the retries are spent.
+    let api = failing("/events", 429, 100);
     let started = std::time::Instant::now();
     fails_with(
         live(&sb, &api, "todo-app").arg("diagnose"),
@@ -511,15 +505,12 @@ fn every_cluster_failure_ends_in_one_clear_line() {
         "retries are bounded: {:?}",
         started.elapsed()
     );
-    assert_eq!(
-        api.journal()
-            .iter()
-            .filter(|r| r.path.ends_with("/events"))
-            .count(),
-        5,
-        "the first attempt and four retries"
-    );
+    assert_eq!(event_lists(&api), 5, "the first attempt and four retries");
+}
 
+#[test]
+fn an_unreachable_missing_or_broken_cluster_configuration_ends_in_one_clear_line() {
+    let sb = Sandbox::new();
     let closed = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -533,6 +524,7 @@ fn every_cluster_failure_ends_in_one_clear_line() {
     );
 
     fails_with(sb.kubectl_ai().arg("diagnose"), 1, "no cluster configured");
+    let api = FakeApi::start(&scenario("crash-loop"));
     fails_with(
         live(&sb, &api, "todo-app").args(["diagnose", "--context", "prod"]),
         1,

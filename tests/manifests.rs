@@ -114,14 +114,16 @@ fn pod_spec(obj: &Value) -> Option<&Value> {
     }
 }
 
+/// The one bundled object of this kind and name.
+fn find<'a>(objs: &'a [Value], kind: &str, name: &str) -> &'a Value {
+    objs.iter()
+        .find(|o| o["kind"] == kind && o["metadata"]["name"] == name)
+        .unwrap_or_else(|| panic!("{kind}/{name}"))
+}
+
 #[test]
-fn workloads_are_non_root_bounded_probed_and_spread() {
+fn workloads_are_non_root_bounded_and_pinned() {
     let objs = objects(&bundled());
-    let find = |kind: &str, name: &str| {
-        objs.iter()
-            .find(|o| o["kind"] == kind && o["metadata"]["name"] == name)
-            .unwrap_or_else(|| panic!("{kind}/{name}"))
-    };
     let mut workloads = 0;
     for obj in &objs {
         let Some(spec) = pod_spec(obj) else { continue };
@@ -153,8 +155,13 @@ fn workloads_are_non_root_bounded_probed_and_spread() {
         }
     }
     assert_eq!(workloads, 4, "frontend, backend, postgres, backup");
+}
+
+#[test]
+fn the_frontend_and_backend_are_probed_spread_scaled_and_budgeted() {
+    let objs = objects(&bundled());
     for name in ["todo-frontend", "todo-backend"] {
-        let d = find("Deployment", name);
+        let d = find(&objs, "Deployment", name);
         let spec = &d["spec"]["template"]["spec"];
         let c = &spec["containers"][0];
         assert_eq!(c["livenessProbe"]["httpGet"]["path"], "/health");
@@ -164,27 +171,39 @@ fn workloads_are_non_root_bounded_probed_and_spread() {
         assert_eq!(d["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"], 0);
         assert!(spec["topologySpreadConstraints"].is_array());
         assert_eq!(
-            find("HorizontalPodAutoscaler", name)["spec"]["scaleTargetRef"]["name"],
+            find(&objs, "HorizontalPodAutoscaler", name)["spec"]["scaleTargetRef"]["name"],
             name
         );
-        assert_eq!(find("PodDisruptionBudget", name)["spec"]["minAvailable"], 1);
         assert_eq!(
-            find("ServiceAccount", name)["automountServiceAccountToken"],
+            find(&objs, "PodDisruptionBudget", name)["spec"]["minAvailable"],
+            1
+        );
+        assert_eq!(
+            find(&objs, "ServiceAccount", name)["automountServiceAccountToken"],
             false
         );
     }
-    assert!(find("Deployment", "todo-backend")["spec"]["template"]["spec"]["containers"][0]["startupProbe"].is_object());
+    assert!(
+        find(&objs, "Deployment", "todo-backend")["spec"]["template"]["spec"]["containers"][0]
+            ["startupProbe"]
+            .is_object()
+    );
     assert_eq!(
-        find("Deployment", "todo-frontend")["spec"]["template"]["spec"]["containers"][0]["ports"]
+        find(&objs, "Deployment", "todo-frontend")["spec"]["template"]["spec"]["containers"][0]["ports"]
             [0]["containerPort"],
         3000
     );
     assert_eq!(
-        find("Deployment", "todo-backend")["spec"]["template"]["spec"]["containers"][0]["ports"][0]
-            ["containerPort"],
+        find(&objs, "Deployment", "todo-backend")["spec"]["template"]["spec"]["containers"][0]["ports"]
+            [0]["containerPort"],
         8000
     );
-    let pg = find("StatefulSet", "postgres");
+}
+
+#[test]
+fn the_database_backups_services_and_exposure_are_as_documented() {
+    let objs = objects(&bundled());
+    let pg = find(&objs, "StatefulSet", "postgres");
     assert_eq!(
         pg["spec"]["template"]["spec"]["containers"][0]["image"],
         "postgres:16-alpine"
@@ -193,15 +212,21 @@ fn workloads_are_non_root_bounded_probed_and_spread() {
         pg["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"]
             .is_string()
     );
-    assert_eq!(find("Service", "postgres")["spec"]["clusterIP"], "None");
-    assert_eq!(find("Service", "todo-backend")["spec"]["type"], "ClusterIP");
     assert_eq!(
-        find("NetworkPolicy", "default-deny")["spec"]["podSelector"],
+        find(&objs, "Service", "postgres")["spec"]["clusterIP"],
+        "None"
+    );
+    assert_eq!(
+        find(&objs, "Service", "todo-backend")["spec"]["type"],
+        "ClusterIP"
+    );
+    assert_eq!(
+        find(&objs, "NetworkPolicy", "default-deny")["spec"]["podSelector"],
         serde_json::json!({})
     );
     assert_eq!(
-        find("CronJob", "postgres-backup")["spec"]["jobTemplate"]["spec"]["template"]["spec"]["volumes"]
-            [0]["persistentVolumeClaim"]["claimName"],
+        find(&objs, "CronJob", "postgres-backup")["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+            ["volumes"][0]["persistentVolumeClaim"]["claimName"],
         "postgres-backups"
     );
     assert!(
@@ -210,10 +235,7 @@ fn workloads_are_non_root_bounded_probed_and_spread() {
     );
     // minikube exposes the frontend on a NodePort.
     let minikube = objects(&minikube());
-    let fe = minikube
-        .iter()
-        .find(|o| o["kind"] == "Service" && o["metadata"]["name"] == "todo-frontend")
-        .unwrap();
+    let fe = find(&minikube, "Service", "todo-frontend");
     assert_eq!(
         (
             fe["spec"]["type"].as_str(),

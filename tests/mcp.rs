@@ -201,24 +201,38 @@ fn names(tools: &Value) -> Vec<&str> {
         .collect()
 }
 
+/// The tools every server offers, read-only, in order.
+const READERS: [&str; 6] = [
+    "diagnose",
+    "list_problems",
+    "explain_object",
+    "recommend",
+    "get_logs",
+    "propose_plan",
+];
+
 #[test]
 fn an_mcp_client_reads_bounded_redacted_evidence_and_applies_only_proposed_plans() {
     let sb = Sandbox::new();
     let api = cluster();
     let report = drive(&sb, &api);
+    assert_tools_and_schemas(&report);
+    assert_results_within_budget(&report);
+    assert_no_secret_value_appears(&report);
+    assert_read_tools_answer_from_the_cluster(&report);
+    assert_errors_are_tool_errors(&report);
+    assert_plans_are_shown_without_allow_writes(&report);
+    let history_id = assert_writes_refused_but_the_proposed_one(&report);
+    assert_journal_holds_one_change_as_dry_run(&api);
+    assert_undo_puts_it_back(&sb, &api, history_id);
+    assert_http_needs_the_token_and_serves_the_same(&report);
+}
 
-    // Tools and their schemas: apply_plan only with --allow-writes, annotations truthful.
+/// Tools and their schemas: apply_plan only with --allow-writes, annotations truthful.
+fn assert_tools_and_schemas(report: &Value) {
     let read = &report["read_only"];
     assert_eq!(read["server"], "kubectl-ai");
-    let readers = [
-        "diagnose",
-        "list_problems",
-        "explain_object",
-        "recommend",
-        "get_logs",
-        "propose_plan",
-    ];
-    assert_eq!(names(&read["tools"]), readers);
+    assert_eq!(names(&read["tools"]), READERS);
     for t in read["tools"].as_array().unwrap() {
         let schema = &t["inputSchema"];
         assert_eq!(schema["type"], "object", "{t}");
@@ -250,15 +264,17 @@ fn an_mcp_client_reads_bounded_redacted_evidence_and_applies_only_proposed_plans
     let apply = writer.as_array().unwrap().last().unwrap();
     assert_eq!(apply["annotations"]["readOnlyHint"], false);
     assert_eq!(apply["annotations"]["destructiveHint"], true);
+}
 
-    // Every result within the budget, counted as sent; the big log shows what it left out.
-    let all = results(&report);
+/// Every result within the budget, counted as sent; the big log shows what it left out.
+fn assert_results_within_budget(report: &Value) {
+    let all = results(report);
     assert!(all.len() > 20, "{}", all.len());
     for (place, r) in &all {
         let n = tokens(r);
         assert!(n <= BUDGET, "{place}: {n} tokens > {BUDGET}");
     }
-    let logs = ok(&report, "/read_only/calls/get_logs");
+    let logs = ok(report, "/read_only/calls/get_logs");
     assert!(
         logs["budget"]["omitted"]["lines"].as_u64().unwrap() > 1000,
         "{}",
@@ -286,8 +302,10 @@ fn an_mcp_client_reads_bounded_redacted_evidence_and_applies_only_proposed_plans
         logs["read"]["lines"], 2000,
         "bounded by the lines asked for"
     );
+}
 
-    // Secret values never appear: not the Secret's, not a literal env token, not a log's token.
+/// Secret values never appear: not the Secret's, not a literal env token, not a log's token.
+fn assert_no_secret_value_appears(report: &Value) {
     let everything = report.to_string();
     let encoded = base64::engine::general_purpose::STANDARD.encode(SECRET_CANARY);
     for canary in [SECRET_CANARY, encoded.as_str(), ENV_CANARY, LOG_CANARY] {
@@ -303,10 +321,13 @@ fn an_mcp_client_reads_bounded_redacted_evidence_and_applies_only_proposed_plans
         .as_str()
         .unwrap();
     assert!(log_text.contains("Bearer [REDACTED-"), "{log_text}");
+    let logs = ok(report, "/read_only/calls/get_logs");
     assert!(logs["budget"]["redacted"].as_u64().unwrap() >= 1);
+}
 
-    // The read tools answer from the cluster.
-    let diagnosis = ok(&report, "/read_only/calls/diagnose");
+/// The read tools answer from the cluster.
+fn assert_read_tools_answer_from_the_cluster(report: &Value) {
+    let diagnosis = ok(report, "/read_only/calls/diagnose");
     let rules: Vec<&str> = diagnosis["findings"]
         .as_array()
         .unwrap()
@@ -315,21 +336,21 @@ fn an_mcp_client_reads_bounded_redacted_evidence_and_applies_only_proposed_plans
         .collect();
     assert!(rules.contains(&"probe-port"), "{rules:?}");
     assert_eq!(
-        ok(&report, "/read_only/calls/diagnose_target")["target"],
+        ok(report, "/read_only/calls/diagnose_target")["target"],
         "deployment/todo-backend"
     );
-    let problems = ok(&report, "/read_only/calls/list_problems")["problems"]
+    let problems = ok(report, "/read_only/calls/list_problems")["problems"]
         .as_array()
         .unwrap();
     assert!(!problems.is_empty() && problems.iter().all(|p| p["severity"] != "info"));
-    let explained = ok(&report, "/read_only/calls/explain_object");
+    let explained = ok(report, "/read_only/calls/explain_object");
     let related = explained["related"].to_string();
     assert!(
         related.contains(LOG_POD) && related.contains("\"service\""),
         "{related}"
     );
     assert!(!explained["evidence"].as_array().unwrap().is_empty());
-    let inline = ok(&report, "/read_only/calls/recommend_inline");
+    let inline = ok(report, "/read_only/calls/recommend_inline");
     assert!(
         inline["recommendations"]
             .to_string()
@@ -337,19 +358,23 @@ fn an_mcp_client_reads_bounded_redacted_evidence_and_applies_only_proposed_plans
         "{inline}"
     );
     assert!(
-        !ok(&report, "/read_only/calls/recommend")["recommendations"]
+        !ok(report, "/read_only/calls/recommend")["recommendations"]
             .as_array()
             .unwrap()
             .is_empty()
     );
+}
 
-    // Errors are tool errors in the CLI's words; a bad argument does not end the server.
-    assert!(failed(&report, "/read_only/calls/bad_argument").contains("unknown field `bogus`"));
+/// Errors are tool errors in the CLI's words; a bad argument does not end the server. The
+/// troubleshooting prompt names the target.
+fn assert_errors_are_tool_errors(report: &Value) {
+    assert!(failed(report, "/read_only/calls/bad_argument").contains("unknown field `bogus`"));
     assert!(
-        failed(&report, "/read_only/calls/bad_target")
+        failed(report, "/read_only/calls/bad_target")
             .contains("deployment/no-such-thing not found")
     );
-    ok(&report, "/read_only/calls/still_alive");
+    ok(report, "/read_only/calls/still_alive");
+    let read = &report["read_only"];
     assert_eq!(read["prompts"], json!(["troubleshoot"]));
     assert!(
         read["troubleshoot"]
@@ -357,9 +382,11 @@ fn an_mcp_client_reads_bounded_redacted_evidence_and_applies_only_proposed_plans
             .unwrap()
             .contains("Call diagnose with target \"deployment/todo-backend\"")
     );
+}
 
-    // Without --allow-writes a plan is validated and shown, and nothing can apply it.
-    let proposed = ok(&report, "/read_only/calls/propose_plan");
+/// Without --allow-writes a plan is validated and shown, and nothing can apply it.
+fn assert_plans_are_shown_without_allow_writes(report: &Value) {
+    let proposed = ok(report, "/read_only/calls/propose_plan");
     let diff = proposed["actions"][0]["diff"].as_str().unwrap();
     assert!(
         diff.contains("-  replicas: 2") && diff.contains("+  replicas: 3"),
@@ -373,29 +400,41 @@ fn an_mcp_client_reads_bounded_redacted_evidence_and_applies_only_proposed_plans
             .unwrap()
             .contains("--allow-writes")
     );
-    assert!(failed(&report, "/read_only/calls/apply_plan").contains("without --allow-writes"));
+    assert!(failed(report, "/read_only/calls/apply_plan").contains("without --allow-writes"));
+}
 
-    // With it: an unknown id, a plan whose object changed since, an applied one, a deletion
-    // without --allow-delete, all refused but the one.
+/// With --allow-writes: an unknown id, a plan whose object changed since, an applied one, a
+/// deletion without --allow-delete, all refused but the one. Returns the applied plan's history id.
+fn assert_writes_refused_but_the_proposed_one(report: &Value) -> &str {
     let w = "/writes";
-    assert!(failed(&report, &format!("{w}/unknown")).contains("unknown plan id"));
+    assert!(failed(report, &format!("{w}/unknown")).contains("unknown plan id"));
     assert_eq!(report["writes"]["changed_behind"], 200);
-    assert!(failed(&report, &format!("{w}/stale")).contains("changed since the plan was proposed"));
-    let applied = ok(&report, &format!("{w}/applied"));
+    assert!(failed(report, &format!("{w}/stale")).contains("changed since the plan was proposed"));
+    let applied = ok(report, &format!("{w}/applied"));
     let history_id = applied["historyId"].as_str().unwrap();
     assert!(
-        failed(&report, &format!("{w}/again")).contains("unknown plan id"),
+        failed(report, &format!("{w}/again")).contains("unknown plan id"),
         "applied once"
     );
     assert!(
-        !ok(&report, &format!("{w}/delete_proposed"))["destructive"]
+        !ok(report, &format!("{w}/delete_proposed"))["destructive"]
             .as_array()
             .unwrap()
             .is_empty()
     );
-    assert!(failed(&report, &format!("{w}/delete")).contains("--allow-delete"));
+    assert!(failed(report, &format!("{w}/delete")).contains("--allow-delete"));
+    history_id
+}
 
-    // The journal: exactly one real change by kubectl-ai, the same bytes as its dry run.
+/// The backend's replicas as the fake API holds them now.
+fn backend_replicas(api: &FakeApi) -> Value {
+    api.object("apps", "deployments", Some("todo-app"), "todo-backend")
+        .unwrap()["spec"]["replicas"]
+        .clone()
+}
+
+/// The journal: exactly one real change by kubectl-ai, the same bytes as its dry run.
+fn assert_journal_holds_one_change_as_dry_run(api: &FakeApi) {
     let ours: Vec<_> = api
         .journal()
         .into_iter()
@@ -428,38 +467,38 @@ fn an_mcp_client_reads_bounded_redacted_evidence_and_applies_only_proposed_plans
         "only the test's own change behind the server's back: {others:#?}"
     );
     assert!(api.real_mutations().iter().all(|r| r.method != "DELETE"));
-    let backend = || {
-        api.object("apps", "deployments", Some("todo-app"), "todo-backend")
-            .unwrap()
-    };
-    assert_eq!(backend()["spec"]["replicas"], 3);
+    assert_eq!(backend_replicas(api), 3);
+}
 
-    // Recorded in history, so `kubectl ai undo` puts it back.
+/// Recorded in history, so `kubectl ai undo` puts it back.
+fn assert_undo_puts_it_back(sb: &Sandbox, api: &FakeApi, history_id: &str) {
     let out = sb
-        .against(&api, "todo-app")
+        .against(api, "todo-app")
         .args(["history", "-o", "json"])
         .run();
     let history: Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(history[0]["id"], history_id, "{history}");
     let out = sb
-        .against(&api, "todo-app")
+        .against(api, "todo-app")
         .args(["undo", history_id, "--yes", "--timeout", "0"])
         .run();
     assert!(out.code == 0, "{}", out.stderr.as_str());
-    assert_eq!(backend()["spec"]["replicas"], 2);
+    assert_eq!(backend_replicas(api), 2);
+}
 
-    // Streamable HTTP: a bearer token is required when one is set, and then it serves the same.
+/// Streamable HTTP: a bearer token is required when one is set, and then it serves the same.
+fn assert_http_needs_the_token_and_serves_the_same(report: &Value) {
     let http = &report["http"];
     assert_eq!(http["without_token"], 401);
-    assert_eq!(names(&http["tools"]), readers);
+    assert_eq!(names(&http["tools"]), READERS);
     assert!(
-        !ok(&report, "/http/diagnose")["findings"]
+        !ok(report, "/http/diagnose")["findings"]
             .as_array()
             .unwrap()
             .is_empty()
     );
-    assert!(failed(&report, "/http/bad_argument").contains("missing field `pod`"));
-    ok(&report, "/http/still_alive");
+    assert!(failed(report, "/http/bad_argument").contains("missing field `pod`"));
+    ok(report, "/http/still_alive");
 }
 
 #[test]

@@ -111,88 +111,115 @@ fn pods() -> Vec<PodHistory> {
 fn fill(end: i64) -> History {
     let mut h = History::default();
     for p in pods() {
-        let times: Vec<i64> = (end - p.age..=end - p.gone_ago).step_by(60).collect();
-        let id = format!("/kubepods/burstable/pod-{}/cri-containerd-{}", p.pod, p.pod);
-        let cadvisor = [
-            ("container", "app"),
-            ("id", id.as_str()),
-            ("image", "registry.example.com/shop/app:1.4.2"),
-            ("instance", "10.0.0.11:10250"),
-            ("job", "kubelet"),
-            ("metrics_path", "/metrics/cadvisor"),
-            ("name", id.as_str()),
-            ("namespace", "shop"),
-            ("node", "node-1"),
-            ("pod", p.pod),
-        ];
-        // The pod's own cgroup (container="") adds up its containers; queries must skip it.
-        let pod_cgroup = [
-            ("id", "/kubepods/burstable/pod"),
-            ("instance", "10.0.0.11:10250"),
-            ("job", "kubelet"),
-            ("metrics_path", "/metrics/cadvisor"),
-            ("namespace", "shop"),
-            ("node", "node-1"),
-            ("pod", p.pod),
-        ];
-        let mut used = 0.0;
-        let cpu: Vec<(i64, f64)> = times
-            .iter()
-            .map(|t| {
-                used += (p.cpu)(*t) * 60.0;
-                (*t, used)
-            })
-            .collect();
-        h.counter("container_cpu_usage_seconds_total", &cadvisor, &cpu);
-        h.counter("container_cpu_usage_seconds_total", &pod_cgroup, &cpu);
-        let memory: Vec<(i64, f64)> = times.iter().map(|t| (*t, (p.memory)(*t, end))).collect();
-        h.gauge("container_memory_working_set_bytes", &cadvisor, &memory);
-        let kills = |t: i64| p.oom_kills_ago.iter().filter(|ago| end - *ago <= t).count() as f64;
-        let ooms: Vec<(i64, f64)> = times.iter().map(|t| (*t, kills(*t))).collect();
-        h.counter("container_oom_events_total", &cadvisor, &ooms);
-        if let Some(share) = p.throttled {
-            let periods: Vec<(i64, f64)> = times
-                .iter()
-                .enumerate()
-                .map(|(i, t)| (*t, i as f64 * 600.0))
-                .collect();
-            let throttled: Vec<(i64, f64)> = periods
-                .iter()
-                .map(|(t, v)| (*t, (v * share).round()))
-                .collect();
-            h.counter("container_cpu_cfs_periods_total", &cadvisor, &periods);
-            h.counter(
-                "container_cpu_cfs_throttled_periods_total",
-                &cadvisor,
-                &throttled,
-            );
-        }
-        let ksm = [
-            ("container", "app"),
-            ("instance", "10.244.0.5:8080"),
-            ("job", "kube-state-metrics"),
-            ("namespace", "shop"),
-            ("pod", p.pod),
-            ("uid", "3c1f0e52-4d8a-4b8e-9a53-0c9d51f1e001"),
-        ];
-        h.counter("kube_pod_container_status_restarts_total", &ksm, &ooms);
-        if let Some(first) = p.oom_kills_ago.iter().max() {
-            let mut labels = ksm.to_vec();
-            labels.push(("reason", "OOMKilled"));
-            let since: Vec<(i64, f64)> = times
-                .iter()
-                .filter(|t| **t >= end - first)
-                .map(|t| (*t, 1.0))
-                .collect();
-            h.gauge(
-                "kube_pod_container_status_last_terminated_reason",
-                &labels,
-                &since,
-            );
-        }
+        pod_history(&mut h, &p, end);
     }
-    // The worker's autoscaler sat at its maximum all day, batch's at its minimum, and web's moved
-    // between 2 and 5 of its 10.
+    autoscaler_history(&mut h, end);
+    h
+}
+
+/// One pod's cAdvisor series (CPU, memory, OOM kills, throttling) and kube-state-metrics series.
+fn pod_history(h: &mut History, p: &PodHistory, end: i64) {
+    let times: Vec<i64> = (end - p.age..=end - p.gone_ago).step_by(60).collect();
+    let id = format!("/kubepods/burstable/pod-{}/cri-containerd-{}", p.pod, p.pod);
+    let cadvisor = [
+        ("container", "app"),
+        ("id", id.as_str()),
+        ("image", "registry.example.com/shop/app:1.4.2"),
+        ("instance", "10.0.0.11:10250"),
+        ("job", "kubelet"),
+        ("metrics_path", "/metrics/cadvisor"),
+        ("name", id.as_str()),
+        ("namespace", "shop"),
+        ("node", "node-1"),
+        ("pod", p.pod),
+    ];
+    // The pod's own cgroup (container="") adds up its containers; queries must skip it.
+    let pod_cgroup = [
+        ("id", "/kubepods/burstable/pod"),
+        ("instance", "10.0.0.11:10250"),
+        ("job", "kubelet"),
+        ("metrics_path", "/metrics/cadvisor"),
+        ("namespace", "shop"),
+        ("node", "node-1"),
+        ("pod", p.pod),
+    ];
+    let mut used = 0.0;
+    let cpu: Vec<(i64, f64)> = times
+        .iter()
+        .map(|t| {
+            used += (p.cpu)(*t) * 60.0;
+            (*t, used)
+        })
+        .collect();
+    h.counter("container_cpu_usage_seconds_total", &cadvisor, &cpu);
+    h.counter("container_cpu_usage_seconds_total", &pod_cgroup, &cpu);
+    let memory: Vec<(i64, f64)> = times.iter().map(|t| (*t, (p.memory)(*t, end))).collect();
+    h.gauge("container_memory_working_set_bytes", &cadvisor, &memory);
+    let kills = |t: i64| p.oom_kills_ago.iter().filter(|ago| end - *ago <= t).count() as f64;
+    let ooms: Vec<(i64, f64)> = times.iter().map(|t| (*t, kills(*t))).collect();
+    h.counter("container_oom_events_total", &cadvisor, &ooms);
+    if let Some(share) = p.throttled {
+        throttling_history(h, &cadvisor, &times, share);
+    }
+    pod_state_history(h, p, &times, &ooms, end);
+}
+
+/// CFS periods, `share` of them throttled.
+fn throttling_history(h: &mut History, cadvisor: &[(&str, &str)], times: &[i64], share: f64) {
+    let periods: Vec<(i64, f64)> = times
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (*t, i as f64 * 600.0))
+        .collect();
+    let throttled: Vec<(i64, f64)> = periods
+        .iter()
+        .map(|(t, v)| (*t, (v * share).round()))
+        .collect();
+    h.counter("container_cpu_cfs_periods_total", cadvisor, &periods);
+    h.counter(
+        "container_cpu_cfs_throttled_periods_total",
+        cadvisor,
+        &throttled,
+    );
+}
+
+/// kube-state-metrics on the pod: a restart per OOM kill, and OOMKilled as the last termination
+/// reason from the first kill on.
+fn pod_state_history(
+    h: &mut History,
+    p: &PodHistory,
+    times: &[i64],
+    ooms: &[(i64, f64)],
+    end: i64,
+) {
+    let ksm = [
+        ("container", "app"),
+        ("instance", "10.244.0.5:8080"),
+        ("job", "kube-state-metrics"),
+        ("namespace", "shop"),
+        ("pod", p.pod),
+        ("uid", "3c1f0e52-4d8a-4b8e-9a53-0c9d51f1e001"),
+    ];
+    h.counter("kube_pod_container_status_restarts_total", &ksm, ooms);
+    if let Some(first) = p.oom_kills_ago.iter().max() {
+        let mut labels = ksm.to_vec();
+        labels.push(("reason", "OOMKilled"));
+        let since: Vec<(i64, f64)> = times
+            .iter()
+            .filter(|t| **t >= end - first)
+            .map(|t| (*t, 1.0))
+            .collect();
+        h.gauge(
+            "kube_pod_container_status_last_terminated_reason",
+            &labels,
+            &since,
+        );
+    }
+}
+
+/// The worker's autoscaler sat at its maximum all day, batch's at its minimum, and web's moved
+/// between 2 and 5 of its 10.
+fn autoscaler_history(h: &mut History, end: i64) {
     let times: Vec<i64> = (end - 26 * HOUR..=end).step_by(60).collect();
     type Replicas = fn(i64) -> f64;
     let hpas: [(&str, Replicas, f64, f64); 3] = [
@@ -235,7 +262,6 @@ fn fill(end: i64) -> History {
             &series(&|_| min),
         );
     }
-    h
 }
 
 fn prom() -> &'static Prom {
@@ -252,15 +278,41 @@ fn cluster(dir: &Path) {
     let monitoring = dir.join("monitoring");
     std::fs::create_dir_all(&shop).unwrap();
     std::fs::create_dir_all(&monitoring).unwrap();
-    let list =
-        |items: Vec<Value>| json!({"apiVersion": "v1", "kind": "List", "items": items}).to_string();
-    let template = |name: &str, res: Value| {
-        json!({
-            "metadata": {"labels": {"app": name}},
-            "spec": {"containers": [{"name": "app", "image": "registry.example.com/shop/app:1.4.2", "resources": res}]}
-        })
+    let sets = statefulset_resources();
+    let deploys = deployment_resources();
+    let write = |path: std::path::PathBuf, items: Vec<Value>| {
+        let list = json!({"apiVersion": "v1", "kind": "List", "items": items}).to_string();
+        std::fs::write(path, list).unwrap();
     };
-    let sets = [
+    write(shop.join("statefulsets.json"), statefulsets(&sets));
+    write(shop.join("deployments.json"), deployments(&deploys));
+    write(shop.join("replicasets.json"), replicasets(&deploys));
+    write(shop.join("pods.json"), pods_now(&sets, &deploys));
+    let services = vec![json!({
+        "apiVersion": "v1", "kind": "Service", "metadata": {"name": "api", "namespace": "shop"},
+        "spec": {"selector": {"app": "api"}, "ports": [{"name": "http", "port": 80, "targetPort": 8080}]}
+    })];
+    write(shop.join("services.json"), services);
+    write(shop.join("horizontalpodautoscalers.json"), autoscalers());
+    // The Service the prometheus-operator creates for every Prometheus it runs.
+    let operated = vec![json!({
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "prometheus-operated", "namespace": "monitoring", "labels": {"operated-prometheus": "true"}},
+        "spec": {"clusterIP": "None", "ports": [{"name": "web", "port": 9090, "protocol": "TCP", "targetPort": "web"}],
+                 "selector": {"app.kubernetes.io/name": "prometheus"}}
+    })];
+    write(monitoring.join("services.json"), operated);
+    std::fs::write(
+        dir.join("metrics-pods.json"),
+        json!({"apiVersion": "metrics.k8s.io/v1beta1", "kind": "PodMetricsList", "items": metrics_now()})
+            .to_string(),
+    )
+    .unwrap();
+}
+
+/// The StatefulSets, each with one pod `<name>-0`, and their containers' resources.
+fn statefulset_resources() -> Vec<(&'static str, Value)> {
+    vec![
         (
             "steady",
             resources(
@@ -296,81 +348,85 @@ fn cluster(dir: &Path) {
                 json!({"memory": "1Gi"}),
             ),
         ),
-    ];
-    let statefulsets: Vec<Value> = sets.iter().map(|(name, res)| json!({
+    ]
+}
+
+/// The Deployments: name, replicas, their ReplicaSet's hash and their containers' resources.
+fn deployment_resources() -> Vec<(&'static str, i32, &'static str, Value)> {
+    let res = |cpu: &str| {
+        resources(
+            json!({"cpu": cpu, "memory": "256Mi"}),
+            json!({"memory": "256Mi"}),
+        )
+    };
+    vec![
+        ("api", 2, "7c9d8b4f5", res("100m")),
+        ("batch", 1, "5b6c7d8e9", res("500m")),
+        ("web", 2, "8f9a7b6c5", res("300m")),
+        ("worker", 4, "6d8f7b9c4", res("300m")),
+    ]
+}
+
+/// The pod template of workload `name`: one container, `app`, with `res`.
+fn template(name: &str, res: Value) -> Value {
+    json!({
+        "metadata": {"labels": {"app": name}},
+        "spec": {"containers": [{"name": "app", "image": "registry.example.com/shop/app:1.4.2", "resources": res}]}
+    })
+}
+
+fn statefulsets(sets: &[(&str, Value)]) -> Vec<Value> {
+    sets.iter().map(|(name, res)| json!({
         "apiVersion": "apps/v1", "kind": "StatefulSet",
         "metadata": {"name": name, "namespace": "shop", "uid": format!("uid-{name}"), "generation": 1},
         "spec": {"replicas": 1, "serviceName": name, "selector": {"matchLabels": {"app": name}}, "template": template(name, res.clone())},
         "status": {"replicas": 1, "readyReplicas": 1, "currentReplicas": 1, "updatedReplicas": 1, "availableReplicas": 1, "observedGeneration": 1}
-    })).collect();
-    let deploys = [
-        (
-            "api",
-            2,
-            "7c9d8b4f5",
-            resources(
-                json!({"cpu": "100m", "memory": "256Mi"}),
-                json!({"memory": "256Mi"}),
-            ),
-        ),
-        (
-            "batch",
-            1,
-            "5b6c7d8e9",
-            resources(
-                json!({"cpu": "500m", "memory": "256Mi"}),
-                json!({"memory": "256Mi"}),
-            ),
-        ),
-        (
-            "web",
-            2,
-            "8f9a7b6c5",
-            resources(
-                json!({"cpu": "300m", "memory": "256Mi"}),
-                json!({"memory": "256Mi"}),
-            ),
-        ),
-        (
-            "worker",
-            4,
-            "6d8f7b9c4",
-            resources(
-                json!({"cpu": "300m", "memory": "256Mi"}),
-                json!({"memory": "256Mi"}),
-            ),
-        ),
-    ];
-    let deployments: Vec<Value> = deploys.iter().map(|(name, n, _, res)| json!({
+    })).collect()
+}
+
+fn deployments(deploys: &[(&str, i32, &str, Value)]) -> Vec<Value> {
+    deploys.iter().map(|(name, n, _, res)| json!({
         "apiVersion": "apps/v1", "kind": "Deployment",
         "metadata": {"name": name, "namespace": "shop", "uid": format!("uid-{name}"), "generation": 1},
         "spec": {"replicas": n, "selector": {"matchLabels": {"app": name}}, "template": template(name, res.clone())},
         "status": {"replicas": n, "readyReplicas": n, "updatedReplicas": n, "availableReplicas": n, "observedGeneration": 1}
-    })).collect();
-    let replicasets: Vec<Value> = deploys.iter().map(|(name, n, hash, res)| json!({
+    })).collect()
+}
+
+fn replicasets(deploys: &[(&str, i32, &str, Value)]) -> Vec<Value> {
+    deploys.iter().map(|(name, n, hash, res)| json!({
         "apiVersion": "apps/v1", "kind": "ReplicaSet",
         "metadata": {"name": format!("{name}-{hash}"), "namespace": "shop", "uid": format!("uid-{name}-{hash}"),
                      "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": name, "uid": format!("uid-{name}"), "controller": true}]},
         "spec": {"replicas": n, "selector": {"matchLabels": {"app": name}}, "template": template(name, res.clone())},
         "status": {"replicas": n, "readyReplicas": n, "availableReplicas": n}
-    })).collect();
+    })).collect()
+}
+
+/// A running, ready pod of workload `app`, controlled by `owner` (kind, name).
+fn pod(
+    name: &str,
+    app: &str,
+    owner: (&str, &str),
+    res: &Value,
+    restarts: u32,
+    last: Value,
+) -> Value {
     let running = json!({"running": {"startedAt": "2026-11-20T09:00:00Z"}});
-    let pod = |name: &str,
-               app: &str,
-               owner: (&str, &str),
-               res: &Value,
-               restarts: u32,
-               last: Value| {
-        json!({
-            "apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": name, "namespace": "shop", "labels": {"app": app}, "creationTimestamp": "2026-11-20T09:00:00Z",
-                         "ownerReferences": [{"apiVersion": "apps/v1", "kind": owner.0, "name": owner.1, "uid": format!("uid-{}", owner.1), "controller": true}]},
-            "spec": {"nodeName": "node-1", "containers": [{"name": "app", "image": "registry.example.com/shop/app:1.4.2", "resources": res}]},
-            "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}],
-                       "containerStatuses": [{"name": "app", "ready": true, "restartCount": restarts, "image": "registry.example.com/shop/app:1.4.2",
-                                              "imageID": "", "started": true, "state": running, "lastState": last}]}
-        })
-    };
+    json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "namespace": "shop", "labels": {"app": app}, "creationTimestamp": "2026-11-20T09:00:00Z",
+                     "ownerReferences": [{"apiVersion": "apps/v1", "kind": owner.0, "name": owner.1, "uid": format!("uid-{}", owner.1), "controller": true}]},
+        "spec": {"nodeName": "node-1", "containers": [{"name": "app", "image": "registry.example.com/shop/app:1.4.2", "resources": res}]},
+        "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}],
+                   "containerStatuses": [{"name": "app", "ready": true, "restartCount": restarts, "image": "registry.example.com/shop/app:1.4.2",
+                                          "imageID": "", "started": true, "state": running, "lastState": last}]}
+    })
+}
+
+/// The pods running now: one a StatefulSet (the OOM-killed one restarted three times), and the
+/// Deployments' current replicas.
+fn pods_now(sets: &[(&str, Value)], deploys: &[(&str, i32, &str, Value)]) -> Vec<Value> {
     let oom_last = json!({"terminated": {"reason": "OOMKilled", "exitCode": 137, "startedAt": "2026-11-20T09:00:00Z", "finishedAt": "2026-11-20T09:40:00Z"}});
     let mut pods: Vec<Value> = sets
         .iter()
@@ -408,10 +464,11 @@ fn cluster(dir: &Path) {
             json!({}),
         ));
     }
-    let services = vec![json!({
-        "apiVersion": "v1", "kind": "Service", "metadata": {"name": "api", "namespace": "shop"},
-        "spec": {"selector": {"app": "api"}, "ports": [{"name": "http", "port": 80, "targetPort": 8080}]}
-    })];
+    pods
+}
+
+/// CPU autoscalers (70% target) of the worker, batch and web Deployments.
+fn autoscalers() -> Vec<Value> {
     let hpa = |name: &str, min: u32, max: u32, now: u32| {
         json!({
             "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": {"name": name, "namespace": "shop"},
@@ -420,45 +477,28 @@ fn cluster(dir: &Path) {
             "status": {"currentReplicas": now, "desiredReplicas": now}
         })
     };
-    let hpas = vec![
+    vec![
         hpa("worker", 2, 4, 4),
         hpa("batch", 1, 10, 1),
         hpa("web", 2, 10, 2),
-    ];
-    // The Service the prometheus-operator creates for every Prometheus it runs.
-    let operated = vec![json!({
-        "apiVersion": "v1", "kind": "Service",
-        "metadata": {"name": "prometheus-operated", "namespace": "monitoring", "labels": {"operated-prometheus": "true"}},
-        "spec": {"clusterIP": "None", "ports": [{"name": "web", "port": 9090, "protocol": "TCP", "targetPort": "web"}],
-                 "selector": {"app.kubernetes.io/name": "prometheus"}}
-    })];
-    // metrics.k8s.io this minute: the spiky pod happens to be idle.
+    ]
+}
+
+/// metrics.k8s.io this minute: the spiky pod happens to be idle.
+fn metrics_now() -> Vec<Value> {
     let sample = |pod: &str, cpu: &str, mem: &str| {
         json!({
             "metadata": {"name": pod, "namespace": "shop"}, "timestamp": "2026-11-20T10:00:00Z", "window": "15s",
             "containers": [{"name": "app", "usage": {"cpu": cpu, "memory": mem}}]
         })
     };
-    let metrics = vec![
+    vec![
         sample("steady-0", "100m", "200Mi"),
         sample("spiky-0", "10m", "100Mi"),
         sample("oomy-0", "50m", "120Mi"),
         sample("throttled-0", "500m", "200Mi"),
         sample("young-0", "50m", "100Mi"),
-    ];
-    std::fs::write(shop.join("statefulsets.json"), list(statefulsets)).unwrap();
-    std::fs::write(shop.join("deployments.json"), list(deployments)).unwrap();
-    std::fs::write(shop.join("replicasets.json"), list(replicasets)).unwrap();
-    std::fs::write(shop.join("pods.json"), list(pods)).unwrap();
-    std::fs::write(shop.join("services.json"), list(services)).unwrap();
-    std::fs::write(shop.join("horizontalpodautoscalers.json"), list(hpas)).unwrap();
-    std::fs::write(monitoring.join("services.json"), list(operated)).unwrap();
-    std::fs::write(
-        dir.join("metrics-pods.json"),
-        json!({"apiVersion": "metrics.k8s.io/v1beta1", "kind": "PodMetricsList", "items": metrics})
-            .to_string(),
-    )
-    .unwrap();
+    ]
 }
 
 struct World {

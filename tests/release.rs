@@ -28,6 +28,39 @@ fn sh(sb: &Sandbox, dir: &Path, script: &str, path_prefix: &str) -> Outcome {
 #[test]
 fn krew_manifest_is_rendered_from_the_release_archives() {
     let sb = Sandbox::new();
+    let dist = release_archives(&sb);
+    let out = release(&dist);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(!text.contains("${"), "a placeholder survived:\n{text}");
+    let manifest: Value = serde_saphyr::from_str(&text).unwrap();
+    assert_eq!(
+        manifest["apiVersion"],
+        "krew.googlecontainertools.github.com/v1alpha2"
+    );
+    assert_eq!(manifest["kind"], "Plugin");
+    assert_eq!(
+        manifest["metadata"]["name"], "ai",
+        "`kubectl ai` needs the plugin named ai"
+    );
+    assert_eq!(manifest["spec"]["version"], "v9.9.9");
+    assert_every_platform_names_its_archive(&manifest, &dist);
+    assert_kubectl_finds_the_plugin_installed_as_krew_does(&sb, &dist);
+
+    // A missing archive is refused rather than published with a wrong checksum.
+    std::fs::remove_file(dist.join("kubectl-ai-v9.9.9-darwin-arm64.tar.gz")).unwrap();
+    let out = release(&dist);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("missing"));
+}
+
+/// The archives of release v9.9.9 in the sandbox's `dist`, as CI uploads them: a tarball for
+/// each Unix platform and a zip for Windows.
+fn release_archives(sb: &Sandbox) -> std::path::PathBuf {
     let bin = assert_cmd::cargo::cargo_bin("kubectl-ai");
     let stage = sb.path().join("stage");
     let dist = sb.path().join("dist");
@@ -63,35 +96,22 @@ fn krew_manifest_is_rendered_from_the_release_archives() {
         b"PK stand-in",
     )
     .unwrap();
+    dist
+}
 
-    let script = root().join("plugin/release.sh");
-    let release = || {
-        Command::new("bash")
-            .arg(&script)
-            .arg("v9.9.9")
-            .arg(&dist)
-            .output()
-            .unwrap()
-    };
-    let out = release();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
-    assert!(!text.contains("${"), "a placeholder survived:\n{text}");
-    let manifest: Value = serde_saphyr::from_str(&text).unwrap();
-    assert_eq!(
-        manifest["apiVersion"],
-        "krew.googlecontainertools.github.com/v1alpha2"
-    );
-    assert_eq!(manifest["kind"], "Plugin");
-    assert_eq!(
-        manifest["metadata"]["name"], "ai",
-        "`kubectl ai` needs the plugin named ai"
-    );
-    assert_eq!(manifest["spec"]["version"], "v9.9.9");
+/// plugin/release.sh rendering the krew manifest of v9.9.9 from the archives in `dist`.
+fn release(dist: &Path) -> std::process::Output {
+    Command::new("bash")
+        .arg(root().join("plugin/release.sh"))
+        .arg("v9.9.9")
+        .arg(dist)
+        .output()
+        .unwrap()
+}
+
+/// Each of the five platforms points at its own archive of the release, with that archive's
+/// checksum, and its bin is among the files it unpacks.
+fn assert_every_platform_names_its_archive(manifest: &Value, dist: &Path) {
     let platforms = manifest["spec"]["platforms"].as_array().unwrap();
     assert_eq!(platforms.len(), 5);
     for p in platforms {
@@ -127,8 +147,10 @@ fn krew_manifest_is_rendered_from_the_release_archives() {
             "{name}: bin is not among the files"
         );
     }
+}
 
-    // Installed the way krew does it (files unpacked, bin on PATH), the real kubectl finds it.
+/// Installed the way krew does it (files unpacked, bin on PATH), the real kubectl finds it.
+fn assert_kubectl_finds_the_plugin_installed_as_krew_does(sb: &Sandbox, dist: &Path) {
     let install = sb.path().join("krew-bin");
     std::fs::create_dir_all(&install).unwrap();
     let out = Command::new("tar")
@@ -150,12 +172,6 @@ fn krew_manifest_is_rendered_from_the_release_archives() {
         out.stdout.trim(),
         format!("kubectl-ai {}", env!("CARGO_PKG_VERSION"))
     );
-
-    // A missing archive is refused rather than published with a wrong checksum.
-    std::fs::remove_file(dist.join("kubectl-ai-v9.9.9-darwin-arm64.tar.gz")).unwrap();
-    let out = release();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("missing"));
 }
 
 #[test]

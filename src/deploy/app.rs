@@ -243,35 +243,62 @@ fn containers_mut(o: &mut Value) -> impl Iterator<Item = &mut Value> {
 pub fn render(values: &Values, namespace: &str) -> Vec<Value> {
     let mut objs = objects();
     objs.extend(super::monitoring::objects(values, namespace));
-    let text = |k: &str| values.get(k).and_then(Value::as_str).map(str::to_string);
-    let on = |k: &str| values.get(k).and_then(Value::as_bool);
     for (component, deployment) in [("frontend", "todo-frontend"), ("backend", "todo-backend")] {
-        if let Some(n) = values.get(&format!("{component}.replicas")) {
-            for o in objs.iter_mut().filter(|o| is(o, "Deployment", deployment)) {
-                o["spec"]["replicas"] = n.clone();
-            }
-        }
-        let repo = text(&format!("{component}.image"));
-        let tag = text("imageTag");
-        if repo.is_some() || tag.is_some() {
-            for o in objs.iter_mut().filter(|o| is(o, "Deployment", deployment)) {
-                for c in containers_mut(o) {
-                    let current = c["image"].as_str().unwrap_or_default().to_string();
-                    let (r, t) = current.rsplit_once(':').unwrap_or((&current, ""));
-                    let image = format!(
-                        "{}:{}",
-                        repo.as_deref().unwrap_or(r),
-                        tag.as_deref().unwrap_or(t)
-                    );
-                    c["image"] = json!(image);
-                }
-            }
-        }
-        if on(&format!("{component}.autoscaling.enabled")) == Some(false) {
-            objs.retain(|o| !is(o, "HorizontalPodAutoscaler", deployment));
+        set_component(&mut objs, values, component, deployment);
+    }
+    set_frontend_service(&mut objs, values);
+    set_postgres_storage(&mut objs, values);
+    set_backup(&mut objs, values);
+    set_ingress(&mut objs, values);
+    if namespace != NAMESPACE {
+        move_to(&mut objs, namespace);
+    }
+    objs
+}
+
+/// A text value, when set.
+fn text(values: &Values, key: &str) -> Option<String> {
+    values.get(key).and_then(Value::as_str).map(str::to_string)
+}
+
+/// A true/false value, when set.
+fn on(values: &Values, key: &str) -> Option<bool> {
+    values.get(key).and_then(Value::as_bool)
+}
+
+/// `<component>.replicas`, `<component>.image`, `imageTag` and `<component>.autoscaling.enabled`
+/// on the component's Deployment and HorizontalPodAutoscaler.
+fn set_component(objs: &mut Vec<Value>, values: &Values, component: &str, deployment: &str) {
+    if let Some(n) = values.get(&format!("{component}.replicas")) {
+        for o in objs.iter_mut().filter(|o| is(o, "Deployment", deployment)) {
+            o["spec"]["replicas"] = n.clone();
         }
     }
-    if let Some(t) = text("frontend.service.type") {
+    let repo = text(values, &format!("{component}.image"));
+    let tag = text(values, "imageTag");
+    if repo.is_some() || tag.is_some() {
+        for o in objs.iter_mut().filter(|o| is(o, "Deployment", deployment)) {
+            for c in containers_mut(o) {
+                let current = c["image"].as_str().unwrap_or_default().to_string();
+                let (r, t) = current.rsplit_once(':').unwrap_or((&current, ""));
+                let image = format!(
+                    "{}:{}",
+                    repo.as_deref().unwrap_or(r),
+                    tag.as_deref().unwrap_or(t)
+                );
+                c["image"] = json!(image);
+            }
+        }
+    }
+    if on(values, &format!("{component}.autoscaling.enabled")) == Some(false) {
+        objs.retain(|o| !is(o, "HorizontalPodAutoscaler", deployment));
+    }
+}
+
+/// `frontend.service.type` and `frontend.service.nodePort`; a node port stays only on a NodePort
+/// Service, as the chart's template writes it.
+fn set_frontend_service(objs: &mut [Value], values: &Values) {
+    if let Some(t) = text(values, "frontend.service.type") {
         for o in objs
             .iter_mut()
             .filter(|o| is(o, "Service", "todo-frontend"))
@@ -298,14 +325,19 @@ pub fn render(values: &Values, namespace: &str) -> Vec<Value> {
             }
         }
     }
-    if let Some(size) = text("postgres.storage") {
+}
+
+/// `postgres.storage` and `postgres.storageClassName` on the database's claim template and the
+/// backups' claim; an empty class name removes the field (the cluster's default class).
+fn set_postgres_storage(objs: &mut [Value], values: &Values) {
+    if let Some(size) = text(values, "postgres.storage") {
         for o in objs.iter_mut().filter(|o| is(o, "StatefulSet", "postgres")) {
             if let Some(t) = o.pointer_mut("/spec/volumeClaimTemplates/0/spec/resources/requests") {
                 t["storage"] = json!(size);
             }
         }
     }
-    if let Some(class) = text("postgres.storageClassName") {
+    if let Some(class) = text(values, "postgres.storageClassName") {
         for o in objs.iter_mut() {
             let spec = if is(o, "StatefulSet", "postgres") {
                 o.pointer_mut("/spec/volumeClaimTemplates/0/spec")
@@ -323,13 +355,17 @@ pub fn render(values: &Values, namespace: &str) -> Vec<Value> {
             }
         }
     }
-    if on("backup.enabled") == Some(false) {
+}
+
+/// `backup.enabled` (false drops the CronJob and its claim) and `backup.schedule`.
+fn set_backup(objs: &mut Vec<Value>, values: &Values) {
+    if on(values, "backup.enabled") == Some(false) {
         objs.retain(|o| {
             !is(o, "CronJob", "postgres-backup")
                 && !is(o, "PersistentVolumeClaim", "postgres-backups")
         });
     }
-    if let Some(s) = text("backup.schedule") {
+    if let Some(s) = text(values, "backup.schedule") {
         for o in objs
             .iter_mut()
             .filter(|o| is(o, "CronJob", "postgres-backup"))
@@ -337,14 +373,18 @@ pub fn render(values: &Values, namespace: &str) -> Vec<Value> {
             o["spec"]["schedule"] = json!(s);
         }
     }
-    if on("ingress.enabled") == Some(false) {
+}
+
+/// `ingress.enabled` (false drops the Ingress), `ingress.className` and `ingress.host`.
+fn set_ingress(objs: &mut Vec<Value>, values: &Values) {
+    if on(values, "ingress.enabled") == Some(false) {
         objs.retain(|o| o["kind"] != "Ingress");
     }
     for o in objs.iter_mut().filter(|o| o["kind"] == "Ingress") {
-        if let Some(c) = text("ingress.className") {
+        if let Some(c) = text(values, "ingress.className") {
             o["spec"]["ingressClassName"] = json!(c);
         }
-        if let Some(h) = text("ingress.host") {
+        if let Some(h) = text(values, "ingress.host") {
             for rule in o
                 .pointer_mut("/spec/rules")
                 .and_then(Value::as_array_mut)
@@ -355,23 +395,25 @@ pub fn render(values: &Values, namespace: &str) -> Vec<Value> {
             }
         }
     }
-    if namespace != NAMESPACE {
-        for o in &mut objs {
-            if o["kind"] == "Namespace" {
-                o["metadata"]["name"] = json!(namespace);
-                if let Some(labels) = o
-                    .pointer_mut("/metadata/labels")
-                    .and_then(Value::as_object_mut)
-                    && labels.contains_key("kubernetes.io/metadata.name")
-                {
-                    labels.insert("kubernetes.io/metadata.name".into(), json!(namespace));
-                }
-            } else if o.pointer("/metadata/namespace").is_some() {
-                o["metadata"]["namespace"] = json!(namespace);
+}
+
+/// Renames the Namespace object (and its `kubernetes.io/metadata.name` label) and moves every
+/// namespaced object into it.
+fn move_to(objs: &mut [Value], namespace: &str) {
+    for o in objs {
+        if o["kind"] == "Namespace" {
+            o["metadata"]["name"] = json!(namespace);
+            if let Some(labels) = o
+                .pointer_mut("/metadata/labels")
+                .and_then(Value::as_object_mut)
+                && labels.contains_key("kubernetes.io/metadata.name")
+            {
+                labels.insert("kubernetes.io/metadata.name".into(), json!(namespace));
             }
+        } else if o.pointer("/metadata/namespace").is_some() {
+            o["metadata"]["namespace"] = json!(namespace);
         }
     }
-    objs
 }
 
 /// Random credentials for the app's Secret, from the operating system's CSPRNG. The API key comes

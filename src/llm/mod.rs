@@ -212,53 +212,7 @@ async fn run<C: Config + Send + Sync + 'static>(
             }
             (false, Some(runner)) => {
                 steps += 1;
-                let calls: Vec<ChatCompletionMessageToolCalls> = turn
-                    .calls
-                    .iter()
-                    .map(|c| {
-                        ChatCompletionMessageToolCalls::Function(ChatCompletionMessageToolCall {
-                            id: c.id.clone(),
-                            function: FunctionCall {
-                                name: c.name.clone(),
-                                arguments: c.arguments.clone(),
-                            },
-                        })
-                    })
-                    .collect();
-                messages.push(
-                    ChatCompletionRequestAssistantMessage {
-                        tool_calls: Some(calls),
-                        ..Default::default()
-                    }
-                    .into(),
-                );
-                for call in turn.calls {
-                    let fresh = seen.insert((call.name.clone(), call.arguments.clone()));
-                    tracing::info!(
-                        tool = call.name,
-                        arguments = call.arguments,
-                        fresh,
-                        "tool call"
-                    );
-                    let result = if fresh {
-                        let reply = runner(&call.name, &call.arguments);
-                        let called = ToolCall {
-                            name: call.name.clone(),
-                            arguments: call.arguments.clone(),
-                        };
-                        let _ = tx.send(Ok(Chunk::Called(called))).await;
-                        reply
-                    } else {
-                        "This exact call was already answered above. Answer from the evidence you have.".to_string()
-                    };
-                    messages.push(
-                        ChatCompletionRequestToolMessage {
-                            content: result.into(),
-                            tool_call_id: call.id,
-                        }
-                        .into(),
-                    );
-                }
+                answer_calls(runner, turn.calls, &mut seen, &mut messages, tx).await;
             }
             _ => {
                 return Err(Error::LlmMalformed {
@@ -270,6 +224,64 @@ async fn run<C: Config + Send + Sync + 'static>(
                 });
             }
         }
+    }
+}
+
+/// Adds the model's tool calls and the runner's answers to the conversation; a call already in
+/// `seen` is refused instead of run again. Each call the runner answered goes to the channel.
+async fn answer_calls(
+    runner: &ToolRunner,
+    calls: Vec<Call>,
+    seen: &mut HashSet<(String, String)>,
+    messages: &mut Vec<ChatCompletionRequestMessage>,
+    tx: &mpsc::Sender<Result<Chunk, Error>>,
+) {
+    let made: Vec<ChatCompletionMessageToolCalls> = calls
+        .iter()
+        .map(|c| {
+            ChatCompletionMessageToolCalls::Function(ChatCompletionMessageToolCall {
+                id: c.id.clone(),
+                function: FunctionCall {
+                    name: c.name.clone(),
+                    arguments: c.arguments.clone(),
+                },
+            })
+        })
+        .collect();
+    messages.push(
+        ChatCompletionRequestAssistantMessage {
+            tool_calls: Some(made),
+            ..Default::default()
+        }
+        .into(),
+    );
+    for call in calls {
+        let fresh = seen.insert((call.name.clone(), call.arguments.clone()));
+        tracing::info!(
+            tool = call.name,
+            arguments = call.arguments,
+            fresh,
+            "tool call"
+        );
+        let result = if fresh {
+            let reply = runner(&call.name, &call.arguments);
+            let called = ToolCall {
+                name: call.name.clone(),
+                arguments: call.arguments.clone(),
+            };
+            let _ = tx.send(Ok(Chunk::Called(called))).await;
+            reply
+        } else {
+            "This exact call was already answered above. Answer from the evidence you have."
+                .to_string()
+        };
+        messages.push(
+            ChatCompletionRequestToolMessage {
+                content: result.into(),
+                tool_call_id: call.id,
+            }
+            .into(),
+        );
     }
 }
 
@@ -289,58 +301,84 @@ async fn request<C: Config + Send + Sync + 'static>(
     if let Some(tools) = tools {
         args.tools(tools);
     }
-    let fail = |e: OpenAIError| map_error(e, settings);
-    let timeout = settings.timeout;
-    let timed_out = || Error::LlmTimeout {
-        endpoint: settings.provider.endpoint(),
-        seconds: timeout.as_secs(),
-    };
-    if !stream {
-        let request = args.build().map_err(fail)?;
-        let response = tokio::time::timeout(timeout, client.chat().create(request))
-            .await
-            .map_err(|_| timed_out())?
-            .map_err(fail)?;
-        let message = response.choices.into_iter().next().map(|c| c.message);
-        let text = message
-            .as_ref()
-            .and_then(|m| m.content.clone())
-            .filter(|t| !t.is_empty());
-        let calls = message
-            .and_then(|m| m.tool_calls)
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|c| match c {
-                ChatCompletionMessageToolCalls::Function(f) => Some(Call {
-                    id: f.id,
-                    name: f.function.name,
-                    arguments: f.function.arguments,
-                }),
-                ChatCompletionMessageToolCalls::Custom(_) => None,
-            })
-            .collect();
-        if let Some(t) = &text {
-            let _ = tx.send(Ok(Chunk::Text(t.clone()))).await;
-        }
-        let usage = response.usage.map(|u| Usage {
-            prompt_tokens: u.prompt_tokens,
-            completion_tokens: u.completion_tokens,
-        });
-        return Ok(Turn {
-            text: text.is_some(),
-            calls,
-            model: response.model,
-            usage,
-        });
+    if stream {
+        request_streamed(client, settings, args, tx).await
+    } else {
+        request_whole(client, settings, args, tx).await
     }
+}
+
+/// The error of a request (or, streaming, of a chunk) that took longer than the timeout.
+fn timed_out(settings: &LlmSettings) -> Error {
+    Error::LlmTimeout {
+        endpoint: settings.provider.endpoint(),
+        seconds: settings.timeout.as_secs(),
+    }
+}
+
+/// One request answered in one piece: its text goes to the channel once it is all there.
+async fn request_whole<C: Config + Send + Sync + 'static>(
+    client: &Client<C>,
+    settings: &LlmSettings,
+    args: CreateChatCompletionRequestArgs,
+    tx: &mpsc::Sender<Result<Chunk, Error>>,
+) -> Result<Turn, Error> {
+    let fail = |e: OpenAIError| map_error(e, settings);
+    let request = args.build().map_err(fail)?;
+    let response = tokio::time::timeout(settings.timeout, client.chat().create(request))
+        .await
+        .map_err(|_| timed_out(settings))?
+        .map_err(fail)?;
+    let message = response.choices.into_iter().next().map(|c| c.message);
+    let text = message
+        .as_ref()
+        .and_then(|m| m.content.clone())
+        .filter(|t| !t.is_empty());
+    let calls = message
+        .and_then(|m| m.tool_calls)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|c| match c {
+            ChatCompletionMessageToolCalls::Function(f) => Some(Call {
+                id: f.id,
+                name: f.function.name,
+                arguments: f.function.arguments,
+            }),
+            ChatCompletionMessageToolCalls::Custom(_) => None,
+        })
+        .collect();
+    if let Some(t) = &text {
+        let _ = tx.send(Ok(Chunk::Text(t.clone()))).await;
+    }
+    let usage = response.usage.map(|u| Usage {
+        prompt_tokens: u.prompt_tokens,
+        completion_tokens: u.completion_tokens,
+    });
+    Ok(Turn {
+        text: text.is_some(),
+        calls,
+        model: response.model,
+        usage,
+    })
+}
+
+/// One request streamed: text goes to the channel chunk by chunk, tool calls are put together
+/// from their pieces.
+async fn request_streamed<C: Config + Send + Sync + 'static>(
+    client: &Client<C>,
+    settings: &LlmSettings,
+    mut args: CreateChatCompletionRequestArgs,
+    tx: &mpsc::Sender<Result<Chunk, Error>>,
+) -> Result<Turn, Error> {
+    let fail = |e: OpenAIError| map_error(e, settings);
     args.stream_options(ChatCompletionStreamOptions {
         include_usage: Some(true),
         ..Default::default()
     });
     let request = args.build().map_err(fail)?;
-    let mut events = tokio::time::timeout(timeout, client.chat().create_stream(request))
+    let mut events = tokio::time::timeout(settings.timeout, client.chat().create_stream(request))
         .await
-        .map_err(|_| timed_out())?
+        .map_err(|_| timed_out(settings))?
         .map_err(fail)?;
     let mut turn = Turn {
         text: false,
@@ -350,9 +388,9 @@ async fn request<C: Config + Send + Sync + 'static>(
     };
     loop {
         // The timeout is per chunk: a slow but steady answer is fine, silence is not.
-        let next = tokio::time::timeout(timeout, events.next())
+        let next = tokio::time::timeout(settings.timeout, events.next())
             .await
-            .map_err(|_| timed_out())?;
+            .map_err(|_| timed_out(settings))?;
         let Some(chunk) = next else { break };
         let chunk = chunk.map_err(fail)?;
         turn.model = chunk.model;

@@ -9,6 +9,7 @@
 use std::collections::BTreeSet;
 
 use async_openai::types::chat::ChatCompletionTools;
+use k8s_openapi::api::core::v1::{ContainerStatus, Event};
 
 use crate::analyze::Finding;
 use crate::context::{Context, ObjectRef, event_count, event_time};
@@ -278,147 +279,215 @@ pub(crate) fn history_items(
 
 /// Findings and raw evidence as ranked items; things about `named` objects rank first.
 pub fn items(ctx: &Context, findings: &[Finding], named: &BTreeSet<ObjectRef>) -> Vec<Item> {
+    let mut out = finding_items(ctx, findings, named);
+    out.extend(pod_items(ctx, named));
+    out.extend(event_items(ctx, findings, named));
+    out.extend(log_items(ctx, named));
+    // Raw evidence about objects the question did not name stays out when it named some.
+    if !named.is_empty() {
+        out.retain(|item| item.rank < 600);
+    }
+    out
+}
+
+/// One item a finding, in the analyzer's order; a finding about the named objects (or causing
+/// something about them) ranks before every other.
+fn finding_items(ctx: &Context, findings: &[Finding], named: &BTreeSet<ObjectRef>) -> Vec<Item> {
     let about = |obj: &ObjectRef, pods: &[String]| concerns(ctx, named, obj, pods);
-    let mut out = Vec::new();
-    for (i, f) in findings.iter().enumerate() {
-        // A root cause is about what it causes too: asked about the crash-looping backend, the
-        // unbound claim it follows from is the first thing to read.
-        let concerned =
-            about(&f.object, &f.pods) || f.causes.iter().any(|c| about(&c.object, &c.pods));
-        let rank = if concerned { i as u32 } else { 100 + i as u32 };
-        let mut text = format!(
-            "FINDING [{}] {} {}: {}\n",
-            f.severity, f.rule, f.object, f.summary
-        );
-        if !f.pods.is_empty() {
-            text.push_str(&format!("pods: {}\n", f.pods.join(", ")));
-        }
-        for e in &f.evidence {
-            text.push_str(&format!("evidence: {e}\n"));
-        }
-        // Folded consequences are not findings of their own: this is where the model reads them.
-        for c in &f.causes {
-            text.push_str(&format!(
-                "caused: [{}] {}: {} ({})\n",
-                c.rule, c.object, c.summary, c.via
-            ));
-        }
-        text.push_str(&format!("suggested fix: {}", f.fix));
-        for fix in crate::plan::fixes::for_findings(ctx, std::slice::from_ref(f)) {
-            text.push_str(&format!(
-                "\nautomatic fix available (apply_fix): {}",
-                fix.summary
-            ));
-        }
-        out.push(Item { rank, text });
+    findings
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            // A root cause is about what it causes too: asked about the crash-looping backend,
+            // the unbound claim it follows from is the first thing to read.
+            let concerned =
+                about(&f.object, &f.pods) || f.causes.iter().any(|c| about(&c.object, &c.pods));
+            let rank = if concerned { i as u32 } else { 100 + i as u32 };
+            Item {
+                rank,
+                text: finding_text(ctx, f),
+            }
+        })
+        .collect()
+}
+
+/// A finding as the model reads it: its line, pods, evidence, folded consequences and fixes.
+fn finding_text(ctx: &Context, f: &Finding) -> String {
+    let mut text = format!(
+        "FINDING [{}] {} {}: {}\n",
+        f.severity, f.rule, f.object, f.summary
+    );
+    if !f.pods.is_empty() {
+        text.push_str(&format!("pods: {}\n", f.pods.join(", ")));
     }
-    for pod in &ctx.pods {
-        let owner = ctx.owner_of(pod);
-        let name = pod.metadata.name.clone().unwrap_or_default();
-        let relevant = about(&owner, std::slice::from_ref(&name));
-        let status = pod.status.as_ref();
-        let mut text = format!(
-            "POD {name} -n {} (owner {owner}): phase {}",
-            pod.metadata.namespace.as_deref().unwrap_or_default(),
-            status.and_then(|s| s.phase.as_deref()).unwrap_or("Unknown")
-        );
-        for cs in status
-            .iter()
-            .flat_map(|s| s.container_statuses.iter().flatten())
-        {
-            let state = cs.state.as_ref();
-            let now = if let Some(w) = state.and_then(|s| s.waiting.as_ref()) {
-                format!("waiting {}", w.reason.as_deref().unwrap_or_default())
-            } else if let Some(t) = state.and_then(|s| s.terminated.as_ref()) {
-                format!(
-                    "terminated {} exit {}",
-                    t.reason.as_deref().unwrap_or_default(),
-                    t.exit_code
-                )
-            } else {
-                "running".to_string()
-            };
-            text.push_str(&format!(
-                "\n  container {}: {now}, ready {}, restarts {}",
-                cs.name, cs.ready, cs.restart_count
-            ));
-        }
-        out.push(Item {
-            rank: if relevant { 200 } else { 600 },
-            text,
-        });
+    for e in &f.evidence {
+        text.push_str(&format!("evidence: {e}\n"));
     }
+    // Folded consequences are not findings of their own: this is where the model reads them.
+    for c in &f.causes {
+        text.push_str(&format!(
+            "caused: [{}] {}: {} ({})\n",
+            c.rule, c.object, c.summary, c.via
+        ));
+    }
+    text.push_str(&format!("suggested fix: {}", f.fix));
+    for fix in crate::plan::fixes::for_findings(ctx, std::slice::from_ref(f)) {
+        text.push_str(&format!(
+            "\nautomatic fix available (apply_fix): {}",
+            fix.summary
+        ));
+    }
+    text
+}
+
+/// One item a pod: its phase and each container's state, ready flag and restarts.
+fn pod_items(ctx: &Context, named: &BTreeSet<ObjectRef>) -> Vec<Item> {
+    ctx.pods
+        .iter()
+        .map(|pod| {
+            let owner = ctx.owner_of(pod);
+            let name = pod.metadata.name.clone().unwrap_or_default();
+            let relevant = concerns(ctx, named, &owner, std::slice::from_ref(&name));
+            let status = pod.status.as_ref();
+            let mut text = format!(
+                "POD {name} -n {} (owner {owner}): phase {}",
+                pod.metadata.namespace.as_deref().unwrap_or_default(),
+                status.and_then(|s| s.phase.as_deref()).unwrap_or("Unknown")
+            );
+            for cs in status
+                .iter()
+                .flat_map(|s| s.container_statuses.iter().flatten())
+            {
+                text.push_str(&format!(
+                    "\n  container {}: {}, ready {}, restarts {}",
+                    cs.name,
+                    container_now(cs),
+                    cs.ready,
+                    cs.restart_count
+                ));
+            }
+            Item {
+                rank: if relevant { 200 } else { 600 },
+                text,
+            }
+        })
+        .collect()
+}
+
+/// What a container is doing now: waiting (why), terminated (why, exit code) or running.
+fn container_now(cs: &ContainerStatus) -> String {
+    let state = cs.state.as_ref();
+    if let Some(w) = state.and_then(|s| s.waiting.as_ref()) {
+        format!("waiting {}", w.reason.as_deref().unwrap_or_default())
+    } else if let Some(t) = state.and_then(|s| s.terminated.as_ref()) {
+        format!(
+            "terminated {} exit {}",
+            t.reason.as_deref().unwrap_or_default(),
+            t.exit_code
+        )
+    } else {
+        "running".to_string()
+    }
+}
+
+/// Events seen on several replicas of one workload, said once: the first message verbatim and
+/// every object it was seen on.
+struct EventGroup {
+    rank: u32,
+    key: String,
+    head: String,
+    message: String,
+    seen: Vec<String>,
+}
+
+/// One item a distinct event; an event a finding already quotes is left out.
+fn event_items(ctx: &Context, findings: &[Finding], named: &BTreeSet<ObjectRef>) -> Vec<Item> {
     // Replicas of one workload get the same event but for their own name and uid: each such
     // message goes in once, verbatim from the first, listing every pod it was seen on.
-    struct Group {
-        rank: u32,
-        key: String,
-        head: String,
-        message: String,
-        seen: Vec<String>,
-    }
-    let mut groups: Vec<Group> = Vec::new();
+    let mut groups: Vec<EventGroup> = Vec::new();
     for (i, e) in ctx.events.iter().enumerate() {
-        let message = e.message.as_deref().unwrap_or_default();
-        let o = &e.involved_object;
-        let name = o.name.as_deref().unwrap_or_default();
-        let obj = ObjectRef::new(
-            o.kind.as_deref().unwrap_or_default(),
-            o.namespace.as_deref(),
-            name,
-        );
-        let pod_owner = ctx
-            .pods
-            .iter()
-            .find(|p| p.metadata.name == o.name && p.metadata.namespace == o.namespace)
-            .map(|p| ctx.owner_of(p));
-        // An event a finding about its object already quotes adds only a count and a time.
-        let quoted = findings.iter().any(|f| {
-            (f.object == obj
-                || Some(&f.object) == pod_owner.as_ref()
-                || f.pods.iter().any(|p| p == name))
-                && f.evidence.iter().any(|line| line.contains(message.trim()))
-        });
-        if quoted && !message.trim().is_empty() {
+        let Some(event) = event_group(ctx, findings, named, i, e) else {
             continue;
-        }
-        let relevant = about(&obj, &[]) || pod_owner.as_ref().is_some_and(|w| named.contains(w));
-        let head = format!(
-            "EVENT {} {}",
-            e.type_.as_deref().unwrap_or_default(),
-            e.reason.as_deref().unwrap_or_default()
-        );
-        let mut same = message.replace(name, "");
-        if let Some(uid) = o.uid.as_deref().filter(|u| !u.is_empty()) {
-            same = same.replace(uid, "");
-        }
-        let key = format!("{head} {} {same}", pod_owner.as_ref().unwrap_or(&obj));
-        let when = event_time(e).map(|t| t.to_string()).unwrap_or_default();
-        let seen = format!("{obj} (x{}, last {when})", event_count(e));
-        let rank = if relevant { 300 } else { 700 } + i.min(99) as u32;
-        match groups.iter_mut().find(|g| g.key == key) {
+        };
+        match groups.iter_mut().find(|g| g.key == event.key) {
             Some(g) => {
-                g.rank = g.rank.min(rank);
-                g.seen.push(seen);
+                g.rank = g.rank.min(event.rank);
+                g.seen.extend(event.seen);
             }
-            None => groups.push(Group {
-                rank,
-                key,
-                head,
-                message: message.to_string(),
-                seen: vec![seen],
-            }),
+            None => groups.push(event),
         }
     }
-    out.extend(groups.into_iter().map(|g| Item {
-        rank: g.rank,
-        text: format!(
-            "{} on {}: {}",
-            g.head,
-            g.seen.join("; the same on "),
-            g.message
-        ),
-    }));
+    groups
+        .into_iter()
+        .map(|g| Item {
+            rank: g.rank,
+            text: format!(
+                "{} on {}: {}",
+                g.head,
+                g.seen.join("; the same on "),
+                g.message
+            ),
+        })
+        .collect()
+}
+
+/// The `i`th event as a group of one, keyed by its text without the object's name and uid; None
+/// when a finding about its object already quotes it (that adds only a count and a time).
+fn event_group(
+    ctx: &Context,
+    findings: &[Finding],
+    named: &BTreeSet<ObjectRef>,
+    i: usize,
+    e: &Event,
+) -> Option<EventGroup> {
+    let message = e.message.as_deref().unwrap_or_default();
+    let o = &e.involved_object;
+    let name = o.name.as_deref().unwrap_or_default();
+    let obj = ObjectRef::new(
+        o.kind.as_deref().unwrap_or_default(),
+        o.namespace.as_deref(),
+        name,
+    );
+    let pod_owner = ctx
+        .pods
+        .iter()
+        .find(|p| p.metadata.name == o.name && p.metadata.namespace == o.namespace)
+        .map(|p| ctx.owner_of(p));
+    let quoted = findings.iter().any(|f| {
+        (f.object == obj
+            || Some(&f.object) == pod_owner.as_ref()
+            || f.pods.iter().any(|p| p == name))
+            && f.evidence.iter().any(|line| line.contains(message.trim()))
+    });
+    if quoted && !message.trim().is_empty() {
+        return None;
+    }
+    let relevant =
+        concerns(ctx, named, &obj, &[]) || pod_owner.as_ref().is_some_and(|w| named.contains(w));
+    let head = format!(
+        "EVENT {} {}",
+        e.type_.as_deref().unwrap_or_default(),
+        e.reason.as_deref().unwrap_or_default()
+    );
+    let mut same = message.replace(name, "");
+    if let Some(uid) = o.uid.as_deref().filter(|u| !u.is_empty()) {
+        same = same.replace(uid, "");
+    }
+    let key = format!("{head} {} {same}", pod_owner.as_ref().unwrap_or(&obj));
+    let when = event_time(e).map(|t| t.to_string()).unwrap_or_default();
+    let seen = format!("{obj} (x{}, last {when})", event_count(e));
+    Some(EventGroup {
+        rank: if relevant { 300 } else { 700 } + i.min(99) as u32,
+        key,
+        head,
+        message: message.to_string(),
+        seen: vec![seen],
+    })
+}
+
+/// One item a distinct log text, naming every pod, container and tail (previous, current) it
+/// was seen in.
+fn log_items(ctx: &Context, named: &BTreeSet<ObjectRef>) -> Vec<Item> {
     // Replicas of one workload crash alike, and a crash-looping container's current and previous
     // logs are often the same text: each distinct log goes in once, naming every place it was seen.
     let mut logs: Vec<(u32, String, Vec<String>)> = Vec::new();
@@ -433,7 +502,7 @@ pub fn items(ctx: &Context, findings: &[Finding], named: &BTreeSet<ObjectRef>) -
             .map(|p| ctx.owner_of(p));
         let relevant = owner
             .as_ref()
-            .is_some_and(|w| about(w, std::slice::from_ref(&key.pod)));
+            .is_some_and(|w| concerns(ctx, named, w, std::slice::from_ref(&key.pod)));
         for (which, text, rank) in [
             ("previous", &pair.previous, 400),
             ("current", &pair.current, 450),
@@ -459,17 +528,12 @@ pub fn items(ctx: &Context, findings: &[Finding], named: &BTreeSet<ObjectRef>) -
             }
         }
     }
-    for (rank, text, places) in logs {
-        out.push(Item {
+    logs.into_iter()
+        .map(|(rank, text, places)| Item {
             rank,
             text: format!("LOG, {}:\n{text}", places.join("; same text in the ")),
-        });
-    }
-    // Raw evidence about objects the question did not name stays out when it named some.
-    if !named.is_empty() {
-        out.retain(|item| item.rank < 600);
-    }
-    out
+        })
+        .collect()
 }
 
 #[cfg(test)]
