@@ -258,3 +258,36 @@ fn the_fresh_minikube_path_in_the_docs_runs_in_order() {
         steps[open]
     );
 }
+
+#[test]
+fn build_on_docker_desktop_is_docker_build_alone() {
+    let sb = Sandbox::new();
+    let s = Standins::new(&sb);
+    let api = docker_desktop();
+    let repo = s.repo.to_str().unwrap();
+    let r = s
+        .kubectl_ai(&sb, &api, "")
+        .args([
+            "deploy",
+            "todo-app",
+            "--build",
+            repo,
+            "--yes",
+            "--timeout",
+            "0",
+        ])
+        .run();
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    // Its Kubernetes runs what docker builds: nothing to load.
+    assert_eq!(
+        s.ran(),
+        [
+            "docker build -t ghcr.io/example/todo-backend:1.4.2 DIR/backend",
+            "docker build -t ghcr.io/example/todo-frontend:1.4.2 DIR/frontend",
+        ]
+    );
+    assert!(
+        api.object("apps", "deployments", Some("todo-app"), "todo-frontend")
+            .is_some()
+    );
+}
