@@ -830,3 +830,51 @@ fn piped_text_naming_an_object_does_not_justify_the_models_action() {
     );
     assert!(api.mutations().is_empty());
 }
+
+#[test]
+fn a_first_deploy_stopped_part_way_says_what_was_applied_what_was_not_and_the_undo() {
+    let sb = Sandbox::new();
+    let api = crate::deploy::cluster(false);
+    api.flaky(
+        Flaky::writes(500, 1.0).on("PATCH", "/deployments/todo-frontend"),
+        1,
+    );
+    let r = deploy(&sb, &api, &[]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    one_clean_line(&r);
+    let line = |prefix: &str| -> Vec<String> {
+        r.stdout
+            .lines()
+            .filter_map(|l| l.trim_start().strip_prefix(prefix))
+            .map(|l| l.split(':').next().unwrap_or_default().to_string())
+            .collect()
+    };
+    let (applied, failed, not_applied) = (line("applied "), line("FAILED "), line("not applied "));
+    assert_eq!(
+        failed,
+        ["deployment/todo-frontend -n todo-app"],
+        "{}",
+        r.stdout
+    );
+    assert!(
+        applied.contains(&"namespace/todo-app".to_string()),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(applied.len() + 1 + not_applied.len(), 27, "{}", r.stdout);
+    assert!(!not_applied.is_empty(), "{}", r.stdout);
+    // Nothing of what was not applied was sent: the writes are those applied and the failing
+    // one's three attempts (each failure read again and found untouched).
+    let real = api.real_mutations();
+    assert_eq!(real.len(), applied.len() + 3, "{real:#?}");
+    assert!(
+        r.stderr.contains(&format!(
+            "error: applied {} of 27 change(s), then stopped: injected fault 500",
+            applied.len()
+        )) && r
+            .stderr
+            .contains("undo what was applied with `kubectl ai undo "),
+        "{}",
+        r.stderr
+    );
+}
