@@ -291,3 +291,49 @@ fn build_on_docker_desktop_is_docker_build_alone() {
             .is_some()
     );
 }
+
+/// One HTTP/1.1 request to the fake registry, answered whole (status line, headers, body).
+fn http(host: &str, method: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(host).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nAccept: application/vnd.oci.image.index.v1+json\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    answer
+}
+
+#[test]
+fn the_fake_registry_answers_manifest_heads_and_gets_as_a_registry_does() {
+    let reg = FakeRegistry::open();
+    reg.push("todo/backend", "1.4.2");
+    let path = "/v2/todo/backend/manifests/1.4.2";
+    let get = http(&reg.host, "GET", path);
+    assert!(get.starts_with("HTTP/1.1 200"), "{get}");
+    let (_, body) = get.split_once("\r\n\r\n").unwrap();
+    let index: Value = serde_json::from_str(body).expect(body);
+    assert_eq!(
+        index["manifests"].as_array().map(Vec::len),
+        Some(2),
+        "{body}"
+    );
+    let head = http(&reg.host, "HEAD", path);
+    assert!(
+        head.starts_with("HTTP/1.1 200")
+            && head
+                .to_lowercase()
+                .contains("docker-content-digest: sha256:"),
+        "{head}"
+    );
+    assert!(head.ends_with("\r\n\r\n"), "a HEAD has no body: {head}");
+    let missing = http(&reg.host, "GET", "/v2/todo/backend/manifests/9.9.9");
+    assert!(
+        missing.starts_with("HTTP/1.1 404") && missing.contains("MANIFEST_UNKNOWN"),
+        "{missing}"
+    );
+    let methods: Vec<String> = reg.journal().into_iter().map(|h| h.method).collect();
+    assert_eq!(methods, ["GET", "HEAD", "GET"]);
+}
