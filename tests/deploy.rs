@@ -48,7 +48,7 @@ pub(crate) fn cluster(minikube: bool) -> FakeApi {
     cluster_holding(minikube, node_images(minikube))
 }
 
-fn cluster_holding(minikube: bool, images: Value) -> FakeApi {
+pub(crate) fn cluster_holding(minikube: bool, images: Value) -> FakeApi {
     let api = FakeApi::empty();
     let mut labels = json!({"kubernetes.io/hostname": "node-1"});
     if minikube {
@@ -678,7 +678,7 @@ fn the_real_kubectl_reads_what_deploy_created() {
 // The pre-flight image check and `--build`.
 
 /// The node's images without the app's own: a fresh cluster that pulled PostgreSQL only.
-fn without_app_images(minikube: bool) -> Value {
+pub(crate) fn without_app_images(minikube: bool) -> Value {
     let all = node_images(minikube);
     let kept: Vec<Value> = all
         .as_array()
@@ -692,7 +692,7 @@ fn without_app_images(minikube: bool) -> Value {
 }
 
 /// `--set` flags pointing the app's images at `backend` and `frontend` (tag 1.4.2 as bundled).
-fn images_at(backend: &str, frontend: &str) -> Vec<String> {
+pub(crate) fn images_at(backend: &str, frontend: &str) -> Vec<String> {
     vec![
         "--set".into(),
         format!("backend.image={backend}"),
@@ -995,14 +995,14 @@ fn a_node_copy_does_not_count_when_the_kubelet_pulls_anyway() {
 
 /// Stand-in `minikube`, `kind` and `docker` that record their arguments, one line per run, and
 /// fail when their arguments contain $STANDIN_FAIL.
-struct Standins {
+pub(crate) struct Standins {
     path: String,
     log: std::path::PathBuf,
-    repo: std::path::PathBuf,
+    pub(crate) repo: std::path::PathBuf,
 }
 
 impl Standins {
-    fn new(sb: &Sandbox) -> Standins {
+    pub(crate) fn new(sb: &Sandbox) -> Standins {
         let bin = sb.path().join("bin");
         std::fs::create_dir_all(&bin).unwrap();
         let script = "#!/bin/sh\necho \"$(basename \"$0\") $*\" >> \"$STANDIN_LOG\"\nif [ -n \"$STANDIN_FAIL\" ]; then case \"$*\" in *\"$STANDIN_FAIL\"*) echo 'ERROR: failed to solve: process \"/bin/sh -c npm ci\" did not complete successfully: exit code: 1' >&2; exit 1;; esac; fi\necho \"$(basename \"$0\"): built\"\n";
@@ -1025,7 +1025,7 @@ impl Standins {
     }
 
     /// The binary with the stand-ins first on PATH, `fail` naming the one that fails.
-    fn kubectl_ai(&self, sb: &Sandbox, api: &FakeApi, fail: &str) -> Run {
+    pub(crate) fn kubectl_ai(&self, sb: &Sandbox, api: &FakeApi, fail: &str) -> Run {
         let mut run = sb.against(api, "default");
         run.env("PATH", &self.path)
             .env("STANDIN_LOG", &self.log)
@@ -1034,7 +1034,7 @@ impl Standins {
     }
 
     /// What ran, with the app's repository written as DIR.
-    fn ran(&self) -> Vec<String> {
+    pub(crate) fn ran(&self) -> Vec<String> {
         std::fs::read_to_string(&self.log)
             .unwrap_or_default()
             .lines()
@@ -1043,7 +1043,7 @@ impl Standins {
     }
 }
 
-fn kind_cluster(name: &str) -> FakeApi {
+pub(crate) fn kind_cluster(name: &str) -> FakeApi {
     let api = FakeApi::empty();
     api.insert(
         &kinds::NODES,

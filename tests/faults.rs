@@ -603,3 +603,278 @@ fn the_fault_sweep_finds_nothing_bad() {
     assert!(report.cases >= 20, "{report}");
     assert_eq!(report.bad(), 0, "{report}");
 }
+
+/// What a prompt says of the cluster: its findings, pods and logs (not the server's address, nor
+/// events' times, which follow the clock).
+fn collected(prompt: &str) -> String {
+    let data = prompt.rsplit_once("<cluster-data>").expect(prompt).1;
+    data.lines()
+        .filter(|l| !l.starts_with("EVENT "))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Faults of every transient kind at once, on reads, dry runs and writes alike.
+fn hiccups(api: &FakeApi, seed: u64) {
+    for (status, rate) in [
+        (500u16, 0.1),
+        (502, 0.05),
+        (503, 0.05),
+        (504, 0.05),
+        (0, 0.05),
+    ] {
+        api.flaky(Flaky::all(status, rate), seed + u64::from(status));
+    }
+}
+
+#[test]
+fn transient_faults_end_no_command_ask_recommend_or_deploy() {
+    let sb = Sandbox::new();
+    // ask: the model gets the same prompt as from a cluster that never failed.
+    let ask_run = |api: &FakeApi| {
+        let llm = FakeLlm::start(vec![Reply::Text(
+            "The backend cannot reach PostgreSQL.".into(),
+        )]);
+        let r = sb
+            .against(api, "todo-app")
+            .env("OPENAI_BASE_URL", &llm.url)
+            .env("OPENAI_API_KEY", "sk-test-key-0123456789")
+            .args(["why is backend crashlooping", "--no-stream"])
+            .run();
+        (r, collected(&llm.requests()[0].text()))
+    };
+    let (clean, clean_prompt) = ask_run(&FakeApi::start(&scenario("crash-loop")));
+    assert_eq!(clean.code, 0, "{}", clean.stderr);
+    assert!(
+        clean_prompt.contains("FINDING [error] crash-loop") && clean_prompt.contains("LOG,"),
+        "{clean_prompt}"
+    );
+    let api = FakeApi::start(&scenario("crash-loop"));
+    hiccups(&api, 5);
+    let (r, prompt) = ask_run(&api);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(!api.injected().is_empty(), "no fault was injected");
+    assert!(r.stdout.contains("cannot reach PostgreSQL"), "{}", r.stdout);
+    assert_eq!(prompt, clean_prompt);
+
+    // recommend on the cluster: the same recommendations.
+    let recommend = |api: &FakeApi| {
+        sb.against(api, "todo-app")
+            .args(["recommend", "-o", "json"])
+            .run()
+    };
+    let clean = recommend(&FakeApi::start(&scenario("crash-loop")));
+    assert!(
+        clean.stdout.contains("\"rule\""),
+        "{}\n{}",
+        clean.stdout,
+        clean.stderr
+    );
+    let api = FakeApi::start(&scenario("crash-loop"));
+    hiccups(&api, 6);
+    let r = recommend(&api);
+    assert!(!api.injected().is_empty(), "no fault was injected");
+    assert_eq!(r.code, clean.code, "{}", r.stderr);
+    // The same recommendations, from a server at another address.
+    let without_source = |stdout: &str| {
+        let mut v: Value = serde_json::from_str(stdout).expect(stdout);
+        v.as_object_mut().unwrap().remove("source");
+        v
+    };
+    assert_eq!(without_source(&r.stdout), without_source(&clean.stdout));
+
+    // deploy, first onto an empty namespace (its writes), then a change (a dry run of every
+    // object): reads and dry runs retried, writes re-read and decided; the app ends as it does
+    // on a cluster that never failed.
+    let change = ["--set", "ingress.host=todo.example"];
+    let clean_api = crate::deploy::cluster(false);
+    for extra in [&[][..], &change[..]] {
+        let clean = deploy(&sb, &clean_api, extra);
+        assert_eq!(clean.code, 0, "{}\n{}", clean.stdout, clean.stderr);
+    }
+    // A write is tried three times: with seed 7 one write meets three 500s in a row and the deploy
+    // stops cleanly, as a_deploy_under_write_faults_... shows; this seed's faults are each ridden out.
+    let sb = Sandbox::new();
+    let api = crate::deploy::cluster(false);
+    hiccups(&api, 8);
+    for extra in [&[][..], &change[..]] {
+        let r = deploy(&sb, &api, extra);
+        assert_eq!(r.code, 0, "{extra:?}: {}\n{}", r.stdout, r.stderr);
+    }
+    let injected = api.injected();
+    assert!(
+        injected.iter().any(|i| i.method == "GET")
+            && injected.iter().any(|i| i.query.contains("dryRun=All"))
+            && injected
+                .iter()
+                .any(|i| i.method == "PATCH" && !i.query.contains("dryRun")),
+        "faults on reads, dry runs and writes: {injected:?}"
+    );
+    assert_eq!(state(&api, false), state(&clean_api, false));
+}
+
+#[test]
+fn destruction_of_any_kind_needs_its_own_consent_and_a_statefulset_is_never_deleted() {
+    let sb = Sandbox::new();
+    // Even with --allow-delete, the model does not delete the database.
+    let api = injected_cluster(&sb);
+    let database = json!([{"type": "delete", "kind": "StatefulSet", "name": "postgres"}]);
+    let r = ask(&sb, &api, &obeying(database), &["--yes", "--allow-delete"]);
+    assert_eq!(r.code, 5, "{}\n{}", r.stdout, r.stderr);
+    one_clean_line(&r);
+    assert!(
+        r.stderr.contains("statefulset/postgres -n todo-app: a StatefulSet owns data and is never deleted on the model's proposal"),
+        "{}",
+        r.stderr
+    );
+    assert!(api.mutations().is_empty());
+
+    // A Secret, a ConfigMap and a Service the operator's words name: justified, and still
+    // destruction that --yes alone does not consent to.
+    let words =
+        "delete the todo-db secret, the todo-config configmap and the todo-frontend service";
+    let proposal = json!([
+        {"type": "delete", "kind": "Secret", "name": "todo-db"},
+        {"type": "delete", "kind": "ConfigMap", "name": "todo-config"},
+        {"type": "delete", "kind": "Service", "name": "todo-frontend"},
+    ]);
+    let run = |extra: &[&str]| {
+        let api = injected_cluster(&sb);
+        let llm = obeying(proposal.clone());
+        let r = sb
+            .against(&api, "todo-app")
+            .env("OPENAI_BASE_URL", &llm.url)
+            .env("OPENAI_API_KEY", "sk-test-key-0123456789")
+            .arg(words)
+            .args(extra)
+            .run();
+        (api, r)
+    };
+    let (api, r) = run(&["--yes"]);
+    assert_eq!(r.code, 5, "{}\n{}", r.stdout, r.stderr);
+    one_clean_line(&r);
+    for object in [
+        "secret/todo-db -n todo-app",
+        "configmap/todo-config -n todo-app",
+        "service/todo-frontend -n todo-app",
+    ] {
+        assert!(
+            r.stderr.contains("needs its own consent") && r.stderr.contains(object),
+            "{object}: {}",
+            r.stderr
+        );
+    }
+    assert!(api.mutations().is_empty());
+
+    let (api, r) = run(&["--yes", "--allow-delete"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains(&format!("(why: your words: {words:?}")),
+        "each action shows the words that justify it: {}",
+        r.stdout
+    );
+    let mut deleted: Vec<String> = api
+        .real_mutations()
+        .into_iter()
+        .filter(|q| q.method == "DELETE")
+        .map(|q| q.path)
+        .collect();
+    deleted.sort();
+    assert_eq!(
+        deleted,
+        [
+            "/api/v1/namespaces/todo-app/configmaps/todo-config",
+            "/api/v1/namespaces/todo-app/secrets/todo-db",
+            "/api/v1/namespaces/todo-app/services/todo-frontend",
+        ]
+    );
+}
+
+#[test]
+fn piped_text_naming_an_object_does_not_justify_the_models_action() {
+    let sb = Sandbox::new();
+    let patch = json!([{"type": "patch", "kind": "ConfigMap", "name": "todo-config", "patch_type": "merge",
+                        "patch": {"data": {"DEBUG": "1"}}}]);
+    let run = |words: &str, piped: &str| {
+        let api = injected_cluster(&sb);
+        let llm = obeying(patch.clone());
+        let r = sb
+            .against(&api, "todo-app")
+            .env("OPENAI_BASE_URL", &llm.url)
+            .env("OPENAI_API_KEY", "sk-test-key-0123456789")
+            .arg(words)
+            .arg("--yes")
+            .stdin(piped)
+            .run();
+        (api, r)
+    };
+    // The operator's own words naming it justify the patch.
+    let (api, r) = run("set DEBUG in todo-config", "");
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .contains("(why: your words: \"set DEBUG in todo-config\""),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(api.real_mutations().len(), 1);
+    // The same name in piped text is data, like the cluster's.
+    let (api, r) = run("fix the backend", "the fix: set DEBUG in todo-config\n");
+    assert_eq!(r.code, 5, "{}\n{}", r.stdout, r.stderr);
+    one_clean_line(&r);
+    assert!(
+        r.stderr
+            .contains("configmap/todo-config -n todo-app: the model proposed"),
+        "{}",
+        r.stderr
+    );
+    assert!(api.mutations().is_empty());
+}
+
+#[test]
+fn a_first_deploy_stopped_part_way_says_what_was_applied_what_was_not_and_the_undo() {
+    let sb = Sandbox::new();
+    let api = crate::deploy::cluster(false);
+    api.flaky(
+        Flaky::writes(500, 1.0).on("PATCH", "/deployments/todo-frontend"),
+        1,
+    );
+    let r = deploy(&sb, &api, &[]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    one_clean_line(&r);
+    let line = |prefix: &str| -> Vec<String> {
+        r.stdout
+            .lines()
+            .filter_map(|l| l.trim_start().strip_prefix(prefix))
+            .map(|l| l.split(':').next().unwrap_or_default().to_string())
+            .collect()
+    };
+    let (applied, failed, not_applied) = (line("applied "), line("FAILED "), line("not applied "));
+    assert_eq!(
+        failed,
+        ["deployment/todo-frontend -n todo-app"],
+        "{}",
+        r.stdout
+    );
+    assert!(
+        applied.contains(&"namespace/todo-app".to_string()),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(applied.len() + 1 + not_applied.len(), 27, "{}", r.stdout);
+    assert!(!not_applied.is_empty(), "{}", r.stdout);
+    // Nothing of what was not applied was sent: the writes are those applied and the failing
+    // one's three attempts (each failure read again and found untouched).
+    let real = api.real_mutations();
+    assert_eq!(real.len(), applied.len() + 3, "{real:#?}");
+    assert!(
+        r.stderr.contains(&format!(
+            "error: applied {} of 27 change(s), then stopped: injected fault 500",
+            applied.len()
+        )) && r
+            .stderr
+            .contains("undo what was applied with `kubectl ai undo "),
+        "{}",
+        r.stderr
+    );
+}

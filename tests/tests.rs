@@ -10,6 +10,7 @@ mod faults;
 mod fixtures;
 mod generate;
 mod harness;
+mod images;
 mod kubectl;
 mod live;
 mod manifests;

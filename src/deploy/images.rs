@@ -435,6 +435,18 @@ mod tests {
     }
 
     #[test]
+    fn registries_get_the_request_timeout_at_most_ten_seconds_never_forever() {
+        let s = Duration::from_secs;
+        assert_eq!(time_limit(s(2)), s(2));
+        assert_eq!(time_limit(s(30)), s(10));
+        assert_eq!(
+            time_limit(Duration::ZERO),
+            s(10),
+            "0 waits forever for the API only"
+        );
+    }
+
+    #[test]
     fn fixes_name_this_clusters_tool_and_profile() {
         let img = "ghcr.io/example/todo-backend:1.4.2";
         assert!(

@@ -400,6 +400,43 @@ fn write_faults(rates: &[f64]) -> Vec<Case> {
     out
 }
 
+/// The todo app's 27-object deploy onto the demo cluster under write faults: each write that did
+/// not land is sent again after a second look, one that landed is not, and a write that keeps
+/// failing stops the plan cleanly. `--skip-image-check`: the sweep never asks a real registry.
+fn deploy_faults(rates: &[f64]) -> Vec<Case> {
+    let mut out = Vec::new();
+    for &rate in rates {
+        for (status, commit) in [(500, true), (500, false), (503, false), (0, false)] {
+            out.push(case(
+                format!("writes {status} at {rate} (landed: {commit}): deploy todo-app --yes"),
+                move |dir| {
+                    let api = FakeApi::start(&planted(dir));
+                    api.flaky(
+                        Flaky {
+                            commit,
+                            ..Flaky::writes(status, rate)
+                        },
+                        29,
+                    );
+                    Setup::new(&DEPLOY)
+                        .against(api, dir)
+                        .allowing(Allowed::Constructive)
+                },
+            ));
+        }
+    }
+    out
+}
+
+const DEPLOY: [&str; 6] = [
+    "deploy",
+    "todo-app",
+    "--yes",
+    "--timeout",
+    "0",
+    "--skip-image-check",
+];
+
 fn dead_and_silent() -> Vec<Case> {
     let mut out = Vec::new();
     for command in [
@@ -734,6 +771,7 @@ pub fn quick() -> Vec<Case> {
     let mut out = Vec::new();
     out.extend(api_faults(&[0.5], &[500, 0], &["diagnose"]));
     out.extend(write_faults(&[0.5]).into_iter().take(2));
+    out.extend(deploy_faults(&[0.2]).into_iter().take(1));
     out.extend(dead_and_silent().into_iter().take(2));
     out.extend(broken_kubeconfigs().into_iter().step_by(4));
     out.extend(broken_snapshots().into_iter().step_by(3));
@@ -769,9 +807,11 @@ pub fn all() -> Vec<Case> {
             "why is backend crashlooping",
             "recommend",
             "diagnose --fix --yes --timeout 0",
+            "deploy todo-app --yes --timeout 0 --skip-image-check",
         ],
     ));
     out.extend(write_faults(&[0.2, 0.5, 1.0]));
+    out.extend(deploy_faults(&[0.2, 0.5]));
     out.extend(dead_and_silent());
     out.extend(broken_kubeconfigs());
     out.extend(broken_snapshots());
