@@ -140,7 +140,7 @@ fn fix_hint(session: &Session, ctx: &Context, relevant: &[Finding]) {
     if session.output != Output::Text || !session.is_live() {
         return;
     }
-    let fixes = crate::plan::fixes::for_findings(ctx, relevant);
+    let fixes = crate::plan::fixes::for_findings(relevant);
     if fixes.is_empty() {
         return;
     }

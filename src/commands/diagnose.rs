@@ -66,7 +66,7 @@ async fn fix(session: &Session, args: &DiagnoseArgs, out: &mut dyn Write) -> any
     let (cluster, scope) = session.live_cluster("--fix").await?;
     let ctx = collect_live(session, &cluster, &scope, target.clone()).await?;
     let findings = examine(session, &ctx, target.as_ref()).await?;
-    let actions = plan::fixes::for_findings(&ctx, &findings);
+    let actions = plan::fixes::for_findings(&findings);
     if session.output == Output::Text {
         Report::new(&ctx, args.target.clone(), &findings).text(out, &session.palette)?;
         writeln!(out)?;

@@ -305,14 +305,14 @@ fn finding_items(ctx: &Context, findings: &[Finding], named: &BTreeSet<ObjectRef
             let rank = if concerned { i as u32 } else { 100 + i as u32 };
             Item {
                 rank,
-                text: finding_text(ctx, f),
+                text: finding_text(f),
             }
         })
         .collect()
 }
 
 /// A finding as the model reads it: its line, pods, evidence, folded consequences and fixes.
-fn finding_text(ctx: &Context, f: &Finding) -> String {
+fn finding_text(f: &Finding) -> String {
     let mut text = format!(
         "FINDING [{}] {} {}: {}\n",
         f.severity, f.rule, f.object, f.summary
@@ -331,7 +331,7 @@ fn finding_text(ctx: &Context, f: &Finding) -> String {
         ));
     }
     text.push_str(&format!("suggested fix: {}", f.fix));
-    for fix in crate::plan::fixes::for_findings(ctx, std::slice::from_ref(f)) {
+    for fix in crate::plan::fixes::for_findings(std::slice::from_ref(f)) {
         text.push_str(&format!(
             "\nautomatic fix available (apply_fix): {}",
             fix.summary

@@ -9,12 +9,11 @@ use serde_json::json;
 
 use super::Action;
 use crate::analyze::{Finding, Remedy};
-use crate::context::Context;
 use crate::quantity;
 
-/// The actions that fix these findings, where a fix is certain enough. The Context is not read:
-/// what a fix needs, its finding carries.
-pub fn for_findings(_ctx: &Context, findings: &[Finding]) -> Vec<Action> {
+/// The actions that fix these findings, where a fix is certain enough: what a fix needs, its
+/// finding carries, so nothing here reads the Context or re-runs an analyzer.
+pub fn for_findings(findings: &[Finding]) -> Vec<Action> {
     findings
         .iter()
         .flat_map(|f| f.remedies.iter().map(move |r| action(f, r)))
@@ -62,6 +61,7 @@ mod tests {
     use crate::analyze::{self, Rule};
     use crate::cluster::logs::Tail;
     use crate::cluster::snapshot::{Root, load};
+    use crate::context::Context;
 
     fn scenario(name: &str) -> Context {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/scenarios");
@@ -77,7 +77,7 @@ mod tests {
             .find(|f| f.rule == rule)
             .unwrap_or_else(|| panic!("no [{rule}] in {scenario_name}: {findings:?}"))
             .clone();
-        let actions = for_findings(&ctx, std::slice::from_ref(&f));
+        let actions = for_findings(std::slice::from_ref(&f));
         (f, actions)
     }
 

@@ -129,7 +129,7 @@ pub fn parse(
     words: &str,
     namespace: Option<&str>,
 ) -> Result<Vec<Action>, String> {
-    let mut actions = parse_actions(arguments, ctx, findings, namespace)?;
+    let mut actions = parse_actions(arguments, findings, namespace)?;
     for a in &mut actions {
         let because = super::justify::because(ctx, findings, words, &a.target);
         let reason = std::mem::take(&mut a.why);
@@ -144,7 +144,6 @@ pub fn parse(
 
 fn parse_actions(
     arguments: &str,
-    ctx: &Context,
     findings: &[Finding],
     namespace: Option<&str>,
 ) -> Result<Vec<Action>, String> {
@@ -229,7 +228,7 @@ fn parse_actions(
                 let t = target(&kind, &name, &namespace)?;
                 let wanted = rule.parse::<crate::analyze::Rule>().ok();
                 let finding: Vec<Finding> = findings.iter().filter(|f| Some(f.rule) == wanted && f.object == t).cloned().collect();
-                let fixes = fixes::for_findings(ctx, &finding);
+                let fixes = fixes::for_findings(&finding);
                 if fixes.is_empty() {
                     return Err(format!("there is no automatic fix for [{rule}] on {t}"));
                 }
