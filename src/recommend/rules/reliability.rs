@@ -5,6 +5,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde_json::{Value, json};
 
 use super::{Fix, RuleId, Sink, containers, fix};
+use crate::recommend::inventory::At;
 use crate::recommend::inventory::{Inventory, Object, Workload};
 
 pub(super) fn check(inv: &Inventory, workloads: &[Workload<'_>], sink: &mut Sink<'_>) {
@@ -46,8 +47,8 @@ pub(super) fn check(inv: &Inventory, workloads: &[Workload<'_>], sink: &mut Sink
         strategy(w, sink);
     }
     for pdb in inv.of_kind("PodDisruptionBudget") {
-        let max = pdb.value.pointer("/spec/maxUnavailable");
-        let min = pdb.value.pointer("/spec/minAvailable");
+        let max = pdb.value.at("/spec/maxUnavailable");
+        let min = pdb.value.at("/spec/minAvailable");
         let none = matches!(max, Some(v) if v == 0 || v == "0%" || v == "0")
             || matches!(min, Some(v) if v == "100%");
         if none {
@@ -201,7 +202,7 @@ fn replicas(inv: &Inventory, w: &Workload<'_>, sink: &mut Sink<'_>) {
     };
     let hpa_min = inv
         .hpas_for(w)
-        .filter_map(|h| h.value.pointer("/spec/minReplicas").and_then(Value::as_i64))
+        .filter_map(|h| h.value.at("/spec/minReplicas").and_then(Value::as_i64))
         .max();
     let hpa = inv.hpas_for(w).next().is_some();
     let effective = if hpa {
@@ -213,10 +214,10 @@ fn replicas(inv: &Inventory, w: &Workload<'_>, sink: &mut Sink<'_>) {
     // as the workload can run two pods, whatever it starts with.
     let most = inv
         .hpas_for(w)
-        .filter_map(|h| h.value.pointer("/spec/maxReplicas").and_then(Value::as_i64))
+        .filter_map(|h| h.value.at("/spec/maxReplicas").and_then(Value::as_i64))
         .max()
         .map_or(effective, |m| effective.max(m as i32));
-    let unset = w.object.value.pointer("/spec/replicas").is_none();
+    let unset = w.object.value.at("/spec/replicas").is_none();
     let served = inv.services_for(w).next().is_some();
     let kind = w.object.kind().to_lowercase();
     if served && effective <= 1 {
@@ -247,10 +248,7 @@ fn replicas(inv: &Inventory, w: &Workload<'_>, sink: &mut Sink<'_>) {
         );
     }
     for pdb in inv.selecting("PodDisruptionBudget", w) {
-        if let Some(min) = pdb
-            .value
-            .pointer("/spec/minAvailable")
-            .and_then(Value::as_i64)
+        if let Some(min) = pdb.value.at("/spec/minAvailable").and_then(Value::as_i64)
             && min >= i64::from(effective)
         {
             let of = if hpa {
@@ -281,7 +279,7 @@ fn replicas(inv: &Inventory, w: &Workload<'_>, sink: &mut Sink<'_>) {
         let selector = w
             .object
             .value
-            .pointer("/spec/selector/matchLabels")
+            .at("/spec/selector/matchLabels")
             .cloned()
             .unwrap_or_else(|| json!(w.labels));
         let pdb = json!({
@@ -371,7 +369,7 @@ fn strategy(w: &Workload<'_>, sink: &mut Sink<'_>) {
         return;
     }
     let replicas = w.replicas_or_one();
-    let strategy = w.object.value.pointer("/spec/strategy");
+    let strategy = w.object.value.at("/spec/strategy");
     let kind = strategy
         .and_then(|s| s.get("type"))
         .and_then(Value::as_str)
@@ -386,7 +384,7 @@ fn strategy(w: &Workload<'_>, sink: &mut Sink<'_>) {
         })
     } else {
         let max_unavailable = resolve(
-            strategy.and_then(|s| s.pointer("/rollingUpdate/maxUnavailable")),
+            strategy.and_then(|s| s.at("/rollingUpdate/maxUnavailable")),
             replicas,
             25,
         );

@@ -4,6 +4,7 @@ use serde_json::{Value, json};
 
 use super::{RuleId, Sink, containers, fix};
 use crate::quantity;
+use crate::recommend::inventory::At;
 use crate::recommend::inventory::{Inventory, Workload};
 use crate::sizing::{cpu_for_usage, memory_for_usage};
 
@@ -170,7 +171,7 @@ fn limit_range_default(inv: &Inventory, namespace: &str, field: &str, resource: 
         .filter(|l| l.namespace() == namespace)
         .flat_map(|l| {
             l.value
-                .pointer("/spec/limits")
+                .at("/spec/limits")
                 .and_then(Value::as_array)
                 .cloned()
                 .unwrap_or_default()

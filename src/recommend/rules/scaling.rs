@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 
 use super::{Fix, RuleId, Sink, containers, fix};
 use crate::quantity;
+use crate::recommend::inventory::At;
 use crate::recommend::inventory::{Inventory, Workload};
 use crate::sizing::{cpu_for_usage, memory_for_usage};
 
@@ -28,12 +29,12 @@ fn hpas(inv: &Inventory, workloads: &[Workload<'_>], sink: &mut Sink<'_>) {
     for hpa in inv.of_kind("HorizontalPodAutoscaler") {
         let min = hpa
             .value
-            .pointer("/spec/minReplicas")
+            .at("/spec/minReplicas")
             .and_then(Value::as_i64)
             .unwrap_or(1);
         let max = hpa
             .value
-            .pointer("/spec/maxReplicas")
+            .at("/spec/maxReplicas")
             .and_then(Value::as_i64)
             .unwrap_or(0);
         if min == max {
@@ -50,12 +51,12 @@ fn hpas(inv: &Inventory, workloads: &[Workload<'_>], sink: &mut Sink<'_>) {
         }
         let kind = hpa
             .value
-            .pointer("/spec/scaleTargetRef/kind")
+            .at("/spec/scaleTargetRef/kind")
             .and_then(Value::as_str)
             .unwrap_or_default();
         let name = hpa
             .value
-            .pointer("/spec/scaleTargetRef/name")
+            .at("/spec/scaleTargetRef/name")
             .and_then(Value::as_str)
             .unwrap_or_default();
         let Some(target) = by_name.get(&(kind, hpa.namespace(), name)) else {
@@ -83,16 +84,16 @@ fn hpas(inv: &Inventory, workloads: &[Workload<'_>], sink: &mut Sink<'_>) {
         // autoscaling/v2 scales on 80% CPU utilization when no metric is given.
         let metrics = hpa
             .value
-            .pointer("/spec/metrics")
+            .at("/spec/metrics")
             .and_then(Value::as_array)
             .cloned()
             .unwrap_or_default();
         let mut resources: Vec<String> = metrics
             .iter()
             .filter(|m| {
-                m.pointer("/resource/target/type").and_then(Value::as_str) == Some("Utilization")
+                m.at("/resource/target/type").and_then(Value::as_str) == Some("Utilization")
             })
-            .filter_map(|m| m.pointer("/resource/name").and_then(Value::as_str))
+            .filter_map(|m| m.at("/resource/name").and_then(Value::as_str))
             .map(str::to_string)
             .collect();
         if metrics.is_empty() {
