@@ -572,7 +572,9 @@ fn helm_template_piped_in_finds_no_error_in_the_bundled_chart() {
         .run();
     assert_eq!(out.code, 0, "{}", out.stderr);
     let piped: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert!(piped["recommendations"].is_array(), "{piped:#}");
     assert_eq!(piped["summary"]["errors"], 0, "{piped:#}");
+    assert_eq!(piped["summary"]["warnings"], 0, "{piped:#}");
     assert!(
         piped["recommendations"]
             .as_array()
@@ -601,6 +603,7 @@ fn helm_template_piped_in_finds_no_error_in_the_bundled_chart() {
     };
     assert_eq!(rules(&piped), rules(&file));
     assert_eq!(file["summary"]["errors"], 0);
+    assert_eq!(file["summary"]["warnings"], 0, "{file:#}");
 }
 
 #[test]
@@ -874,6 +877,16 @@ fn broken_manifests_fail_the_gate_with_the_field_path_and_line() {
             "fail-port-string",
             "spec.template.spec.containers[0].ports[0].containerPort: expected integer, got string \"8080\"",
             line_of("containerPort: \"8080\""),
+        ),
+        (
+            "fail-sts-containers-in-spec",
+            "spec: required field \"template\" is missing",
+            line_of("metadata: {name: fail-sts-containers-in-spec}") + 1,
+        ),
+        (
+            "fail-sts-containers-in-spec",
+            "unknown field \"spec.containers\"",
+            line_of("containers: [{name: db, image: postgres:16.4}]"),
         ),
     ];
     for (name, message, line) in expect {
