@@ -572,7 +572,9 @@ fn helm_template_piped_in_finds_no_error_in_the_bundled_chart() {
         .run();
     assert_eq!(out.code, 0, "{}", out.stderr);
     let piped: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert!(piped["recommendations"].is_array(), "{piped:#}");
     assert_eq!(piped["summary"]["errors"], 0, "{piped:#}");
+    assert_eq!(piped["summary"]["warnings"], 0, "{piped:#}");
     assert!(
         piped["recommendations"]
             .as_array()
@@ -601,6 +603,7 @@ fn helm_template_piped_in_finds_no_error_in_the_bundled_chart() {
     };
     assert_eq!(rules(&piped), rules(&file));
     assert_eq!(file["summary"]["errors"], 0);
+    assert_eq!(file["summary"]["warnings"], 0, "{file:#}");
 }
 
 #[test]
@@ -875,6 +878,16 @@ fn broken_manifests_fail_the_gate_with_the_field_path_and_line() {
             "spec.template.spec.containers[0].ports[0].containerPort: expected integer, got string \"8080\"",
             line_of("containerPort: \"8080\""),
         ),
+        (
+            "fail-sts-containers-in-spec",
+            "spec: required field \"template\" is missing",
+            line_of("metadata: {name: fail-sts-containers-in-spec}") + 1,
+        ),
+        (
+            "fail-sts-containers-in-spec",
+            "unknown field \"spec.containers\"",
+            line_of("containers: [{name: db, image: postgres:16.4}]"),
+        ),
     ];
     for (name, message, line) in expect {
         assert!(
@@ -1072,19 +1085,21 @@ fn kubernetes_version_chooses_the_schemas() {
     );
 }
 
+/// The severities a report gives one rule's recommendations.
+fn severity_of(r: &Value, rule: &str) -> Vec<String> {
+    r["recommendations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["rule"] == rule)
+        .map(|x| x["severity"].as_str().unwrap().to_string())
+        .collect()
+}
+
 #[test]
-fn rules_are_configuration_in_flags_and_the_config_file() {
+fn rules_are_configuration_in_flags() {
     let sb = Sandbox::new();
     let file = fixtures().join("image-latest.yaml");
-    let severity_of = |r: &Value, rule: &str| -> Vec<String> {
-        r["recommendations"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|x| x["rule"] == rule)
-            .map(|x| x["severity"].as_str().unwrap().to_string())
-            .collect()
-    };
     let base = report(
         sb.kubectl_ai()
             .args(["recommend", "-o", "json", "-f"])
@@ -1124,7 +1139,13 @@ fn rules_are_configuration_in_flags_and_the_config_file() {
     assert_eq!(severity_of(&flags, "image-latest").len(), before.len());
     assert!(!severity_of(&base, "root-filesystem-writable").is_empty());
     assert!(severity_of(&flags, "root-filesystem-writable").is_empty());
-    // The config file says the same, and flags win over it.
+}
+
+#[test]
+fn rules_are_configuration_in_the_config_file_and_list_rules_shows_it() {
+    let sb = Sandbox::new();
+    let file = fixtures().join("image-latest.yaml");
+    // The config file says what the flags say, and flags win over it.
     let config = sb.path().join("config.yaml");
     std::fs::write(
         &config,
@@ -1175,6 +1196,12 @@ fn rules_are_configuration_in_flags_and_the_config_file() {
             .any(|l| l.starts_with("cpu-limit-missing") && l.contains(" no ")),
         "{text}"
     );
+}
+
+#[test]
+fn mistakes_in_rule_choices_are_usage_errors() {
+    let sb = Sandbox::new();
+    let file = fixtures().join("image-latest.yaml");
     // Mistakes are usage errors, in one line.
     for bad in [
         ["--severity", "image-latest=fatal"],

@@ -35,37 +35,15 @@ pub(crate) async fn run(
         output::rules(session.output, &policy, out)?;
         return Ok(exit::OK);
     }
+    refuse_mixed_fix_flags(args)?;
     let stdin = args.files.iter().any(|f| f.as_os_str() == "-");
-    if args.write && (args.files.is_empty() || stdin) {
-        return Err(Error::Usage(
-            "--write rewrites manifest files given with -f (not stdin); for a cluster, --fix alone applies through the plan pipeline".into(),
-        )
-        .into());
-    }
-    if args.fix && !args.files.is_empty() && !args.write && !stdin {
-        return Err(Error::Usage(
-            "with -f FILE, --fix rewrites the files: add --write (review with `git diff`), or pipe them through `-f -` to print the fixed manifests".into(),
-        )
-        .into());
-    }
     let mut ignore = args.ignore.clone();
     ignore.extend(file.recommend.map(|r| r.ignore).unwrap_or_default());
     let suppress = Suppressions::parse(&ignore)?;
-    let mut found = Vec::new();
-    let inv = if args.files.is_empty() {
-        let mut inv = inventory::from_context(session.collect().await?);
-        usage::attach(session, &args.sizing, &mut inv).await?;
-        inv
-    } else {
-        let ns = session.scope.namespace.as_deref().unwrap_or("default");
-        let mut inv = inventory::from_manifests(&args.files, ns)?;
-        inv.kubernetes_minor = Some(schema::minor(&args.kubernetes_version)?);
-        if !args.allow_empty {
-            refuse_empty(&inv)?;
-        }
-        found.extend(validated(session, args, &inv).await?);
-        inv
-    };
+    let (inv, mut found) = inventory(session, args).await?;
+    // The process ends soon after the report: freeing every object of a large inventory one by
+    // one cost a twentieth of the run, for memory the exit returns at once.
+    let inv = std::mem::ManuallyDrop::new(inv);
     found.extend(rules::check_all(&inv));
     let (recommendations, suppressed): (Vec<_>, Vec<_>) = policy
         .apply(found)
@@ -84,54 +62,111 @@ pub(crate) async fn run(
         let recs = &outcome.recommendations;
         return usage::resources(session, &inv, recs, args.fix, out).await;
     }
-
     if args.fix && stdin {
-        // The fixed manifests are the output; the report would corrupt them.
-        let files = write::rewrite(&inv, &outcome.recommendations)?;
-        let fixes: usize = files.iter().map(|f| f.fixes).sum();
-        for f in &files {
-            out.write_all(f.text.as_bytes())?;
-        }
-        eprintln!("applied {fixes} fix(es) to the manifests on stdout");
-        return Ok(threshold_code(&outcome));
+        return print_fixed(&inv, &outcome, out);
     }
-
     if args.explain {
         outcome.explanation = explain(session, &outcome).await?;
     }
     output::write(session.output, &session.palette, &outcome, out)?;
-
     if args.fix && args.write {
-        let files = write::rewrite(&inv, &outcome.recommendations)?;
-        for f in files.iter().filter(|f| f.fixes > 0) {
-            std::fs::write(&f.path, &f.text).map_err(|e| Error::Manifest {
-                path: f.path.clone(),
-                detail: format!("writing: {e}"),
-            })?;
-            if session.output == Output::Text {
-                writeln!(out, "wrote {} fix(es) to {}", f.fixes, f.path)?;
-            } else {
-                eprintln!("wrote {} fix(es) to {}", f.fixes, f.path);
-            }
-        }
-        return Ok(exit::OK);
+        return write_fixes(session, &inv, &outcome, out);
     }
     if args.fix {
-        let actions = plan_of(&outcome.recommendations);
-        let (cluster, scope) = session.live_cluster("recommend --fix").await?;
-        if session.output == Output::Text {
-            writeln!(out)?;
-        }
-        return crate::plan::execute::run(
-            &cluster,
-            &scope,
-            crate::plan::Plan { actions },
-            &session.plan_options(),
-            out,
-        )
-        .await;
+        return apply_fixes(session, &outcome, out).await;
     }
     Ok(threshold_code(&outcome))
+}
+
+/// `--fix` on files rewrites them (`--write`) or prints them (stdin); anything else is a
+/// mistake worth one line before any work.
+fn refuse_mixed_fix_flags(args: &RecommendArgs) -> Result<(), Error> {
+    let stdin = args.files.iter().any(|f| f.as_os_str() == "-");
+    if args.write && (args.files.is_empty() || stdin) {
+        return Err(Error::Usage(
+            "--write rewrites manifest files given with -f (not stdin); for a cluster, --fix alone applies through the plan pipeline".into(),
+        ));
+    }
+    if args.fix && !args.files.is_empty() && !args.write && !stdin {
+        return Err(Error::Usage(
+            "with -f FILE, --fix rewrites the files: add --write (review with `git diff`), or pipe them through `-f -` to print the fixed manifests".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The objects to check: the cluster's (with usage), or the manifests' with their schema
+/// problems, which are findings of their own.
+async fn inventory(
+    session: &Session,
+    args: &RecommendArgs,
+) -> anyhow::Result<(Inventory, Vec<Recommendation>)> {
+    if args.files.is_empty() {
+        let mut inv = inventory::from_context(session.collect().await?);
+        usage::attach(session, &args.sizing, &mut inv).await?;
+        return Ok((inv, Vec::new()));
+    }
+    let ns = session.scope.namespace.as_deref().unwrap_or("default");
+    let mut inv = inventory::from_manifests(&args.files, ns)?;
+    inv.kubernetes_minor = Some(schema::minor(&args.kubernetes_version)?);
+    if !args.allow_empty {
+        refuse_empty(&inv)?;
+    }
+    let found = validated(session, args, &inv).await?;
+    Ok((inv, found))
+}
+
+/// The fixed manifests are the output; the report would corrupt them.
+fn print_fixed(inv: &Inventory, outcome: &Outcome, out: &mut dyn Write) -> anyhow::Result<u8> {
+    let files = write::rewrite(inv, &outcome.recommendations)?;
+    let fixes: usize = files.iter().map(|f| f.fixes).sum();
+    for f in &files {
+        out.write_all(f.text.as_bytes())?;
+    }
+    eprintln!("applied {fixes} fix(es) to the manifests on stdout");
+    Ok(threshold_code(outcome))
+}
+
+fn write_fixes(
+    session: &Session,
+    inv: &Inventory,
+    outcome: &Outcome,
+    out: &mut dyn Write,
+) -> anyhow::Result<u8> {
+    let files = write::rewrite(inv, &outcome.recommendations)?;
+    for f in files.iter().filter(|f| f.fixes > 0) {
+        std::fs::write(&f.path, &f.text).map_err(|e| Error::Manifest {
+            path: f.path.clone(),
+            detail: format!("writing: {e}"),
+        })?;
+        if session.output == Output::Text {
+            writeln!(out, "wrote {} fix(es) to {}", f.fixes, f.path)?;
+        } else {
+            eprintln!("wrote {} fix(es) to {}", f.fixes, f.path);
+        }
+    }
+    Ok(exit::OK)
+}
+
+/// A cluster's fixes, through the plan pipeline.
+async fn apply_fixes(
+    session: &Session,
+    outcome: &Outcome,
+    out: &mut dyn Write,
+) -> anyhow::Result<u8> {
+    let actions = plan_of(&outcome.recommendations);
+    let (cluster, scope) = session.live_cluster("recommend --fix").await?;
+    if session.output == Output::Text {
+        writeln!(out)?;
+    }
+    crate::plan::execute::run(
+        &cluster,
+        &scope,
+        crate::plan::Plan { actions },
+        &session.plan_options(),
+        out,
+    )
+    .await
 }
 
 /// A file with no objects is a mistake a gate must not pass as "nothing to recommend": a

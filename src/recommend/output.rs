@@ -11,7 +11,7 @@ use serde_sarif::sarif;
 use super::FailOn;
 use super::Outcome;
 use super::policy::Policy;
-use super::rules::{Category, RULES, Recommendation};
+use super::rules::{Category, RULES, Recommendation, Rule};
 use crate::analyze::Severity;
 use crate::render::Output;
 use crate::ui::Palette;
@@ -209,107 +209,8 @@ fn level(s: Severity) -> &'static str {
 /// SARIF 2.1.0, as GitHub code scanning reads it: every rule in the driver, results pointing at
 /// the file and line for manifests, or at the object (a logical location) for a cluster.
 fn sarif(outcome: &Outcome) -> sarif::Sarif {
-    let rules: Vec<sarif::ReportingDescriptor> = RULES
-        .iter()
-        .map(|r| {
-            let mut extra = BTreeMap::new();
-            if r.category == Category::Security {
-                // GitHub ranks security alerts by this (0-10).
-                let score = match r.severity {
-                    Severity::Error => "8.0",
-                    Severity::Warning => "5.0",
-                    Severity::Info => "2.0",
-                };
-                extra.insert("security-severity".to_string(), json!(score));
-            }
-            sarif::ReportingDescriptor::builder()
-                .id(r.id.as_str())
-                .name(r.id.as_str())
-                .short_description(
-                    sarif::MultiformatMessageString::builder()
-                        .text(r.title)
-                        .build(),
-                )
-                .full_description(
-                    sarif::MultiformatMessageString::builder()
-                        .text(r.help)
-                        .build(),
-                )
-                .help(
-                    sarif::MultiformatMessageString::builder()
-                        .text(r.help)
-                        .build(),
-                )
-                .help_uri(format!("{HOME}/blob/main/docs/rules.md#{}", r.id))
-                .default_configuration(
-                    sarif::ReportingConfiguration::builder()
-                        .level(json!(level(r.severity)))
-                        .build(),
-                )
-                .properties(
-                    sarif::PropertyBag::builder()
-                        .tags(vec![
-                            "kubernetes".to_string(),
-                            r.category.name().to_string(),
-                        ])
-                        .additional_properties(extra)
-                        .build(),
-                )
-                .build()
-        })
-        .collect();
-    let results: Vec<sarif::Result> = outcome
-        .recommendations
-        .iter()
-        .map(|r| {
-            let index = r.rule as usize as i64;
-            let logical = sarif::LogicalLocation::builder()
-                .name(r.object.name.clone())
-                .fully_qualified_name(r.object.to_string())
-                .kind(r.object.kind.to_lowercase())
-                .build();
-            let location = sarif::Location::builder().logical_locations(vec![logical]);
-            let location = match &r.location {
-                Some(l) => location
-                    .physical_location(
-                        sarif::PhysicalLocation::builder()
-                            .artifact_location(
-                                sarif::ArtifactLocation::builder().uri(uri(&l.file)).build(),
-                            )
-                            .region(sarif::Region::builder().start_line(l.line as i64).build())
-                            .build(),
-                    )
-                    .build(),
-                None => location.build(),
-            };
-            let message = match &r.fix {
-                Some(f) => format!("{} (fix: {})", r.message, f.summary),
-                None => r.message.clone(),
-            };
-            let fingerprint: BTreeMap<String, String> = [(
-                "kubectlAi/v1".to_string(),
-                format!(
-                    "{}:{}:{}",
-                    r.rule,
-                    r.object,
-                    r.container.as_deref().unwrap_or("")
-                ),
-            )]
-            .into();
-            sarif::Result::builder()
-                .rule_id(r.rule.as_str())
-                .rule_index(index)
-                .level(match r.severity {
-                    Severity::Error => sarif::ResultLevel::Error,
-                    Severity::Warning => sarif::ResultLevel::Warning,
-                    Severity::Info => sarif::ResultLevel::Note,
-                })
-                .message(sarif::Message::builder().text(message).build())
-                .locations(vec![location])
-                .partial_fingerprints(fingerprint)
-                .build()
-        })
-        .collect();
+    let rules: Vec<sarif::ReportingDescriptor> = RULES.iter().map(sarif_rule).collect();
+    let results: Vec<sarif::Result> = outcome.recommendations.iter().map(sarif_result).collect();
     let driver = sarif::ToolComponent::builder()
         .name("kubectl-ai")
         .version(env!("CARGO_PKG_VERSION"))
@@ -325,6 +226,102 @@ fn sarif(outcome: &Outcome) -> sarif::Sarif {
         .schema(SARIF_SCHEMA)
         .version(json!("2.1.0"))
         .runs(vec![run])
+        .build()
+}
+
+/// One rule in the driver: what it checks, its default level, and GitHub's security score.
+fn sarif_rule(r: &Rule) -> sarif::ReportingDescriptor {
+    let mut extra = BTreeMap::new();
+    if r.category == Category::Security {
+        // GitHub ranks security alerts by this (0-10).
+        let score = match r.severity {
+            Severity::Error => "8.0",
+            Severity::Warning => "5.0",
+            Severity::Info => "2.0",
+        };
+        extra.insert("security-severity".to_string(), json!(score));
+    }
+    sarif::ReportingDescriptor::builder()
+        .id(r.id.as_str())
+        .name(r.id.as_str())
+        .short_description(
+            sarif::MultiformatMessageString::builder()
+                .text(r.title)
+                .build(),
+        )
+        .full_description(
+            sarif::MultiformatMessageString::builder()
+                .text(r.help)
+                .build(),
+        )
+        .help(
+            sarif::MultiformatMessageString::builder()
+                .text(r.help)
+                .build(),
+        )
+        .help_uri(format!("{HOME}/blob/main/docs/rules.md#{}", r.id))
+        .default_configuration(
+            sarif::ReportingConfiguration::builder()
+                .level(json!(level(r.severity)))
+                .build(),
+        )
+        .properties(
+            sarif::PropertyBag::builder()
+                .tags(vec![
+                    "kubernetes".to_string(),
+                    r.category.name().to_string(),
+                ])
+                .additional_properties(extra)
+                .build(),
+        )
+        .build()
+}
+
+/// One recommendation, at its file and line for a manifest, and at its object for both.
+fn sarif_result(r: &Recommendation) -> sarif::Result {
+    let index = r.rule as usize as i64;
+    let logical = sarif::LogicalLocation::builder()
+        .name(r.object.name.clone())
+        .fully_qualified_name(r.object.to_string())
+        .kind(r.object.kind.to_lowercase())
+        .build();
+    let location = sarif::Location::builder().logical_locations(vec![logical]);
+    let location = match &r.location {
+        Some(l) => location
+            .physical_location(
+                sarif::PhysicalLocation::builder()
+                    .artifact_location(sarif::ArtifactLocation::builder().uri(uri(&l.file)).build())
+                    .region(sarif::Region::builder().start_line(l.line as i64).build())
+                    .build(),
+            )
+            .build(),
+        None => location.build(),
+    };
+    let message = match &r.fix {
+        Some(f) => format!("{} (fix: {})", r.message, f.summary),
+        None => r.message.clone(),
+    };
+    let fingerprint: BTreeMap<String, String> = [(
+        "kubectlAi/v1".to_string(),
+        format!(
+            "{}:{}:{}",
+            r.rule,
+            r.object,
+            r.container.as_deref().unwrap_or("")
+        ),
+    )]
+    .into();
+    sarif::Result::builder()
+        .rule_id(r.rule.as_str())
+        .rule_index(index)
+        .level(match r.severity {
+            Severity::Error => sarif::ResultLevel::Error,
+            Severity::Warning => sarif::ResultLevel::Warning,
+            Severity::Info => sarif::ResultLevel::Note,
+        })
+        .message(sarif::Message::builder().text(message).build())
+        .locations(vec![location])
+        .partial_fingerprints(fingerprint)
         .build()
 }
 

@@ -7,6 +7,7 @@ use serde_json::json;
 
 use super::security::floating;
 use super::{RuleId, Sink, fix};
+use crate::recommend::inventory::At;
 use crate::recommend::inventory::Workload;
 
 /// The SELinux types the baseline profile allows.
@@ -217,7 +218,7 @@ fn profiles(w: &Workload<'_>, c: &Container, sink: &mut Sink<'_>) {
     let legacy = w
         .object
         .value
-        .pointer(&annotations_at)
+        .at(&annotations_at)
         .and_then(|a| {
             a.get(format!(
                 "container.apparmor.security.beta.kubernetes.io/{name}"

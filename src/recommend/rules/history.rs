@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 use super::{RuleId, Sink, containers, fix};
 use crate::prometheus::history::HpaHistory;
 use crate::quantity;
+use crate::recommend::inventory::At;
 use crate::recommend::inventory::{Inventory, Object, Workload};
 use crate::recommend::sizing::{Confidence, Proposal, Sizing, Values};
 
@@ -169,7 +170,7 @@ fn autoscaler(
     workloads: &[Workload<'_>],
     sink: &mut Sink<'_>,
 ) {
-    let spec = |p: &str| hpa.value.pointer(p).and_then(Value::as_i64);
+    let spec = |p: &str| hpa.value.at(p).and_then(Value::as_i64);
     let min = spec("/spec/minReplicas").unwrap_or(1);
     let Some(max) = spec("/spec/maxReplicas") else {
         return;
@@ -220,21 +221,16 @@ fn target_far(
     h: &HpaHistory,
     workloads: &[Workload<'_>],
 ) -> Option<String> {
-    let metrics = hpa.value.pointer("/spec/metrics").and_then(Value::as_array);
+    let metrics = hpa.value.at("/spec/metrics").and_then(Value::as_array);
     let target = match metrics {
         None => 80,
         Some(m) => m
             .iter()
-            .find(|m| m.pointer("/resource/name").and_then(Value::as_str) == Some("cpu"))?
-            .pointer("/resource/target/averageUtilization")?
+            .find(|m| m.at("/resource/name").and_then(Value::as_str) == Some("cpu"))?
+            .at("/resource/target/averageUtilization")?
             .as_i64()?,
     };
-    let r = |p: &str| {
-        hpa.value
-            .pointer(p)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-    };
+    let r = |p: &str| hpa.value.at(p).and_then(Value::as_str).unwrap_or_default();
     let w = workloads.iter().find(|w| {
         w.object.kind() == r("/spec/scaleTargetRef/kind")
             && w.object.oref.name == r("/spec/scaleTargetRef/name")
@@ -249,7 +245,7 @@ fn target_far(
     let utilization = (used / requested * 100.0).round() as i64;
     let min = hpa
         .value
-        .pointer("/spec/minReplicas")
+        .at("/spec/minReplicas")
         .and_then(Value::as_i64)
         .unwrap_or(1);
     (h.at_min.is_some_and(|f| f >= 0.9) && utilization * 2 < target).then(|| {

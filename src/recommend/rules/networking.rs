@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde_json::Value;
 
 use super::{RuleId, Sink};
+use crate::recommend::inventory::At;
 use crate::recommend::inventory::{Inventory, Object, Workload, service_selector};
 
 pub(super) fn check(inv: &Inventory, workloads: &[Workload<'_>], sink: &mut Sink<'_>) {
@@ -82,7 +83,7 @@ pub(super) fn check(inv: &Inventory, workloads: &[Workload<'_>], sink: &mut Sink
         }
     }
     for ing in inv.of_kind("Ingress") {
-        let tls = ing.value.pointer("/spec/tls").and_then(Value::as_array);
+        let tls = ing.value.at("/spec/tls").and_then(Value::as_array);
         if tls.is_none_or(|t| t.is_empty()) {
             sink.add(
                 RuleId::IngressTlsMissing,
@@ -102,7 +103,7 @@ pub(super) fn check(inv: &Inventory, workloads: &[Workload<'_>], sink: &mut Sink
 fn governs_ingress(policy: &Object) -> bool {
     match policy
         .value
-        .pointer("/spec/policyTypes")
+        .at("/spec/policyTypes")
         .and_then(Value::as_array)
     {
         Some(types) => types.iter().any(|t| t.as_str() == Some("Ingress")),
@@ -112,23 +113,23 @@ fn governs_ingress(policy: &Object) -> bool {
 
 fn ingress(inv: &Inventory, ing: &Object, sink: &mut Sink<'_>) {
     let mut backends: Vec<&Value> = Vec::new();
-    if let Some(b) = ing.value.pointer("/spec/defaultBackend/service") {
+    if let Some(b) = ing.value.at("/spec/defaultBackend/service") {
         backends.push(b);
     }
     for rule in ing
         .value
-        .pointer("/spec/rules")
+        .at("/spec/rules")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
     {
         for path in rule
-            .pointer("/http/paths")
+            .at("/http/paths")
             .and_then(Value::as_array)
             .into_iter()
             .flatten()
         {
-            if let Some(b) = path.pointer("/backend/service") {
+            if let Some(b) = path.at("/backend/service") {
                 backends.push(b);
             }
         }
@@ -152,18 +153,18 @@ fn ingress(inv: &Inventory, ing: &Object, sink: &mut Sink<'_>) {
         };
         let ports = svc
             .value
-            .pointer("/spec/ports")
+            .at("/spec/ports")
             .and_then(Value::as_array)
             .cloned()
             .unwrap_or_default();
-        let (wanted, found) = if let Some(n) = b.pointer("/port/number").and_then(Value::as_i64) {
+        let (wanted, found) = if let Some(n) = b.at("/port/number").and_then(Value::as_i64) {
             (
                 n.to_string(),
                 ports
                     .iter()
                     .any(|p| p.get("port").and_then(Value::as_i64) == Some(n)),
             )
-        } else if let Some(n) = b.pointer("/port/name").and_then(Value::as_str) {
+        } else if let Some(n) = b.at("/port/name").and_then(Value::as_str) {
             (
                 format!("{n:?}"),
                 ports

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 use super::{RuleId, Sink};
+use crate::recommend::inventory::At;
 use crate::recommend::inventory::{Inventory, Object, Workload};
 
 /// What one role grants that matters: wildcards, exec/attach, Secrets.
@@ -92,12 +93,12 @@ pub(super) fn check(inv: &Inventory, workloads: &[Workload<'_>], sink: &mut Sink
     {
         let role_kind = b
             .value
-            .pointer("/roleRef/kind")
+            .at("/roleRef/kind")
             .and_then(Value::as_str)
             .unwrap_or_default();
         let role_name = b
             .value
-            .pointer("/roleRef/name")
+            .at("/roleRef/name")
             .and_then(Value::as_str)
             .unwrap_or_default();
         let what = if role_kind == "ClusterRole" && role_name == "cluster-admin" {

@@ -5,6 +5,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde_json::{Value, json};
 
 use super::{Fix, RuleId, Sink, containers, fix};
+use crate::recommend::inventory::At;
 use crate::recommend::inventory::{Inventory, Object, Workload};
 
 pub(super) fn check(inv: &Inventory, workloads: &[Workload<'_>], sink: &mut Sink<'_>) {
@@ -46,8 +47,8 @@ pub(super) fn check(inv: &Inventory, workloads: &[Workload<'_>], sink: &mut Sink
         strategy(w, sink);
     }
     for pdb in inv.of_kind("PodDisruptionBudget") {
-        let max = pdb.value.pointer("/spec/maxUnavailable");
-        let min = pdb.value.pointer("/spec/minAvailable");
+        let max = pdb.value.at("/spec/maxUnavailable");
+        let min = pdb.value.at("/spec/minAvailable");
         let none = matches!(max, Some(v) if v == 0 || v == "0%" || v == "0")
             || matches!(min, Some(v) if v == "100%");
         if none {
@@ -195,65 +196,109 @@ fn has_claims(w: &Workload<'_>) -> bool {
         .any(|v| v.persistent_volume_claim.is_some())
 }
 
+/// How many pods a workload runs, as the replica rules read it.
+struct Replicas {
+    /// What it runs at least: the HPA's minReplicas when one targets it, else spec.replicas.
+    effective: i32,
+    /// What it may run: the HPA's maxReplicas when higher.
+    most: i32,
+    hpa: bool,
+    /// spec.replicas is not written.
+    unset: bool,
+}
+
+impl Replicas {
+    fn of(inv: &Inventory, w: &Workload<'_>) -> Option<Replicas> {
+        let declared = w.replicas?;
+        let hpa_min = inv
+            .hpas_for(w)
+            .filter_map(|h| h.value.at("/spec/minReplicas").and_then(Value::as_i64))
+            .max();
+        let hpa = inv.hpas_for(w).next().is_some();
+        let effective = if hpa {
+            hpa_min.unwrap_or(1) as i32
+        } else {
+            declared
+        };
+        // An HPA may scale up to its maxReplicas: disruption budgets and spreading matter as
+        // soon as the workload can run two pods, whatever it starts with.
+        let most = inv
+            .hpas_for(w)
+            .filter_map(|h| h.value.at("/spec/maxReplicas").and_then(Value::as_i64))
+            .max()
+            .map_or(effective, |m| effective.max(m as i32));
+        let unset = w.object.value.at("/spec/replicas").is_none();
+        Some(Replicas {
+            effective,
+            most,
+            hpa,
+            unset,
+        })
+    }
+
+    /// "3", or "up to 10" when an HPA may scale past what it starts with.
+    fn shown(&self) -> String {
+        if self.most > self.effective {
+            format!("up to {}", self.most)
+        } else {
+            self.effective.to_string()
+        }
+    }
+}
+
 fn replicas(inv: &Inventory, w: &Workload<'_>, sink: &mut Sink<'_>) {
-    let Some(declared) = w.replicas else {
+    let Some(n) = Replicas::of(inv, w) else {
         return;
     };
-    let hpa_min = inv
-        .hpas_for(w)
-        .filter_map(|h| h.value.pointer("/spec/minReplicas").and_then(Value::as_i64))
-        .max();
-    let hpa = inv.hpas_for(w).next().is_some();
-    let effective = if hpa {
-        hpa_min.unwrap_or(1) as i32
-    } else {
-        declared
-    };
-    // An HPA may scale up to its maxReplicas: disruption budgets and spreading matter as soon
-    // as the workload can run two pods, whatever it starts with.
-    let most = inv
-        .hpas_for(w)
-        .filter_map(|h| h.value.pointer("/spec/maxReplicas").and_then(Value::as_i64))
-        .max()
-        .map_or(effective, |m| effective.max(m as i32));
-    let unset = w.object.value.pointer("/spec/replicas").is_none();
-    let served = inv.services_for(w).next().is_some();
-    let kind = w.object.kind().to_lowercase();
-    if served && effective <= 1 {
-        // A Deployment whose pods share a claim cannot simply be doubled.
-        let fixed = (w.object.kind() == "Deployment" && !hpa && !has_claims(w))
-            .then(|| {
-                fix(
-                    "scale to 2 replicas",
-                    w.object.intent(json!({"spec": {"replicas": 2}})),
-                )
-            })
-            .flatten();
-        sink.add(
-            RuleId::SingleReplica,
-            w.object,
-            None,
-            format!(
-                "{kind} {} runs {effective} replica{} behind a Service{}",
-                w.object.oref.name,
-                if effective == 1 { "" } else { "s" },
-                if unset && !hpa {
-                    " (spec.replicas is not set, and no HPA targets it: the default is 1)"
-                } else {
-                    ""
-                }
-            ),
-            fixed,
-        );
+    single_replica(inv, w, &n, sink);
+    pdb_above_replicas(inv, w, &n, sink);
+    if n.most < 2 {
+        return;
     }
+    pdb_missing(inv, w, &n, sink);
+    spread_missing(w, &n, sink);
+}
+
+fn single_replica(inv: &Inventory, w: &Workload<'_>, n: &Replicas, sink: &mut Sink<'_>) {
+    if n.effective > 1 || inv.services_for(w).next().is_none() {
+        return;
+    }
+    // A Deployment whose pods share a claim cannot simply be doubled.
+    let fixed = (w.object.kind() == "Deployment" && !n.hpa && !has_claims(w))
+        .then(|| {
+            fix(
+                "scale to 2 replicas",
+                w.object.intent(json!({"spec": {"replicas": 2}})),
+            )
+        })
+        .flatten();
+    sink.add(
+        RuleId::SingleReplica,
+        w.object,
+        None,
+        format!(
+            "{} {} runs {} replica{} behind a Service{}",
+            w.object.kind().to_lowercase(),
+            w.object.oref.name,
+            n.effective,
+            if n.effective == 1 { "" } else { "s" },
+            if n.unset && !n.hpa {
+                " (spec.replicas is not set, and no HPA targets it: the default is 1)"
+            } else {
+                ""
+            }
+        ),
+        fixed,
+    );
+}
+
+/// A budget whose minAvailable the workload can never exceed.
+fn pdb_above_replicas(inv: &Inventory, w: &Workload<'_>, n: &Replicas, sink: &mut Sink<'_>) {
     for pdb in inv.selecting("PodDisruptionBudget", w) {
-        if let Some(min) = pdb
-            .value
-            .pointer("/spec/minAvailable")
-            .and_then(Value::as_i64)
-            && min >= i64::from(effective)
+        if let Some(min) = pdb.value.at("/spec/minAvailable").and_then(Value::as_i64)
+            && min >= i64::from(n.effective)
         {
-            let of = if hpa {
+            let of = if n.hpa {
                 "the HPA's minReplicas"
             } else {
                 "its replicas"
@@ -261,53 +306,57 @@ fn replicas(inv: &Inventory, w: &Workload<'_>, sink: &mut Sink<'_>) {
             no_disruptions(
                 pdb,
                 format!(
-                    "minAvailable {min} is at or above {of} ({effective}) of {kind} {}",
+                    "minAvailable {min} is at or above {of} ({}) of {} {}",
+                    n.effective,
+                    w.object.kind().to_lowercase(),
                     w.object.oref.name
                 ),
                 sink,
             );
         }
     }
-    if most < 2 {
+}
+
+fn pdb_missing(inv: &Inventory, w: &Workload<'_>, n: &Replicas, sink: &mut Sink<'_>) {
+    if !inv.knows("poddisruptionbudgets")
+        || inv.selecting("PodDisruptionBudget", w).next().is_some()
+    {
         return;
     }
-    let effective = if most > effective {
-        format!("up to {most}")
-    } else {
-        effective.to_string()
-    };
-    if inv.knows("poddisruptionbudgets") && inv.selecting("PodDisruptionBudget", w).next().is_none()
-    {
-        let selector = w
-            .object
-            .value
-            .pointer("/spec/selector/matchLabels")
-            .cloned()
-            .unwrap_or_else(|| json!(w.labels));
-        let pdb = json!({
-            "apiVersion": "policy/v1",
-            "kind": "PodDisruptionBudget",
-            "metadata": { "name": w.object.oref.name, "namespace": w.object.namespace() },
-            "spec": { "maxUnavailable": 1, "selector": { "matchLabels": selector } },
-        });
-        sink.add(
-            RuleId::PdbMissing,
-            w.object,
-            None,
-            format!(
-                "{kind} {} has {effective} replicas and no PodDisruptionBudget",
+    let selector = w
+        .object
+        .value
+        .at("/spec/selector/matchLabels")
+        .cloned()
+        .unwrap_or_else(|| json!(w.labels));
+    let pdb = json!({
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": { "name": w.object.oref.name, "namespace": w.object.namespace() },
+        "spec": { "maxUnavailable": 1, "selector": { "matchLabels": selector } },
+    });
+    sink.add(
+        RuleId::PdbMissing,
+        w.object,
+        None,
+        format!(
+            "{} {} has {} replicas and no PodDisruptionBudget",
+            w.object.kind().to_lowercase(),
+            w.object.oref.name,
+            n.shown()
+        ),
+        Some(Fix {
+            summary: format!(
+                "create PodDisruptionBudget {} with maxUnavailable 1",
                 w.object.oref.name
             ),
-            Some(Fix {
-                summary: format!(
-                    "create PodDisruptionBudget {} with maxUnavailable 1",
-                    w.object.oref.name
-                ),
-                creates: true,
-                patch: pdb,
-            }),
-        );
-    }
+            creates: true,
+            patch: pdb,
+        }),
+    );
+}
+
+fn spread_missing(w: &Workload<'_>, n: &Replicas, sink: &mut Sink<'_>) {
     let anti_affinity = w
         .spec
         .affinity
@@ -325,32 +374,35 @@ fn replicas(inv: &Inventory, w: &Workload<'_>, sink: &mut Sink<'_>) {
             .as_ref()
             .is_some_and(|s| crate::selector::selects(s, &w.labels))
     });
-    if !anti_affinity && !spread {
-        let why = if constraints.is_empty() {
-            "nothing spreads them across nodes"
-        } else {
-            "its topologySpreadConstraints select none of its pods"
-        };
-        let constraint = json!([{
-            "maxSkew": 1,
-            "topologyKey": "kubernetes.io/hostname",
-            "whenUnsatisfiable": "ScheduleAnyway",
-            "labelSelector": { "matchLabels": w.labels },
-        }]);
-        sink.add(
-            RuleId::SpreadMissing,
-            w.object,
-            None,
-            format!(
-                "{kind} {} has {effective} replicas and {why}",
-                w.object.oref.name
-            ),
-            fix(
-                "spread replicas across nodes (topologySpreadConstraints, ScheduleAnyway)",
-                w.pod_intent(json!({ "topologySpreadConstraints": constraint })),
-            ),
-        );
+    if anti_affinity || spread {
+        return;
     }
+    let why = if constraints.is_empty() {
+        "nothing spreads them across nodes"
+    } else {
+        "its topologySpreadConstraints select none of its pods"
+    };
+    let constraint = json!([{
+        "maxSkew": 1,
+        "topologyKey": "kubernetes.io/hostname",
+        "whenUnsatisfiable": "ScheduleAnyway",
+        "labelSelector": { "matchLabels": w.labels },
+    }]);
+    sink.add(
+        RuleId::SpreadMissing,
+        w.object,
+        None,
+        format!(
+            "{} {} has {} replicas and {why}",
+            w.object.kind().to_lowercase(),
+            w.object.oref.name,
+            n.shown()
+        ),
+        fix(
+            "spread replicas across nodes (topologySpreadConstraints, ScheduleAnyway)",
+            w.pod_intent(json!({ "topologySpreadConstraints": constraint })),
+        ),
+    );
 }
 
 /// maxUnavailable as a pod count for `replicas` (percentages round down, as Kubernetes does).
@@ -371,7 +423,7 @@ fn strategy(w: &Workload<'_>, sink: &mut Sink<'_>) {
         return;
     }
     let replicas = w.replicas_or_one();
-    let strategy = w.object.value.pointer("/spec/strategy");
+    let strategy = w.object.value.at("/spec/strategy");
     let kind = strategy
         .and_then(|s| s.get("type"))
         .and_then(Value::as_str)
@@ -386,7 +438,7 @@ fn strategy(w: &Workload<'_>, sink: &mut Sink<'_>) {
         })
     } else {
         let max_unavailable = resolve(
-            strategy.and_then(|s| s.pointer("/rollingUpdate/maxUnavailable")),
+            strategy.and_then(|s| s.at("/rollingUpdate/maxUnavailable")),
             replicas,
             25,
         );

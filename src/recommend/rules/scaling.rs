@@ -6,7 +6,8 @@ use serde_json::{Value, json};
 
 use super::{Fix, RuleId, Sink, containers, fix};
 use crate::quantity;
-use crate::recommend::inventory::{Inventory, Workload};
+use crate::recommend::inventory::At;
+use crate::recommend::inventory::{Inventory, Object, Workload};
 use crate::sizing::{cpu_for_usage, memory_for_usage};
 
 pub(super) fn check(inv: &Inventory, workloads: &[Workload<'_>], sink: &mut Sink<'_>) {
@@ -26,106 +27,108 @@ fn hpas(inv: &Inventory, workloads: &[Workload<'_>], sink: &mut Sink<'_>) {
         })
         .collect();
     for hpa in inv.of_kind("HorizontalPodAutoscaler") {
-        let min = hpa
-            .value
-            .pointer("/spec/minReplicas")
-            .and_then(Value::as_i64)
-            .unwrap_or(1);
-        let max = hpa
-            .value
-            .pointer("/spec/maxReplicas")
-            .and_then(Value::as_i64)
-            .unwrap_or(0);
-        if min == max {
+        min_equals_max(hpa, sink);
+        let at = |p: &str| hpa.value.at(p).and_then(Value::as_str).unwrap_or_default();
+        let (kind, name) = (
+            at("/spec/scaleTargetRef/kind"),
+            at("/spec/scaleTargetRef/name"),
+        );
+        match by_name.get(&(kind, hpa.namespace(), name)) {
+            Some(target) => target_requests(hpa, target, sink),
+            None => target_missing(inv, hpa, kind, name, sink),
+        }
+    }
+}
+
+fn min_equals_max(hpa: &Object, sink: &mut Sink<'_>) {
+    let replicas =
+        |p: &str, default: i64| hpa.value.at(p).and_then(Value::as_i64).unwrap_or(default);
+    let (min, max) = (
+        replicas("/spec/minReplicas", 1),
+        replicas("/spec/maxReplicas", 0),
+    );
+    if min == max {
+        sink.add(
+            RuleId::HpaMinEqualsMax,
+            hpa,
+            None,
+            format!(
+                "horizontalpodautoscaler {} has minReplicas = maxReplicas = {min}: it can never scale",
+                hpa.oref.name
+            ),
+            None,
+        );
+    }
+}
+
+/// An HPA whose target is not among the inputs, when the inputs could have held it.
+fn target_missing(inv: &Inventory, hpa: &Object, kind: &str, name: &str, sink: &mut Sink<'_>) {
+    let plural = match kind {
+        "Deployment" => "deployments",
+        "StatefulSet" => "statefulsets",
+        "ReplicaSet" => "replicasets",
+        _ => return,
+    };
+    if inv.knows(plural) {
+        sink.add(
+            RuleId::HpaTargetMissing,
+            hpa,
+            None,
+            format!(
+                "horizontalpodautoscaler {} targets {}/{name}, which does not exist",
+                hpa.oref.name,
+                kind.to_lowercase()
+            ),
+            None,
+        );
+    }
+}
+
+/// Utilization is measured against requests: every container of the target needs them.
+fn target_requests(hpa: &Object, target: &Workload<'_>, sink: &mut Sink<'_>) {
+    // autoscaling/v2 scales on 80% CPU utilization when no metric is given.
+    let metrics = hpa
+        .value
+        .at("/spec/metrics")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let mut resources: Vec<&str> = metrics
+        .iter()
+        .filter(|m| m.at("/resource/target/type").and_then(Value::as_str) == Some("Utilization"))
+        .filter_map(|m| m.at("/resource/name").and_then(Value::as_str))
+        .collect();
+    if metrics.is_empty() {
+        resources.push("cpu");
+    }
+    let (kind, name) = (target.object.kind(), &target.object.oref.name);
+    for resource in resources {
+        let lacking: Vec<&str> = containers(target)
+            .filter(|c| {
+                let res = c.resources.as_ref();
+                let has = |m: Option<&std::collections::BTreeMap<String, _>>| {
+                    m.is_some_and(|m| m.contains_key(resource))
+                };
+                !has(res.and_then(|r| r.requests.as_ref()))
+                    && !has(res.and_then(|r| r.limits.as_ref()))
+            })
+            .map(|c| c.name.as_str())
+            .collect();
+        if !lacking.is_empty() {
             sink.add(
-                RuleId::HpaMinEqualsMax,
+                RuleId::HpaTargetNoRequests,
                 hpa,
                 None,
                 format!(
-                    "horizontalpodautoscaler {} has minReplicas = maxReplicas = {min}: it can never scale",
-                    hpa.oref.name
+                    "horizontalpodautoscaler {} scales on {resource} utilization, but container{} {} of {}/{name} request{} no {resource}",
+                    hpa.oref.name,
+                    if lacking.len() == 1 { "" } else { "s" },
+                    lacking.join(", "),
+                    kind.to_lowercase(),
+                    if lacking.len() == 1 { "s" } else { "" },
                 ),
                 None,
             );
-        }
-        let kind = hpa
-            .value
-            .pointer("/spec/scaleTargetRef/kind")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        let name = hpa
-            .value
-            .pointer("/spec/scaleTargetRef/name")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        let Some(target) = by_name.get(&(kind, hpa.namespace(), name)) else {
-            let plural = match kind {
-                "Deployment" => "deployments",
-                "StatefulSet" => "statefulsets",
-                "ReplicaSet" => "replicasets",
-                _ => continue,
-            };
-            if inv.knows(plural) {
-                sink.add(
-                    RuleId::HpaTargetMissing,
-                    hpa,
-                    None,
-                    format!(
-                        "horizontalpodautoscaler {} targets {}/{name}, which does not exist",
-                        hpa.oref.name,
-                        kind.to_lowercase()
-                    ),
-                    None,
-                );
-            }
-            continue;
-        };
-        // autoscaling/v2 scales on 80% CPU utilization when no metric is given.
-        let metrics = hpa
-            .value
-            .pointer("/spec/metrics")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        let mut resources: Vec<String> = metrics
-            .iter()
-            .filter(|m| {
-                m.pointer("/resource/target/type").and_then(Value::as_str) == Some("Utilization")
-            })
-            .filter_map(|m| m.pointer("/resource/name").and_then(Value::as_str))
-            .map(str::to_string)
-            .collect();
-        if metrics.is_empty() {
-            resources.push("cpu".into());
-        }
-        for resource in resources {
-            let lacking: Vec<&str> = containers(target)
-                .filter(|c| {
-                    let res = c.resources.as_ref();
-                    let has = |m: Option<&std::collections::BTreeMap<String, _>>| {
-                        m.is_some_and(|m| m.contains_key(&resource))
-                    };
-                    !has(res.and_then(|r| r.requests.as_ref()))
-                        && !has(res.and_then(|r| r.limits.as_ref()))
-                })
-                .map(|c| c.name.as_str())
-                .collect();
-            if !lacking.is_empty() {
-                sink.add(
-                    RuleId::HpaTargetNoRequests,
-                    hpa,
-                    None,
-                    format!(
-                        "horizontalpodautoscaler {} scales on {resource} utilization, but container{} {} of {}/{name} request{} no {resource}",
-                        hpa.oref.name,
-                        if lacking.len() == 1 { "" } else { "s" },
-                        lacking.join(", "),
-                        kind.to_lowercase(),
-                        if lacking.len() == 1 { "s" } else { "" },
-                    ),
-                    None,
-                );
-            }
         }
     }
 }
