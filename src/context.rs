@@ -203,8 +203,24 @@ pub struct Context {
     /// Resources (by plural name) this context holds no data for, and why. Absent data must not
     /// read as "there are none": a Secret missing from an unreadable list is not a missing Secret.
     pub unavailable: BTreeMap<String, Unavailable>,
+    /// The connection a live context was read through (`None` for a snapshot), so that later
+    /// requests of the same command (Prometheus discovery and queries) reuse it rather than
+    /// connecting again, which would run an exec credential plugin a second time.
+    pub(crate) live: Option<Live>,
     /// Lookups by name, built on first use (see `index`).
     index: Index,
+}
+
+/// A live cluster's client, as [`Context::live`] keeps it.
+#[derive(Clone)]
+pub(crate) struct Live {
+    pub(crate) client: kube::Client,
+}
+
+impl fmt::Debug for Live {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Live")
+    }
 }
 
 /// Why a resource is absent from a context.
@@ -264,6 +280,7 @@ impl Context {
             pod_metrics: None,
             node_metrics: None,
             unavailable: BTreeMap::new(),
+            live: None,
             index: Index::default(),
         }
     }

@@ -1050,3 +1050,71 @@ fn diagnose_and_ask_quote_the_recent_history() {
         o.stdout
     );
 }
+
+#[test]
+fn a_cluster_wide_diagnosis_finds_prometheus_among_its_services_on_its_one_connection() {
+    let w = world();
+    w.api
+        .proxy_to("monitoring", "prometheus-operated", &prom().url);
+    // Credentials from an exec plugin that counts its runs: a second connection would run it
+    // again.
+    let runs = w.sb.path().join("exec-runs");
+    let credential = r#"{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"fake-token"}}"#;
+    let script = format!("echo run >> '{}'; echo '{credential}'", runs.display());
+    let kubeconfig = w.sb.path().join("exec-kubeconfig");
+    let users = json!([{"name": "tester", "user": {"exec": {
+        "apiVersion": "client.authentication.k8s.io/v1", "command": "/bin/sh",
+        "args": ["-c", script], "interactiveMode": "Never"}}}]);
+    std::fs::write(
+        &kubeconfig,
+        json!({"apiVersion": "v1", "kind": "Config", "current-context": "fake",
+            "clusters": [{"name": "fake", "cluster": {"server": w.api.url}}],
+            "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "tester", "namespace": "shop"}}],
+            "users": users})
+        .to_string(),
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let _ = std::fs::remove_file(&runs);
+        w.api.reset_journal();
+        let o =
+            w.sb.kubectl_ai()
+                .arg("--kubeconfig")
+                .arg(&kubeconfig)
+                .args(args)
+                .run();
+        assert!(o.code == 0 || o.code == 3, "exit {}: {}", o.code, o.stderr);
+        let labelled = w
+            .api
+            .journal()
+            .into_iter()
+            .filter(|j| j.path == "/api/v1/services" && j.param("labelSelector").is_some())
+            .count();
+        let runs = std::fs::read_to_string(&runs).unwrap_or_default();
+        (o.stdout, labelled, runs.lines().count())
+    };
+
+    // kube runs the plugin more than once while it builds one client: what one connection
+    // costs is measured on a diagnosis that looks for no Prometheus.
+    let (out, _, one_connection) = run(&["diagnose", "-A", "-o", "json", "--prometheus", "off"]);
+    assert!(!out.contains("history (Prometheus"), "{out}");
+    assert!(one_connection > 0, "the plugin ran");
+
+    let (out, labelled, runs) = run(&["diagnose", "-A", "-o", "json"]);
+    assert!(out.contains("history (Prometheus, last 6h)"), "{out}");
+    assert_eq!(
+        (labelled, runs),
+        (0, one_connection),
+        "labelled lists, plugin runs"
+    );
+
+    // One namespace's Services say nothing of where Prometheus runs: the installs' labels are
+    // asked for, through the same connection.
+    let (out, labelled, runs) = run(&["diagnose", "-o", "json"]);
+    assert!(out.contains("history (Prometheus, last 6h)"), "{out}");
+    assert_eq!(
+        (labelled, runs),
+        (4, one_connection),
+        "labelled lists, plugin runs"
+    );
+}

@@ -25,7 +25,7 @@ use kube::client::ClientBuilder;
 use kube::config::KubeConfigOptions;
 use kube::{Client, Config};
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
+use serde::de::{DeserializeOwned, IgnoredAny};
 use tokio::sync::{Semaphore, watch};
 use tower::buffer::BufferLayer;
 use tower::retry::RetryLayer;
@@ -34,7 +34,7 @@ use super::item::{ListItem, list_order};
 use super::kinds::{self, Kind};
 use super::logs::{self, LogTarget, Tail};
 use super::parts::{Cut, Names, Part};
-use crate::context::{ContainerKey, Context, Scope, Unavailable};
+use crate::context::{ContainerKey, Context, Live, Scope, Unavailable};
 use crate::error::Error;
 use crate::ui;
 
@@ -138,98 +138,9 @@ impl Cluster {
             arrived: Mutex::new(BTreeMap::new()),
         };
         let mut ctx = Context::empty(self.description.clone(), scope, Timestamp::now());
-        // Normal events ("Pulled", "Started", "Scheduled") are most of any event list and never
-        // the evidence of a problem; the snapshot reader drops them the same way.
-        let events = ListParams::default().fields("type!=Normal");
-        let all = ListParams::default;
-        (
-            (ctx.pods, ctx.events),
-            ctx.services,
-            ctx.endpoints,
-            ctx.deployments,
-            ctx.replica_sets,
-            ctx.stateful_sets,
-            ctx.daemon_sets,
-            ctx.replication_controllers,
-            ctx.jobs,
-            ctx.cron_jobs,
-            ctx.pvcs,
-            ctx.ingresses,
-            ctx.hpas,
-            ctx.network_policies,
-            ctx.pdbs,
-            ctx.config_maps,
-            ctx.secrets,
-            (ctx.namespaces, ctx.nodes),
-            ctx.pvs,
-            ctx.storage_classes,
-            ctx.ingress_classes,
-            ctx.pod_metrics,
-            ctx.node_metrics,
-        ) = tokio::try_join!(
-            async {
-                tokio::try_join!(
-                    c.required(&kinds::PODS, &[Cut::Namespaces, Cut::Nodes]),
-                    c.list(&kinds::EVENTS, events, &[Cut::Namespaces, Cut::Reasons]),
-                )
-            },
-            c.list(&kinds::SERVICES, all(), &[]),
-            c.list(&kinds::ENDPOINTS, all(), &[]),
-            c.list(&kinds::DEPLOYMENTS, all(), &[]),
-            c.list(&kinds::REPLICA_SETS, all(), &[]),
-            c.list(&kinds::STATEFUL_SETS, all(), &[]),
-            c.list(&kinds::DAEMON_SETS, all(), &[]),
-            c.list(&kinds::REPLICATION_CONTROLLERS, all(), &[]),
-            c.list(&kinds::JOBS, all(), &[]),
-            c.list(&kinds::CRON_JOBS, all(), &[]),
-            c.list(&kinds::PVCS, all(), &[]),
-            c.list(&kinds::INGRESSES, all(), &[]),
-            c.list(&kinds::HPAS, all(), &[]),
-            c.list(&kinds::NETWORK_POLICIES, all(), &[]),
-            c.list(&kinds::PDBS, all(), &[]),
-            c.list(&kinds::CONFIG_MAPS, all(), &[]),
-            c.list(&kinds::SECRETS, all(), &[]),
-            async {
-                tokio::try_join!(
-                    c.names_of(&kinds::NAMESPACES, &c.namespaces),
-                    c.names_of(&kinds::NODES, &c.nodes),
-                )
-            },
-            c.list(&kinds::PVS, all(), &[]),
-            c.list(&kinds::STORAGE_CLASSES, all(), &[]),
-            c.list(&kinds::INGRESS_CLASSES, all(), &[]),
-            c.optional(&kinds::POD_METRICS),
-            c.optional(&kinds::NODE_METRICS),
-        )?;
+        c.lists(&mut ctx).await?;
         let listed = started.elapsed();
-
-        // A zero tail asks for the objects alone (no log requests at all).
-        let targets = if tail.lines == 0 {
-            Vec::new()
-        } else {
-            logs::targets(&ctx, &tail)
-        };
-        let fetched: Vec<(LogTarget, Option<String>)> = stream::iter(targets)
-            .map(|t| c.log(t, &tail))
-            .buffer_unordered(MAX_IN_FLIGHT)
-            .collect()
-            .await;
-        for (target, text) in fetched {
-            let Some(text) = text else { continue };
-            let entry = ctx
-                .logs
-                .entry(ContainerKey {
-                    namespace: target.namespace,
-                    pod: target.pod,
-                    container: target.container,
-                })
-                .or_default();
-            if target.previous {
-                entry.previous = Some(text);
-            } else {
-                entry.current = Some(text);
-            }
-        }
+        c.logs(&mut ctx, &tail).await;
         // A log where the API server refuses a ServiceAccount: one more small wave, for what the
         // account is granted.
         let refused = super::rbac::namespaces_to_read(&ctx);
@@ -237,6 +148,9 @@ impl Cluster {
             ctx.rbac = c.rbac(refused).await?;
         }
         ctx.unavailable = c.unavailable.into_inner().expect("poisoned");
+        ctx.live = Some(Live {
+            client: self.client.clone(),
+        });
         tracing::info!(
             requests = c.requests.load(Ordering::Relaxed),
             lists_ms = listed.as_millis() as u64,
@@ -308,6 +222,105 @@ struct Collector<'a> {
 type Listed<'s, T> = BoxFuture<'s, Result<Vec<T>, kube::Error>>;
 
 impl Collector<'_> {
+    /// Every list, side by side, into `ctx`.
+    async fn lists(&self, ctx: &mut Context) -> Result<(), Error> {
+        // Normal events ("Pulled", "Started", "Scheduled") are most of any event list and never
+        // the evidence of a problem; the snapshot reader drops them the same way.
+        let events = ListParams::default().fields("type!=Normal");
+        let all = ListParams::default;
+        (
+            (ctx.pods, ctx.events),
+            ctx.services,
+            ctx.endpoints,
+            ctx.deployments,
+            ctx.replica_sets,
+            ctx.stateful_sets,
+            ctx.daemon_sets,
+            ctx.replication_controllers,
+            ctx.jobs,
+            ctx.cron_jobs,
+            ctx.pvcs,
+            ctx.ingresses,
+            ctx.hpas,
+            ctx.network_policies,
+            ctx.pdbs,
+            ctx.config_maps,
+            ctx.secrets,
+            (ctx.namespaces, ctx.nodes),
+            ctx.pvs,
+            ctx.storage_classes,
+            ctx.ingress_classes,
+            ctx.pod_metrics,
+            ctx.node_metrics,
+        ) = tokio::try_join!(
+            async {
+                tokio::try_join!(
+                    self.required(&kinds::PODS, &[Cut::Namespaces, Cut::Nodes]),
+                    self.list(&kinds::EVENTS, events, &[Cut::Namespaces, Cut::Reasons]),
+                )
+            },
+            self.list(&kinds::SERVICES, all(), &[]),
+            self.list(&kinds::ENDPOINTS, all(), &[]),
+            self.list(&kinds::DEPLOYMENTS, all(), &[]),
+            self.list(&kinds::REPLICA_SETS, all(), &[]),
+            self.list(&kinds::STATEFUL_SETS, all(), &[]),
+            self.list(&kinds::DAEMON_SETS, all(), &[]),
+            self.list(&kinds::REPLICATION_CONTROLLERS, all(), &[]),
+            self.list(&kinds::JOBS, all(), &[]),
+            self.list(&kinds::CRON_JOBS, all(), &[]),
+            self.list(&kinds::PVCS, all(), &[]),
+            self.list(&kinds::INGRESSES, all(), &[]),
+            self.list(&kinds::HPAS, all(), &[]),
+            self.list(&kinds::NETWORK_POLICIES, all(), &[]),
+            self.list(&kinds::PDBS, all(), &[]),
+            self.list(&kinds::CONFIG_MAPS, all(), &[]),
+            self.list(&kinds::SECRETS, all(), &[]),
+            async {
+                tokio::try_join!(
+                    self.names_of(&kinds::NAMESPACES, &self.namespaces),
+                    self.names_of(&kinds::NODES, &self.nodes),
+                )
+            },
+            self.list(&kinds::PVS, all(), &[]),
+            self.list(&kinds::STORAGE_CLASSES, all(), &[]),
+            self.list(&kinds::INGRESS_CLASSES, all(), &[]),
+            self.optional(&kinds::POD_METRICS),
+            self.optional(&kinds::NODE_METRICS),
+        )?;
+        Ok(())
+    }
+
+    /// The logs the lists show are worth reading, side by side, into `ctx`.
+    async fn logs(&self, ctx: &mut Context, tail: &Tail) {
+        // A zero tail asks for the objects alone (no log requests at all).
+        let targets = if tail.lines == 0 {
+            Vec::new()
+        } else {
+            logs::targets(ctx, tail)
+        };
+        let fetched: Vec<(LogTarget, Option<String>)> = stream::iter(targets)
+            .map(|t| self.log(t, tail))
+            .buffer_unordered(MAX_IN_FLIGHT)
+            .collect()
+            .await;
+        for (target, text) in fetched {
+            let Some(text) = text else { continue };
+            let entry = ctx
+                .logs
+                .entry(ContainerKey {
+                    namespace: target.namespace,
+                    pod: target.pod,
+                    container: target.container,
+                })
+                .or_default();
+            if target.previous {
+                entry.previous = Some(text);
+            } else {
+                entry.current = Some(text);
+            }
+        }
+    }
+
     fn namespace_for(&self, kind: &Kind) -> Option<&str> {
         match &self.scope {
             Scope::Namespace(ns) if kind.namespaced => Some(ns),
@@ -326,31 +339,49 @@ impl Collector<'_> {
         cuts: &'s [Cut],
     ) -> Listed<'s, T> {
         async move {
-            let first = self.page::<T>(kind, params, &part, None).await?;
+            let body = self.fetch(kind, params, &part, None).await?;
+            // A page that a cut would replace is never parsed into objects: where a cut may
+            // apply, the list's metadata is read first (skipping the items is a fraction of
+            // parsing them), and the items only when no cut is made.
+            let (body, token) = if cuts.is_empty() {
+                (body, None)
+            } else {
+                let (body, head) = blocking(move || {
+                    let head = serde_json::from_slice::<Page<IgnoredAny>>(&body);
+                    (body, head)
+                })
+                .await;
+                (body, head.map_err(kube::Error::SerdeError)?.next())
+            };
+            if token.is_some() {
+                for (i, cut) in cuts.iter().enumerate() {
+                    let names = self.names_for(*cut, &part).await;
+                    if let Some(parts) = part.cut(*cut, &names) {
+                        drop(body);
+                        let lists = future::try_join_all(
+                            parts
+                                .into_iter()
+                                .map(|p| self.gather::<T>(kind, params, p, &cuts[i + 1..])),
+                        )
+                        .await?;
+                        let mut items = concat(lists);
+                        list_order(&mut items);
+                        items.shrink_to_fit();
+                        return Ok(items);
+                    }
+                }
+            }
+            let first = parse::<T>(body).await?;
             let Some(mut token) = first.next() else {
                 self.arrived(kind, first.items.len());
                 return Ok(first.items);
             };
-            for (i, cut) in cuts.iter().enumerate() {
-                let names = self.names_for(*cut, &part).await;
-                if let Some(parts) = part.cut(*cut, &names) {
-                    drop(first);
-                    let lists = future::try_join_all(
-                        parts
-                            .into_iter()
-                            .map(|p| self.gather::<T>(kind, params, p, &cuts[i + 1..])),
-                    )
-                    .await?;
-                    let mut items = concat(lists);
-                    list_order(&mut items);
-                    return Ok(items);
-                }
-            }
             let mut out = first.items;
             out.reserve(first.metadata.remaining_item_count.unwrap_or(0).max(0) as usize);
             self.arrived(kind, out.len());
             loop {
-                let page = self.page::<T>(kind, params, &part, Some(&token)).await?;
+                let body = self.fetch(kind, params, &part, Some(&token)).await?;
+                let page = parse::<T>(body).await?;
                 self.arrived(kind, page.items.len());
                 let next = page.next();
                 out.extend(page.items);
@@ -377,15 +408,14 @@ impl Collector<'_> {
         }
     }
 
-    /// One page of one part, parsed off the async threads (a page of pods is milliseconds of
-    /// CPU) with what no analyzer reads already dropped.
-    async fn page<T: Item>(
+    /// The body of one page of one part.
+    async fn fetch(
         &self,
         kind: &Kind,
         params: &ListParams,
         part: &Part,
         token: Option<&str>,
-    ) -> Result<Page<T>, kube::Error> {
+    ) -> Result<Vec<u8>, kube::Error> {
         let mut params = part.params(params).limit(self.chunk);
         if let Some(token) = token {
             params = params.continue_token(token);
@@ -393,26 +423,15 @@ impl Collector<'_> {
         let req = kube::core::Request::new(kind.path(part.namespace.as_deref()))
             .list(&params)
             .map_err(kube::Error::BuildRequest)?;
-        let body = {
-            let _permit = self.in_flight.acquire().await.expect("never closed");
-            self.requests.fetch_add(1, Ordering::Relaxed);
-            let mut body = Vec::new();
-            let mut stream = self.cluster.client.request_stream(req).await?;
-            stream
-                .read_to_end(&mut body)
-                .await
-                .map_err(|e| kube::Error::Service(e.into()))?;
-            body
-        };
-        let parsed = tokio::task::spawn_blocking(move || {
-            serde_json::from_slice::<Page<T>>(&body).map(|mut page| {
-                page.items.iter_mut().for_each(ListItem::slim);
-                page
-            })
-        })
-        .await
-        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
-        parsed.map_err(kube::Error::SerdeError)
+        let _permit = self.in_flight.acquire().await.expect("never closed");
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let mut body = Vec::new();
+        let mut stream = self.cluster.client.request_stream(req).await?;
+        stream
+            .read_to_end(&mut body)
+            .await
+            .map_err(|e| kube::Error::Service(e.into()))?;
+        Ok(body)
     }
 
     fn arrived(&self, kind: &Kind, n: usize) {
@@ -579,6 +598,26 @@ impl Collector<'_> {
 trait Item: DeserializeOwned + ListItem + Send + 'static {}
 
 impl<T: DeserializeOwned + ListItem + Send + 'static> Item for T {}
+
+/// One page parsed off the async threads (a page of pods is milliseconds of CPU), with what no
+/// analyzer reads already dropped.
+async fn parse<T: Item>(body: Vec<u8>) -> Result<Page<T>, kube::Error> {
+    blocking(move || {
+        serde_json::from_slice::<Page<T>>(&body).map(|mut page| {
+            page.items.iter_mut().for_each(ListItem::slim);
+            page
+        })
+    })
+    .await
+    .map_err(kube::Error::SerdeError)
+}
+
+/// Runs `f` on tokio's blocking threads; a panic there is a panic here.
+async fn blocking<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
+    tokio::task::spawn_blocking(f)
+        .await
+        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+}
 
 /// The parts' objects as one list, moved into the largest part's allocation.
 fn concat<T>(mut lists: Vec<Vec<T>>) -> Vec<T> {

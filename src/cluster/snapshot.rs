@@ -335,12 +335,21 @@ impl Reader<'_> {
             }
             if let Some(items) = found {
                 any = true;
-                out.extend(items);
+                // The first namespace's objects are kept where they were parsed: in a cluster
+                // of one big namespace, copying them would hold every object twice at the peak.
+                if out.is_empty() {
+                    out = items;
+                } else {
+                    out.extend(items);
+                }
             }
         }
         if !any {
             self.absent(kind);
         }
+        // A parsed list grows by doubling: up to half of a big kind's allocation is unused (an
+        // object of a k8s-openapi type is kilobytes inline, a Pod with its container more).
+        out.shrink_to_fit();
         Ok(out)
     }
 

@@ -4,6 +4,9 @@
 use k8s_openapi::api::core::v1::Service;
 use kube::api::{Api, ListParams};
 
+use crate::cluster::kinds;
+use crate::context::{Context, Scope};
+
 /// A Service that serves the Prometheus API, and the port to reach it on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Found {
@@ -31,8 +34,15 @@ const SELECTORS: [&str; 4] = [
     "app=prometheus,component=server",
 ];
 
-/// The best candidate among the cluster's Services, if any.
-pub(crate) async fn find(client: &kube::Client) -> Result<Option<Found>, kube::Error> {
+/// The best candidate among the cluster's Services, if any: among `known`'s when it holds the
+/// Services of every namespace (as `diagnose -A` has read them), else asked of the API server.
+pub(crate) async fn find(
+    client: &kube::Client,
+    known: Option<&Context>,
+) -> Result<Option<Found>, kube::Error> {
+    if let Some(found) = known.and_then(among_collected) {
+        return Ok(found);
+    }
     let api = Api::<Service>::all(client.clone());
     let lists = futures::future::try_join_all(SELECTORS.map(|s| {
         let api = api.clone();
@@ -41,6 +51,31 @@ pub(crate) async fn find(client: &kube::Client) -> Result<Option<Found>, kube::E
     .await?;
     let services: Vec<Service> = lists.into_iter().flat_map(|l| l.items).collect();
     Ok(best(&services))
+}
+
+/// The answer from a context's Services, when it holds every namespace's (else `None`): the
+/// Services the installs' selectors would return, ranked as [`find`] ranks the listed ones.
+fn among_collected(ctx: &Context) -> Option<Option<Found>> {
+    if ctx.scope != Scope::AllNamespaces || !ctx.has(&kinds::SERVICES) {
+        return None;
+    }
+    let selected: Vec<Service> = ctx
+        .services
+        .iter()
+        .filter(|s| SELECTORS.iter().any(|sel| selects(sel, s)))
+        .cloned()
+        .collect();
+    Some(best(&selected))
+}
+
+/// Whether a Service carries every `key=value` of one of [`SELECTORS`], as the API server would
+/// decide for that label selector.
+fn selects(selector: &str, s: &Service) -> bool {
+    let labels = s.metadata.labels.as_ref();
+    selector.split(',').all(|term| {
+        term.split_once('=')
+            .is_some_and(|(k, v)| labels.and_then(|l| l.get(k)).map(String::as_str) == Some(v))
+    })
 }
 
 /// kube-prometheus-stack's own Service first (it is what its Grafana queries), then the
@@ -97,6 +132,41 @@ fn port_of(s: &Service, name: &str, number: i32) -> Option<i32> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_context_of_every_namespace_answers_as_the_labelled_lists_would() {
+        use k8s_openapi::jiff::Timestamp;
+        let operated = service(
+            json!({"metadata": {"name": "prometheus-operated", "namespace": "monitoring",
+            "labels": {"operated-prometheus": "true"}}, "spec": {"ports": [{"name": "web", "port": 9090}]}}),
+        );
+        // Named like the chart's server but without its labels: the labelled lists miss it.
+        let unlabelled = service(
+            json!({"metadata": {"name": "prometheus-server", "namespace": "a"},
+            "spec": {"ports": [{"name": "http", "port": 80}]}}),
+        );
+        let mut ctx = Context::empty("test", Scope::AllNamespaces, Timestamp::UNIX_EPOCH);
+        ctx.services = vec![unlabelled.clone(), operated];
+        let found = among_collected(&ctx).expect("answered from the context");
+        assert_eq!(
+            found.map(|f| f.name).as_deref(),
+            Some("prometheus-operated")
+        );
+        ctx.services = vec![unlabelled];
+        assert_eq!(among_collected(&ctx), Some(None));
+        // One namespace's Services, or none readable, say nothing about the others.
+        ctx.unavailable.insert(
+            kinds::SERVICES.resource(),
+            crate::context::Unavailable::Forbidden("no".into()),
+        );
+        assert_eq!(among_collected(&ctx), None);
+        let ctx = Context::empty(
+            "test",
+            Scope::Namespace("shop".into()),
+            Timestamp::UNIX_EPOCH,
+        );
+        assert_eq!(among_collected(&ctx), None);
+    }
 
     fn service(v: serde_json::Value) -> Service {
         serde_json::from_value(v).unwrap()

@@ -31,7 +31,7 @@ pub(crate) async fn recent(
     session: &Session,
     ctx: &Context,
 ) -> Result<Vec<Note>, crate::error::Error> {
-    let prom = match super::connect(session).await? {
+    let prom = match super::connect_for(session, Some(ctx)).await? {
         Connection::Ready(p) => p,
         Connection::Failed(why) if session.prometheus.prometheus.is_some() => {
             eprintln!("note: {why}; the evidence has no history");

@@ -15,6 +15,7 @@ pub mod settings;
 
 use std::time::Duration;
 
+use crate::context::Context;
 use crate::error::Error;
 use crate::session::Session;
 use client::{Prometheus, Transport};
@@ -34,6 +35,16 @@ pub(crate) enum Connection {
 
 /// Resolves the settings and, for `auto`, looks for Prometheus in the cluster.
 pub(crate) async fn connect(session: &Session) -> Result<Connection, Error> {
+    connect_for(session, None).await
+}
+
+/// As [`connect`], for a command that has already read `ctx` from the cluster: discovery goes
+/// through its client (no second connection) and, when it holds every namespace's Services,
+/// looks among those without a request.
+pub(crate) async fn connect_for(
+    session: &Session,
+    ctx: Option<&Context>,
+) -> Result<Connection, Error> {
     let s = session.prometheus_settings()?;
     let timeout = if session.request_timeout.is_zero() {
         Duration::from_secs(3600)
@@ -56,15 +67,18 @@ pub(crate) async fn connect(session: &Session) -> Result<Connection, Error> {
         }
         Location::Auto if !session.is_live() => Ok(Connection::Off),
         Location::Auto => {
-            let (cluster, _) = session.live_cluster("Prometheus discovery").await?;
-            match discover::find(&cluster.client).await {
+            let client = match ctx.and_then(|c| c.live.as_ref()) {
+                Some(live) => live.client.clone(),
+                None => session.live_cluster("Prometheus discovery").await?.0.client,
+            };
+            match discover::find(&client, ctx).await {
                 Ok(Some(found)) => {
                     let describe = format!(
                         "service {}/{}:{} (through the API server)",
                         found.namespace, found.name, found.port
                     );
                     let transport = Transport::Proxy {
-                        client: cluster.client.clone(),
+                        client,
                         path: found.proxy_path(),
                     };
                     Ok(Connection::Ready(Prometheus::new(transport, describe, timeout)))
