@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use clap::{ArgAction, Args, Parser, Subcommand};
 
-pub use crate::recommend::{FailOn, Validate};
-pub use crate::render::Output;
+pub(crate) use crate::recommend::{FailOn, Validate};
+pub(crate) use crate::render::Output;
 
 const EXIT_CODES: &str = "\
 Exit codes:
@@ -512,7 +512,7 @@ pub struct Global {
 }
 
 /// Durations as kubectl writes them: "30s", "2m", "1h", "500ms", or a bare number of seconds.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (num, unit) = s.split_at(split);

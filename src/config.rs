@@ -9,7 +9,7 @@ use serde::Deserialize;
 use crate::error::Error;
 
 /// The model used when nothing names one.
-pub const DEFAULT_MODEL: &str = "gpt-4o-mini";
+pub(crate) const DEFAULT_MODEL: &str = "gpt-4o-mini";
 /// Prompt tokens allowed by default: room for the evidence of a badly broken namespace, and far
 /// below every current model's context window.
 pub const DEFAULT_MAX_CONTEXT_TOKENS: usize = 8000;
@@ -17,7 +17,7 @@ pub const DEFAULT_MAX_CONTEXT_TOKENS: usize = 8000;
 /// `~/.config/kubectl-ai/config.yaml`, every field optional.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct FileConfig {
+pub(crate) struct FileConfig {
     pub model: Option<String>,
     pub base_url: Option<String>,
     pub api_key: Option<String>,
@@ -32,7 +32,7 @@ pub struct FileConfig {
 /// The `recommend:` section.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct RecommendFile {
+pub(crate) struct RecommendFile {
     /// Rules to skip: `RULE` everywhere, `RULE@KIND/NAME` on one object.
     #[serde(default)]
     pub ignore: Vec<String>,
@@ -48,7 +48,7 @@ pub struct RecommendFile {
 }
 
 /// The config file the environment points at, or an empty one when there is none.
-pub fn load(env: &dyn Fn(&str) -> Option<String>) -> Result<FileConfig, Error> {
+pub(crate) fn load(env: &dyn Fn(&str) -> Option<String>) -> Result<FileConfig, Error> {
     match config_path(env) {
         Some(path) => read_file(&path),
         None => Ok(FileConfig::default()),
@@ -57,7 +57,7 @@ pub fn load(env: &dyn Fn(&str) -> Option<String>) -> Result<FileConfig, Error> {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct AzureFile {
+pub(crate) struct AzureFile {
     pub endpoint: Option<String>,
     pub deployment: Option<String>,
     pub api_version: Option<String>,
@@ -66,7 +66,7 @@ pub struct AzureFile {
 
 /// Which endpoint answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Provider {
+pub(crate) enum Provider {
     /// No LLM configured: answers come from the analyzers alone.
     None,
     /// OpenAI or any server speaking its API (Ollama, vLLM, LM Studio, LiteLLM).
@@ -84,7 +84,7 @@ pub enum Provider {
 
 impl Provider {
     /// Where requests go, for messages (never the key).
-    pub fn endpoint(&self) -> String {
+    pub(crate) fn endpoint(&self) -> String {
         match self {
             Provider::None => "none".into(),
             Provider::OpenAi { base_url, .. } => base_url.clone(),
@@ -98,7 +98,7 @@ impl Provider {
 }
 
 #[derive(Debug, Clone)]
-pub struct LlmSettings {
+pub(crate) struct LlmSettings {
     pub provider: Provider,
     pub model: String,
     pub max_context_tokens: usize,
@@ -108,7 +108,7 @@ pub struct LlmSettings {
 
 /// What flags said; `None` defers to the environment, the file, then defaults.
 #[derive(Debug, Default, Clone)]
-pub struct LlmFlags {
+pub(crate) struct LlmFlags {
     pub model: Option<String>,
     pub max_context_tokens: Option<usize>,
     pub prompt_dir: Option<PathBuf>,
@@ -116,7 +116,7 @@ pub struct LlmFlags {
 
 /// `$KUBECTL_AI_CONFIG`, else `$XDG_CONFIG_HOME/kubectl-ai/config.yaml`, else
 /// `~/.config/kubectl-ai/config.yaml`.
-pub fn config_path(env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
+pub(crate) fn config_path(env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
     if let Some(p) = env("KUBECTL_AI_CONFIG") {
         return Some(PathBuf::from(p));
     }
@@ -126,7 +126,7 @@ pub fn config_path(env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
     Some(base.join("kubectl-ai").join("config.yaml"))
 }
 
-pub fn read_file(path: &Path) -> Result<FileConfig, Error> {
+pub(crate) fn read_file(path: &Path) -> Result<FileConfig, Error> {
     match std::fs::read_to_string(path) {
         Ok(text) => serde_saphyr::from_str(&text).map_err(|e| Error::Config {
             path: path.to_path_buf(),
@@ -142,7 +142,7 @@ pub fn read_file(path: &Path) -> Result<FileConfig, Error> {
 
 /// Resolves the settings; `env` is injectable so precedence is unit-tested without touching the
 /// process environment.
-pub fn resolve(
+pub(crate) fn resolve(
     flags: &LlmFlags,
     file: FileConfig,
     env: &dyn Fn(&str) -> Option<String>,
@@ -197,7 +197,7 @@ pub fn resolve(
 }
 
 /// `sk-proj-abcd...wxyz` -> `sk-p…wxyz`: enough to tell keys apart, not enough to use one.
-pub fn mask(key: &str) -> String {
+pub(crate) fn mask(key: &str) -> String {
     let chars: Vec<char> = key.chars().collect();
     if chars.len() <= 8 {
         return "****".into();

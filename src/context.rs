@@ -498,7 +498,7 @@ fn controller_of(meta: &ObjectMeta) -> Option<&OwnerReference> {
 }
 
 /// When an event last happened, from whichever of its several time fields the emitter filled.
-pub fn event_time(event: &Event) -> Option<Timestamp> {
+pub(crate) fn event_time(event: &Event) -> Option<Timestamp> {
     event
         .last_timestamp
         .as_ref()
@@ -515,7 +515,7 @@ pub fn event_time(event: &Event) -> Option<Timestamp> {
         .or_else(|| event.metadata.creation_timestamp.as_ref().map(|t| t.0))
 }
 
-pub fn event_count(event: &Event) -> i32 {
+pub(crate) fn event_count(event: &Event) -> i32 {
     event
         .series
         .as_ref()
@@ -529,7 +529,7 @@ pub fn event_count(event: &Event) -> i32 {
 /// same thing about the same object (the kubelet re-emits "Back-off restarting failed container"
 /// as new objects once its own aggregation window closes) and orders them newest first, so the
 /// first event of an object is its latest word.
-pub fn normalize_events(events: Vec<Event>) -> Vec<Event> {
+pub(crate) fn normalize_events(events: Vec<Event>) -> Vec<Event> {
     let mut merged: Vec<Event> = Vec::with_capacity(events.len());
     let mut index: HashMap<(String, String, String, String, String), usize> = HashMap::new();
     for event in events {

@@ -197,7 +197,7 @@ pub enum Error {
 
 /// What a client error says, on one line: the server's own message and code, or the innermost
 /// cause ("connection reset by peer"); never the Debug form of a `Status`.
-pub fn kube_detail(err: &kube::Error) -> String {
+pub(crate) fn kube_detail(err: &kube::Error) -> String {
     match err {
         kube::Error::Api(s) if !s.message.is_empty() => format!("{} ({})", s.message, s.code),
         kube::Error::Api(s) => format!("{} ({})", s.reason, s.code),
@@ -216,7 +216,7 @@ pub fn kube_detail(err: &kube::Error) -> String {
 }
 
 /// The status code of a client error; 0 when no answer came.
-pub fn kube_code(err: &kube::Error) -> u16 {
+pub(crate) fn kube_code(err: &kube::Error) -> u16 {
     match err {
         kube::Error::Api(s) => s.code,
         _ => 0,

@@ -6,6 +6,10 @@
 //! once from flags, environment and config file. `main.rs` only parses arguments, sets up logging
 //! and maps the outcome to an exit code. docs/architecture.md has the map.
 
+// `pub` inside a crate-private module says nothing and hides dead code from the compiler:
+// items are `pub(crate)` unless the `testing` module re-exports them.
+#![warn(unreachable_pub)]
+
 pub(crate) mod analyze;
 pub(crate) mod cli;
 pub(crate) mod cluster;

@@ -48,7 +48,7 @@ fn split(q: &str) -> Option<(f64, f64)> {
 }
 
 /// Bytes the way `kubectl top` shows them.
-pub fn human_bytes(b: u64) -> String {
+pub(crate) fn human_bytes(b: u64) -> String {
     const MI: u64 = 1024 * 1024;
     if b >= 1024 * MI && b.is_multiple_of(1024 * MI) {
         format!("{}Gi", b / (1024 * MI))

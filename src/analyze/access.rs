@@ -22,7 +22,7 @@ pub(crate) struct Refusal {
 }
 
 impl Refusal {
-    pub fn evidence(&self) -> String {
+    pub(crate) fn evidence(&self) -> String {
         let group = if self.group.is_empty() {
             "core".to_string()
         } else {
@@ -38,7 +38,7 @@ impl Refusal {
         )
     }
 
-    pub fn fix(&self) -> String {
+    pub(crate) fn fix(&self) -> String {
         let sa = format!("{}:{}", self.namespace, self.account);
         match &self.scope {
             Some(ns) => format!(
@@ -298,7 +298,7 @@ fn unbound_role(
 
 impl Refusal {
     /// The fix when a binding names the account in another namespace: correct its subject.
-    pub fn subject_fix(&self, edit: &str) -> String {
+    pub(crate) fn subject_fix(&self, edit: &str) -> String {
         format!(
             "Set the subject's namespace to {} in `kubectl edit {edit}` (it names ServiceAccount {} of another namespace), so it grants ServiceAccount {}:{} what it lacks.",
             self.namespace, self.account, self.namespace, self.account
@@ -306,7 +306,7 @@ impl Refusal {
     }
 
     /// The fix when a bound Role grants the resource but not the verb: add the verb to it.
-    pub fn extend_fix(&self, role: &str, ns: &str) -> String {
+    pub(crate) fn extend_fix(&self, role: &str, ns: &str) -> String {
         // An informer lists, then watches: granting one without the other fails again at once.
         let verbs = if matches!(self.verb.as_str(), "list" | "watch") {
             "list, watch".to_string()
@@ -321,7 +321,7 @@ impl Refusal {
 
     /// The fix when a role that allows the request exists: bind it, in the namespace asked about
     /// (or cluster-wide for a cluster-scoped request).
-    pub fn bind_fix(&self, kind: &str, role: &str) -> String {
+    pub(crate) fn bind_fix(&self, kind: &str, role: &str) -> String {
         let sa = format!("{}:{}", self.namespace, self.account);
         let flag = if kind == "Role" {
             "role"

@@ -10,7 +10,7 @@ use crate::context::Context;
 /// Failing lines needed before a running container's log is a finding.
 const REPEATED: usize = 3;
 
-pub fn analyze(ctx: &Context) -> Vec<Finding> {
+pub(super) fn analyze(ctx: &Context) -> Vec<Finding> {
     let mut groups = Grouper::default();
     for (pod, cs) in super::running_containers(ctx) {
         // A restarting container is the crash analyzers' story.

@@ -3,7 +3,7 @@
 use super::{Finding, Rule, Severity};
 use crate::context::{Context, ObjectRef};
 
-pub fn analyze(ctx: &Context) -> Vec<Finding> {
+pub(super) fn analyze(ctx: &Context) -> Vec<Finding> {
     let mut out = Vec::new();
     for hpa in &ctx.hpas {
         let object = ObjectRef::of("HorizontalPodAutoscaler", &hpa.metadata);

@@ -29,7 +29,7 @@ struct Blocked<'a> {
     pods: Vec<&'a Pod>,
 }
 
-pub fn analyze(ctx: &Context) -> Vec<Finding> {
+pub(crate) fn analyze(ctx: &Context) -> Vec<Finding> {
     let mut missing: BTreeMap<Missing, Blocked> = BTreeMap::new();
     for pod in &ctx.pods {
         let phase = pod.status.as_ref().and_then(|s| s.phase.as_deref());

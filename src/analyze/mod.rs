@@ -23,7 +23,7 @@ mod services;
 mod storage;
 mod workloads;
 
-pub use rule::Rule;
+pub(crate) use rule::Rule;
 
 use std::collections::BTreeMap;
 
@@ -147,7 +147,7 @@ pub struct Consequence {
 type Analyzer = fn(&Context) -> Vec<Finding>;
 
 /// Every analyzer, by family.
-pub const ANALYZERS: &[(&str, Analyzer)] = &[
+pub(crate) const ANALYZERS: &[(&str, Analyzer)] = &[
     ("pods", pods::analyze),
     ("config", config_refs::analyze),
     ("probes", probes::analyze),
@@ -170,7 +170,7 @@ const SYMPTOMS: &[Rule] = &[
 ];
 
 /// Runs every analyzer and returns the findings, causes first.
-pub fn analyze(ctx: &Context) -> Vec<Finding> {
+pub(crate) fn analyze(ctx: &Context) -> Vec<Finding> {
     let mut findings: Vec<Finding> = ANALYZERS.iter().flat_map(|(_, run)| run(ctx)).collect();
     fold_symptoms(ctx, &mut findings);
     links::fold(ctx, &mut findings);
@@ -219,7 +219,7 @@ fn fold_symptoms(ctx: &Context, findings: &mut Vec<Finding>) {
 
 /// Severity first, then the problems a finding causes (folded in, or pointing at it as their
 /// probable cause), then breadth (pods affected), then a stable order by object.
-pub fn rank(findings: &mut [Finding]) {
+pub(crate) fn rank(findings: &mut [Finding]) {
     let caused = |f: &Finding, all: &[Finding]| {
         f.causes.len()
             + all
@@ -267,7 +267,7 @@ pub(crate) struct PodProblem {
 const MAX_EVIDENCE: usize = 12;
 
 impl Grouper {
-    pub fn add(&mut self, ctx: &Context, pod: &Pod, problem: PodProblem) {
+    pub(crate) fn add(&mut self, ctx: &Context, pod: &Pod, problem: PodProblem) {
         let owner = ctx.owner_of(pod);
         let name = pod.metadata.name.clone().unwrap_or_default();
         let key = (owner.clone(), problem.rule, problem.container);
@@ -292,7 +292,7 @@ impl Grouper {
         }
     }
 
-    pub fn finish(self, ctx: &Context) -> Vec<Finding> {
+    pub(crate) fn finish(self, ctx: &Context) -> Vec<Finding> {
         self.groups
             .into_values()
             .map(|mut f| {

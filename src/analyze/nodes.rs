@@ -47,7 +47,7 @@ pub(crate) const NOT_READY_TAINTS: &[&str] = &[
     "node.kubernetes.io/unreachable",
 ];
 
-pub fn analyze(ctx: &Context) -> Vec<Finding> {
+pub(super) fn analyze(ctx: &Context) -> Vec<Finding> {
     let mut out = Vec::new();
     for node in &ctx.nodes {
         let name = node.metadata.name.clone().unwrap_or_default();

@@ -13,7 +13,7 @@ use super::{
 use crate::context::Context;
 use crate::quantity;
 
-pub fn analyze(ctx: &Context) -> Vec<Finding> {
+pub(crate) fn analyze(ctx: &Context) -> Vec<Finding> {
     let mut groups = Grouper::default();
     for pod in &ctx.pods {
         let Some(status) = pod.status.as_ref() else {
@@ -283,7 +283,7 @@ fn memory_remedy(ctx: &Context, object: &crate::context::ObjectRef) -> Option<Re
 
 /// For the OOM-killed container of a workload: its name, memory limit and the highest usage seen
 /// across its pods, when it has a limit.
-pub fn oom_facts(
+pub(crate) fn oom_facts(
     ctx: &Context,
     object: &crate::context::ObjectRef,
 ) -> Option<(String, u64, Option<u64>)> {
@@ -733,7 +733,7 @@ fn termination_line(t: &ContainerStateTerminated) -> String {
 }
 
 /// What common exit codes mean, as an operator would say it.
-pub fn exit_meaning(code: i32) -> Option<&'static str> {
+pub(crate) fn exit_meaning(code: i32) -> Option<&'static str> {
     Some(match code {
         1 => "application error",
         2 => "misuse of shell builtin or bad arguments",
@@ -750,7 +750,7 @@ pub fn exit_meaning(code: i32) -> Option<&'static str> {
 
 /// The lines of a container's logs that explain a failure, newest run first: the previous log of
 /// a restarted container is where its crash is written.
-pub fn log_lines(ctx: &Context, pod: &Pod, container: &str) -> Vec<(&'static str, String)> {
+pub(crate) fn log_lines(ctx: &Context, pod: &Pod, container: &str) -> Vec<(&'static str, String)> {
     let Some(logs) = ctx.logs_of(namespace(pod), pod_name(pod), container) else {
         return vec![];
     };
@@ -767,7 +767,7 @@ pub fn log_lines(ctx: &Context, pod: &Pod, container: &str) -> Vec<(&'static str
 }
 
 /// The lines that explain a log's errors (see [`keyline`]).
-pub fn error_lines(log: &str, max: usize) -> Vec<String> {
+pub(crate) fn error_lines(log: &str, max: usize) -> Vec<String> {
     keyline::key_lines(log, max)
 }
 

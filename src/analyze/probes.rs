@@ -13,7 +13,7 @@ use super::probe_facts::{self, describe_action, http_answer};
 use super::{Finding, Grouper, PodProblem, Remedy, Rule, Severity, pod_specs};
 use crate::context::Context;
 
-pub fn analyze(ctx: &Context) -> Vec<Finding> {
+pub(super) fn analyze(ctx: &Context) -> Vec<Finding> {
     let mut out = port_mismatches(ctx);
     out.extend(readiness_failures(ctx));
     out

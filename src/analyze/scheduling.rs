@@ -7,7 +7,7 @@ mod placement;
 use super::{Finding, Grouper, PodProblem, Rule, Severity, namespace, pod_name};
 use crate::context::Context;
 
-pub fn analyze(ctx: &Context) -> Vec<Finding> {
+pub(super) fn analyze(ctx: &Context) -> Vec<Finding> {
     let mut groups = Grouper::default();
     for pod in &ctx.pods {
         let Some(status) = pod.status.as_ref() else {
@@ -180,7 +180,7 @@ fn scheduling_fix(lower: &str, node_set_label: Option<&str>) -> String {
 
 /// The per-node reasons in a scheduler message:
 /// "0/3 nodes are available: 1 node(s) had untolerated taint {...}, 2 Insufficient memory. preemption: ..."
-pub fn scheduler_causes(message: &str) -> Vec<String> {
+pub(super) fn scheduler_causes(message: &str) -> Vec<String> {
     let Some((_, rest)) = message.split_once("are available: ") else {
         return vec![];
     };

@@ -11,7 +11,7 @@ use crate::context::{Context, ObjectRef};
 
 const DEFAULT_INGRESS_CLASS: &str = "ingressclass.kubernetes.io/is-default-class";
 
-pub fn analyze(ctx: &Context) -> Vec<Finding> {
+pub(super) fn analyze(ctx: &Context) -> Vec<Finding> {
     let mut out: Vec<Finding> = ctx
         .services
         .iter()

@@ -9,7 +9,7 @@ use crate::context::{Context, ObjectRef};
 
 const DEFAULT_CLASS: &str = "storageclass.kubernetes.io/is-default-class";
 
-pub fn analyze(ctx: &Context) -> Vec<Finding> {
+pub(super) fn analyze(ctx: &Context) -> Vec<Finding> {
     ctx.pvcs
         .iter()
         .filter_map(|pvc| unbound(ctx, pvc))

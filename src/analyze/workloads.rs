@@ -12,7 +12,7 @@ use k8s_openapi::api::core::v1::Pod;
 use super::{Finding, Rule, Severity};
 use crate::context::{Context, ObjectRef};
 
-pub fn analyze(ctx: &Context) -> Vec<Finding> {
+pub(super) fn analyze(ctx: &Context) -> Vec<Finding> {
     let mut out: Vec<Finding> = ctx.deployments.iter().flat_map(deployment).collect();
     out.extend(
         ctx.deployments

@@ -89,7 +89,7 @@ pub(crate) struct ListSeed<T> {
 }
 
 impl<T> ListSeed<T> {
-    pub fn new(keep: fn(&T) -> bool) -> Self {
+    pub(super) fn new(keep: fn(&T) -> bool) -> Self {
         ListSeed { keep }
     }
 }

@@ -40,7 +40,7 @@ use crate::ui;
 
 /// How to reach the cluster: kubectl's own flags.
 #[derive(Debug, Clone, Default)]
-pub struct ConnectOptions {
+pub(crate) struct ConnectOptions {
     pub kubeconfig: Option<PathBuf>,
     pub context: Option<String>,
     pub request_timeout: Option<Duration>,
@@ -49,7 +49,7 @@ pub struct ConnectOptions {
 }
 
 /// A connected client and what the user should be told about it.
-pub struct Cluster {
+pub(crate) struct Cluster {
     pub client: Client,
     /// The kubeconfig context's namespace (or the pod's, in cluster): used when `-n` is absent.
     pub default_namespace: String,
@@ -61,7 +61,7 @@ pub struct Cluster {
 impl Cluster {
     /// Builds a client the way kubectl resolves its configuration: `--kubeconfig`, else the
     /// merged `KUBECONFIG` paths, else `~/.kube/config`, else the in-cluster service account.
-    pub async fn connect(opts: &ConnectOptions) -> Result<Cluster, Error> {
+    pub(crate) async fn connect(opts: &ConnectOptions) -> Result<Cluster, Error> {
         let options = KubeConfigOptions {
             context: opts.context.clone(),
             ..Default::default()
@@ -119,12 +119,17 @@ impl Cluster {
     }
 
     /// The API server's URL, as the kubeconfig names it.
-    pub fn server_host(&self) -> &str {
+    pub(crate) fn server_host(&self) -> &str {
         &self.server
     }
 
     /// Collects one context. `chunk` is the page size for lists, as kubectl's `--chunk-size`.
-    pub async fn collect(&self, scope: Scope, tail: Tail, chunk: u32) -> Result<Context, Error> {
+    pub(crate) async fn collect(
+        &self,
+        scope: Scope,
+        tail: Tail,
+        chunk: u32,
+    ) -> Result<Context, Error> {
         let started = Instant::now();
         let c = Collector {
             cluster: self,

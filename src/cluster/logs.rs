@@ -72,7 +72,7 @@ impl Default for Reach {
 
 /// Running containers read on a signal alone (a large namespace, a cluster-wide run): one extra
 /// wave of the live source's parallel log requests, so collection time grows by one round trip.
-pub const SIGNALLED_LOGS: usize = 32;
+pub(crate) const SIGNALLED_LOGS: usize = 32;
 
 impl Tail {
     /// Keeps the end of `text`: the last `lines` lines, then at most `bytes` bytes, cut at a line
@@ -104,7 +104,7 @@ impl Tail {
 
 /// One log to read.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct LogTarget {
+pub(crate) struct LogTarget {
     pub namespace: String,
     pub pod: String,
     pub container: String,
@@ -112,12 +112,12 @@ pub struct LogTarget {
 }
 
 /// How many pods of one workload get their logs read, per container.
-pub const PODS_PER_WORKLOAD: usize = 2;
+pub(crate) const PODS_PER_WORKLOAD: usize = 2;
 
 /// The logs diagnosis needs: current and previous logs of unhealthy containers, then current
 /// logs of running ones as [`Reach`] allows, for at most [`PODS_PER_WORKLOAD`] pods of each
 /// workload.
-pub fn targets(ctx: &Context, tail: &Tail) -> Vec<LogTarget> {
+pub(crate) fn targets(ctx: &Context, tail: &Tail) -> Vec<LogTarget> {
     let mut per_workload: HashMap<(ObjectRef, String), usize> = HashMap::new();
     let mut out = Vec::new();
     let take = |pod: &Pod, container: &str, per_workload: &mut HashMap<_, usize>| {
@@ -206,7 +206,7 @@ fn statuses(pod: &Pod) -> impl Iterator<Item = &ContainerStatus> {
 
 /// A container whose logs could explain a problem. Containers still being created, and the
 /// clean exits of finished Jobs, are not.
-pub fn is_unhealthy(pod: &Pod, status: &ContainerStatus) -> bool {
+pub(crate) fn is_unhealthy(pod: &Pod, status: &ContainerStatus) -> bool {
     let state = status.state.as_ref();
     if let Some(waiting) = state.and_then(|s| s.waiting.as_ref()) {
         let reason = waiting.reason.as_deref().unwrap_or_default();

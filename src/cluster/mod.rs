@@ -3,10 +3,10 @@
 mod item;
 pub mod kinds;
 pub(crate) mod kubeconfig;
-pub mod live;
-pub mod logs;
+pub(crate) mod live;
+pub(crate) mod logs;
 mod parts;
-pub mod rbac;
+pub(crate) mod rbac;
 pub(crate) mod retry;
 pub mod snapshot;
 
@@ -15,21 +15,21 @@ use crate::error::Error;
 
 /// Where to read the cluster from.
 #[derive(Debug, Clone)]
-pub enum Source {
+pub(crate) enum Source {
     Live(live::ConnectOptions),
     Snapshot(snapshot::Root),
 }
 
 /// Which namespaces to read, as the user asked with `-n` / `-A`.
 #[derive(Debug, Clone, Default)]
-pub struct ScopeRequest {
+pub(crate) struct ScopeRequest {
     pub namespace: Option<String>,
     pub all_namespaces: bool,
 }
 
 /// Collection settings shared by both sources.
 #[derive(Debug, Clone)]
-pub struct Limits {
+pub(crate) struct Limits {
     pub tail: logs::Tail,
     pub chunk_size: u32,
 }
@@ -44,7 +44,7 @@ impl Default for Limits {
 }
 
 /// Reads one context from either source.
-pub async fn collect(
+pub(crate) async fn collect(
     source: &Source,
     scope: &ScopeRequest,
     limits: Limits,

@@ -58,7 +58,7 @@ pub(crate) struct Names {
 
 impl Part {
     /// The whole list, in one namespace or in all.
-    pub fn whole(namespace: Option<&str>) -> Part {
+    pub(super) fn whole(namespace: Option<&str>) -> Part {
         Part {
             namespace: namespace.map(str::to_string),
             fields: Vec::new(),
@@ -66,7 +66,7 @@ impl Part {
     }
 
     /// The list parameters of this part: `base` with this part's field terms added.
-    pub fn params(&self, base: &ListParams) -> ListParams {
+    pub(super) fn params(&self, base: &ListParams) -> ListParams {
         let terms: Vec<&str> = base
             .field_selector
             .iter()
@@ -82,7 +82,7 @@ impl Part {
 
     /// This part cut along `cut`, or `None` when that cut does not apply here (the names are
     /// unknown, there would be a single part, or too many).
-    pub fn cut(&self, cut: Cut, names: &Names) -> Option<Vec<Part>> {
+    pub(super) fn cut(&self, cut: Cut, names: &Names) -> Option<Vec<Part>> {
         let with = |namespace: Option<String>, term: String| Part {
             namespace,
             fields: self.fields.iter().cloned().chain([term]).collect(),

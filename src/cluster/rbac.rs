@@ -23,11 +23,11 @@ pub struct Rbac {
 }
 
 /// Namespaces read for refusals at most: each costs two requests.
-pub const MAX_NAMESPACES: usize = 4;
+pub(crate) const MAX_NAMESPACES: usize = 4;
 
 /// The namespaces whose RBAC explains the refusals in the collected logs, at most
 /// [`MAX_NAMESPACES`]; empty when no log shows one.
-pub fn namespaces_to_read(ctx: &Context) -> Vec<String> {
+pub(crate) fn namespaces_to_read(ctx: &Context) -> Vec<String> {
     let mut out = BTreeSet::new();
     let texts = ctx
         .logs

@@ -27,7 +27,7 @@ const MAX_RETRY_AFTER: Duration = Duration::from_secs(10);
 
 /// The retry policy of every request the live client sends.
 #[derive(Clone, Default)]
-pub struct Policy {
+pub(crate) struct Policy {
     attempt: u32,
 }
 

@@ -27,7 +27,7 @@ use crate::render::Output;
 use crate::session::Session;
 use crate::ui::Spinner;
 
-pub const GENERATE_PROMPT: &str = include_str!("../../prompts/generate.md");
+pub(crate) const GENERATE_PROMPT: &str = include_str!("../../prompts/generate.md");
 const TOOL: &str = "propose_manifests";
 /// Proposals after the first that may repair validation errors.
 const REPAIRS: usize = 2;

@@ -37,7 +37,7 @@ pub(crate) enum Of {
 impl Index {
     /// The positions under (`a`, `b`) in the list `of`, building its index from `keys` (one
     /// key per element, in order) on first use.
-    pub fn get<'k>(
+    pub(super) fn get<'k>(
         &self,
         of: Of,
         keys: impl FnOnce() -> Vec<(&'k str, &'k str)>,

@@ -10,22 +10,22 @@ use serde_json::{Value, json};
 use crate::error::Error;
 
 /// `helm template todo manifests/todo-app/chart --namespace todo-app`, committed.
-pub const TODO_APP: &str = include_str!("../../manifests/todo-app/todo-app.yaml");
+pub(crate) const TODO_APP: &str = include_str!("../../manifests/todo-app/todo-app.yaml");
 /// The namespace the bundled manifests are rendered for.
-pub const NAMESPACE: &str = "todo-app";
+pub(crate) const NAMESPACE: &str = "todo-app";
 /// The Secret the manifests read credentials from; generated at deploy time, never committed.
-pub const SECRET: &str = "todo-secrets";
+pub(crate) const SECRET: &str = "todo-secrets";
 
 /// One documented value.
 #[derive(Debug, Clone, Copy)]
-pub struct Key {
+pub(crate) struct Key {
     pub name: &'static str,
     pub kind: ValueKind,
     pub help: &'static str,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ValueKind {
+pub(crate) enum ValueKind {
     Text,
     /// A whole number at least 1.
     Count,
@@ -59,7 +59,7 @@ const fn key(name: &'static str, kind: ValueKind, help: &'static str) -> Key {
 }
 
 /// Every value `--set` (and a request in words) may change, as in the chart's values.yaml.
-pub const KEYS: &[Key] = &[
+pub(crate) const KEYS: &[Key] = &[
     key(
         "imageTag",
         ValueKind::Text,
@@ -152,19 +152,19 @@ pub const KEYS: &[Key] = &[
 
 /// Values set by the user (or adapted to the cluster), by key, in the order given.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Values(pub Vec<(String, Value)>);
+pub(crate) struct Values(pub Vec<(String, Value)>);
 
 impl Values {
-    pub fn get(&self, key: &str) -> Option<&Value> {
+    pub(crate) fn get(&self, key: &str) -> Option<&Value> {
         self.0.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v)
     }
 
-    pub fn has(&self, key: &str) -> bool {
+    pub(crate) fn has(&self, key: &str) -> bool {
         self.get(key).is_some()
     }
 
     /// Sets a value after checking the key and its type.
-    pub fn set(&mut self, key: &str, value: Value) -> Result<(), Error> {
+    pub(crate) fn set(&mut self, key: &str, value: Value) -> Result<(), Error> {
         let k = KEYS.iter().find(|k| k.matches(key)).ok_or_else(|| {
             let names: Vec<&str> = KEYS.iter().map(|k| k.name).collect();
             Error::Usage(format!(
@@ -178,7 +178,7 @@ impl Values {
     }
 
     /// `KEY=VALUE` as typed on a command line.
-    pub fn set_arg(&mut self, arg: &str) -> Result<(), Error> {
+    pub(crate) fn set_arg(&mut self, arg: &str) -> Result<(), Error> {
         let (key, raw) = arg
             .split_once('=')
             .ok_or_else(|| Error::Usage(format!("--set {arg:?}: write KEY=VALUE")))?;
@@ -219,7 +219,7 @@ fn check(k: &Key, v: Value) -> Result<Value, Error> {
 }
 
 /// The bundled objects, in file order.
-pub fn objects() -> Vec<Value> {
+pub(crate) fn objects() -> Vec<Value> {
     serde_saphyr::from_str_multiple::<Value, Vec<Value>>(TODO_APP)
         .expect("the bundled manifests parse (tested)")
         .into_iter()
@@ -240,7 +240,7 @@ fn containers_mut(o: &mut Value) -> impl Iterator<Item = &mut Value> {
 
 /// The bundled objects with `values` applied and moved to `namespace`, as the chart would render
 /// them with `--set` and `--namespace`.
-pub fn render(values: &Values, namespace: &str) -> Vec<Value> {
+pub(crate) fn render(values: &Values, namespace: &str) -> Vec<Value> {
     let mut objs = objects();
     objs.extend(super::monitoring::objects(values, namespace));
     for (component, deployment) in [("frontend", "todo-frontend"), ("backend", "todo-backend")] {
@@ -418,7 +418,7 @@ fn move_to(objs: &mut [Value], namespace: &str) {
 
 /// Random credentials for the app's Secret, from the operating system's CSPRNG. The API key comes
 /// from the user's environment when set, so the backend can reach the LLM.
-pub fn secret(namespace: &str, openai_api_key: Option<&str>) -> Result<Value, Error> {
+pub(crate) fn secret(namespace: &str, openai_api_key: Option<&str>) -> Result<Value, Error> {
     let token = |bytes: usize| -> Result<String, Error> {
         let mut buf = vec![0u8; bytes];
         getrandom::fill(&mut buf)

@@ -14,7 +14,7 @@ use crate::cluster::live::Cluster;
 
 /// `helm template ... --set monitoring.enabled=true --set monitoring.backend.enabled=true
 /// --show-only templates/monitoring.yaml`, committed.
-pub const MONITORING: &str = include_str!("../../manifests/todo-app/monitoring.yaml");
+pub(crate) const MONITORING: &str = include_str!("../../manifests/todo-app/monitoring.yaml");
 
 /// The prefix of the `monitoring.labels.NAME` values.
 pub(crate) const LABELS: &str = "monitoring.labels.";
@@ -143,7 +143,7 @@ pub(crate) fn is_duration(s: &str) -> bool {
 
 /// One of the operator's Prometheus servers, as far as the app's monitoring is concerned.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Prometheus {
+pub(crate) struct Prometheus {
     /// `namespace/name`.
     pub name: String,
     pub namespace: String,

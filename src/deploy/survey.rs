@@ -16,7 +16,7 @@ use crate::error::Error;
 
 /// The kind of cluster, as far as the app cares.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Flavour {
+pub(crate) enum Flavour {
     Minikube,
     Kind,
     DockerDesktop,
@@ -38,7 +38,7 @@ impl std::fmt::Display for Flavour {
 }
 
 #[derive(Debug, Clone)]
-pub struct Survey {
+pub(crate) struct Survey {
     pub storage_classes: Vec<String>,
     pub default_storage_class: Option<String>,
     pub ingress_classes: Vec<String>,
@@ -55,7 +55,7 @@ pub struct Survey {
 
 /// What the nodes say: the kind of cluster, its name there, and the images they already hold.
 #[derive(Debug, Clone)]
-pub struct Nodes {
+pub(crate) struct Nodes {
     pub flavour: Flavour,
     /// The minikube profile or kind cluster, for `minikube -p` and `kind --name`.
     pub cluster_name: Option<String>,
@@ -65,7 +65,7 @@ pub struct Nodes {
 }
 
 impl Nodes {
-    pub fn read(nodes: &[Node]) -> Nodes {
+    pub(crate) fn read(nodes: &[Node]) -> Nodes {
         let flavour = flavour_of(nodes);
         let cluster_name = nodes.iter().find_map(|n| match flavour {
             Flavour::Minikube => n
@@ -101,7 +101,7 @@ impl Nodes {
 }
 
 /// Lists the nodes; an error says which request failed.
-pub async fn list_nodes(cluster: &Cluster) -> Result<Vec<Node>, Error> {
+pub(crate) async fn list_nodes(cluster: &Cluster) -> Result<Vec<Node>, Error> {
     Api::<Node>::all(cluster.client.clone())
         .list(&ListParams::default())
         .await
@@ -118,7 +118,7 @@ fn api_error(what: &str, e: kube::Error) -> Error {
 }
 
 /// Reads what the app needs to know; lists it may not read count as absent.
-pub async fn survey(cluster: &Cluster) -> Result<Survey, Error> {
+pub(crate) async fn survey(cluster: &Cluster) -> Result<Survey, Error> {
     let client = cluster.client.clone();
     let lp = ListParams::default();
     let nodes = Nodes::read(&list_nodes(cluster).await?);
@@ -235,14 +235,14 @@ fn flavour_of(nodes: &[Node]) -> Flavour {
 /// A sentence for the user: something adapted, something left out, or something missing with
 /// its fix.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Note {
+pub(crate) enum Note {
     Adapted(String),
     Info(String),
     Missing { what: String, fix: String },
 }
 
 /// The values the cluster calls for, on top of the user's, and what to tell the user.
-pub fn adapt(s: &Survey, user: &Values, namespace: &str) -> (Values, Vec<Note>) {
+pub(crate) fn adapt(s: &Survey, user: &Values, namespace: &str) -> (Values, Vec<Note>) {
     let mut v = user.clone();
     let mut notes = Vec::new();
     let set = |v: &mut Values, key: &str, value: serde_json::Value| {

@@ -29,7 +29,7 @@ fn present(objects: &[Value], kind: &str, name: &str) -> bool {
         .any(|o| o["kind"] == kind && o["metadata"]["name"] == name)
 }
 
-pub async fn todo_app(
+pub(crate) async fn todo_app(
     cluster: &Cluster,
     namespace: &str,
     objects: &[Value],
@@ -127,7 +127,7 @@ pub async fn todo_app(
 }
 
 /// How to reach the frontend, for the way it is exposed here.
-pub async fn reach(
+pub(crate) async fn reach(
     cluster: &Cluster,
     found: &Survey,
     namespace: &str,

@@ -13,7 +13,7 @@ use crate::error::Error;
 use crate::llm::Conversation;
 use crate::llm::prompt;
 
-pub const DEPLOY_PROMPT: &str = include_str!("../../prompts/deploy.md");
+pub(crate) const DEPLOY_PROMPT: &str = include_str!("../../prompts/deploy.md");
 const TOOL: &str = "set_values";
 
 fn schema() -> Value {
@@ -60,7 +60,10 @@ fn read(name: &str, arguments: &str) -> Result<Values, String> {
 
 /// `settings` are the session's, or why they could not be read (a usage error here: the words
 /// were optional, `--set` does without).
-pub async fn values(settings: Result<LlmSettings, Error>, request: &str) -> Result<Values, Error> {
+pub(crate) async fn values(
+    settings: Result<LlmSettings, Error>,
+    request: &str,
+) -> Result<Values, Error> {
     let settings = settings.map_err(|e| Error::Usage(e.to_string()))?;
     if settings.provider == Provider::None {
         return Err(Error::Usage(

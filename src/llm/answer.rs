@@ -21,7 +21,7 @@ pub(crate) struct Answer {
 
 impl Answer {
     /// The calls to one tool.
-    pub fn calls_to<'a>(&'a self, tool: &'a str) -> impl Iterator<Item = &'a ToolCall> + 'a {
+    pub(crate) fn calls_to<'a>(&'a self, tool: &'a str) -> impl Iterator<Item = &'a ToolCall> + 'a {
         self.calls.iter().filter(move |c| c.name == tool)
     }
 }

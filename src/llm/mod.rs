@@ -6,9 +6,9 @@
 
 mod answer;
 mod grounding;
-pub mod prompt;
-pub mod redact;
-pub mod tokens;
+pub(crate) mod prompt;
+pub(crate) mod redact;
+pub(crate) mod tokens;
 pub mod tools;
 
 use std::collections::HashSet;
@@ -35,14 +35,14 @@ pub use grounding::Grounding;
 use prompt::Prompt;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct Usage {
+pub(crate) struct Usage {
     pub prompt_tokens: u32,
     pub completion_tokens: u32,
 }
 
 /// What the model sends, piece by piece.
 #[derive(Debug)]
-pub enum Chunk {
+pub(crate) enum Chunk {
     Text(String),
     /// A tool call the runner answered (repeats of an answered call are refused, not passed on).
     Called(ToolCall),
@@ -56,18 +56,18 @@ pub enum Chunk {
 /// A tool call the model made, as data: what a command reads after the answer, so nothing has to
 /// be captured out of the runner.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ToolCall {
+pub(crate) struct ToolCall {
     pub name: String,
     /// The arguments as the model wrote them (JSON, unchecked).
     pub arguments: String,
 }
 
 /// Answers the model's tool calls: (tool name, JSON arguments) -> text for the model.
-pub type ToolRunner = Arc<dyn Fn(&str, &str) -> String + Send + Sync>;
+pub(crate) type ToolRunner = Arc<dyn Fn(&str, &str) -> String + Send + Sync>;
 
 /// One question to put to the model.
 #[derive(Clone)]
-pub struct Conversation {
+pub(crate) struct Conversation {
     pub prompt: Prompt,
     /// Follow-up rounds the model may spend on tool calls; 0 offers no tools.
     pub max_steps: usize,
@@ -76,7 +76,7 @@ pub struct Conversation {
 }
 
 /// Starts one completion; chunks (or the one error that ends it) arrive on the returned channel.
-pub fn complete(
+pub(crate) fn complete(
     settings: &LlmSettings,
     conversation: Conversation,
     stream: bool,
@@ -119,7 +119,7 @@ pub fn complete(
 
 /// The async-openai configuration of an OpenAI-compatible provider. Local servers need no key;
 /// async-openai would otherwise read OPENAI_API_KEY itself, so it is set explicitly either way.
-pub fn openai_config(provider: &Provider) -> OpenAIConfig {
+pub(crate) fn openai_config(provider: &Provider) -> OpenAIConfig {
     match provider {
         Provider::OpenAi { base_url, api_key } => OpenAIConfig::new()
             .with_api_base(base_url.trim_end_matches('/'))
@@ -129,7 +129,7 @@ pub fn openai_config(provider: &Provider) -> OpenAIConfig {
 }
 
 /// The async-openai configuration of an Azure OpenAI deployment.
-pub fn azure_config(provider: &Provider) -> AzureConfig {
+pub(crate) fn azure_config(provider: &Provider) -> AzureConfig {
     match provider {
         Provider::Azure {
             endpoint,
@@ -429,7 +429,7 @@ async fn request_streamed<C: Config + Send + Sync + 'static>(
 
 /// async-openai is built without a TLS crypto provider so it cannot collide with kube's; both then
 /// use ring, installed once for the process.
-pub fn install_crypto() {
+pub(crate) fn install_crypto() {
     static CRYPTO: std::sync::Once = std::sync::Once::new();
     CRYPTO.call_once(|| {
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -437,7 +437,7 @@ pub fn install_crypto() {
 }
 
 /// The one line for an endpoint error, as `doctor` reports it.
-pub fn describe_error(e: OpenAIError, settings: &LlmSettings) -> String {
+pub(crate) fn describe_error(e: OpenAIError, settings: &LlmSettings) -> String {
     map_error(e, settings).to_string()
 }
 
@@ -500,6 +500,6 @@ fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
 }
 
 /// Half of what did not fit, for the one retry after a context-length refusal.
-pub fn smaller_budget(budget: usize) -> usize {
+pub(crate) fn smaller_budget(budget: usize) -> usize {
     (budget / 2).max(1000)
 }

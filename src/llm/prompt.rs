@@ -19,7 +19,7 @@ use crate::llm::tokens::count as count_tokens;
 
 /// One piece of evidence, with its rank: lower goes in first.
 #[derive(Debug, Clone)]
-pub struct Item {
+pub(crate) struct Item {
     pub rank: u32,
     pub text: String,
 }
@@ -39,19 +39,19 @@ pub struct Prompt {
 }
 
 /// No single item may take more than this many tokens.
-pub const ITEM_CAP: usize = 1200;
+pub(crate) const ITEM_CAP: usize = 1200;
 
 pub const OPEN: &str = "<cluster-data>";
 pub const CLOSE: &str = "</cluster-data>";
 
 /// Cluster text must not be able to close the data fence and speak as the operator.
-pub fn fence_safe(text: &str) -> String {
+pub(crate) fn fence_safe(text: &str) -> String {
     text.replace(OPEN, "<cluster-data\u{200b}>")
         .replace(CLOSE, "</cluster-data\u{200b}>")
 }
 
 /// Cuts an item to the cap by dropping its oldest lines (after the first, which names it).
-pub fn cap(text: &str, limit: usize) -> String {
+pub(crate) fn cap(text: &str, limit: usize) -> String {
     if count_tokens(text) <= limit {
         return text.to_string();
     }
@@ -77,7 +77,7 @@ pub fn cap(text: &str, limit: usize) -> String {
 
 /// A one-shot prompt (no tool results will need its placeholders later), its budget error
 /// already in the user's terms.
-pub fn build_once(
+pub(crate) fn build_once(
     system: &str,
     header: &str,
     items: Vec<Item>,
@@ -89,7 +89,7 @@ pub fn build_once(
 }
 
 /// Builds the prompt within `budget` tokens, the tool definitions included.
-pub fn build(
+pub(crate) fn build(
     system: &str,
     header: &str,
     items: Vec<Item>,
@@ -243,7 +243,7 @@ fn concerns(ctx: &Context, named: &BTreeSet<ObjectRef>, obj: &ObjectRef, pods: &
 }
 
 /// Whether a finding is about what the question names.
-pub fn is_about(ctx: &Context, named: &BTreeSet<ObjectRef>, f: &Finding) -> bool {
+pub(crate) fn is_about(ctx: &Context, named: &BTreeSet<ObjectRef>, f: &Finding) -> bool {
     concerns(ctx, named, &f.object, &f.pods)
 }
 
@@ -278,7 +278,7 @@ pub(crate) fn history_items(
 }
 
 /// Findings and raw evidence as ranked items; things about `named` objects rank first.
-pub fn items(ctx: &Context, findings: &[Finding], named: &BTreeSet<ObjectRef>) -> Vec<Item> {
+pub(crate) fn items(ctx: &Context, findings: &[Finding], named: &BTreeSet<ObjectRef>) -> Vec<Item> {
     let mut out = finding_items(ctx, findings, named);
     out.extend(pod_items(ctx, named));
     out.extend(event_items(ctx, findings, named));

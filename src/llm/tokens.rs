@@ -12,7 +12,7 @@ pub fn count(text: &str) -> usize {
 
 /// What tool definitions cost: providers count them as prompt tokens, so the budget does too
 /// (counted as the JSON that is sent; a provider's own rendering differs by a few tokens).
-pub fn of_tools(definitions: &[ChatCompletionTools]) -> usize {
+pub(crate) fn of_tools(definitions: &[ChatCompletionTools]) -> usize {
     if definitions.is_empty() {
         return 0;
     }

@@ -24,7 +24,7 @@ pub(super) struct Section {
 }
 
 impl Section {
-    pub fn new(key: &'static str) -> Section {
+    pub(super) fn new(key: &'static str) -> Section {
         Section {
             key,
             items: Vec::new(),
@@ -32,7 +32,7 @@ impl Section {
         }
     }
 
-    pub fn push(&mut self, value: Value, text: impl Into<String>) {
+    pub(super) fn push(&mut self, value: Value, text: impl Into<String>) {
         self.items.push((value, text.into()));
     }
 }

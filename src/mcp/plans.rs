@@ -29,7 +29,7 @@ struct Store {
 impl Plans {
     /// Keeps a proposal and returns its id: unguessable, so no other client of an HTTP server
     /// can apply it by counting.
-    pub fn add(&self, entry: Entry) -> String {
+    pub(super) fn add(&self, entry: Entry) -> String {
         let mut bytes = [0u8; 8];
         getrandom::fill(&mut bytes).unwrap_or_default();
         let mut store = self.inner.lock().unwrap_or_else(|p| p.into_inner());
@@ -50,7 +50,7 @@ impl Plans {
     }
 
     /// Takes a proposal out: a plan is applied (or refused as stale) once.
-    pub fn take(&self, id: &str) -> Option<Entry> {
+    pub(super) fn take(&self, id: &str) -> Option<Entry> {
         let mut store = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         store.entries.remove(id).map(|(_, e)| e)
     }

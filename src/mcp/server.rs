@@ -33,7 +33,7 @@ pub(super) struct State {
 }
 
 impl State {
-    pub fn new(session: Session, args: &Args) -> Arc<State> {
+    pub(super) fn new(session: Session, args: &Args) -> Arc<State> {
         Arc::new(State {
             session,
             allow_writes: args.allow_writes,

@@ -35,7 +35,7 @@ pub fn clean(v: &Value) -> Value {
 
 /// What a diff may show: a Secret's values become their length and a short fingerprint, so a
 /// changed value is visible as changed without being printed.
-pub fn shown(v: &Value) -> Value {
+pub(crate) fn shown(v: &Value) -> Value {
     let mut v = clean(v);
     if v.get("kind").and_then(Value::as_str) == Some("Secret") {
         for field in ["data", "stringData"] {
@@ -63,7 +63,7 @@ fn yaml(v: Option<&Value>) -> String {
 }
 
 /// A unified diff of two states of one object; empty when nothing changes.
-pub fn unified(before: Option<&Value>, after: Option<&Value>, label: &str) -> String {
+pub(crate) fn unified(before: Option<&Value>, after: Option<&Value>, label: &str) -> String {
     let (a, b) = (yaml(before), yaml(after));
     if a == b {
         return String::new();
@@ -76,7 +76,7 @@ pub fn unified(before: Option<&Value>, after: Option<&Value>, label: &str) -> St
 }
 
 /// Colours a unified diff for a terminal.
-pub fn paint(diff: &str, p: &Palette) -> String {
+pub(crate) fn paint(diff: &str, p: &Palette) -> String {
     diff.lines()
         .map(|l| {
             if l.starts_with("+++") || l.starts_with("---") {

@@ -21,7 +21,7 @@ use crate::ui::{Palette, Spinner};
 
 /// How far the pipeline may go on its own.
 #[derive(Debug, Clone)]
-pub struct Options {
+pub(crate) struct Options {
     /// Consent given up front (the only non-interactive consent).
     pub yes: bool,
     /// Stop after showing the plan.
@@ -48,7 +48,7 @@ pub(super) struct Step {
 }
 
 /// Runs a plan through the pipeline; returns the exit code.
-pub async fn run(
+pub(crate) async fn run(
     cluster: &Cluster,
     scope: &Scope,
     plan: Plan,

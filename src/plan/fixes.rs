@@ -13,7 +13,7 @@ use crate::quantity;
 
 /// The actions that fix these findings, where a fix is certain enough: what a fix needs, its
 /// finding carries, so nothing here reads the Context or re-runs an analyzer.
-pub fn for_findings(findings: &[Finding]) -> Vec<Action> {
+pub(crate) fn for_findings(findings: &[Finding]) -> Vec<Action> {
     findings
         .iter()
         .flat_map(|f| f.remedies.iter().map(move |r| action(f, r)))

@@ -6,14 +6,14 @@
 //! server-side dry run, shows the diff, asks, applies in dependency order and records what it
 //! changed so `kubectl ai undo` can put it back.
 
-pub mod diff;
-pub mod execute;
-pub mod fixes;
-pub mod history;
+pub(crate) mod diff;
+pub(crate) mod execute;
+pub(crate) mod fixes;
+pub(crate) mod history;
 mod justify;
 mod landed;
-pub mod policy;
-pub mod proposal;
+pub(crate) mod policy;
+pub(crate) mod proposal;
 pub(crate) mod staged;
 
 use serde::{Deserialize, Serialize};
@@ -23,12 +23,12 @@ use crate::cluster::kinds::{self, Kind};
 use crate::context::ObjectRef;
 
 /// The field manager for everything kubectl-ai applies.
-pub const FIELD_MANAGER: &str = "kubectl-ai";
+pub(crate) const FIELD_MANAGER: &str = "kubectl-ai";
 
 /// What happens to one object.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", tag = "type", content = "object")]
-pub enum Change {
+pub(crate) enum Change {
     /// Server-side apply of these fields (the rest of the object is left to its other managers).
     Apply(Value),
     /// Replace the whole object with this one: how undo restores an exact earlier state.
@@ -42,7 +42,7 @@ pub enum Change {
 /// The patch formats the API server accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum PatchKind {
+pub(crate) enum PatchKind {
     /// JSON merge patch (RFC 7386).
     Merge,
     /// Kubernetes strategic merge patch (lists merged by their keys, such as container names).
@@ -55,7 +55,7 @@ pub enum PatchKind {
 /// or the model, whose proposals must show what justifies them (src/plan/justify.rs).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub enum Origin {
+pub(crate) enum Origin {
     #[default]
     Operator,
     Model {
@@ -72,7 +72,7 @@ impl Origin {
 
 /// One typed action and why it is proposed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Action {
+pub(crate) struct Action {
     /// What it does, in a few words ("scale to 3 replicas").
     pub summary: String,
     /// The finding or request it answers.
@@ -85,13 +85,13 @@ pub struct Action {
 
 /// A proposed set of changes.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Plan {
+pub(crate) struct Plan {
     pub actions: Vec<Action>,
 }
 
 impl Action {
     /// The kind's API coordinates, from the table every other part uses.
-    pub fn kind(&self) -> Option<&'static Kind> {
+    pub(crate) fn kind(&self) -> Option<&'static Kind> {
         kind_named(&self.target.kind)
     }
 
@@ -109,7 +109,7 @@ impl Action {
     }
 
     /// Sets a workload's replica count.
-    pub fn scale(target: ObjectRef, replicas: i32, why: impl Into<String>) -> Action {
+    pub(crate) fn scale(target: ObjectRef, replicas: i32, why: impl Into<String>) -> Action {
         Action {
             summary: format!("scale to {replicas} replicas"),
             why: why.into(),
@@ -123,7 +123,7 @@ impl Action {
     }
 
     /// Changes fields of one container of a workload's pod template (merged by container name).
-    pub fn container(
+    pub(crate) fn container(
         target: ObjectRef,
         container: &str,
         fields: Value,
@@ -146,7 +146,7 @@ impl Action {
         }
     }
 
-    pub fn set_image(
+    pub(crate) fn set_image(
         target: ObjectRef,
         container: &str,
         image: &str,
@@ -162,7 +162,7 @@ impl Action {
     }
 
     /// Sets a Service's selector.
-    pub fn set_selector(
+    pub(crate) fn set_selector(
         target: ObjectRef,
         selector: &std::collections::BTreeMap<String, String>,
         why: impl Into<String>,
@@ -181,7 +181,7 @@ impl Action {
     }
 
     /// Restarts a workload's pods the way `kubectl rollout restart` does: a new template annotation.
-    pub fn rollout_restart(target: ObjectRef, at: &str, why: impl Into<String>) -> Action {
+    pub(crate) fn rollout_restart(target: ObjectRef, at: &str, why: impl Into<String>) -> Action {
         let spec = json!({"spec": {"template": {"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": at}}}}});
         Action {
             summary: "rollout restart".into(),
@@ -192,7 +192,7 @@ impl Action {
         }
     }
 
-    pub fn patch(
+    pub(crate) fn patch(
         target: ObjectRef,
         kind: PatchKind,
         patch: Value,
@@ -212,7 +212,7 @@ impl Action {
         }
     }
 
-    pub fn delete(target: ObjectRef, why: impl Into<String>) -> Action {
+    pub(crate) fn delete(target: ObjectRef, why: impl Into<String>) -> Action {
         Action {
             summary: "delete".into(),
             why: why.into(),
@@ -223,7 +223,7 @@ impl Action {
     }
 
     /// Applies a whole manifest (server-side apply).
-    pub fn apply_manifest(object: Value, why: impl Into<String>) -> Option<Action> {
+    pub(crate) fn apply_manifest(object: Value, why: impl Into<String>) -> Option<Action> {
         let kind = object.get("kind")?.as_str()?;
         let meta = object.get("metadata")?;
         let target = ObjectRef::new(
@@ -245,7 +245,7 @@ pub use kinds::{apply_rank, named as kind_named};
 
 impl Plan {
     /// Actions in dependency order (stable for equal ranks); deletions go last, in reverse.
-    pub fn ordered(mut self) -> Plan {
+    pub(crate) fn ordered(mut self) -> Plan {
         self.actions.sort_by_key(|a| match a.change {
             Change::Delete => 100 - apply_rank(&a.target.kind),
             _ => apply_rank(&a.target.kind),

@@ -6,7 +6,7 @@ use super::{Change, Plan};
 use crate::context::Scope;
 
 /// Every reason the plan is refused; empty when it may proceed.
-pub fn check(plan: &Plan, scope: &Scope, delete_data: bool) -> Vec<String> {
+pub(crate) fn check(plan: &Plan, scope: &Scope, delete_data: bool) -> Vec<String> {
     let mut refusals = Vec::new();
     for a in &plan.actions {
         let t = &a.target;

@@ -14,7 +14,7 @@ use super::{Action, fixes};
 use crate::analyze::Finding;
 use crate::context::{Context, ObjectRef};
 
-pub const TOOL: &str = "propose_changes";
+pub(crate) const TOOL: &str = "propose_changes";
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -122,7 +122,7 @@ pub fn schema() -> Value {
 /// Parses the tool's arguments into actions; `namespace` is used where the model gives none.
 /// Each action carries what justifies it: a finding about its object or the operator's own
 /// `words` naming it (the plan refuses those with neither).
-pub fn parse(
+pub(crate) fn parse(
     arguments: &str,
     ctx: &Context,
     findings: &[Finding],

@@ -11,7 +11,7 @@ pub(crate) mod discover;
 pub(crate) mod evidence;
 pub(crate) mod history;
 pub(crate) mod queries;
-pub mod settings;
+pub(crate) mod settings;
 
 use std::time::Duration;
 
@@ -20,7 +20,7 @@ use crate::error::Error;
 use crate::session::Session;
 use client::{Prometheus, Transport};
 use settings::Location;
-pub use settings::{PrometheusArgs, PrometheusFile};
+pub(crate) use settings::{PrometheusArgs, PrometheusFile};
 
 /// What [`connect`] found.
 pub(crate) enum Connection {

@@ -46,7 +46,7 @@ pub struct PrometheusArgs {
 /// The config file's `prometheus:` section.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct PrometheusFile {
+pub(crate) struct PrometheusFile {
     /// A URL, `auto` or `off`, as `--prometheus`.
     pub url: Option<String>,
     pub token_file: Option<PathBuf>,

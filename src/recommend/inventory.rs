@@ -49,7 +49,7 @@ impl At for Value {
 
 /// Where an object came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Origin {
+pub(crate) enum Origin {
     /// A manifest: the file as given on the command line (`-` for stdin), the index of its YAML
     /// document, and the 1-based line the document's content starts on.
     File {
@@ -63,7 +63,7 @@ pub enum Origin {
 
 /// One object, as data.
 #[derive(Debug, Clone)]
-pub struct Object {
+pub(crate) struct Object {
     pub value: Value,
     pub oref: ObjectRef,
     pub origin: Origin,
@@ -96,21 +96,21 @@ impl Object {
         })
     }
 
-    pub fn kind(&self) -> &str {
+    pub(crate) fn kind(&self) -> &str {
         &self.oref.kind
     }
 
-    pub fn namespace(&self) -> &str {
+    pub(crate) fn namespace(&self) -> &str {
         self.oref.namespace.as_deref().unwrap_or_default()
     }
 
-    pub fn annotation(&self, key: &str) -> Option<&str> {
+    pub(crate) fn annotation(&self, key: &str) -> Option<&str> {
         self.value.at("/metadata/annotations")?.get(key)?.as_str()
     }
 
     /// A partial object naming this one, with `fields` beside its identity: a server-side apply
     /// intent that changes only those fields.
-    pub fn intent(&self, fields: Value) -> Value {
+    pub(crate) fn intent(&self, fields: Value) -> Value {
         let mut v = json!({
             "apiVersion": self.value.get("apiVersion").cloned().unwrap_or(json!("v1")),
             "kind": self.oref.kind,
@@ -125,7 +125,7 @@ impl Object {
         v
     }
 
-    pub fn file_line(&self) -> Option<(&str, usize)> {
+    pub(crate) fn file_line(&self) -> Option<(&str, usize)> {
         match &self.origin {
             Origin::File { path, line, .. } => Some((path, *line)),
             Origin::Cluster => None,
@@ -135,7 +135,7 @@ impl Object {
 
 /// A workload's pod template, read once for every rule.
 #[derive(Debug)]
-pub struct Workload<'a> {
+pub(crate) struct Workload<'a> {
     pub object: &'a Object,
     pub spec: PodSpec,
     /// Labels its pods carry.
@@ -153,7 +153,7 @@ pub struct Workload<'a> {
 
 impl Workload<'_> {
     /// A partial object setting `fields` on the pod spec.
-    pub fn pod_intent(&self, fields: Value) -> Value {
+    pub(crate) fn pod_intent(&self, fields: Value) -> Value {
         let nested = self.pod_path.iter().rev().fold(fields, |inner, key| {
             // Moved in, not `json!`, which would copy the whole inner value at every level.
             let mut level = serde_json::Map::with_capacity(1);
@@ -165,7 +165,7 @@ impl Workload<'_> {
 
     /// A partial object setting `fields` on one container, in whichever list holds it (lists
     /// merge by container name).
-    pub fn container_intent(&self, container: &str, fields: Value) -> Value {
+    pub(crate) fn container_intent(&self, container: &str, fields: Value) -> Value {
         let mut c = json!({ "name": container });
         if let (Some(obj), Value::Object(extra)) = (c.as_object_mut(), fields) {
             obj.extend(extra);
@@ -181,21 +181,21 @@ impl Workload<'_> {
 
     /// Every container the pod can run, with the field of its list: init containers,
     /// containers, and ephemeral (debug) containers.
-    pub fn all_containers(&self) -> impl Iterator<Item = (&'static str, &Container)> {
+    pub(crate) fn all_containers(&self) -> impl Iterator<Item = (&'static str, &Container)> {
         let init = self.spec.init_containers.iter().flatten();
         init.map(|c| ("initContainers", c))
             .chain(self.spec.containers.iter().map(|c| ("containers", c)))
             .chain(self.ephemeral.iter().map(|c| ("ephemeralContainers", c)))
     }
 
-    pub fn replicas_or_one(&self) -> i32 {
+    pub(crate) fn replicas_or_one(&self) -> i32 {
         self.replicas.unwrap_or(1)
     }
 }
 
 /// Everything one run of the rules looks at.
 #[derive(Debug, Default)]
-pub struct Inventory {
+pub(crate) struct Inventory {
     /// "manifests (3 files)", "snapshot ./dump", "context minikube".
     pub source: String,
     pub objects: Vec<Object>,
@@ -328,7 +328,7 @@ impl Index {
 }
 
 /// A Service's selector as label pairs (empty when it has none).
-pub fn service_selector(svc: &Object) -> BTreeMap<String, String> {
+pub(crate) fn service_selector(svc: &Object) -> BTreeMap<String, String> {
     svc.value
         .at("/spec/selector")
         .and_then(|s| BTreeMap::deserialize(s).ok())
@@ -340,7 +340,7 @@ impl Inventory {
         self.index.get_or_init(|| Index::new(&self.objects))
     }
 
-    pub fn of_kind<'a>(&'a self, kind: &str) -> impl Iterator<Item = &'a Object> + 'a {
+    pub(crate) fn of_kind<'a>(&'a self, kind: &str) -> impl Iterator<Item = &'a Object> + 'a {
         self.index()
             .by_kind
             .get(kind)
@@ -349,18 +349,18 @@ impl Inventory {
             .map(|&i| &self.objects[i])
     }
 
-    pub fn knows(&self, resource: &str) -> bool {
+    pub(crate) fn knows(&self, resource: &str) -> bool {
         !self.unknown.iter().any(|r| r == resource)
     }
 
-    pub fn find(&self, kind: &str, namespace: &str, name: &str) -> Option<&Object> {
+    pub(crate) fn find(&self, kind: &str, namespace: &str, name: &str) -> Option<&Object> {
         let key = (kind.to_string(), namespace.to_string(), name.to_string());
         self.index().by_name.get(&key).map(|&i| &self.objects[i])
     }
 
     /// Every workload with a pod template, once: Pods and ReplicaSets and Jobs that a controller
     /// owns are described by their controller.
-    pub fn workloads(&self) -> Vec<Workload<'_>> {
+    pub(crate) fn workloads(&self) -> Vec<Workload<'_>> {
         const TEMPLATE: &[&str] = &["spec", "template", "spec"];
         const CRON: &[&str] = &["spec", "jobTemplate", "spec", "template", "spec"];
         const POD: &[&str] = &["spec"];
@@ -459,7 +459,7 @@ impl Inventory {
 
     /// The highest usage metrics.k8s.io reported for one container across a workload's pods, as
     /// (millicores, bytes); `None` without a live cluster or without metrics.
-    pub fn usage(&self, w: &Workload<'_>, container: &str) -> Option<(u64, u64)> {
+    pub(crate) fn usage(&self, w: &Workload<'_>, container: &str) -> Option<(u64, u64)> {
         let ctx = self.live.as_ref()?;
         let metrics = ctx.pod_metrics.as_ref()?;
         let mut seen: Option<(u64, u64)> = None;
@@ -490,7 +490,10 @@ impl Inventory {
     }
 
     /// Services selecting a workload's pods.
-    pub fn services_for<'a>(&'a self, w: &'a Workload<'_>) -> impl Iterator<Item = &'a Object> {
+    pub(crate) fn services_for<'a>(
+        &'a self,
+        w: &'a Workload<'_>,
+    ) -> impl Iterator<Item = &'a Object> {
         let ns = w.object.namespace();
         let ix = self.index();
         w.labels
@@ -502,7 +505,7 @@ impl Inventory {
     }
 
     /// HorizontalPodAutoscalers whose target is this workload.
-    pub fn hpas_for<'a>(&'a self, w: &'a Workload<'_>) -> impl Iterator<Item = &'a Object> {
+    pub(crate) fn hpas_for<'a>(&'a self, w: &'a Workload<'_>) -> impl Iterator<Item = &'a Object> {
         let key = (
             w.object.namespace().to_string(),
             w.object.kind().to_string(),
@@ -518,7 +521,7 @@ impl Inventory {
 
     /// Objects of `kind` (PodDisruptionBudgets, NetworkPolicies) in the workload's namespace whose
     /// pod selector selects the workload's pods.
-    pub fn selecting<'a>(
+    pub(crate) fn selecting<'a>(
         &'a self,
         kind: &str,
         w: &'a Workload<'_>,
@@ -541,7 +544,10 @@ impl Inventory {
 }
 
 /// Reads manifests: files, directories (recursively, `.yaml`/`.yml`/`.json`), or `-` for stdin.
-pub fn from_manifests(paths: &[PathBuf], default_namespace: &str) -> Result<Inventory, Error> {
+pub(crate) fn from_manifests(
+    paths: &[PathBuf],
+    default_namespace: &str,
+) -> Result<Inventory, Error> {
     let mut objects = Vec::new();
     let mut files = Vec::new();
     for path in paths {
@@ -592,7 +598,7 @@ fn manifest_error(path: &str, detail: impl Into<String>) -> Error {
 }
 
 /// Every manifest file under `path` with its text, in a stable order.
-pub fn read_inputs(path: &Path) -> Result<Vec<(String, String)>, Error> {
+pub(crate) fn read_inputs(path: &Path) -> Result<Vec<(String, String)>, Error> {
     if path == Path::new("-") {
         let mut text = String::new();
         std::io::stdin()
@@ -655,7 +661,7 @@ pub fn read_inputs(path: &Path) -> Result<Vec<(String, String)>, Error> {
 
 /// One YAML document of a file: its text and the line its content starts on.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Document<'a> {
+pub(crate) struct Document<'a> {
     pub text: &'a str,
     /// 1-based line of the first line that is neither blank nor a comment.
     pub line: usize,
@@ -665,7 +671,7 @@ pub struct Document<'a> {
 
 /// Splits a file into its YAML documents, keeping each document's text and position so a finding
 /// can point at a line and a rewrite can replace one document and leave the rest untouched.
-pub fn split_documents(text: &str) -> Vec<Document<'_>> {
+pub(crate) fn split_documents(text: &str) -> Vec<Document<'_>> {
     let mut docs = Vec::new();
     let mut start = 0usize;
     let mut start_line = 1usize;
@@ -890,7 +896,7 @@ mod compact {
 }
 
 /// The objects a cluster context holds that recommendations are about.
-pub fn from_context(ctx: Context) -> Inventory {
+pub(crate) fn from_context(ctx: Context) -> Inventory {
     fn push<T: serde::Serialize>(objects: &mut Vec<Object>, items: &[T]) {
         for item in items {
             if let Some(o) = serde_json::to_value(item)

@@ -6,25 +6,25 @@
 //! answers one question a pipeline asks: did anything reach `--fail-on`? Fixes go through the plan
 //! pipeline for a cluster, or through [`write`] into the manifest files.
 
-pub mod inventory;
+pub(crate) mod inventory;
 mod lines;
-pub mod output;
-pub mod policy;
-pub mod rules;
-pub mod schema;
+pub(crate) mod output;
+pub(crate) mod policy;
+pub(crate) mod rules;
+pub(crate) mod schema;
 pub(crate) mod sizing;
 pub(crate) mod usage;
 pub(crate) mod validate;
-pub mod write;
+pub(crate) mod write;
 
 use crate::analyze::Severity;
 use rules::Recommendation;
 
 /// The annotation that silences rules on one object.
-pub const IGNORE_ANNOTATION: &str = "kubectl-ai.io/ignore";
+pub(crate) const IGNORE_ANNOTATION: &str = "kubectl-ai.io/ignore";
 
 /// The system prompt for `--explain`.
-pub const EXPLAIN_PROMPT: &str = include_str!("../../prompts/recommend.md");
+pub(crate) const EXPLAIN_PROMPT: &str = include_str!("../../prompts/recommend.md");
 
 /// The severity threshold of `recommend --fail-on`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -49,7 +49,7 @@ pub enum Validate {
 
 /// What ran and what it found, for every output format.
 #[derive(Debug)]
-pub struct Outcome {
+pub(crate) struct Outcome {
     pub source: String,
     pub recommendations: Vec<Recommendation>,
     pub suppressed: usize,
@@ -59,7 +59,7 @@ pub struct Outcome {
 
 impl Outcome {
     /// Whether anything reaches the threshold.
-    pub fn fails(&self) -> bool {
+    pub(crate) fn fails(&self) -> bool {
         let threshold = match self.fail_on {
             FailOn::Never => return false,
             FailOn::Info => Severity::Info,

@@ -19,7 +19,7 @@ use crate::ui::Palette;
 const SARIF_SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
 const HOME: &str = "https://github.com/kubectl-ai/kubectl-ai";
 
-pub fn write(
+pub(crate) fn write(
     output: Output,
     palette: &Palette,
     outcome: &Outcome,
@@ -375,7 +375,7 @@ fn github(outcome: &Outcome, out: &mut dyn Write) -> io::Result<()> {
 
 /// `--list-rules`.
 /// `--list-rules`: every rule with its effective severity and whether it runs.
-pub fn rules(output: Output, policy: &Policy, out: &mut dyn Write) -> io::Result<()> {
+pub(crate) fn rules(output: Output, policy: &Policy, out: &mut dyn Write) -> io::Result<()> {
     match output {
         Output::Text => {
             writeln!(

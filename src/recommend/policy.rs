@@ -9,7 +9,7 @@ use super::rules::{RULES, Recommendation, Rule, RuleId};
 
 /// The effective table: one entry per rule, by id.
 #[derive(Debug, Clone)]
-pub struct Policy {
+pub(crate) struct Policy {
     enabled: Vec<bool>,
     severity: Vec<Severity>,
 }
@@ -44,7 +44,7 @@ fn severity(word: &str, whence: &str) -> Result<Severity, Error> {
 }
 
 /// What the flags say about rules: `--enable`, `--disable`, `--severity RULE=LEVEL`.
-pub struct Choices<'a> {
+pub(crate) struct Choices<'a> {
     pub enable: &'a [String],
     pub disable: &'a [String],
     pub severity: &'a [String],
@@ -52,7 +52,7 @@ pub struct Choices<'a> {
 
 impl Policy {
     /// Defaults, then the config file, then flags (each later source wins).
-    pub fn new(file: Option<&RecommendFile>, flags: &Choices) -> Result<Policy, Error> {
+    pub(crate) fn new(file: Option<&RecommendFile>, flags: &Choices) -> Result<Policy, Error> {
         let mut p = Policy::default();
         if let Some(f) = file {
             p.set(&f.enable, &f.disable, "the config file's recommend section")?;
@@ -84,16 +84,16 @@ impl Policy {
         Ok(())
     }
 
-    pub fn enabled(&self, id: RuleId) -> bool {
+    pub(crate) fn enabled(&self, id: RuleId) -> bool {
         self.enabled[id as usize]
     }
 
-    pub fn severity(&self, id: RuleId) -> Severity {
+    pub(crate) fn severity(&self, id: RuleId) -> Severity {
         self.severity[id as usize]
     }
 
     /// Drops what is disabled and gives the rest their configured severity.
-    pub fn apply(&self, recs: Vec<Recommendation>) -> Vec<Recommendation> {
+    pub(crate) fn apply(&self, recs: Vec<Recommendation>) -> Vec<Recommendation> {
         recs.into_iter()
             .filter(|r| self.enabled(r.rule))
             .map(|mut r| {
@@ -104,7 +104,7 @@ impl Policy {
     }
 
     /// Every rule with its effective severity and whether it runs.
-    pub fn rules(&self) -> impl Iterator<Item = (&'static Rule, Severity, bool)> + '_ {
+    pub(crate) fn rules(&self) -> impl Iterator<Item = (&'static Rule, Severity, bool)> + '_ {
         RULES
             .iter()
             .map(|r| (r, self.severity(r.id), self.enabled(r.id)))

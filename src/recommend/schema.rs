@@ -15,7 +15,7 @@ use crate::error::Error;
 use crate::generate::openapi::Schemas;
 
 /// The version `--kubernetes-version` defaults to.
-pub const DEFAULT_VERSION: &str = "1.33";
+pub(crate) const DEFAULT_VERSION: &str = "1.33";
 
 /// The kinds ObjectMeta is found under in every bundled version.
 const OBJECT_META: &str = "#/$defs/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta";
@@ -31,7 +31,7 @@ pub(crate) const BUNDLED: &[(u32, &[u8])] =
     bundle!(25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37);
 
 /// The minor version in `1.33`, `v1.33` or `1.33.4`.
-pub fn minor(version: &str) -> Result<u32, Error> {
+pub(crate) fn minor(version: &str) -> Result<u32, Error> {
     let bad = || {
         Error::Usage(format!(
             "--kubernetes-version {version:?}: write a version such as {DEFAULT_VERSION} or v{DEFAULT_VERSION}.2"
@@ -50,7 +50,7 @@ pub fn minor(version: &str) -> Result<u32, Error> {
 }
 
 /// The bundled schemas of Kubernetes 1.`minor`.
-pub fn bundled(minor: u32) -> Result<Schemas, Error> {
+pub(crate) fn bundled(minor: u32) -> Result<Schemas, Error> {
     let Some((_, gz)) = BUNDLED.iter().find(|(m, _)| *m == minor) else {
         let (first, last) = (BUNDLED[0].0, BUNDLED[BUNDLED.len() - 1].0);
         return Err(Error::Usage(format!(
@@ -69,7 +69,7 @@ pub fn bundled(minor: u32) -> Result<Schemas, Error> {
 
 /// Root schemas for the kinds a CustomResourceDefinition declares, one per served version that
 /// carries a schema, as (name, schema) ready for [`Schemas::insert`].
-pub fn from_crd(crd: &Value) -> Vec<(String, Value)> {
+pub(crate) fn from_crd(crd: &Value) -> Vec<(String, Value)> {
     let group = crd.pointer("/spec/group").and_then(Value::as_str);
     let kind = crd.pointer("/spec/names/kind").and_then(Value::as_str);
     let (Some(group), Some(kind)) = (group, kind) else {

@@ -13,13 +13,13 @@ use crate::error::Error;
 
 /// One manifest file after the fixes.
 #[derive(Debug)]
-pub struct Rewritten {
+pub(crate) struct Rewritten {
     pub path: String,
     pub text: String,
     pub fixes: usize,
 }
 
-pub fn rewrite(inv: &Inventory, recs: &[Recommendation]) -> Result<Vec<Rewritten>, Error> {
+pub(crate) fn rewrite(inv: &Inventory, recs: &[Recommendation]) -> Result<Vec<Rewritten>, Error> {
     let mut files = Vec::new();
     for (path, text) in &inv.files {
         let docs = split_documents(text);
@@ -121,7 +121,7 @@ fn without_defaulted_namespace(patch: &Value, object: &super::inventory::Object)
 
 /// Merges an apply intent into an object the way server-side apply merges it: maps field by field,
 /// lists of named items (containers, volumes) item by item, anything else replaced.
-pub fn merge(dst: &mut Value, src: &Value) {
+pub(crate) fn merge(dst: &mut Value, src: &Value) {
     match (dst, src) {
         (Value::Object(d), Value::Object(s)) => {
             for (k, v) in s {

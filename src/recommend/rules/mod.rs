@@ -26,7 +26,7 @@ use crate::context::ObjectRef;
 /// Which concern a rule serves; SARIF tags and text grouping use it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Category {
+pub(crate) enum Category {
     Validity,
     Reliability,
     Resources,
@@ -36,7 +36,7 @@ pub enum Category {
 }
 
 impl Category {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Category::Validity => "validity",
             Category::Reliability => "reliability",
@@ -50,7 +50,7 @@ impl Category {
 
 /// What one rule checks.
 #[derive(Debug, Clone, Copy)]
-pub struct Rule {
+pub(crate) struct Rule {
     pub id: RuleId,
     pub severity: Severity,
     pub category: Category,
@@ -72,12 +72,12 @@ macro_rules! rules {
     ($($variant:ident = $id:literal, $sev:ident, $cat:ident, enabled $on:literal: $title:literal, $help:literal;)*) => {
         /// Every rule's id: typed in code, kebab-case in configs, annotations, SARIF and JSON.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub enum RuleId {
+        pub(crate) enum RuleId {
             $($variant,)*
         }
 
         impl RuleId {
-            pub fn as_str(self) -> &'static str {
+            pub(crate) fn as_str(self) -> &'static str {
                 match self {
                     $(RuleId::$variant => $id,)*
                 }
@@ -85,7 +85,7 @@ macro_rules! rules {
         }
 
         /// Every rule, in the order reports list them.
-        pub const RULES: &[Rule] = &[
+        pub(crate) const RULES: &[Rule] = &[
             $(Rule {
                 id: RuleId::$variant,
                 severity: $sev,
@@ -280,12 +280,12 @@ rules! {
 
 impl RuleId {
     /// The id a user typed, if it names a rule.
-    pub fn parse(id: &str) -> Option<RuleId> {
+    pub(crate) fn parse(id: &str) -> Option<RuleId> {
         RULES.iter().map(|r| r.id).find(|r| r.as_str() == id)
     }
 
     /// The rule's row in the table.
-    pub fn rule(self) -> &'static Rule {
+    pub(crate) fn rule(self) -> &'static Rule {
         &RULES[self as usize]
     }
 }
@@ -306,7 +306,7 @@ impl Serialize for RuleId {
 /// containers merge by name). It also rewrites manifest files by the same merge.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Fix {
+pub(crate) struct Fix {
     /// What it changes, in a few words.
     pub summary: String,
     /// True when it creates an object that does not exist yet (a PodDisruptionBudget).
@@ -318,7 +318,7 @@ pub struct Fix {
 /// One recommendation about one object.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Recommendation {
+pub(crate) struct Recommendation {
     pub rule: RuleId,
     pub severity: Severity,
     pub category: Category,
@@ -334,7 +334,7 @@ pub struct Recommendation {
 
 /// Where in a manifest file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Location {
+pub(crate) struct Location {
     pub file: String,
     pub line: usize,
 }
@@ -386,13 +386,13 @@ fn containers<'a>(
 }
 
 /// The rules enabled by default over the inventory, at their table severity.
-pub fn check(inv: &Inventory) -> Vec<Recommendation> {
+pub(crate) fn check(inv: &Inventory) -> Vec<Recommendation> {
     super::policy::Policy::default().apply(check_all(inv))
 }
 
 /// Runs every rule, enabled or not, over the inventory; output in rule-table order, then by
 /// object. [`super::policy::Policy::apply`] decides what of it is reported, and how severely.
-pub fn check_all(inv: &Inventory) -> Vec<Recommendation> {
+pub(crate) fn check_all(inv: &Inventory) -> Vec<Recommendation> {
     let workloads = inv.workloads();
     // The families are independent and read the inventory only: half of them run on a second
     // core. The sort below fixes the order whichever finishes first.

@@ -259,7 +259,7 @@ fn added_capabilities(sc: &SecurityContext) -> Vec<String> {
 }
 
 /// `latest`, or no tag and no digest.
-pub fn floating(image: &str) -> bool {
+pub(super) fn floating(image: &str) -> bool {
     if image.contains('@') {
         return false;
     }
