@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use clap::{ArgAction, Args, Parser, Subcommand};
 
+use crate::quantity::parse_duration;
+
 pub(crate) use crate::recommend::{FailOn, Validate};
 pub(crate) use crate::render::Output;
 
@@ -509,24 +511,6 @@ pub struct Global {
 
     #[command(flatten)]
     pub prometheus: crate::prometheus::PrometheusArgs,
-}
-
-/// Durations as kubectl writes them: "30s", "2m", "1h", "500ms", or a bare number of seconds.
-pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("{s:?} is not a duration (try 30s, 2m, 1h)"))?;
-    let d = match unit {
-        "" | "s" => Duration::from_secs(n),
-        "ms" => Duration::from_millis(n),
-        "m" => Duration::from_secs(n * 60),
-        "h" => Duration::from_secs(n * 3600),
-        _ => return Err(format!("{s:?} is not a duration (try 30s, 2m, 1h)")),
-    };
-    Ok(d)
 }
 
 #[cfg(test)]

@@ -2,6 +2,28 @@
 //!
 //! Only what diagnosis compares needs to be exact: memory in bytes and CPU in millicores.
 //! Anything unparseable is `None`, so a strange value never becomes a wrong finding.
+//! Durations as kubectl writes them live here too, so the engine reads them (a history window)
+//! without reaching up into the command line.
+
+use std::time::Duration;
+
+/// Durations as kubectl writes them: "30s", "2m", "1h", "500ms", or a bare number of seconds.
+pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration (try 30s, 2m, 1h)"))?;
+    let d = match unit {
+        "" | "s" => Duration::from_secs(n),
+        "ms" => Duration::from_millis(n),
+        "m" => Duration::from_secs(n * 60),
+        "h" => Duration::from_secs(n * 3600),
+        _ => return Err(format!("{s:?} is not a duration (try 30s, 2m, 1h)")),
+    };
+    Ok(d)
+}
 
 /// A quantity in bytes (memory, storage). Fractions round up: a limit is a ceiling.
 pub fn bytes(q: &str) -> Option<u64> {

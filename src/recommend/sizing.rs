@@ -74,7 +74,7 @@ fn parse_window(s: &str) -> Result<Duration, String> {
             .parse::<u64>()
             .map(|n| Duration::from_secs(n * 86400))
             .map_err(|_| format!("{s:?} is not a duration (try 7d, 36h)"))?,
-        None => crate::cli::parse_duration(s)?,
+        None => crate::quantity::parse_duration(s)?,
     };
     if d < Duration::from_secs(600) {
         return Err(format!("{s:?} is too short for a history (at least 10m)"));
