@@ -1033,6 +1033,23 @@ impl Standins {
         run
     }
 
+    /// `deploy todo-app --build REPO --yes --timeout 0`: a consented build and deploy that does not
+    /// wait for rollouts.
+    pub(crate) fn build_and_deploy(&self, sb: &Sandbox, api: &FakeApi) -> Outcome {
+        let repo = self.repo.to_str().unwrap();
+        self.kubectl_ai(sb, api, "")
+            .args([
+                "deploy",
+                "todo-app",
+                "--build",
+                repo,
+                "--yes",
+                "--timeout",
+                "0",
+            ])
+            .run()
+    }
+
     /// What ran, with the app's repository written as DIR.
     pub(crate) fn ran(&self) -> Vec<String> {
         std::fs::read_to_string(&self.log)
@@ -1110,19 +1127,7 @@ fn build_on_kind_builds_with_docker_then_loads_into_the_named_cluster() {
     let sb = Sandbox::new();
     let s = Standins::new(&sb);
     let api = kind_cluster("dev");
-    let repo = s.repo.to_str().unwrap();
-    let r = s
-        .kubectl_ai(&sb, &api, "")
-        .args([
-            "deploy",
-            "todo-app",
-            "--build",
-            repo,
-            "--yes",
-            "--timeout",
-            "0",
-        ])
-        .run();
+    let r = s.build_and_deploy(&sb, &api);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert_eq!(
         s.ran(),

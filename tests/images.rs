@@ -264,19 +264,7 @@ fn build_on_docker_desktop_is_docker_build_alone() {
     let sb = Sandbox::new();
     let s = Standins::new(&sb);
     let api = docker_desktop();
-    let repo = s.repo.to_str().unwrap();
-    let r = s
-        .kubectl_ai(&sb, &api, "")
-        .args([
-            "deploy",
-            "todo-app",
-            "--build",
-            repo,
-            "--yes",
-            "--timeout",
-            "0",
-        ])
-        .run();
+    let r = s.build_and_deploy(&sb, &api);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     // Its Kubernetes runs what docker builds: nothing to load.
     assert_eq!(
