@@ -292,6 +292,15 @@ impl Grouper {
         }
     }
 
+    /// Fills the remedies of one rule's findings from the object and container they are about.
+    pub(crate) fn remedy(&mut self, rule: Rule, of: impl Fn(&ObjectRef, &str) -> Option<Remedy>) {
+        for ((object, _, container), f) in
+            self.groups.iter_mut().filter(|((_, r, _), _)| *r == rule)
+        {
+            f.remedies = of(object, container).into_iter().collect();
+        }
+    }
+
     pub(crate) fn finish(self, ctx: &Context) -> Vec<Finding> {
         self.groups
             .into_values()

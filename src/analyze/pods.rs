@@ -38,11 +38,11 @@ pub(crate) fn analyze(ctx: &Context) -> Vec<Finding> {
             }
         }
     }
-    let mut findings = groups.finish(ctx);
-    for f in findings.iter_mut().filter(|f| f.rule == Rule::OomKilled) {
-        f.remedies = memory_remedy(ctx, &f.object).into_iter().collect();
-    }
-    findings
+    // One OOM finding per container, so each raises its own container's limit.
+    groups.remedy(Rule::OomKilled, |object, container| {
+        memory_remedy(ctx, object, container)
+    });
+    groups.finish(ctx)
 }
 
 fn container_problem(ctx: &Context, pod: &Pod, cs: &ContainerStatus) -> Option<PodProblem> {
@@ -270,10 +270,14 @@ fn oom_problem(
     }
 }
 
-/// The memory limit to raise after an OOM kill of a workload's pods: of its first OOM-killed
-/// container that has a limit, over the highest usage seen across its OOM-killed containers.
-fn memory_remedy(ctx: &Context, object: &crate::context::ObjectRef) -> Option<Remedy> {
-    let (container, limit, usage) = oom_facts(ctx, object)?;
+/// The memory limit to raise after OOM kills of one container of a workload's pods, over the
+/// highest usage seen of that container.
+fn memory_remedy(
+    ctx: &Context,
+    object: &crate::context::ObjectRef,
+    container: &str,
+) -> Option<Remedy> {
+    let (container, limit, usage) = oom_facts(ctx, object, Some(container))?;
     Some(Remedy::MemoryLimit {
         container,
         limit,
@@ -281,11 +285,12 @@ fn memory_remedy(ctx: &Context, object: &crate::context::ObjectRef) -> Option<Re
     })
 }
 
-/// For the OOM-killed container of a workload: its name, memory limit and the highest usage seen
-/// across its pods, when it has a limit.
+/// For an OOM-killed container of a workload (the one named, or else the first with a memory
+/// limit): its name, memory limit and the highest usage of that container seen across its pods.
 pub(crate) fn oom_facts(
     ctx: &Context,
     object: &crate::context::ObjectRef,
+    only: Option<&str>,
 ) -> Option<(String, u64, Option<u64>)> {
     let mut found: Option<(String, u64, Option<u64>)> = None;
     for pod in ctx.pods.iter().filter(|p| &ctx.owner_of(p) == object) {
@@ -300,7 +305,7 @@ pub(crate) fn oom_facts(
                 .any(|s| {
                     s.terminated.as_ref().and_then(|t| t.reason.as_deref()) == Some("OOMKilled")
                 });
-            if !oom {
+            if !oom || only.is_some_and(|name| name != cs.name) {
                 continue;
             }
             let Some(limit) = container(pod, &cs.name)
@@ -311,7 +316,9 @@ pub(crate) fn oom_facts(
             };
             let usage = ctx.container_memory(namespace(pod), pod_name(pod), &cs.name);
             let entry = found.get_or_insert((cs.name.clone(), limit, None));
-            entry.2 = entry.2.max(usage);
+            if entry.0 == cs.name {
+                entry.2 = entry.2.max(usage);
+            }
         }
     }
     found

@@ -124,14 +124,6 @@ fn mismatches(ctx: &Context) -> Vec<Mismatch> {
 
 fn port_mismatches(ctx: &Context) -> Vec<Finding> {
     let all = mismatches(ctx);
-    // A fix is asked for by rule and object (`apply_fix`), so each probe-port finding of a
-    // workload carries the fixes of all its probes.
-    let remedies = |object: &crate::context::ObjectRef| -> Vec<Remedy> {
-        all.iter()
-            .filter(|m| &m.object == object)
-            .filter_map(Mismatch::remedy)
-            .collect()
-    };
     all.iter()
         .map(|m| {
             let shown = match &m.port {
@@ -182,7 +174,9 @@ causes: Vec::new(),
                 summary,
                 evidence,
                 fix,
-                remedies: remedies(&m.object),
+                // Its own probe's fix only: `apply_fix` gathers every finding of a rule on an
+                // object, so a workload's other probes come with their own findings.
+                remedies: m.remedy().into_iter().collect(),
                 object: m.object.clone(),
                 pods: vec![],
             }

@@ -111,6 +111,59 @@ mod tests {
         assert!(text.contains(&quantity::human_bytes(*raised)), "{text}");
     }
 
+    /// The oom-killed scenario with a second container in each pod, OOM-killed at its own limit.
+    fn two_oom_killed_containers() -> Context {
+        let mut ctx = scenario("oom-killed");
+        for pod in &mut ctx.pods {
+            let mut v = serde_json::to_value(&*pod).unwrap();
+            let first = v["status"]["containerStatuses"][0].clone();
+            if first["lastState"]["terminated"]["reason"] != "OOMKilled" {
+                continue;
+            }
+            let mut sidecar = v["spec"]["containers"][0].clone();
+            sidecar["name"] = "sidecar".into();
+            sidecar["resources"] = serde_json::json!({"limits": {"memory": "64Mi"}});
+            v["spec"]["containers"]
+                .as_array_mut()
+                .unwrap()
+                .push(sidecar);
+            let mut status = first;
+            status["name"] = "sidecar".into();
+            v["status"]["containerStatuses"]
+                .as_array_mut()
+                .unwrap()
+                .push(status);
+            *pod = serde_json::from_value(v).unwrap();
+        }
+        ctx
+    }
+
+    #[test]
+    fn each_oom_killed_container_of_a_workload_gets_its_own_limit_raised() {
+        let ctx = two_oom_killed_containers();
+        let findings: Vec<Finding> = analyze::analyze(&ctx)
+            .into_iter()
+            .filter(|f| f.rule == Rule::OomKilled)
+            .collect();
+        let actions = for_findings(&findings);
+        let mut raised: Vec<(String, u64)> = findings
+            .iter()
+            .flat_map(|f| &f.remedies)
+            .map(|r| match r {
+                Remedy::MemoryLimit {
+                    container, limit, ..
+                } => (container.clone(), *limit),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        raised.sort();
+        assert_eq!(raised.len(), 2, "{findings:?}");
+        assert_eq!(raised[0], ("sidecar".to_string(), 64 * 1024 * 1024));
+        assert_eq!(raised[1].0, "worker");
+        assert_eq!(actions.len(), 2);
+        assert_ne!(actions[0].change, actions[1].change);
+    }
+
     #[test]
     fn a_service_selecting_nothing_is_routed_to_the_workload_it_almost_selects() {
         let (f, actions) = fixed("service-selector", Rule::ServiceNoEndpoints);

@@ -173,7 +173,7 @@ fn near_limit(
 /// Reports an OOM-killed container; returns its name.
 fn oom(inv: &Inventory, w: &Workload<'_>, sink: &mut Sink<'_>) -> Option<String> {
     let ctx = inv.live.as_ref()?;
-    let (container, limit, usage) = crate::analyze::pods::oom_facts(ctx, &w.object.oref)?;
+    let (container, limit, usage) = crate::analyze::pods::oom_facts(ctx, &w.object.oref, None)?;
     // The history counts the kills and sizes from the peak (oom-kills-seen).
     if inv.history(w, &container).is_some_and(|u| u.oom_kills > 0) {
         return Some(container);
