@@ -1,11 +1,14 @@
 //! Finding Prometheus in the cluster: the Services the common installs create, reached through the
 //! API server's service proxy with the kubeconfig's own credentials (no port-forward, no Ingress).
 
+use std::collections::BTreeMap;
+
 use k8s_openapi::api::core::v1::Service;
 use kube::api::{Api, ListParams};
 
 use crate::cluster::kinds;
 use crate::context::{Context, Scope};
+use crate::selector;
 
 /// A Service that serves the Prometheus API, and the port to reach it on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,12 +30,32 @@ impl Found {
 
 /// The labels the known installs put on their Services: asking by label keeps the answer small
 /// on a cluster of thousands of Services.
-const SELECTORS: [&str; 4] = [
-    "app.kubernetes.io/part-of=kube-prometheus-stack",
-    "operated-prometheus=true",
-    "app.kubernetes.io/name=prometheus,app.kubernetes.io/component=server",
-    "app=prometheus,component=server",
+const SELECTORS: [&[(&str, &str)]; 4] = [
+    &[("app.kubernetes.io/part-of", "kube-prometheus-stack")],
+    &[("operated-prometheus", "true")],
+    &[
+        ("app.kubernetes.io/name", "prometheus"),
+        ("app.kubernetes.io/component", "server"),
+    ],
+    &[("app", "prometheus"), ("component", "server")],
 ];
+
+/// One selector as the API server reads it in `labelSelector=`.
+fn query(selector: &[(&str, &str)]) -> String {
+    selector
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// One selector as a map, for [`selector::pairs_hold`].
+fn pairs(selector: &[(&str, &str)]) -> BTreeMap<String, String> {
+    selector
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
 
 /// The best candidate among the cluster's Services, if any: among `known`'s when it holds the
 /// Services of every namespace (as `diagnose -A` has read them), else asked of the API server.
@@ -46,7 +69,7 @@ pub(crate) async fn find(
     let api = Api::<Service>::all(client.clone());
     let lists = futures::future::try_join_all(SELECTORS.map(|s| {
         let api = api.clone();
-        async move { api.list(&ListParams::default().labels(s)).await }
+        async move { api.list(&ListParams::default().labels(&query(s))).await }
     }))
     .await?;
     let services: Vec<Service> = lists.into_iter().flat_map(|l| l.items).collect();
@@ -62,20 +85,17 @@ fn among_collected(ctx: &Context) -> Option<Option<Found>> {
     let selected: Vec<Service> = ctx
         .services
         .iter()
-        .filter(|s| SELECTORS.iter().any(|sel| selects(sel, s)))
+        .filter(|s| {
+            // Every selector names labels, so a Service without any is selected by none.
+            s.metadata.labels.as_ref().is_some_and(|labels| {
+                SELECTORS
+                    .iter()
+                    .any(|sel| selector::pairs_hold(&pairs(sel), labels))
+            })
+        })
         .cloned()
         .collect();
     Some(best(&selected))
-}
-
-/// Whether a Service carries every `key=value` of one of [`SELECTORS`], as the API server would
-/// decide for that label selector.
-fn selects(selector: &str, s: &Service) -> bool {
-    let labels = s.metadata.labels.as_ref();
-    selector.split(',').all(|term| {
-        term.split_once('=')
-            .is_some_and(|(k, v)| labels.and_then(|l| l.get(k)).map(String::as_str) == Some(v))
-    })
 }
 
 /// kube-prometheus-stack's own Service first (it is what its Grafana queries), then the
