@@ -3,8 +3,10 @@
 //!
 //! Run: `cargo bench --bench collect` for every case, or one of them with `-- --case 10k` (or
 //! `COLLECT_CASE=10k`); cases are `1k`, `10k` and `100k`. `-- --latency-ms 20` changes the
-//! injected latency; `-- --no-baseline` skips the kubectl calls (minutes at 100k). Each case is generated in memory (nothing committed), served by the fake API
-//! server and written as a snapshot directory, then measured for:
+//! injected latency; `-- --no-baseline` skips the kubectl calls (minutes at 100k);
+//! `-- --keep-snapshot DIR` leaves the case's snapshot directory there, for profiling. Each case
+//! is generated in memory (nothing committed), served by the fake API server and written as a
+//! snapshot directory, then measured for:
 //! - `kubectl ai diagnose -A` live and `--snapshot`: wall time, API requests, peak RSS, CPU time;
 //! - the floor of the test server: every request the live run made, replayed all at once;
 //! - the baseline: `kubectl get pods -A`, `kubectl get events -A`, then `kubectl describe pod` and
@@ -130,7 +132,11 @@ impl Cost {
 fn measure(shape: &Shape, latency: Duration, launcher: &mut Launcher) {
     let api = FakeApi::empty();
     let dir = tempfile::tempdir().expect("tempdir");
-    let snapshot = dir.path().join("snapshot");
+    // `-- --keep-snapshot DIR` writes the snapshot there and leaves it, for profiling one side
+    // (heaptrack, callgrind) without the benchmark around it.
+    let snapshot = arg("--keep-snapshot")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| dir.path().join("snapshot"));
     let cluster = populate(&api, shape, &snapshot);
     let kubeconfig = api.write_kubeconfig(dir.path(), "default");
     api.set_latency(latency);
