@@ -122,7 +122,10 @@ fn merge(acc: Option<Usage>, u: &Usage) -> Usage {
     Usage {
         cpu_quantile: max(a.cpu_quantile, u.cpu_quantile),
         cpu_max: max(a.cpu_max, u.cpu_max),
-        hourly_low: max(a.hourly_low, u.hourly_low),
+        // The workload's quiet and busy ends, not one pod's: after a rollout the old pod saw the
+        // night and today's pods only the busy hours (or the other way round), so the ends come
+        // from whichever pod saw them.
+        hourly_low: min(a.hourly_low, u.hourly_low),
         hourly_high: max(a.hourly_high, u.hourly_high),
         cpu_median: max(a.cpu_median, u.cpu_median),
         memory_peak: max(a.memory_peak, u.memory_peak),
@@ -199,5 +202,33 @@ mod tests {
         assert_eq!((u.cpu_quantile, u.oom_kills, u.pods), (Some(0.5), 3, 2));
         assert_eq!(h.coverage(&u), 1.0);
         assert_eq!(span(7.0 * 86400.0), "7d");
+    }
+
+    /// A rollout at 08:00: the replaced pod saw the quiet night, today's pods only busy hours.
+    /// The workload swings, whichever of its pods saw which end.
+    #[test]
+    fn a_workloads_quiet_and_busy_hours_come_from_the_pods_that_saw_them() {
+        let mut h = History::default();
+        let hours = |low: f64, high: f64| Usage {
+            hourly_low: Some(low),
+            hourly_high: Some(high),
+            ..Default::default()
+        };
+        for (pod, usage) in [
+            ("api-5f7c9d8b4-wq8zr", hours(0.02, 0.8)),
+            ("api-7c9d8b4f5-x2x9q", hours(0.8, 0.8)),
+            ("api-7c9d8b4f5-b7k4m", hours(0.7, 0.9)),
+        ] {
+            let key = Key {
+                namespace: "ns".into(),
+                pod: pod.into(),
+                container: "app".into(),
+            };
+            h.containers.insert(key, usage);
+        }
+        let u = h
+            .of_workload("ns", "Deployment", "api", &[], "app")
+            .unwrap();
+        assert_eq!((u.hourly_low, u.hourly_high), (Some(0.02), Some(0.9)));
     }
 }
