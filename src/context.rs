@@ -571,7 +571,8 @@ pub(crate) fn normalize_events(mut events: Vec<Event>) -> Vec<Event> {
     }
     let mut gone = merged.into_iter();
     events.retain(|_| !gone.next().unwrap_or(false));
-    events.sort_by_key(|e| std::cmp::Reverse(event_time(e)));
+    // Stable like `sort_by_key`, but its scratch space is the keys, not a copy of the events.
+    events.sort_by_cached_key(|e| std::cmp::Reverse(event_time(e)));
     events
 }
 

@@ -307,7 +307,11 @@ pub struct Volume {
     pub photon_persistent_disk: Option<Box<core::PhotonPersistentDiskVolumeSource>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub portworx_volume: Option<Box<core::PortworxVolumeSource>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "projected",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub projected: Option<Box<core::ProjectedVolumeSource>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub quobyte: Option<Box<core::QuobyteVolumeSource>>,
@@ -431,6 +435,18 @@ fn exact<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
         list.shrink_to_fit();
     }
     Ok(list)
+}
+
+/// The service-account token volume every pod has is a projected one of two or three sources
+/// (a third of a kilobyte each): its list too is cut to its length.
+fn projected<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Box<core::ProjectedVolumeSource>>, D::Error> {
+    let mut projected = Option::<Box<core::ProjectedVolumeSource>>::deserialize(deserializer)?;
+    if let Some(sources) = projected.as_mut().and_then(|p| p.sources.as_mut()) {
+        sources.shrink_to_fit();
+    }
+    Ok(projected)
 }
 
 /// [`exact`] for a list the API always writes (`null` reads as empty, as k8s-openapi reads it).
