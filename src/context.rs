@@ -17,8 +17,8 @@ use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet}
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{
-    Endpoints, Event, Namespace, Node, PersistentVolume, PersistentVolumeClaim, Pod,
-    ReplicationController, Service,
+    Endpoints, Namespace, Node, PersistentVolume, PersistentVolumeClaim, ReplicationController,
+    Service,
 };
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass, NetworkPolicy};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
@@ -30,9 +30,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::metrics::{NodeMetrics, PodMetrics};
 
+mod event;
 mod index;
+pub(crate) mod meta;
 mod objects;
+mod pod;
+pub(crate) use event::Event;
 use index::{Index, Of};
+pub(crate) use pod::{Container, ContainerStatus, Pod, PodSpec};
 
 /// Which namespaces a context covers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -529,45 +534,46 @@ pub(crate) fn event_count(event: &Event) -> i32 {
 /// same thing about the same object (the kubelet re-emits "Back-off restarting failed container"
 /// as new objects once its own aggregation window closes) and orders them newest first, so the
 /// first event of an object is its latest word.
-pub(crate) fn normalize_events(events: Vec<Event>) -> Vec<Event> {
-    let mut merged: Vec<Event> = Vec::with_capacity(events.len());
-    let mut index: HashMap<(String, String, String, String, String), usize> = HashMap::new();
-    for event in events {
-        if event.type_.as_deref() == Some("Normal") {
-            continue;
-        }
-        let o = &event.involved_object;
+pub(crate) fn normalize_events(mut events: Vec<Event>) -> Vec<Event> {
+    // In place: tens of thousands of events are common, and a second list of them was the
+    // largest allocation of a diagnosis.
+    events.retain(|e| e.type_.as_deref() != Some("Normal"));
+    let mut first: HashMap<(String, String, String, String, String), usize> = HashMap::new();
+    let mut merged = vec![false; events.len()];
+    for i in 0..events.len() {
+        let o = &events[i].involved_object;
         let key = (
             o.kind.clone().unwrap_or_default(),
             o.namespace.clone().unwrap_or_default(),
             o.name.clone().unwrap_or_default(),
-            event.reason.clone().unwrap_or_default(),
-            event.message.clone().unwrap_or_default(),
+            events[i].reason.clone().unwrap_or_default(),
+            events[i].message.clone().unwrap_or_default(),
         );
-        match index.get(&key) {
-            Some(&i) => {
-                let kept = &mut merged[i];
-                let total = event_count(kept) + event_count(&event);
-                let newer = event_time(&event) > event_time(kept);
-                let first = match (&kept.first_timestamp, &event.first_timestamp) {
-                    (Some(a), Some(b)) => Some(if a.0 <= b.0 { a.clone() } else { b.clone() }),
-                    (a, b) => a.clone().or(b.clone()),
-                };
-                if newer {
-                    *kept = event;
-                }
-                kept.count = Some(total);
-                kept.series = None;
-                kept.first_timestamp = first;
-            }
-            None => {
-                index.insert(key, merged.len());
-                merged.push(event);
-            }
+        let Some(&kept) = first.get(&key) else {
+            first.insert(key, i);
+            continue;
+        };
+        let event = std::mem::take(&mut events[i]);
+        merged[i] = true;
+        let kept = &mut events[kept];
+        let total = event_count(kept) + event_count(&event);
+        let newer = event_time(&event) > event_time(kept);
+        let first_seen = match (&kept.first_timestamp, &event.first_timestamp) {
+            (Some(a), Some(b)) => Some(if a.0 <= b.0 { a.clone() } else { b.clone() }),
+            (a, b) => a.clone().or(b.clone()),
+        };
+        if newer {
+            *kept = event;
         }
+        kept.count = Some(total);
+        kept.series = None;
+        kept.first_timestamp = first_seen;
     }
-    merged.sort_by_key(|e| std::cmp::Reverse(event_time(e)));
-    merged
+    let mut gone = merged.into_iter();
+    events.retain(|_| !gone.next().unwrap_or(false));
+    // Stable like `sort_by_key`, but its scratch space is the keys, not a copy of the events.
+    events.sort_by_cached_key(|e| std::cmp::Reverse(event_time(e)));
+    events
 }
 
 #[cfg(test)]

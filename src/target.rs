@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use k8s_openapi::api::core::v1::Pod;
+use crate::context::Pod;
 
 use crate::analyze::Finding;
 use crate::cluster::kinds::{self, Kind};

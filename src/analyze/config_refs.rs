@@ -8,7 +8,8 @@
 use crate::cluster::kinds;
 use std::collections::{BTreeMap, BTreeSet};
 
-use k8s_openapi::api::core::v1::{Container, ContainerStateWaiting, Pod, PodSpec};
+use crate::context::{Container, Pod, PodSpec};
+use k8s_openapi::api::core::v1::ContainerStateWaiting;
 
 use super::{Finding, Rule, Severity, namespace, pod_name, pods};
 use crate::context::{Context, ObjectRef};

@@ -7,7 +7,8 @@
 //! Service's ClusterIP), so a failing app can be linked to the Service it fails to reach, and an
 //! unresolvable name to the Service the operator most likely meant.
 
-use k8s_openapi::api::core::v1::{Container, Pod, Service};
+use crate::context::{Container, Pod};
+use k8s_openapi::api::core::v1::Service;
 
 use crate::context::Context;
 

@@ -17,7 +17,8 @@
 
 use std::collections::BTreeSet;
 
-use k8s_openapi::api::core::v1::{Pod, Service};
+use crate::context::Pod;
+use k8s_openapi::api::core::v1::Service;
 
 use super::{
     Consequence, Finding, FindingId, GuessedCause, Rule, hosts, nodes, pod_name, pods, scheduling,

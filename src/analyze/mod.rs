@@ -27,11 +27,11 @@ pub(crate) use rule::Rule;
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{Container, ContainerStatus, Pod, PodSpec};
+use k8s_openapi::api::core::v1::{ContainerPort, Probe};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::{Deserialize, Serialize};
 
-use crate::context::{Context, ObjectRef};
+use crate::context::{Container, ContainerStatus, Context, ObjectRef, Pod, PodSpec};
 
 /// How bad a finding is. Ordered, so `max()` is the worst.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -319,14 +319,81 @@ impl Grouper {
     }
 }
 
+/// A pod spec as static checks read it: a workload's template (k8s-openapi's type) or the spec
+/// of a pod nobody owns (the Context's own).
+#[derive(Clone, Copy)]
+pub(crate) enum SpecOf<'a> {
+    Template(&'a k8s_openapi::api::core::v1::PodSpec),
+    Pod(&'a PodSpec),
+}
+
+/// One container of a [`SpecOf`]: its name, declared ports and probes.
+pub(crate) struct ContainerView<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) ports: &'a [ContainerPort],
+    /// ("livenessProbe" | "readinessProbe" | "startupProbe", the probe), those present.
+    pub(crate) probes: Vec<(&'static str, &'a Probe)>,
+}
+
+impl<'a> SpecOf<'a> {
+    pub(crate) fn containers(self) -> Vec<ContainerView<'a>> {
+        fn view<'a>(
+            name: &'a str,
+            ports: Option<&'a [ContainerPort]>,
+            probes: [(&'static str, Option<&'a Probe>); 3],
+        ) -> ContainerView<'a> {
+            ContainerView {
+                name,
+                ports: ports.unwrap_or_default(),
+                probes: probes
+                    .into_iter()
+                    .filter_map(|(k, p)| Some((k, p?)))
+                    .collect(),
+            }
+        }
+        match self {
+            SpecOf::Template(spec) => spec
+                .containers
+                .iter()
+                .map(|c| {
+                    view(
+                        &c.name,
+                        c.ports.as_deref(),
+                        [
+                            ("livenessProbe", c.liveness_probe.as_ref()),
+                            ("readinessProbe", c.readiness_probe.as_ref()),
+                            ("startupProbe", c.startup_probe.as_ref()),
+                        ],
+                    )
+                })
+                .collect(),
+            SpecOf::Pod(spec) => spec
+                .containers
+                .iter()
+                .map(|c| {
+                    view(
+                        &c.name,
+                        c.ports.as_deref(),
+                        [
+                            ("livenessProbe", c.liveness_probe.as_deref()),
+                            ("readinessProbe", c.readiness_probe.as_deref()),
+                            ("startupProbe", c.startup_probe.as_deref()),
+                        ],
+                    )
+                })
+                .collect(),
+        }
+    }
+}
+
 /// The pod templates of every workload, plus pods nobody owns: what static spec checks read.
-pub(crate) fn pod_specs(ctx: &Context) -> Vec<(ObjectRef, &PodSpec)> {
+pub(crate) fn pod_specs(ctx: &Context) -> Vec<(ObjectRef, SpecOf<'_>)> {
     fn entry<'a>(
         kind: &str,
         meta: &ObjectMeta,
-        spec: Option<&'a PodSpec>,
-    ) -> Option<(ObjectRef, &'a PodSpec)> {
-        spec.map(|spec| (ObjectRef::of(kind, meta), spec))
+        spec: Option<&'a k8s_openapi::api::core::v1::PodSpec>,
+    ) -> Option<(ObjectRef, SpecOf<'a>)> {
+        spec.map(|spec| (ObjectRef::of(kind, meta), SpecOf::Template(spec)))
     }
     let deployments = ctx.deployments.iter().filter_map(|d| {
         entry(
@@ -353,7 +420,12 @@ pub(crate) fn pod_specs(ctx: &Context) -> Vec<(ObjectRef, &PodSpec)> {
         .pods
         .iter()
         .filter(|p| ctx.owner_of(p).kind == "Pod")
-        .filter_map(|p| entry("Pod", &p.metadata, p.spec.as_ref()));
+        .filter_map(|p| {
+            Some((
+                ObjectRef::of("Pod", &p.metadata),
+                SpecOf::Pod(p.spec.as_ref()?),
+            ))
+        });
     deployments
         .chain(stateful_sets)
         .chain(daemon_sets)

@@ -5,7 +5,8 @@
 //! so the scheduler keeps new pods away. The finding is on the Node, quotes the condition, and
 //! counts the evictions and the pods it blocks; its fix is about the node, never a toleration.
 
-use k8s_openapi::api::core::v1::{Node, NodeCondition, Pod};
+use crate::context::Pod;
+use k8s_openapi::api::core::v1::{Node, NodeCondition};
 
 use super::{Finding, Rule, Severity, pod_name};
 use crate::context::{Context, ObjectRef};

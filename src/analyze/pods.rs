@@ -4,7 +4,8 @@
 //! such, not also as a crash loop; a restart caused by the liveness probe is reported as the
 //! probe's doing, not as the app crashing.
 
-use k8s_openapi::api::core::v1::{ContainerStateTerminated, ContainerStatus, Pod, Probe};
+use crate::context::{ContainerStatus, Pod};
+use k8s_openapi::api::core::v1::{ContainerStateTerminated, Probe};
 
 use super::{
     Finding, Grouper, PodProblem, Remedy, Rule, Severity, container, keyline, namespace, pod_name,

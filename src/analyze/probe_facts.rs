@@ -2,7 +2,8 @@
 //! probe analyzer (a probe that fails): its probe events, and a probe's action and HTTP answer
 //! in the words of evidence lines.
 
-use k8s_openapi::api::core::v1::{Pod, Probe};
+use crate::context::Pod;
+use k8s_openapi::api::core::v1::Probe;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::{keyline, pod_name};

@@ -6,7 +6,7 @@
 //! work. So an undeclared probe port is only an error when the probe is seen failing; otherwise it
 //! is a note.
 
-use k8s_openapi::api::core::v1::{Container, Probe};
+use k8s_openapi::api::core::v1::Probe;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::probe_facts::{self, describe_action, http_answer};
@@ -17,16 +17,6 @@ pub(super) fn analyze(ctx: &Context) -> Vec<Finding> {
     let mut out = port_mismatches(ctx);
     out.extend(readiness_failures(ctx));
     out
-}
-
-fn probes(c: &Container) -> impl Iterator<Item = (&'static str, &Probe)> {
-    [
-        ("livenessProbe", c.liveness_probe.as_ref()),
-        ("readinessProbe", c.readiness_probe.as_ref()),
-        ("startupProbe", c.startup_probe.as_ref()),
-    ]
-    .into_iter()
-    .filter_map(|(k, p)| Some((k, p?)))
 }
 
 /// The port a probe targets, with the field it came from.
@@ -82,9 +72,9 @@ impl Mismatch {
 fn mismatches(ctx: &Context) -> Vec<Mismatch> {
     let mut out = Vec::new();
     for (object, spec) in pod_specs(ctx) {
-        for c in &spec.containers {
-            let ports = c.ports.as_deref().unwrap_or_default();
-            for (probe, p) in probes(c) {
+        for c in spec.containers() {
+            let ports = c.ports;
+            for &(probe, p) in &c.probes {
                 let Some((field, port)) = probe_port(p) else {
                     continue;
                 };
@@ -101,7 +91,7 @@ fn mismatches(ctx: &Context) -> Vec<Mismatch> {
                 }
                 out.push(Mismatch {
                     object: object.clone(),
-                    container: c.name.clone(),
+                    container: c.name.to_string(),
                     probe,
                     field,
                     port,
@@ -114,7 +104,7 @@ fn mismatches(ctx: &Context) -> Vec<Mismatch> {
                         .collect(),
                     suggested: likely_port(ports),
                     certain: ports.len() == 1,
-                    failures: probe_failing(ctx, &object, &c.name, probe),
+                    failures: probe_failing(ctx, &object, c.name, probe),
                 });
             }
         }

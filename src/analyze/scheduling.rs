@@ -1,6 +1,7 @@
 //! Pods that never get a node (unschedulable) and pods thrown off one (evicted).
 
-use k8s_openapi::api::core::v1::{Pod, PodCondition};
+use crate::context::Pod;
+use k8s_openapi::api::core::v1::PodCondition;
 
 mod placement;
 

@@ -6,8 +6,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::context::Pod;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
-use k8s_openapi::api::core::v1::Pod;
 
 use super::{Finding, Rule, Severity};
 use crate::context::{Context, ObjectRef};

@@ -11,11 +11,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Deserialize;
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use crate::context::KeyedObject;
+use crate::context::meta::LAST_APPLIED;
+use crate::context::{Event, KeyedObject, Pod};
 use crate::metrics::{NodeMetrics, PodMetrics};
-
-/// The annotation `kubectl apply` keeps the last applied object in.
-const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
 /// One object of a list.
 pub(crate) trait ListItem {
@@ -53,6 +51,24 @@ impl ListItem for KeyedObject {
         (&self.namespace, &self.name)
     }
 }
+
+/// Our own types, read without managedFields and the last-applied copy (see `context::meta`).
+macro_rules! lean_items {
+    ($($ty:ty),*) => {$(
+        impl ListItem for $ty {
+            fn slim(&mut self) {}
+
+            fn key(&self) -> (&str, &str) {
+                let meta = &self.metadata;
+                (
+                    meta.namespace.as_deref().unwrap_or_default(),
+                    meta.name.as_deref().unwrap_or_default(),
+                )
+            }
+        }
+    )*};
+}
+lean_items!(Pod, Event);
 
 /// Metrics are parsed into our own lean types.
 impl ListItem for PodMetrics {
@@ -158,6 +174,8 @@ impl<'de, T: Deserialize<'de> + ListItem> Visitor<'de> for Items<T> {
                 out.push(item);
             }
         }
+        // The list grew by doubling: what is kept is its length, not the slack.
+        out.shrink_to_fit();
         Ok(out)
     }
 }
@@ -188,7 +206,6 @@ mod tests {
 
     #[test]
     fn a_list_is_parsed_item_by_item_into_what_is_kept() {
-        use k8s_openapi::api::core::v1::Pod;
         let text = r#"{"kind": "PodList", "apiVersion": "v1", "metadata": {"resourceVersion": "7"},
             "items": [{"metadata": {"name": "a", "namespace": "x", "managedFields": [{"manager": "kubelet"}]}},
                       {"metadata": {"name": "b", "namespace": "x"}}]}"#;
@@ -214,7 +231,6 @@ mod tests {
 
     #[test]
     fn joined_parts_return_to_the_servers_order() {
-        use k8s_openapi::api::core::v1::Pod;
         let pod = |ns: &str, name: &str| Pod {
             metadata: ObjectMeta {
                 namespace: Some(ns.into()),

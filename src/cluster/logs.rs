@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
+use crate::context::{ContainerStatus, Pod};
 
 use crate::context::{Context, ObjectRef};
 use crate::target::Target;

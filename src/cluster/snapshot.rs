@@ -10,8 +10,8 @@ use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use crate::context::Event;
 use include_dir::{Dir, include_dir};
-use k8s_openapi::api::core::v1::Event;
 use k8s_openapi::jiff::Timestamp;
 use serde::de::{DeserializeOwned, DeserializeSeed};
 

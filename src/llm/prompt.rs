@@ -9,10 +9,9 @@
 use std::collections::BTreeSet;
 
 use async_openai::types::chat::ChatCompletionTools;
-use k8s_openapi::api::core::v1::{ContainerStatus, Event};
 
 use crate::analyze::Finding;
-use crate::context::{Context, ObjectRef, event_count, event_time};
+use crate::context::{ContainerStatus, Context, Event, ObjectRef, event_count, event_time};
 use crate::llm::redact::Redactor;
 
 use crate::llm::tokens::count as count_tokens;

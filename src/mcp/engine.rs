@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use k8s_openapi::api::core::v1::Pod;
+use crate::context::Pod;
 use kube::api::{Api, LogParams};
 use serde_json::Value;
 
@@ -170,7 +170,7 @@ pub(super) async fn log(
         .request(session)
         .namespace
         .unwrap_or_else(|| cluster.default_namespace.clone());
-    let api: Api<Pod> = Api::namespaced(cluster.client.clone(), &ns);
+    let api: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(cluster.client.clone(), &ns);
     let target = ObjectRef::new("Pod", Some(&ns), pod);
     let read = |e: kube::Error| Error::Read {
         target: target.to_string(),
@@ -196,7 +196,7 @@ pub(super) async fn log(
 }
 
 /// kubectl's choice when no container is named: the annotated default, else the first.
-fn default_container(pod: &Pod) -> Option<String> {
+fn default_container(pod: &k8s_openapi::api::core::v1::Pod) -> Option<String> {
     let annotated = pod
         .metadata
         .annotations

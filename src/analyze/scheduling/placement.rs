@@ -3,7 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{Node, NodeSelectorRequirement, Pod};
+use crate::context::Pod;
+use k8s_openapi::api::core::v1::{Node, NodeSelectorRequirement};
 
 use crate::context::Context;
 
@@ -211,8 +212,8 @@ fn requirement_text(req: &NodeSelectorRequirement) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::context::PodSpec;
     use crate::context::Scope;
-    use k8s_openapi::api::core::v1::PodSpec;
 
     fn node(name: &str, labels: &[(&str, &str)]) -> Node {
         let mut n = Node::default();
@@ -235,10 +236,10 @@ mod tests {
             node("c", &[("disktype", "ssd")]),
         ];
         let pod = Pod {
-            spec: Some(PodSpec {
+            spec: Some(Box::new(PodSpec {
                 node_selector: Some([("disktype".to_string(), "ssd".to_string())].into()),
                 ..Default::default()
-            }),
+            })),
             ..Default::default()
         };
         assert_eq!(
