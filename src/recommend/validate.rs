@@ -75,13 +75,13 @@ pub(crate) async fn schemas(
 fn crds(inv: &Inventory, dirs: &[std::path::PathBuf]) -> Result<Vec<Value>, Error> {
     let mut out: Vec<Value> = inv
         .of_kind("CustomResourceDefinition")
-        .map(|o| o.value.clone())
+        .map(|o| o.value.to_value())
         .collect();
     if !dirs.is_empty() {
         let extra = super::inventory::from_manifests(dirs, "default")?;
         let found: Vec<Value> = extra
             .of_kind("CustomResourceDefinition")
-            .map(|o| o.value.clone())
+            .map(|o| o.value.to_value())
             .collect();
         if found.is_empty() {
             return Err(Error::Manifest {
@@ -167,7 +167,7 @@ fn problems(
     let api_version = object.value["apiVersion"].as_str().unwrap_or_default();
     let kind = object.kind();
     if let Some(root) = schemas.root(api_version, kind) {
-        return schemas.problems(root, &object.value);
+        return schemas.problems(root, &object.value.to_value());
     }
     let group = api_version.split_once('/').map_or("", |(g, _)| g);
     let retired = super::rules::retirement(api_version, kind);
