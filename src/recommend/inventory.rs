@@ -195,7 +195,9 @@ pub(crate) struct Inventory {
 /// object: positions in `objects` by identity, by kind, and by the label pairs selectors name.
 #[derive(Debug, Default)]
 pub(crate) struct Index {
-    by_name: HashMap<(String, String, String), usize>,
+    /// Positions ordered by (kind, namespace, name), then position: four bytes an object, where
+    /// a map keyed by copies of the three strings took two hundred.
+    by_name: Vec<u32>,
     by_kind: HashMap<String, Vec<usize>>,
     /// Services by (namespace, one pair of their selector): every pair of a selector must match,
     /// so a workload's pods can only be selected by Services indexed under one of their labels.
@@ -226,13 +228,17 @@ fn selector_pointer(kind: &str) -> Option<&'static str> {
 
 impl Index {
     fn new(objects: &[Object]) -> Index {
-        let mut ix = Index::default();
+        let mut ix = Index {
+            by_name: (0..objects.len() as u32).collect(),
+            ..Index::default()
+        };
+        // Stable, so equal identities stay in input order and a lookup finds the last of them.
+        ix.by_name
+            .sort_by(|&a, &b| identity(&objects[a as usize]).cmp(&identity(&objects[b as usize])));
         let mut services = Vec::new();
         let mut selectors = Vec::new();
         for (i, o) in objects.iter().enumerate() {
             let ns = o.namespace().to_string();
-            ix.by_name
-                .insert((o.kind().to_string(), ns.clone(), o.oref.name.clone()), i);
             ix.by_kind.entry(o.kind().to_string()).or_default().push(i);
             match o.kind() {
                 "Service" => services.push((i, ns, service_selector(o))),
@@ -303,6 +309,11 @@ impl Index {
     }
 }
 
+/// What [`Inventory::find`] looks an object up by.
+fn identity(o: &Object) -> (&str, &str, &str) {
+    (o.kind(), o.namespace(), &o.oref.name)
+}
+
 /// A Service's selector as label pairs (empty when it has none).
 pub(crate) fn service_selector(svc: &Object) -> BTreeMap<String, String> {
     svc.value
@@ -330,8 +341,11 @@ impl Inventory {
     }
 
     pub(crate) fn find(&self, kind: &str, namespace: &str, name: &str) -> Option<&Object> {
-        let key = (kind.to_string(), namespace.to_string(), name.to_string());
-        self.index().by_name.get(&key).map(|&i| &self.objects[i])
+        let by_name = &self.index().by_name;
+        let end = by_name
+            .partition_point(|&i| identity(&self.objects[i as usize]) <= (kind, namespace, name));
+        let i = *by_name[..end].last()? as usize;
+        (identity(&self.objects[i]) == (kind, namespace, name)).then(|| &self.objects[i])
     }
 
     /// Every workload with a pod template, once: Pods and ReplicaSets and Jobs that a controller
@@ -354,9 +368,7 @@ impl Inventory {
                 "CronJob" => (CRON, false),
                 "Pod" if !owned => {
                     let restart = object.value.at("/spec/restartPolicy");
-                    let runs_on = restart
-                        .and_then(Tree::as_str)
-                        .is_none_or(|r| r == "Always");
+                    let runs_on = restart.and_then(Tree::as_str).is_none_or(|r| r == "Always");
                     (POD, runs_on)
                 }
                 _ => continue,
@@ -772,10 +784,9 @@ fn parse_some(
 pub(crate) fn from_context(ctx: Context) -> Inventory {
     fn push<T: serde::Serialize>(objects: &mut Vec<Object>, items: &[T], strings: &mut Interner) {
         for item in items {
-            if let Some(o) = serde_json::to_value(item)
-                .ok()
-                .and_then(|v| Object::new(Tree::from_value(&v, strings), Origin::Cluster, "default"))
-            {
+            if let Some(o) = serde_json::to_value(item).ok().and_then(|v| {
+                Object::new(Tree::from_value(&v, strings), Origin::Cluster, "default")
+            }) {
                 objects.push(o);
             }
         }

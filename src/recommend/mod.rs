@@ -80,8 +80,7 @@ pub(crate) fn plan_of(recs: &[Recommendation]) -> Vec<crate::plan::Action> {
         let why = format!("[{}] {}", r.rule, r.message);
         let patch = fix.patch.to_value();
         let same = |a: &&mut crate::plan::Action| {
-            let target = patch.get("kind").and_then(|k| k.as_str())
-                == Some(a.target.kind.as_str())
+            let target = patch.get("kind").and_then(|k| k.as_str()) == Some(a.target.kind.as_str())
                 && patch.pointer("/metadata/name").and_then(|n| n.as_str())
                     == Some(a.target.name.as_str());
             target && matches!(a.change, crate::plan::Change::Apply(_))

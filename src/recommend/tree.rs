@@ -402,7 +402,10 @@ mod tests {
         let v = json!({"a": 1, "b": 2});
         let entries = vec![
             (Text::from("a"), Tree::Null),
-            (Text::from("b"), Tree::from_value(&v["b"], &mut Interner::default())),
+            (
+                Text::from("b"),
+                Tree::from_value(&v["b"], &mut Interner::default()),
+            ),
             (Text::from("a"), Tree::Bool(true)),
         ];
         let f = Fields::from_entries(entries);

@@ -8,8 +8,8 @@
 use serde_json::Value;
 
 use super::inventory::{At, Inventory, Origin, split_documents};
-use super::tree::Tree;
 use super::rules::Recommendation;
+use super::tree::Tree;
 use crate::error::Error;
 
 /// One manifest file after the fixes.

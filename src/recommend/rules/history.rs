@@ -6,10 +6,10 @@ use serde_json::json;
 use super::{RuleId, Sink, containers, fix};
 use crate::prometheus::history::HpaHistory;
 use crate::quantity;
-use crate::recommend::tree::Tree;
 use crate::recommend::inventory::At;
 use crate::recommend::inventory::{Inventory, Object, Workload};
 use crate::recommend::sizing::{Confidence, Proposal, Sizing, Values};
+use crate::recommend::tree::Tree;
 
 pub(super) fn check(inv: &Inventory, workloads: &[Workload<'_>], sink: &mut Sink<'_>) {
     let Some(sizing) = &inv.sizing else { return };

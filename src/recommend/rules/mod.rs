@@ -442,15 +442,63 @@ pub(crate) fn check_all(inv: &Inventory) -> Vec<Recommendation> {
             .unwrap_or_else(|p| std::panic::resume_unwind(p));
         (out, security)
     });
+    out.reserve_exact(security.len());
     out.extend(security);
-    out.sort_by(|a, b| (a.rule, &a.object, &a.container).cmp(&(b.rule, &b.object, &b.container)));
+    sort_in_place(&mut out);
     out.dedup();
     out
+}
+
+/// Sorts by rule, object and container, equal ones kept in their order, without the scratch
+/// copy of every recommendation a stable sort of them allocates: the order is found on their
+/// positions, then each is moved once into place.
+fn sort_in_place(recs: &mut [Recommendation]) {
+    fn key(r: &Recommendation) -> (RuleId, &ObjectRef, &Option<String>) {
+        (r.rule, &r.object, &r.container)
+    }
+    let mut order: Vec<usize> = (0..recs.len()).collect();
+    order.sort_by(|&a, &b| key(&recs[a]).cmp(&key(&recs[b])));
+    // Position j takes the recommendation at order[j]; follow each cycle of that permutation.
+    for start in 0..recs.len() {
+        let mut j = start;
+        while order[j] != j {
+            let from = order[j];
+            order[j] = j;
+            if from == start {
+                break;
+            }
+            recs.swap(j, from);
+            j = from;
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sorting_in_place_is_the_stable_sort() {
+        let rec = |i: usize| {
+            let rule = RULES[i * 7 % 5].id;
+            Recommendation {
+                rule,
+                severity: Severity::Info,
+                category: Category::Reliability,
+                object: ObjectRef::new("Deployment", Some("ns"), &format!("d{}", i * 3 % 4)),
+                container: None,
+                // Equal keys differ here, so a change in their order shows.
+                message: format!("#{i}"),
+                location: None,
+                fix: None,
+            }
+        };
+        let mut recs: Vec<Recommendation> = (0..40).map(rec).collect();
+        let mut want = recs.clone();
+        want.sort_by(|a, b| (a.rule, &a.object).cmp(&(b.rule, &b.object)));
+        sort_in_place(&mut recs);
+        assert_eq!(recs, want);
+    }
 
     #[test]
     fn rule_ids_are_unique_kebab_case_and_their_own_index() {

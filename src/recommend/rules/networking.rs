@@ -2,11 +2,10 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-
 use super::{RuleId, Sink};
-use crate::recommend::tree::Tree;
 use crate::recommend::inventory::At;
 use crate::recommend::inventory::{Inventory, Object, Workload, service_selector};
+use crate::recommend::tree::Tree;
 
 pub(super) fn check(inv: &Inventory, workloads: &[Workload<'_>], sink: &mut Sink<'_>) {
     if inv.knows("networkpolicies") {

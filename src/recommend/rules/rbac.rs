@@ -3,11 +3,10 @@
 
 use std::collections::HashMap;
 
-
 use super::{RuleId, Sink};
-use crate::recommend::tree::Tree;
 use crate::recommend::inventory::At;
 use crate::recommend::inventory::{Inventory, Object, Workload};
+use crate::recommend::tree::Tree;
 
 /// What one role grants that matters: wildcards, exec/attach, Secrets.
 #[derive(Debug, Default, Clone)]

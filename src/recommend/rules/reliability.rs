@@ -5,9 +5,9 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde_json::json;
 
 use super::{Draft, RuleId, Sink, containers, fix};
-use crate::recommend::tree::Tree;
 use crate::recommend::inventory::At;
 use crate::recommend::inventory::{Inventory, Object, Workload};
+use crate::recommend::tree::Tree;
 
 pub(super) fn check(inv: &Inventory, workloads: &[Workload<'_>], sink: &mut Sink<'_>) {
     for w in workloads {

@@ -5,9 +5,9 @@ use serde_json::json;
 
 use super::{RuleId, Sink, containers, fix};
 use crate::quantity;
-use crate::recommend::tree::Tree;
 use crate::recommend::inventory::At;
 use crate::recommend::inventory::{Inventory, Workload};
+use crate::recommend::tree::Tree;
 use crate::sizing::{cpu_for_usage, memory_for_usage};
 
 pub(super) fn check(inv: &Inventory, workloads: &[Workload<'_>], sink: &mut Sink<'_>) {

@@ -6,9 +6,9 @@ use serde_json::json;
 
 use super::{Draft, RuleId, Sink, containers, fix};
 use crate::quantity;
-use crate::recommend::tree::Tree;
 use crate::recommend::inventory::At;
 use crate::recommend::inventory::{Inventory, Object, Workload};
+use crate::recommend::tree::Tree;
 use crate::sizing::{cpu_for_usage, memory_for_usage};
 
 pub(super) fn check(inv: &Inventory, workloads: &[Workload<'_>], sink: &mut Sink<'_>) {

@@ -9,8 +9,8 @@ use regex::Regex;
 use serde_json::json;
 
 use super::{RuleId, Sink, fix};
-use crate::recommend::tree::Tree;
 use crate::recommend::inventory::{Inventory, Object, Workload};
+use crate::recommend::tree::Tree;
 
 pub(super) fn check(inv: &Inventory, workloads: &[Workload<'_>], sink: &mut Sink<'_>) {
     let bound = bound_accounts(inv);
