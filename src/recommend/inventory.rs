@@ -914,6 +914,6 @@ spec:
         )
         .unwrap();
         assert_eq!(objs[0].oref, ObjectRef::new("Secret", Some("app"), "s"));
-        assert!(!objs[0].value.to_string().contains("hunter2"));
+        assert!(!objs[0].value.to_value().to_string().contains("hunter2"));
     }
 }
