@@ -16,6 +16,8 @@ use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};
 use serde_json::{Number, Value};
 
+use crate::generate::openapi::Shape;
+
 /// Text shared by every node that holds the same string.
 pub(crate) type Text = Arc<str>;
 
@@ -237,6 +239,27 @@ impl At for Tree {
             }
             _ => None,
         })
+    }
+}
+
+impl crate::generate::openapi::Data for Tree {
+    fn shape(&self) -> Shape<'_, Tree> {
+        match self {
+            Tree::Null => Shape::Null,
+            Tree::Bool(b) => Shape::Bool(*b),
+            Tree::Number(n) => Shape::Number(n),
+            Tree::String(s) => Shape::String(s),
+            Tree::Array(items) => Shape::Array(items),
+            Tree::Object(_) => Shape::Object,
+        }
+    }
+    fn has(&self, key: &str) -> bool {
+        self.get(key).is_some()
+    }
+    fn each_field(&self, mut f: impl FnMut(&str, &Tree)) {
+        for (k, v) in self.as_object().into_iter().flat_map(Fields::iter) {
+            f(k, v);
+        }
     }
 }
 

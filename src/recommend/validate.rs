@@ -167,7 +167,7 @@ fn problems(
     let api_version = object.value["apiVersion"].as_str().unwrap_or_default();
     let kind = object.kind();
     if let Some(root) = schemas.root(api_version, kind) {
-        return schemas.problems(root, &object.value.to_value());
+        return schemas.problems(root, &object.value);
     }
     let group = api_version.split_once('/').map_or("", |(g, _)| g);
     let retired = super::rules::retirement(api_version, kind);
