@@ -509,7 +509,7 @@ fn warnings(objects: &[Value], namespace: &str) -> Vec<String> {
                     .and_then(Value::as_str)
                     .unwrap_or(namespace);
                 Some(Object {
-                    value: o.clone(),
+                    value: crate::recommend::tree::Tree::from_value(o, &mut Default::default()),
                     oref: crate::context::ObjectRef::new(kind, Some(ns), name),
                     origin: inventory::Origin::Cluster,
                 })

@@ -23,6 +23,47 @@ pub(crate) struct Schemas {
     roots: HashMap<String, String>,
 }
 
+/// What validation reads of a value: its JSON type and, for a list, its items.
+pub(crate) enum Shape<'a, T> {
+    Null,
+    Bool(bool),
+    Number(&'a serde_json::Number),
+    String(&'a str),
+    Array(&'a [T]),
+    Object,
+}
+
+/// Data validation can check: a [`Value`], or the leaner tree `recommend` keeps its objects in
+/// (checked as they are, not copied into a `Value` first).
+pub(crate) trait Data: Sized {
+    fn shape(&self) -> Shape<'_, Self>;
+    /// Whether an object has this field.
+    fn has(&self, key: &str) -> bool;
+    /// Each field of an object, in order.
+    fn each_field(&self, f: impl FnMut(&str, &Self));
+}
+
+impl Data for Value {
+    fn shape(&self) -> Shape<'_, Value> {
+        match self {
+            Value::Null => Shape::Null,
+            Value::Bool(b) => Shape::Bool(*b),
+            Value::Number(n) => Shape::Number(n),
+            Value::String(s) => Shape::String(s),
+            Value::Array(items) => Shape::Array(items),
+            Value::Object(_) => Shape::Object,
+        }
+    }
+    fn has(&self, key: &str) -> bool {
+        self.get(key).is_some()
+    }
+    fn each_field(&self, mut f: impl FnMut(&str, &Value)) {
+        for (k, v) in self.as_object().into_iter().flatten() {
+            f(k, v);
+        }
+    }
+}
+
 /// One step of a path into an object.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Step {
@@ -262,7 +303,7 @@ impl Schemas {
     }
 
     /// The problems with an object against its root schema, each with its path.
-    pub(crate) fn problems(&self, root: &Value, obj: &Value) -> Vec<Problem> {
+    pub(crate) fn problems(&self, root: &Value, obj: &impl Data) -> Vec<Problem> {
         let mut errors = Vec::new();
         self.check(root, obj, &mut Vec::new(), &mut errors);
         errors
@@ -291,8 +332,15 @@ impl Schemas {
         (s, name)
     }
 
-    fn check(&self, schema: &Value, v: &Value, path: &mut Vec<Step>, errors: &mut Vec<Problem>) {
+    fn check<D: Data>(
+        &self,
+        schema: &Value,
+        v: &D,
+        path: &mut Vec<Step>,
+        errors: &mut Vec<Problem>,
+    ) {
         let (s, name) = self.resolve(schema);
+        let shape = v.shape();
         // Only a problem needs the path as text.
         let at = || dotted(path);
         // Quantities and int-or-string fields take either a string or a number.
@@ -300,15 +348,19 @@ impl Schemas {
             || s["format"] == "int-or-string"
             || s["x-kubernetes-int-or-string"] == true;
         if either {
-            if !(v.is_string() || v.is_number() || v.is_null()) {
+            if !matches!(shape, Shape::String(_) | Shape::Number(_) | Shape::Null) {
                 errors.push(Problem::at(
                     path,
-                    format!("{}: expected a number or a string, got {}", at(), shape(v)),
+                    format!(
+                        "{}: expected a number or a string, got {}",
+                        at(),
+                        described(&shape)
+                    ),
                 ));
             }
             return;
         }
-        if s["x-kubernetes-preserve-unknown-fields"] == true || v.is_null() {
+        if s["x-kubernetes-preserve-unknown-fields"] == true || matches!(shape, Shape::Null) {
             return;
         }
         // OpenAPI names one type; the JSON schemas list it with "null".
@@ -317,13 +369,14 @@ impl Schemas {
             Value::Array(ts) => ts.iter().filter_map(Value::as_str).find(|t| *t != "null"),
             _ => None,
         };
-        let ok = match want {
-            Some("object") => v.is_object(),
-            Some("array") => v.is_array(),
-            Some("string") => v.is_string(),
-            Some("integer") => v.is_i64() || v.is_u64(),
-            Some("number") => v.is_number(),
-            Some("boolean") => v.is_boolean(),
+        let ok = match (want, &shape) {
+            (Some("object"), Shape::Object)
+            | (Some("array"), Shape::Array(_))
+            | (Some("string"), Shape::String(_))
+            | (Some("number"), Shape::Number(_))
+            | (Some("boolean"), Shape::Bool(_)) => true,
+            (Some("integer"), Shape::Number(n)) => n.is_i64() || n.is_u64(),
+            (Some("object" | "array" | "string" | "integer" | "number" | "boolean"), _) => false,
             _ => true,
         };
         if !ok {
@@ -333,14 +386,14 @@ impl Schemas {
                     "{}: expected {}, got {}",
                     at(),
                     want.unwrap_or("?"),
-                    shape(v)
+                    described(&shape)
                 ),
             ));
             return;
         }
-        match v {
-            Value::Object(map) => self.check_fields(s, map, path, errors),
-            Value::Array(items) => {
+        match shape {
+            Shape::Object => self.check_fields(s, v, path, errors),
+            Shape::Array(items) => {
                 if let Some(item) = s.get("items") {
                     for (i, x) in items.iter().enumerate() {
                         path.push(Step::Index(i));
@@ -353,10 +406,10 @@ impl Schemas {
         }
     }
 
-    fn check_fields(
+    fn check_fields<D: Data>(
         &self,
         s: &Value,
-        map: &serde_json::Map<String, Value>,
+        map: &D,
         path: &mut Vec<Step>,
         errors: &mut Vec<Problem>,
     ) {
@@ -367,7 +420,7 @@ impl Schemas {
             .flatten()
             .filter_map(Value::as_str)
         {
-            if !map.contains_key(req) {
+            if !map.has(req) {
                 let at = dotted(path);
                 errors.push(Problem::at(
                     path,
@@ -375,8 +428,8 @@ impl Schemas {
                 ));
             }
         }
-        for (k, child) in map {
-            path.push(Step::Key(k.clone()));
+        map.each_field(|k, child| {
+            path.push(Step::Key(k.to_string()));
             match (props.and_then(|p| p.get(k)), s.get("additionalProperties")) {
                 (Some(p), _) => self.check(p, child, path, errors),
                 (None, Some(extra)) if extra.is_object() => self.check(extra, child, path, errors),
@@ -387,7 +440,7 @@ impl Schemas {
                 _ => {}
             }
             path.pop();
-        }
+        });
     }
 }
 
@@ -395,14 +448,14 @@ fn gvk_key(group: &str, version: &str, kind: &str) -> String {
     format!("{group}/{version}/{kind}")
 }
 
-fn shape(v: &Value) -> String {
-    match v {
-        Value::Null => "null".into(),
-        Value::Bool(b) => format!("boolean {b}"),
-        Value::Number(n) => format!("number {n}"),
-        Value::String(s) => format!("string {s:?}"),
-        Value::Array(_) => "a list".into(),
-        Value::Object(_) => "an object".into(),
+fn described<T>(shape: &Shape<'_, T>) -> String {
+    match shape {
+        Shape::Null => "null".into(),
+        Shape::Bool(b) => format!("boolean {b}"),
+        Shape::Number(n) => format!("number {n}"),
+        Shape::String(s) => format!("string {s:?}"),
+        Shape::Array(_) => "a list".into(),
+        Shape::Object => "an object".into(),
     }
 }
 

@@ -14,38 +14,14 @@ use std::sync::{LazyLock, OnceLock};
 use k8s_openapi::api::core::v1::{Container, PodSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use regex::Regex;
-use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::context::{Context, ObjectRef};
 use crate::error::Error;
 use crate::{quantity, selector};
 
-/// JSON pointers (`/spec/template/spec`) without the allocations of [`Value::pointer`], which
-/// unescapes every token into a new string: rules look up a few paths on every object, and at
-/// 100k objects those copies were a tenth of the rules' time.
-pub(crate) trait At {
-    fn at(&self, pointer: &str) -> Option<&Value>;
-}
-
-impl At for Value {
-    fn at(&self, pointer: &str) -> Option<&Value> {
-        if pointer.contains('~') {
-            return self.pointer(pointer);
-        }
-        let rest = pointer.strip_prefix('/')?;
-        rest.split('/').try_fold(self, |v, token| match v {
-            Value::Object(map) => map.get(token),
-            // An index as RFC 6901 writes it: no sign, no leading zero.
-            Value::Array(items)
-                if !token.starts_with('+') && (token == "0" || !token.starts_with('0')) =>
-            {
-                items.get(token.parse::<usize>().ok()?)
-            }
-            _ => None,
-        })
-    }
-}
+pub(crate) use super::tree::At;
+use super::tree::{Interner, Reader, Tree};
 
 /// Where an object came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,28 +40,28 @@ pub(crate) enum Origin {
 /// One object, as data.
 #[derive(Debug, Clone)]
 pub(crate) struct Object {
-    pub value: Value,
+    pub value: Tree,
     pub oref: ObjectRef,
     pub origin: Origin,
 }
 
 impl Object {
-    fn new(mut value: Value, origin: Origin, default_namespace: &str) -> Option<Object> {
+    pub(crate) fn new(mut value: Tree, origin: Origin, default_namespace: &str) -> Option<Object> {
         let kind = value.get("kind")?.as_str()?.to_string();
         let name = value.at("/metadata/name")?.as_str()?.to_string();
         let namespaced = crate::cluster::kinds::is_namespaced(&kind);
         let namespace = namespaced.then(|| {
             value
                 .at("/metadata/namespace")
-                .and_then(Value::as_str)
+                .and_then(Tree::as_str)
                 .unwrap_or(default_namespace)
                 .to_string()
         });
         if kind == "Secret" {
             // Recommendations need which keys a Secret has, never their values.
             for field in ["data", "stringData"] {
-                if let Some(Value::Object(map)) = value.get_mut(field) {
-                    map.values_mut().for_each(|v| *v = Value::Null);
+                if let Some(Tree::Object(map)) = value.get_mut(field) {
+                    map.values_mut().for_each(|v| *v = Tree::Null);
                 }
             }
         }
@@ -112,7 +88,7 @@ impl Object {
     /// intent that changes only those fields.
     pub(crate) fn intent(&self, fields: Value) -> Value {
         let mut v = json!({
-            "apiVersion": self.value.get("apiVersion").cloned().unwrap_or(json!("v1")),
+            "apiVersion": self.value.get("apiVersion").map_or(json!("v1"), Tree::to_value),
             "kind": self.oref.kind,
             "metadata": { "name": self.oref.name },
         });
@@ -219,7 +195,9 @@ pub(crate) struct Inventory {
 /// object: positions in `objects` by identity, by kind, and by the label pairs selectors name.
 #[derive(Debug, Default)]
 pub(crate) struct Index {
-    by_name: HashMap<(String, String, String), usize>,
+    /// Positions ordered by (kind, namespace, name), then position: four bytes an object, where
+    /// a map keyed by copies of the three strings took two hundred.
+    by_name: Vec<u32>,
     by_kind: HashMap<String, Vec<usize>>,
     /// Services by (namespace, one pair of their selector): every pair of a selector must match,
     /// so a workload's pods can only be selected by Services indexed under one of their labels.
@@ -250,18 +228,22 @@ fn selector_pointer(kind: &str) -> Option<&'static str> {
 
 impl Index {
     fn new(objects: &[Object]) -> Index {
-        let mut ix = Index::default();
+        let mut ix = Index {
+            by_name: (0..objects.len() as u32).collect(),
+            ..Index::default()
+        };
+        // Stable, so equal identities stay in input order and a lookup finds the last of them.
+        ix.by_name
+            .sort_by(|&a, &b| identity(&objects[a as usize]).cmp(&identity(&objects[b as usize])));
         let mut services = Vec::new();
         let mut selectors = Vec::new();
         for (i, o) in objects.iter().enumerate() {
             let ns = o.namespace().to_string();
-            ix.by_name
-                .insert((o.kind().to_string(), ns.clone(), o.oref.name.clone()), i);
             ix.by_kind.entry(o.kind().to_string()).or_default().push(i);
             match o.kind() {
                 "Service" => services.push((i, ns, service_selector(o))),
                 "HorizontalPodAutoscaler" => {
-                    let at = |p: &str| o.value.at(p).and_then(Value::as_str);
+                    let at = |p: &str| o.value.at(p).and_then(Tree::as_str);
                     if let (Some(kind), Some(name)) = (
                         at("/spec/scaleTargetRef/kind"),
                         at("/spec/scaleTargetRef/name"),
@@ -275,7 +257,7 @@ impl Index {
                 kind => {
                     if let Some(sel) = selector_pointer(kind)
                         .and_then(|p| o.value.at(p))
-                        .and_then(|s| LabelSelector::deserialize(s).ok())
+                        .and_then(Tree::read::<LabelSelector>)
                     {
                         selectors.push((i, (kind.to_string(), ns), sel));
                     }
@@ -327,11 +309,16 @@ impl Index {
     }
 }
 
+/// What [`Inventory::find`] looks an object up by.
+fn identity(o: &Object) -> (&str, &str, &str) {
+    (o.kind(), o.namespace(), &o.oref.name)
+}
+
 /// A Service's selector as label pairs (empty when it has none).
 pub(crate) fn service_selector(svc: &Object) -> BTreeMap<String, String> {
     svc.value
         .at("/spec/selector")
-        .and_then(|s| BTreeMap::deserialize(s).ok())
+        .and_then(Tree::read)
         .unwrap_or_default()
 }
 
@@ -354,8 +341,11 @@ impl Inventory {
     }
 
     pub(crate) fn find(&self, kind: &str, namespace: &str, name: &str) -> Option<&Object> {
-        let key = (kind.to_string(), namespace.to_string(), name.to_string());
-        self.index().by_name.get(&key).map(|&i| &self.objects[i])
+        let by_name = &self.index().by_name;
+        let end = by_name
+            .partition_point(|&i| identity(&self.objects[i as usize]) <= (kind, namespace, name));
+        let i = *by_name[..end].last()? as usize;
+        (identity(&self.objects[i]) == (kind, namespace, name)).then(|| &self.objects[i])
     }
 
     /// Every workload with a pod template, once: Pods and ReplicaSets and Jobs that a controller
@@ -369,7 +359,7 @@ impl Inventory {
             let owned = object
                 .value
                 .at("/metadata/ownerReferences")
-                .and_then(Value::as_array)
+                .and_then(Tree::as_array)
                 .is_some_and(|o| !o.is_empty());
             let (pod_path, long_running) = match object.kind() {
                 "Deployment" | "StatefulSet" | "DaemonSet" => (TEMPLATE, true),
@@ -378,9 +368,7 @@ impl Inventory {
                 "CronJob" => (CRON, false),
                 "Pod" if !owned => {
                     let restart = object.value.at("/spec/restartPolicy");
-                    let runs_on = restart
-                        .and_then(Value::as_str)
-                        .is_none_or(|r| r == "Always");
+                    let runs_on = restart.and_then(Tree::as_str).is_none_or(|r| r == "Always");
                     (POD, runs_on)
                 }
                 _ => continue,
@@ -389,7 +377,7 @@ impl Inventory {
             let Some(spec) = object
                 .value
                 .at(&spec_pointer)
-                .and_then(|s| PodSpec::deserialize(s).ok())
+                .and_then(Tree::read::<PodSpec>)
             else {
                 continue;
             };
@@ -404,7 +392,7 @@ impl Inventory {
             let labels = object
                 .value
                 .at(&labels_pointer)
-                .and_then(|l| BTreeMap::deserialize(l).ok())
+                .and_then(Tree::read)
                 .unwrap_or_default();
             let replicas = match object.kind() {
                 "DaemonSet" | "Job" | "CronJob" | "Pod" => None,
@@ -412,14 +400,14 @@ impl Inventory {
                     object
                         .value
                         .at("/spec/replicas")
-                        .and_then(Value::as_i64)
+                        .and_then(Tree::as_i64)
                         .unwrap_or(1) as i32,
                 ),
             };
             let ephemeral = object
                 .value
                 .at(&format!("{spec_pointer}/ephemeralContainers"))
-                .and_then(|e| Vec::deserialize(e).ok())
+                .and_then(Tree::read)
                 .unwrap_or_default();
             out.push(Workload {
                 object,
@@ -762,15 +750,15 @@ fn parse_some(
     default_namespace: &str,
 ) -> Result<Vec<Object>, Error> {
     let mut objects = Vec::new();
-    let mut stack = Vec::new();
+    let mut reader = Reader::default();
     for (doc, d) in (first..).zip(docs) {
-        let value = compact::from_str(d.text, &mut stack).map_err(|e| yaml_error(path, d, &e))?;
+        let value = Tree::from_yaml(d.text, &mut reader).map_err(|e| yaml_error(path, d, &e))?;
         let items = match value {
-            Value::Null => continue,
-            Value::Object(ref m) if m.get("kind").and_then(Value::as_str) == Some("List") => m
+            Tree::Null => continue,
+            Tree::Object(ref m) if m.get("kind").and_then(Tree::as_str) == Some("List") => m
                 .get("items")
-                .and_then(Value::as_array)
-                .cloned()
+                .and_then(Tree::as_array)
+                .map(<[Tree]>::to_vec)
                 .unwrap_or_default(),
             v => vec![v],
         };
@@ -792,134 +780,31 @@ fn parse_some(
     Ok(objects)
 }
 
-/// YAML straight into [`Value`]s whose maps and lists are allocated at their final size.
-///
-/// serde_json's own visitor grows each map entry by entry; with `preserve_order` a map is an
-/// IndexMap, so a parsed manifest carried up to half its entries again as spare capacity (a third
-/// of the resident memory of a large run) and paid for every regrowth. Here a map's entries are
-/// gathered on one stack shared by the whole document and moved into a map of exactly their
-/// number; the values, their order and which duplicate key wins are serde_json's.
-mod compact {
-    use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
-    use serde_json::{Map, Number, Value};
-
-    /// Entries of the maps being read, innermost last.
-    pub(super) type Stack = Vec<(String, Value)>;
-
-    pub(super) fn from_str(text: &str, stack: &mut Stack) -> Result<Value, serde_saphyr::Error> {
-        serde_saphyr::with_deserializer_from_str(text, |de| Seed(stack).deserialize(de))
-    }
-
-    struct Seed<'s>(&'s mut Stack);
-
-    impl<'de> DeserializeSeed<'de> for Seed<'_> {
-        type Value = Value;
-        fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-            d.deserialize_any(self)
-        }
-    }
-
-    /// A map key as serde_json reads one: through `deserialize_str`.
-    struct Key;
-
-    impl<'de> DeserializeSeed<'de> for Key {
-        type Value = String;
-        fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<String, D::Error> {
-            d.deserialize_str(self)
-        }
-    }
-
-    impl Visitor<'_> for Key {
-        type Value = String;
-        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("a string key")
-        }
-        fn visit_str<E: de::Error>(self, s: &str) -> Result<String, E> {
-            Ok(s.to_string())
-        }
-        fn visit_string<E: de::Error>(self, s: String) -> Result<String, E> {
-            Ok(s)
-        }
-    }
-
-    impl<'de> Visitor<'de> for Seed<'_> {
-        type Value = Value;
-
-        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("any valid JSON value")
-        }
-        fn visit_bool<E>(self, b: bool) -> Result<Value, E> {
-            Ok(Value::Bool(b))
-        }
-        fn visit_i64<E>(self, n: i64) -> Result<Value, E> {
-            Ok(Value::Number(n.into()))
-        }
-        fn visit_u64<E>(self, n: u64) -> Result<Value, E> {
-            Ok(Value::Number(n.into()))
-        }
-        fn visit_f64<E>(self, n: f64) -> Result<Value, E> {
-            Ok(Number::from_f64(n).map_or(Value::Null, Value::Number))
-        }
-        fn visit_str<E: de::Error>(self, s: &str) -> Result<Value, E> {
-            Ok(Value::String(s.to_string()))
-        }
-        fn visit_string<E: de::Error>(self, s: String) -> Result<Value, E> {
-            Ok(Value::String(s))
-        }
-        fn visit_none<E>(self) -> Result<Value, E> {
-            Ok(Value::Null)
-        }
-        fn visit_unit<E>(self) -> Result<Value, E> {
-            Ok(Value::Null)
-        }
-        fn visit_some<D: de::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-            Seed(self.0).deserialize(d)
-        }
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-            let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-            while let Some(v) = seq.next_element_seed(Seed(self.0))? {
-                items.push(v);
-            }
-            items.shrink_to_fit();
-            Ok(Value::Array(items))
-        }
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-            let start = self.0.len();
-            while let Some(key) = map.next_key_seed(Key)? {
-                let value = map.next_value_seed(Seed(self.0))?;
-                self.0.push((key, value));
-            }
-            let entries: Map<String, Value> = self.0.drain(start..).collect();
-            Ok(Value::Object(entries))
-        }
-    }
-}
-
 /// The objects a cluster context holds that recommendations are about.
 pub(crate) fn from_context(ctx: Context) -> Inventory {
-    fn push<T: serde::Serialize>(objects: &mut Vec<Object>, items: &[T]) {
+    fn push<T: serde::Serialize>(objects: &mut Vec<Object>, items: &[T], strings: &mut Interner) {
         for item in items {
-            if let Some(o) = serde_json::to_value(item)
-                .ok()
-                .and_then(|v| Object::new(v, Origin::Cluster, "default"))
-            {
+            if let Some(o) = serde_json::to_value(item).ok().and_then(|v| {
+                Object::new(Tree::from_value(&v, strings), Origin::Cluster, "default")
+            }) {
                 objects.push(o);
             }
         }
     }
     let mut objects = Vec::new();
-    push(&mut objects, &ctx.deployments);
-    push(&mut objects, &ctx.stateful_sets);
-    push(&mut objects, &ctx.daemon_sets);
-    push(&mut objects, &ctx.replica_sets);
-    push(&mut objects, &ctx.jobs);
-    push(&mut objects, &ctx.cron_jobs);
-    push(&mut objects, &ctx.pods);
-    push(&mut objects, &ctx.services);
-    push(&mut objects, &ctx.ingresses);
-    push(&mut objects, &ctx.hpas);
-    push(&mut objects, &ctx.pdbs);
-    push(&mut objects, &ctx.network_policies);
+    let mut strings = Interner::default();
+    push(&mut objects, &ctx.deployments, &mut strings);
+    push(&mut objects, &ctx.stateful_sets, &mut strings);
+    push(&mut objects, &ctx.daemon_sets, &mut strings);
+    push(&mut objects, &ctx.replica_sets, &mut strings);
+    push(&mut objects, &ctx.jobs, &mut strings);
+    push(&mut objects, &ctx.cron_jobs, &mut strings);
+    push(&mut objects, &ctx.pods, &mut strings);
+    push(&mut objects, &ctx.services, &mut strings);
+    push(&mut objects, &ctx.ingresses, &mut strings);
+    push(&mut objects, &ctx.hpas, &mut strings);
+    push(&mut objects, &ctx.pdbs, &mut strings);
+    push(&mut objects, &ctx.network_policies, &mut strings);
     // Namespaces outside the scope are not the user's question, and kube-system is not theirs.
     objects.retain(|o| o.namespace() != "kube-system" && ctx.scope.includes(o.namespace()));
     let unknown = ctx.unavailable.keys().cloned().collect();
@@ -1029,6 +914,6 @@ spec:
         )
         .unwrap();
         assert_eq!(objs[0].oref, ObjectRef::new("Secret", Some("app"), "s"));
-        assert!(!objs[0].value.to_string().contains("hunter2"));
+        assert!(!objs[0].value.to_value().to_string().contains("hunter2"));
     }
 }

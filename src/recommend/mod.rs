@@ -13,6 +13,7 @@ pub(crate) mod policy;
 pub(crate) mod rules;
 pub(crate) mod schema;
 pub(crate) mod sizing;
+pub(crate) mod tree;
 pub(crate) mod usage;
 pub(crate) mod validate;
 pub(crate) mod write;
@@ -77,22 +78,22 @@ pub(crate) fn plan_of(recs: &[Recommendation]) -> Vec<crate::plan::Action> {
     for r in recs {
         let Some(fix) = &r.fix else { continue };
         let why = format!("[{}] {}", r.rule, r.message);
+        let patch = fix.patch.to_value();
         let same = |a: &&mut crate::plan::Action| {
-            let target = fix.patch.get("kind").and_then(|k| k.as_str())
-                == Some(a.target.kind.as_str())
-                && fix.patch.pointer("/metadata/name").and_then(|n| n.as_str())
+            let target = patch.get("kind").and_then(|k| k.as_str()) == Some(a.target.kind.as_str())
+                && patch.pointer("/metadata/name").and_then(|n| n.as_str())
                     == Some(a.target.name.as_str());
             target && matches!(a.change, crate::plan::Change::Apply(_))
         };
         if let Some(existing) = actions.iter_mut().find(same) {
             if let crate::plan::Change::Apply(v) = &mut existing.change {
-                write::merge(v, &fix.patch);
+                write::merge(v, &patch);
             }
             existing.summary = format!("{}; {}", existing.summary, fix.summary);
             existing.why = format!("{}; {why}", existing.why);
             continue;
         }
-        if let Some(mut a) = crate::plan::Action::apply_manifest(fix.patch.clone(), why) {
+        if let Some(mut a) = crate::plan::Action::apply_manifest(patch, why) {
             a.summary = fix.summary.clone();
             actions.push(a);
         }

@@ -75,13 +75,13 @@ pub(crate) async fn schemas(
 fn crds(inv: &Inventory, dirs: &[std::path::PathBuf]) -> Result<Vec<Value>, Error> {
     let mut out: Vec<Value> = inv
         .of_kind("CustomResourceDefinition")
-        .map(|o| o.value.clone())
+        .map(|o| o.value.to_value())
         .collect();
     if !dirs.is_empty() {
         let extra = super::inventory::from_manifests(dirs, "default")?;
         let found: Vec<Value> = extra
             .of_kind("CustomResourceDefinition")
-            .map(|o| o.value.clone())
+            .map(|o| o.value.to_value())
             .collect();
         if found.is_empty() {
             return Err(Error::Manifest {

@@ -7,8 +7,9 @@
 
 use serde_json::Value;
 
-use super::inventory::{Inventory, Origin, split_documents};
+use super::inventory::{At, Inventory, Origin, split_documents};
 use super::rules::Recommendation;
+use super::tree::Tree;
 use crate::error::Error;
 
 /// One manifest file after the fixes.
@@ -38,13 +39,22 @@ pub(crate) fn rewrite(inv: &Inventory, recs: &[Recommendation]) -> Result<Vec<Re
             if p != path {
                 continue;
             }
+            let patch = fix.patch.to_value();
             if fix.creates {
+                let (kind, name) = (
+                    patch.get("kind").and_then(Value::as_str),
+                    patch.pointer("/metadata/name").and_then(Value::as_str),
+                );
                 let exists = |v: &Value| {
-                    v.get("kind") == fix.patch.get("kind")
-                        && v.pointer("/metadata/name") == fix.patch.pointer("/metadata/name")
+                    v.get("kind").and_then(Value::as_str) == kind
+                        && v.pointer("/metadata/name").and_then(Value::as_str) == name
                 };
-                if !appended.iter().any(exists) && !inv.objects.iter().any(|o| exists(&o.value)) {
-                    appended.push(without_defaulted_namespace(&fix.patch, object));
+                let written = |o: &super::inventory::Object| {
+                    o.value.get("kind").and_then(Tree::as_str) == kind
+                        && o.value.at("/metadata/name").and_then(Tree::as_str) == name
+                };
+                if !appended.iter().any(exists) && !inv.objects.iter().any(written) {
+                    appended.push(without_defaulted_namespace(&patch, object));
                     fixes += 1;
                 }
                 continue;
@@ -63,7 +73,7 @@ pub(crate) fn rewrite(inv: &Inventory, recs: &[Recommendation]) -> Result<Vec<Re
                 *slot = Some(parsed);
             }
             let target = slot.as_mut().expect("filled above");
-            merge(target, &without_defaulted_namespace(&fix.patch, object));
+            merge(target, &without_defaulted_namespace(&patch, object));
             fixes += 1;
         }
         let mut out = String::with_capacity(text.len());
@@ -111,7 +121,7 @@ fn to_yaml(path: &str, v: &Value) -> Result<String, Error> {
 /// A manifest that left its namespace to `kubectl apply -n` keeps doing so after the fix.
 fn without_defaulted_namespace(patch: &Value, object: &super::inventory::Object) -> Value {
     let mut patch = patch.clone();
-    if object.value.pointer("/metadata/namespace").is_none()
+    if object.value.at("/metadata/namespace").is_none()
         && let Some(meta) = patch.get_mut("metadata").and_then(Value::as_object_mut)
     {
         meta.remove("namespace");

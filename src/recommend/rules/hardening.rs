@@ -220,7 +220,7 @@ fn profiles(w: &Workload<'_>, c: &Container, sink: &mut Sink<'_>) {
         .value
         .at(&annotations_at)
         .and_then(|a| {
-            a.get(format!(
+            a.get(&format!(
                 "container.apparmor.security.beta.kubernetes.io/{name}"
             ))
         })

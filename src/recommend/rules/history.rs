@@ -1,7 +1,7 @@
 //! Rules that read the Prometheus history: requests and limits sized from days of usage, OOM kills
 //! and throttling seen in the window, and autoscaling that does not fit the load it had.
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::{RuleId, Sink, containers, fix};
 use crate::prometheus::history::HpaHistory;
@@ -9,6 +9,7 @@ use crate::quantity;
 use crate::recommend::inventory::At;
 use crate::recommend::inventory::{Inventory, Object, Workload};
 use crate::recommend::sizing::{Confidence, Proposal, Sizing, Values};
+use crate::recommend::tree::Tree;
 
 pub(super) fn check(inv: &Inventory, workloads: &[Workload<'_>], sink: &mut Sink<'_>) {
     let Some(sizing) = &inv.sizing else { return };
@@ -170,7 +171,7 @@ fn autoscaler(
     workloads: &[Workload<'_>],
     sink: &mut Sink<'_>,
 ) {
-    let spec = |p: &str| hpa.value.at(p).and_then(Value::as_i64);
+    let spec = |p: &str| hpa.value.at(p).and_then(Tree::as_i64);
     let min = spec("/spec/minReplicas").unwrap_or(1);
     let Some(max) = spec("/spec/maxReplicas") else {
         return;
@@ -221,16 +222,16 @@ fn target_far(
     h: &HpaHistory,
     workloads: &[Workload<'_>],
 ) -> Option<String> {
-    let metrics = hpa.value.at("/spec/metrics").and_then(Value::as_array);
+    let metrics = hpa.value.at("/spec/metrics").and_then(Tree::as_array);
     let target = match metrics {
         None => 80,
         Some(m) => m
             .iter()
-            .find(|m| m.at("/resource/name").and_then(Value::as_str) == Some("cpu"))?
+            .find(|m| m.at("/resource/name").and_then(Tree::as_str) == Some("cpu"))?
             .at("/resource/target/averageUtilization")?
             .as_i64()?,
     };
-    let r = |p: &str| hpa.value.at(p).and_then(Value::as_str).unwrap_or_default();
+    let r = |p: &str| hpa.value.at(p).and_then(Tree::as_str).unwrap_or_default();
     let w = workloads.iter().find(|w| {
         w.object.kind() == r("/spec/scaleTargetRef/kind")
             && w.object.oref.name == r("/spec/scaleTargetRef/name")
@@ -246,7 +247,7 @@ fn target_far(
     let min = hpa
         .value
         .at("/spec/minReplicas")
-        .and_then(Value::as_i64)
+        .and_then(Tree::as_i64)
         .unwrap_or(1);
     (h.at_min.is_some_and(|f| f >= 0.9) && utilization * 2 < target).then(|| {
         format!(

@@ -2,11 +2,10 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use serde_json::Value;
-
 use super::{RuleId, Sink};
 use crate::recommend::inventory::At;
 use crate::recommend::inventory::{Inventory, Object, Workload, service_selector};
+use crate::recommend::tree::Tree;
 
 pub(super) fn check(inv: &Inventory, workloads: &[Workload<'_>], sink: &mut Sink<'_>) {
     if inv.knows("networkpolicies") {
@@ -83,7 +82,7 @@ pub(super) fn check(inv: &Inventory, workloads: &[Workload<'_>], sink: &mut Sink
         }
     }
     for ing in inv.of_kind("Ingress") {
-        let tls = ing.value.at("/spec/tls").and_then(Value::as_array);
+        let tls = ing.value.at("/spec/tls").and_then(Tree::as_array);
         if tls.is_none_or(|t| t.is_empty()) {
             sink.add(
                 RuleId::IngressTlsMissing,
@@ -104,7 +103,7 @@ fn governs_ingress(policy: &Object) -> bool {
     match policy
         .value
         .at("/spec/policyTypes")
-        .and_then(Value::as_array)
+        .and_then(Tree::as_array)
     {
         Some(types) => types.iter().any(|t| t.as_str() == Some("Ingress")),
         None => true,
@@ -112,20 +111,20 @@ fn governs_ingress(policy: &Object) -> bool {
 }
 
 fn ingress(inv: &Inventory, ing: &Object, sink: &mut Sink<'_>) {
-    let mut backends: Vec<&Value> = Vec::new();
+    let mut backends: Vec<&Tree> = Vec::new();
     if let Some(b) = ing.value.at("/spec/defaultBackend/service") {
         backends.push(b);
     }
     for rule in ing
         .value
         .at("/spec/rules")
-        .and_then(Value::as_array)
+        .and_then(Tree::as_array)
         .into_iter()
         .flatten()
     {
         for path in rule
             .at("/http/paths")
-            .and_then(Value::as_array)
+            .and_then(Tree::as_array)
             .into_iter()
             .flatten()
         {
@@ -135,7 +134,7 @@ fn ingress(inv: &Inventory, ing: &Object, sink: &mut Sink<'_>) {
         }
     }
     for b in backends {
-        let Some(name) = b.get("name").and_then(Value::as_str) else {
+        let Some(name) = b.get("name").and_then(Tree::as_str) else {
             continue;
         };
         let Some(svc) = inv.find("Service", ing.namespace(), name) else {
@@ -154,22 +153,21 @@ fn ingress(inv: &Inventory, ing: &Object, sink: &mut Sink<'_>) {
         let ports = svc
             .value
             .at("/spec/ports")
-            .and_then(Value::as_array)
-            .cloned()
+            .and_then(Tree::as_array)
             .unwrap_or_default();
-        let (wanted, found) = if let Some(n) = b.at("/port/number").and_then(Value::as_i64) {
+        let (wanted, found) = if let Some(n) = b.at("/port/number").and_then(Tree::as_i64) {
             (
                 n.to_string(),
                 ports
                     .iter()
-                    .any(|p| p.get("port").and_then(Value::as_i64) == Some(n)),
+                    .any(|p| p.get("port").and_then(Tree::as_i64) == Some(n)),
             )
-        } else if let Some(n) = b.at("/port/name").and_then(Value::as_str) {
+        } else if let Some(n) = b.at("/port/name").and_then(Tree::as_str) {
             (
                 format!("{n:?}"),
                 ports
                     .iter()
-                    .any(|p| p.get("name").and_then(Value::as_str) == Some(n)),
+                    .any(|p| p.get("name").and_then(Tree::as_str) == Some(n)),
             )
         } else {
             continue;

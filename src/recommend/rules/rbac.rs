@@ -3,11 +3,10 @@
 
 use std::collections::HashMap;
 
-use serde_json::Value;
-
 use super::{RuleId, Sink};
 use crate::recommend::inventory::At;
 use crate::recommend::inventory::{Inventory, Object, Workload};
+use crate::recommend::tree::Tree;
 
 /// What one role grants that matters: wildcards, exec/attach, Secrets.
 #[derive(Debug, Default, Clone)]
@@ -32,19 +31,19 @@ impl Powers {
     }
 }
 
-fn strings(v: &Value, key: &str) -> Vec<String> {
+fn strings(v: &Tree, key: &str) -> Vec<String> {
     v.get(key)
-        .and_then(Value::as_array)
+        .and_then(Tree::as_array)
         .into_iter()
         .flatten()
-        .filter_map(Value::as_str)
+        .filter_map(Tree::as_str)
         .map(str::to_string)
         .collect()
 }
 
 fn powers(role: &Object) -> Powers {
     let mut p = Powers::default();
-    let rules = role.value.get("rules").and_then(Value::as_array);
+    let rules = role.value.get("rules").and_then(Tree::as_array);
     for rule in rules.into_iter().flatten() {
         let (verbs, resources, groups) = (
             strings(rule, "verbs"),
@@ -94,12 +93,12 @@ pub(super) fn check(inv: &Inventory, workloads: &[Workload<'_>], sink: &mut Sink
         let role_kind = b
             .value
             .at("/roleRef/kind")
-            .and_then(Value::as_str)
+            .and_then(Tree::as_str)
             .unwrap_or_default();
         let role_name = b
             .value
             .at("/roleRef/name")
-            .and_then(Value::as_str)
+            .and_then(Tree::as_str)
             .unwrap_or_default();
         let what = if role_kind == "ClusterRole" && role_name == "cluster-admin" {
             sink.add(
@@ -132,7 +131,7 @@ pub(super) fn check(inv: &Inventory, workloads: &[Workload<'_>], sink: &mut Sink
         for s in b
             .value
             .get("subjects")
-            .and_then(Value::as_array)
+            .and_then(Tree::as_array)
             .into_iter()
             .flatten()
         {

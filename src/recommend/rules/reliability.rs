@@ -2,11 +2,12 @@
 
 use k8s_openapi::api::core::v1::{Container, Probe};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use super::{Fix, RuleId, Sink, containers, fix};
+use super::{Draft, RuleId, Sink, containers, fix};
 use crate::recommend::inventory::At;
 use crate::recommend::inventory::{Inventory, Object, Workload};
+use crate::recommend::tree::Tree;
 
 pub(super) fn check(inv: &Inventory, workloads: &[Workload<'_>], sink: &mut Sink<'_>) {
     for w in workloads {
@@ -212,7 +213,7 @@ impl Replicas {
         let declared = w.replicas?;
         let hpa_min = inv
             .hpas_for(w)
-            .filter_map(|h| h.value.at("/spec/minReplicas").and_then(Value::as_i64))
+            .filter_map(|h| h.value.at("/spec/minReplicas").and_then(Tree::as_i64))
             .max();
         let hpa = inv.hpas_for(w).next().is_some();
         let effective = if hpa {
@@ -224,7 +225,7 @@ impl Replicas {
         // soon as the workload can run two pods, whatever it starts with.
         let most = inv
             .hpas_for(w)
-            .filter_map(|h| h.value.at("/spec/maxReplicas").and_then(Value::as_i64))
+            .filter_map(|h| h.value.at("/spec/maxReplicas").and_then(Tree::as_i64))
             .max()
             .map_or(effective, |m| effective.max(m as i32));
         let unset = w.object.value.at("/spec/replicas").is_none();
@@ -295,7 +296,7 @@ fn single_replica(inv: &Inventory, w: &Workload<'_>, n: &Replicas, sink: &mut Si
 /// A budget whose minAvailable the workload can never exceed.
 fn pdb_above_replicas(inv: &Inventory, w: &Workload<'_>, n: &Replicas, sink: &mut Sink<'_>) {
     for pdb in inv.selecting("PodDisruptionBudget", w) {
-        if let Some(min) = pdb.value.at("/spec/minAvailable").and_then(Value::as_i64)
+        if let Some(min) = pdb.value.at("/spec/minAvailable").and_then(Tree::as_i64)
             && min >= i64::from(n.effective)
         {
             let of = if n.hpa {
@@ -327,8 +328,7 @@ fn pdb_missing(inv: &Inventory, w: &Workload<'_>, n: &Replicas, sink: &mut Sink<
         .object
         .value
         .at("/spec/selector/matchLabels")
-        .cloned()
-        .unwrap_or_else(|| json!(w.labels));
+        .map_or_else(|| json!(w.labels), Tree::to_value);
     let pdb = json!({
         "apiVersion": "policy/v1",
         "kind": "PodDisruptionBudget",
@@ -345,7 +345,7 @@ fn pdb_missing(inv: &Inventory, w: &Workload<'_>, n: &Replicas, sink: &mut Sink<
             w.object.oref.name,
             n.shown()
         ),
-        Some(Fix {
+        Some(Draft {
             summary: format!(
                 "create PodDisruptionBudget {} with maxUnavailable 1",
                 w.object.oref.name
@@ -406,14 +406,14 @@ fn spread_missing(w: &Workload<'_>, n: &Replicas, sink: &mut Sink<'_>) {
 }
 
 /// maxUnavailable as a pod count for `replicas` (percentages round down, as Kubernetes does).
-fn resolve(v: Option<&Value>, replicas: i32, default_percent: i32) -> i32 {
+fn resolve(v: Option<&Tree>, replicas: i32, default_percent: i32) -> i32 {
     match v {
-        Some(Value::Number(n)) => n.as_i64().unwrap_or(0) as i32,
-        Some(Value::String(s)) if s.ends_with('%') => {
+        Some(Tree::Number(n)) => n.as_i64().unwrap_or(0) as i32,
+        Some(Tree::String(s)) if s.ends_with('%') => {
             let pct: i32 = s.trim_end_matches('%').parse().unwrap_or(default_percent);
             replicas * pct / 100
         }
-        Some(Value::String(s)) => s.parse().unwrap_or(0),
+        Some(Tree::String(s)) => s.parse().unwrap_or(0),
         _ => replicas * default_percent / 100,
     }
 }
@@ -426,7 +426,7 @@ fn strategy(w: &Workload<'_>, sink: &mut Sink<'_>) {
     let strategy = w.object.value.at("/spec/strategy");
     let kind = strategy
         .and_then(|s| s.get("type"))
-        .and_then(Value::as_str)
+        .and_then(Tree::as_str)
         .unwrap_or("RollingUpdate");
     let message = if kind == "Recreate" {
         // Recreate is how a single pod hands a ReadWriteOnce claim to its successor.

@@ -1,12 +1,13 @@
 //! Requests and limits: missing, below what the container uses, or already OOM-killed.
 
 use k8s_openapi::api::core::v1::Container;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::{RuleId, Sink, containers, fix};
 use crate::quantity;
 use crate::recommend::inventory::At;
 use crate::recommend::inventory::{Inventory, Workload};
+use crate::recommend::tree::Tree;
 use crate::sizing::{cpu_for_usage, memory_for_usage};
 
 pub(super) fn check(inv: &Inventory, workloads: &[Workload<'_>], sink: &mut Sink<'_>) {
@@ -209,12 +210,11 @@ fn limit_range_default(inv: &Inventory, namespace: &str, field: &str, resource: 
         .flat_map(|l| {
             l.value
                 .at("/spec/limits")
-                .and_then(Value::as_array)
-                .cloned()
+                .and_then(Tree::as_array)
                 .unwrap_or_default()
         })
         .any(|item| {
-            item.get("type").and_then(Value::as_str) == Some("Container")
+            item.get("type").and_then(Tree::as_str) == Some("Container")
                 && item.get(field).and_then(|d| d.get(resource)).is_some()
         })
 }

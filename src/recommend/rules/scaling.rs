@@ -2,12 +2,13 @@
 
 use std::collections::HashMap;
 
-use serde_json::{Value, json};
+use serde_json::json;
 
-use super::{Fix, RuleId, Sink, containers, fix};
+use super::{Draft, RuleId, Sink, containers, fix};
 use crate::quantity;
 use crate::recommend::inventory::At;
 use crate::recommend::inventory::{Inventory, Object, Workload};
+use crate::recommend::tree::Tree;
 use crate::sizing::{cpu_for_usage, memory_for_usage};
 
 pub(super) fn check(inv: &Inventory, workloads: &[Workload<'_>], sink: &mut Sink<'_>) {
@@ -28,7 +29,7 @@ fn hpas(inv: &Inventory, workloads: &[Workload<'_>], sink: &mut Sink<'_>) {
         .collect();
     for hpa in inv.of_kind("HorizontalPodAutoscaler") {
         min_equals_max(hpa, sink);
-        let at = |p: &str| hpa.value.at(p).and_then(Value::as_str).unwrap_or_default();
+        let at = |p: &str| hpa.value.at(p).and_then(Tree::as_str).unwrap_or_default();
         let (kind, name) = (
             at("/spec/scaleTargetRef/kind"),
             at("/spec/scaleTargetRef/name"),
@@ -42,7 +43,7 @@ fn hpas(inv: &Inventory, workloads: &[Workload<'_>], sink: &mut Sink<'_>) {
 
 fn min_equals_max(hpa: &Object, sink: &mut Sink<'_>) {
     let replicas =
-        |p: &str, default: i64| hpa.value.at(p).and_then(Value::as_i64).unwrap_or(default);
+        |p: &str, default: i64| hpa.value.at(p).and_then(Tree::as_i64).unwrap_or(default);
     let (min, max) = (
         replicas("/spec/minReplicas", 1),
         replicas("/spec/maxReplicas", 0),
@@ -90,13 +91,12 @@ fn target_requests(hpa: &Object, target: &Workload<'_>, sink: &mut Sink<'_>) {
     let metrics = hpa
         .value
         .at("/spec/metrics")
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
+        .and_then(Tree::as_array)
         .unwrap_or_default();
     let mut resources: Vec<&str> = metrics
         .iter()
-        .filter(|m| m.at("/resource/target/type").and_then(Value::as_str) == Some("Utilization"))
-        .filter_map(|m| m.at("/resource/name").and_then(Value::as_str))
+        .filter(|m| m.at("/resource/target/type").and_then(Tree::as_str) == Some("Utilization"))
+        .filter_map(|m| m.at("/resource/name").and_then(Tree::as_str))
         .collect();
     if metrics.is_empty() {
         resources.push("cpu");
@@ -169,7 +169,7 @@ fn missing_hpa(inv: &Inventory, w: &Workload<'_>, sink: &mut Sink<'_>) {
             "{} {name} runs a fixed {replicas} replicas behind a Service",
             w.object.kind().to_lowercase()
         ),
-        cpu_requested.then(|| Fix {
+        cpu_requested.then(|| Draft {
             summary: format!(
                 "create HorizontalPodAutoscaler {name}: {replicas}-{} replicas at 70% CPU",
                 replicas * 3

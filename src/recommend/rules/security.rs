@@ -6,10 +6,11 @@ use std::sync::LazyLock;
 
 use k8s_openapi::api::core::v1::{Container, SecurityContext};
 use regex::Regex;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::{RuleId, Sink, fix};
 use crate::recommend::inventory::{Inventory, Object, Workload};
+use crate::recommend::tree::Tree;
 
 pub(super) fn check(inv: &Inventory, workloads: &[Workload<'_>], sink: &mut Sink<'_>) {
     let bound = bound_accounts(inv);
@@ -26,7 +27,7 @@ pub(super) fn check(inv: &Inventory, workloads: &[Workload<'_>], sink: &mut Sink
 
 /// Keys that name a credential and values that are one, never quoting the value.
 fn configmap(cm: &Object, sink: &mut Sink<'_>) {
-    let Some(data) = cm.value.get("data").and_then(Value::as_object) else {
+    let Some(data) = cm.value.get("data").and_then(Tree::as_object) else {
         return;
     };
     let keys: Vec<&str> = data
@@ -35,7 +36,7 @@ fn configmap(cm: &Object, sink: &mut Sink<'_>) {
             let v = v.as_str().unwrap_or_default();
             !v.trim().is_empty() && (credential_name(k) || credential_value(v))
         })
-        .map(|(k, _)| k.as_str())
+        .map(|(k, _)| k)
         .collect();
     if !keys.is_empty() {
         sink.add(
@@ -60,7 +61,7 @@ fn bound_accounts(inv: &Inventory) -> HashSet<(&str, &str)> {
         .of_kind("RoleBinding")
         .chain(inv.of_kind("ClusterRoleBinding"))
     {
-        let subjects = b.value.get("subjects").and_then(Value::as_array);
+        let subjects = b.value.get("subjects").and_then(Tree::as_array);
         for s in subjects.into_iter().flatten() {
             if s["kind"] == "ServiceAccount" {
                 let ns = s["namespace"].as_str().unwrap_or(b.namespace());
@@ -120,7 +121,7 @@ fn pod_level(
     let account_automount = inv
         .find("ServiceAccount", w.object.namespace(), account)
         .and_then(|sa| sa.value.get("automountServiceAccountToken"))
-        .and_then(Value::as_bool);
+        .and_then(Tree::as_bool);
     let automount = spec
         .automount_service_account_token
         .or(account_automount)
