@@ -4,7 +4,9 @@
 //! Run: `cargo bench --bench collect` for every case, or one of them with `-- --case 10k` (or
 //! `COLLECT_CASE=10k`); cases are `1k`, `10k` and `100k`. `-- --latency-ms 20` changes the
 //! injected latency; `-- --no-baseline` skips the kubectl calls (minutes at 100k);
-//! `-- --keep-snapshot DIR` leaves the case's snapshot directory there, for profiling. Each case
+//! `-- --keep-snapshot DIR` leaves the case's snapshot directory there, for profiling;
+//! `-- --serve` measures nothing and serves the case until stdin closes, printing the kubeconfig
+//! to point a profiler's `kubectl-ai diagnose -A --kubeconfig FILE` at. Each case
 //! is generated in memory (nothing committed), served by the fake API server and written as a
 //! snapshot directory, then measured for:
 //! - `kubectl ai diagnose -A` live and `--snapshot`: wall time, API requests, peak RSS, CPU time;
@@ -151,6 +153,12 @@ fn measure(shape: &Shape, latency: Duration, launcher: &mut Launcher) {
         cluster.warnings,
         latency.as_millis()
     );
+
+    if std::env::args().any(|a| a == "--serve") {
+        println!("serving {} until stdin closes", kubeconfig.display());
+        let _ = std::io::stdin().read_to_end(&mut Vec::new());
+        return;
+    }
 
     let bin = PathBuf::from(env!("CARGO_BIN_EXE_kubectl-ai"));
     let home = dir.path();

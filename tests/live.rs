@@ -484,13 +484,20 @@ fn every_cluster_failure_ends_in_one_clear_line() {
 #[test]
 fn a_throttled_server_is_retried_a_few_times_then_reported_in_one_line() {
     let sb = Sandbox::new();
-    // Retried (honouring Retry-After) until it answers.
+    // Retried until it answers, each time after the second its Retry-After asks for (our own
+    // backoff would have tried again within 0.3 s the first time and 0.6 s the second).
     let api = failing("/events", 429, 2);
+    let started = std::time::Instant::now();
     let report = live(&sb, &api, "todo-app")
         .args(["diagnose", "-o", "json"])
         .json();
     assert_eq!(report["findings"].as_array().unwrap().len(), 1);
     assert_eq!(event_lists(&api), 3);
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "Retry-After: 1 honoured twice: {:?}",
+        started.elapsed()
+    );
 
     // Reported once the retries are spent.
     let api = failing("/events", 429, 100);
@@ -506,6 +513,31 @@ fn a_throttled_server_is_retried_a_few_times_then_reported_in_one_line() {
         started.elapsed()
     );
     assert_eq!(event_lists(&api), 5, "the first attempt and four retries");
+}
+
+#[test]
+fn a_long_collection_shows_what_has_arrived_on_a_terminal_and_nothing_elsewhere() {
+    let sb = Sandbox::new();
+    let api = FakeApi::start(&scenario("crash-loop"));
+    // Slow enough for the spinner's ticks (100 ms) to draw the counts between the rounds.
+    api.set_latency(Duration::from_millis(300));
+    let screen = live(&sb, &api, "todo-app")
+        .arg("diagnose")
+        .on_a_terminal()
+        .run();
+    let progress: Vec<&str> = screen
+        .stdout
+        .split(['\r', '\n'])
+        .filter(|l| l.contains("Reading the cluster…"))
+        .collect();
+    assert!(
+        progress
+            .iter()
+            .any(|l| l.contains("pods ") && l.contains(" · ")),
+        "the kinds and counts read so far: {progress:?}"
+    );
+    let piped = live(&sb, &api, "todo-app").arg("diagnose").run();
+    assert_eq!(piped.stderr, "", "no progress where no one watches");
 }
 
 #[test]

@@ -11,13 +11,15 @@
 //! answer meaningless (cluster unreachable, credentials rejected, pods unreadable) stop the run.
 
 use std::collections::BTreeMap;
+use std::fmt;
+use std::marker::PhantomData;
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use futures::future::{self, BoxFuture};
-use futures::{AsyncReadExt, FutureExt, StreamExt, TryFutureExt, stream};
+use futures::{AsyncBufReadExt, FutureExt, StreamExt, TryFutureExt, stream};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ListMeta, ObjectMeta};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{ListParams, LogParams};
@@ -25,8 +27,8 @@ use kube::client::ClientBuilder;
 use kube::config::KubeConfigOptions;
 use kube::{Client, Config};
 use serde::Deserialize;
-use serde::de::{DeserializeOwned, IgnoredAny};
-use tokio::sync::{Semaphore, watch};
+use serde::de::{DeserializeOwned, Deserializer, SeqAccess, Visitor};
+use tokio::sync::{Semaphore, SemaphorePermit, watch};
 use tower::buffer::BufferLayer;
 use tower::retry::RetryLayer;
 
@@ -138,6 +140,8 @@ impl Cluster {
             requests: AtomicUsize::new(0),
             unavailable: Mutex::new(BTreeMap::new()),
             in_flight: Semaphore::new(MAX_IN_FLIGHT),
+            parsing: Semaphore::new(std::thread::available_parallelism().map_or(1, usize::from)),
+            page_bytes: Mutex::new(BTreeMap::new()),
             nodes: Pending::new(),
             namespaces: Pending::new(),
             arrived: Mutex::new(BTreeMap::new()),
@@ -177,9 +181,10 @@ const MAX_IN_FLIGHT: usize = 16;
 const LOG_FETCH_LIMIT: i64 = 256 * 1024;
 
 #[derive(Deserialize)]
-#[serde(bound(deserialize = "T: DeserializeOwned"))]
+#[serde(bound(deserialize = "T: Item"))]
 struct Page<T> {
-    #[serde(default = "Vec::new")]
+    /// Each item slimmed as soon as it is parsed: a page never holds its objects' full size.
+    #[serde(default = "Vec::new", deserialize_with = "slimmed")]
     items: Vec<T>,
     #[serde(default)]
     metadata: ListMeta,
@@ -187,8 +192,40 @@ struct Page<T> {
 
 impl<T> Page<T> {
     fn next(&self) -> Option<String> {
-        self.metadata.continue_.clone().filter(|t| !t.is_empty())
+        next(&self.metadata)
     }
+}
+
+/// A page's metadata alone, its items skipped.
+#[derive(Deserialize)]
+struct Head {
+    #[serde(default)]
+    metadata: ListMeta,
+}
+
+fn next(meta: &ListMeta) -> Option<String> {
+    meta.continue_.clone().filter(|t| !t.is_empty())
+}
+
+fn slimmed<'de, D: Deserializer<'de>, T: Item>(d: D) -> Result<Vec<T>, D::Error> {
+    struct Each<T>(PhantomData<T>);
+    impl<'de, T: Item> Visitor<'de> for Each<T> {
+        type Value = Vec<T>;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a sequence")
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
+            let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+            while let Some(mut item) = seq.next_element::<T>()? {
+                item.slim();
+                out.push(item);
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_seq(Each(PhantomData))
 }
 
 /// Names one list gives the cuts of another, once it is read (`None` inside when it could not
@@ -218,6 +255,10 @@ struct Collector<'a> {
     requests: AtomicUsize,
     unavailable: Mutex<BTreeMap<String, Unavailable>>,
     in_flight: Semaphore,
+    /// Pages being parsed: one per core.
+    parsing: Semaphore,
+    /// The largest page read so far, in bytes, by resource.
+    page_bytes: Mutex<BTreeMap<&'static str, usize>>,
     nodes: Pending,
     namespaces: Pending,
     /// Objects read so far, by resource, for the progress line.
@@ -351,12 +392,17 @@ impl Collector<'_> {
             let (body, token) = if cuts.is_empty() {
                 (body, None)
             } else {
-                let (body, head) = blocking(move || {
-                    let head = serde_json::from_slice::<Page<IgnoredAny>>(&body);
-                    (body, head)
-                })
-                .await;
-                (body, head.map_err(kube::Error::SerdeError)?.next())
+                let Body { bytes, permit } = body;
+                let (bytes, head) = self
+                    .off_thread(move || {
+                        let head = serde_json::from_slice::<Head>(&bytes);
+                        (bytes, head)
+                    })
+                    .await;
+                let token = next(&head.map_err(kube::Error::SerdeError)?.metadata);
+                // The names a cut needs may still be in flight: their request needs the seat.
+                let permit = if token.is_some() { None } else { permit };
+                (Body { bytes, permit }, token)
             };
             if token.is_some() {
                 for (i, cut) in cuts.iter().enumerate() {
@@ -376,7 +422,7 @@ impl Collector<'_> {
                     }
                 }
             }
-            let first = parse::<T>(body).await?;
+            let first = self.parse::<T>(body).await?;
             let Some(mut token) = first.next() else {
                 self.arrived(kind, first.items.len());
                 return Ok(first.items);
@@ -386,7 +432,7 @@ impl Collector<'_> {
             self.arrived(kind, out.len());
             loop {
                 let body = self.fetch(kind, params, &part, Some(&token)).await?;
-                let page = parse::<T>(body).await?;
+                let page = self.parse::<T>(body).await?;
                 self.arrived(kind, page.items.len());
                 let next = page.next();
                 out.extend(page.items);
@@ -420,7 +466,7 @@ impl Collector<'_> {
         params: &ListParams,
         part: &Part,
         token: Option<&str>,
-    ) -> Result<Vec<u8>, kube::Error> {
+    ) -> Result<Body<'_>, kube::Error> {
         let mut params = part.params(params).limit(self.chunk);
         if let Some(token) = token {
             params = params.continue_token(token);
@@ -428,15 +474,61 @@ impl Collector<'_> {
         let req = kube::core::Request::new(kind.path(part.namespace.as_deref()))
             .list(&params)
             .map_err(kube::Error::BuildRequest)?;
-        let _permit = self.in_flight.acquire().await.expect("never closed");
+        let permit = self.in_flight.acquire().await.expect("never closed");
         self.requests.fetch_add(1, Ordering::Relaxed);
-        let mut body = Vec::new();
-        let mut stream = self.cluster.client.request_stream(req).await?;
-        stream
-            .read_to_end(&mut body)
+        // A kind's pages are of a size: sized by the largest so far, a page's bytes are written
+        // once, not copied up through every doubling of its buffer (fresh pages each time).
+        let seen = self
+            .page_bytes
+            .lock()
+            .expect("poisoned")
+            .get(kind.plural)
+            .copied();
+        let mut bytes = Vec::with_capacity(seen.map_or(0, |n| n + n / 8));
+        let stream = self.cluster.client.request_stream(req).await?;
+        let mut stream = std::pin::pin!(stream);
+        loop {
+            // Chunk by chunk as they arrive (AsyncReadExt::read_to_end would zero the spare
+            // capacity it reads into first).
+            let chunk = stream
+                .fill_buf()
+                .await
+                .map_err(|e| kube::Error::Service(e.into()))?;
+            if chunk.is_empty() {
+                break;
+            }
+            bytes.extend_from_slice(chunk);
+            let n = chunk.len();
+            stream.consume_unpin(n);
+        }
+        let mut sizes = self.page_bytes.lock().expect("poisoned");
+        let largest = sizes.entry(kind.plural).or_default();
+        *largest = (*largest).max(bytes.len());
+        drop(sizes);
+        Ok(Body {
+            bytes,
+            permit: Some(permit),
+        })
+    }
+
+    /// One page parsed off the async threads (a page of pods is milliseconds of CPU), with what
+    /// no analyzer reads already dropped.
+    async fn parse<T: Item>(&self, body: Body<'_>) -> Result<Page<T>, kube::Error> {
+        let Body { bytes, permit } = body;
+        let page = self
+            .off_thread(move || serde_json::from_slice::<Page<T>>(&bytes))
+            .await;
+        drop(permit);
+        page.map_err(kube::Error::SerdeError)
+    }
+
+    /// Runs `f` on tokio's blocking threads, as many at once as there are cores: more would
+    /// only share them, each thread with its own half-parsed page and malloc arena.
+    async fn off_thread<R: Send + 'static>(&self, f: impl FnOnce() -> R + Send + 'static) -> R {
+        let _core = self.parsing.acquire().await.expect("never closed");
+        tokio::task::spawn_blocking(f)
             .await
-            .map_err(|e| kube::Error::Service(e.into()))?;
-        Ok(body)
+            .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
     }
 
     fn arrived(&self, kind: &Kind, n: usize) {
@@ -604,24 +696,12 @@ trait Item: DeserializeOwned + ListItem + Send + 'static {}
 
 impl<T: DeserializeOwned + ListItem + Send + 'static> Item for T {}
 
-/// One page parsed off the async threads (a page of pods is milliseconds of CPU), with what no
-/// analyzer reads already dropped.
-async fn parse<T: Item>(body: Vec<u8>) -> Result<Page<T>, kube::Error> {
-    blocking(move || {
-        serde_json::from_slice::<Page<T>>(&body).map(|mut page| {
-            page.items.iter_mut().for_each(ListItem::slim);
-            page
-        })
-    })
-    .await
-    .map_err(kube::Error::SerdeError)
-}
-
-/// Runs `f` on tokio's blocking threads; a panic there is a panic here.
-async fn blocking<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
-    tokio::task::spawn_blocking(f)
-        .await
-        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+/// A page's bytes, holding its request's seat in [`MAX_IN_FLIGHT`] until it is parsed: pages
+/// arrive faster than two cores parse them, and the seat keeps the waiting ones few (a page of
+/// 500 pods is megabytes) where the network would otherwise have fetched every page ahead.
+struct Body<'a> {
+    bytes: Vec<u8>,
+    permit: Option<SemaphorePermit<'a>>,
 }
 
 /// The parts' objects as one list, moved into the largest part's allocation.

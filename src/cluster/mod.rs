@@ -3,6 +3,7 @@
 mod item;
 pub mod kinds;
 pub(crate) mod kubeconfig;
+mod list_file;
 pub(crate) mod live;
 pub(crate) mod logs;
 mod parts;

@@ -9,6 +9,7 @@ use std::fs::File;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::context::Event;
 use include_dir::{Dir, include_dir};
@@ -17,6 +18,7 @@ use serde::de::{DeserializeOwned, DeserializeSeed};
 
 use super::item::{ListItem, ListSeed};
 use super::kinds::{self, Kind};
+use super::list_file::{self, Unread};
 use super::logs::{self, Tail};
 use crate::context::{ContainerKey, ContainerLogs, Context, Scope, Unavailable};
 use crate::error::Error;
@@ -73,7 +75,7 @@ impl Root {
     }
 
     /// The items of one List file, parsed as the file is read (no copy of the whole file is
-    /// held), slimmed, and only those `keep` wants.
+    /// held: see `list_file`), slimmed, and only those `keep` wants.
     fn list<T: DeserializeOwned + ListItem>(
         &self,
         rel: &str,
@@ -87,15 +89,26 @@ impl Root {
         match self {
             Root::Dir(dir) => {
                 let path = dir.join(rel);
-                let file = match File::open(&path) {
-                    Ok(file) => file,
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-                    Err(e) => {
-                        return Err(Error::Snapshot {
-                            path,
-                            detail: e.to_string(),
-                        });
-                    }
+                let unreadable = |e: std::io::Error| Error::Snapshot {
+                    path: path.clone(),
+                    detail: e.to_string(),
+                };
+                let open = || match File::open(&path) {
+                    Ok(file) => Ok(Some(file)),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                    Err(e) => Err(unreadable(e)),
+                };
+                let Some(file) = open()? else {
+                    return Ok(None);
+                };
+                match list_file::items(file, keep) {
+                    Ok(items) => return Ok(Some(items)),
+                    Err(Unread::Io(e)) => return Err(unreadable(e)),
+                    // serde_json's reader says what is wrong, or reads what that one would not.
+                    Err(Unread::Unusual) => {}
+                }
+                let Some(file) = open()? else {
+                    return Ok(None);
                 };
                 let reader = BufReader::with_capacity(256 * 1024, file);
                 let mut de = serde_json::Deserializer::from_reader(reader);
@@ -320,33 +333,26 @@ impl Reader<'_> {
         Ok(found.unwrap_or_default())
     }
 
-    fn namespaced<T: DeserializeOwned + ListItem>(
+    fn namespaced<T: DeserializeOwned + ListItem + Send>(
         &self,
         kind: &Kind,
         keep: fn(&T) -> bool,
     ) -> Result<Vec<T>, Error> {
-        let mut out = Vec::new();
-        let mut any = false;
-        for ns in self.namespaces {
+        let read = |ns: &String| {
             let mut found = self.root.list(&format!("{ns}/{}", kind.file), keep)?;
             if found.is_none() && kind.plural == kinds::REPLICATION_CONTROLLERS.plural {
                 let alt = format!("{ns}/{}", kinds::REPLICATION_CONTROLLERS_ALT_FILE);
                 found = self.root.list(&alt, keep)?;
             }
-            if let Some(items) = found {
-                any = true;
-                // The first namespace's objects are kept where they were parsed: in a cluster
-                // of one big namespace, copying them would hold every object twice at the peak.
-                if out.is_empty() {
-                    out = items;
-                } else {
-                    out.extend(items);
-                }
-            }
-        }
-        if !any {
+            Ok(found)
+        };
+        let found = side_by_side(self.namespaces, read)
+            .into_iter()
+            .collect::<Result<Vec<_>, Error>>()?;
+        if found.iter().all(Option::is_none) {
             self.absent(kind);
         }
+        let mut out = concat(found.into_iter().flatten().collect());
         // A parsed list grows by doubling: up to half of a big kind's allocation is unused (an
         // object of a k8s-openapi type is kilobytes inline, a Pod with its container more).
         out.shrink_to_fit();
@@ -371,6 +377,50 @@ impl Reader<'_> {
         }
         Ok(out)
     }
+}
+
+/// `read` of each input, on as many threads as there are cores (a snapshot of many namespaces
+/// has a file of each kind in each), in the inputs' order.
+fn side_by_side<I: Sync, R: Send>(inputs: &[I], read: impl Fn(&I) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(inputs.len());
+    if threads <= 1 {
+        return inputs.iter().map(read).collect();
+    }
+    let next = AtomicUsize::new(0);
+    let done = Mutex::new(Vec::with_capacity(inputs.len()));
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(input) = inputs.get(i) else { break };
+                    let r = read(input);
+                    done.lock().expect("poisoned").push((i, r));
+                }
+            });
+        }
+    });
+    let mut done = done.into_inner().expect("poisoned");
+    done.sort_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, r)| r).collect()
+}
+
+/// The namespaces' objects as one list, in their order, moved into the largest one's allocation
+/// (in a cluster of one big namespace, copying it would hold every object twice at the peak).
+fn concat<T>(mut lists: Vec<Vec<T>>) -> Vec<T> {
+    let Some(largest) = (0..lists.len()).max_by_key(|&i| lists[i].len()) else {
+        return Vec::new();
+    };
+    let after = lists.split_off(largest + 1);
+    let mut out = lists.pop().expect("the largest");
+    let before: Vec<T> = lists.into_iter().flatten().collect();
+    out.reserve_exact(before.len() + after.iter().map(Vec::len).sum::<usize>());
+    // The ones before it go in front: the largest's items move once (an exactly sized splice).
+    out.splice(0..0, before);
+    out.extend(after.into_iter().flatten());
+    out
 }
 
 /// Logs live in `NAMESPACE/POD/logs.txt` (kubectl's) and `NAMESPACE/POD/previous-logs.txt` (ours,
@@ -420,4 +470,30 @@ fn read_logs(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn namespaces_read_side_by_side_come_back_in_their_order() {
+        let inputs: Vec<usize> = (0..50).collect();
+        let read = |&i: &usize| {
+            // The later ones finish first.
+            std::thread::sleep(std::time::Duration::from_micros((50 - i as u64) * 20));
+            vec![i; i % 3]
+        };
+        let lists = side_by_side(&inputs, read);
+        let expected: Vec<Vec<usize>> = inputs.iter().map(|&i| vec![i; i % 3]).collect();
+        assert_eq!(lists, expected);
+        let joined = concat(lists);
+        let flat: Vec<usize> = expected.into_iter().flatten().collect();
+        assert_eq!(joined, flat);
+        assert_eq!(
+            concat(vec![vec![1], vec![2, 3, 4], vec![5]]),
+            [1, 2, 3, 4, 5]
+        );
+        assert!(concat::<u8>(Vec::new()).is_empty());
+    }
 }
